@@ -1,0 +1,54 @@
+# Two commands for a newcomer: `make run` and `make test`. Everything else is a step they use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+COORDINATOR_DATABASE_URL ?= sqlite+aiosqlite:///coordinator.db
+export COORDINATOR_DATABASE_URL
+VENDOR := static/vendor
+
+.PHONY: setup run test test-unit test-browser assets bench-gate bench-fanout clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(VENDOR)/.installed: node_modules/.installed
+	mkdir -p $(VENDOR)
+	cp node_modules/htmx.org/dist/htmx.min.js node_modules/htmx-ext-ws/dist/ws.js \
+	   node_modules/@picocss/pico/css/pico.min.css $(VENDOR)/
+	touch $@
+
+assets: $(VENDOR)/.installed
+
+setup: $(BIN)/.installed assets
+
+# Migrates, optionally loads the demo (make run DEMO=1), then serves.
+run: setup
+	$(BIN)/coordinator migrate
+	@if [ -n "$(DEMO)" ]; then $(BIN)/coordinator demo; fi
+	$(BIN)/coordinator serve --host $(HOST) --port $(PORT)
+
+# The whole suite: unit, web and live tests, then the browser tests in their own run
+# (the browser's event loop must not share a run with the async tests).
+test: setup
+	bash scripts/ensure-chromium
+	$(BIN)/pytest -q -p no:cacheprovider --ignore=tests/e2e $(PYTEST_ARGS)
+	$(BIN)/pytest -q -p no:cacheprovider tests/e2e $(PYTEST_ARGS)
+
+bench-gate: setup
+	$(BIN)/python bench/gate.py
+
+bench-fanout: setup
+	$(BIN)/python bench/fanout.py
+
+clean:
+	rm -rf $(VENV) node_modules $(VENDOR)

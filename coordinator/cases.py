@@ -1,0 +1,274 @@
+"""Cases: referral criteria, creation, the agencies involved and their task lists."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from coordinator import audit
+from coordinator.audit import Actor
+from coordinator.errors import Conflict, Forbidden, Invalid, NotFound
+from coordinator.hookspecs import CaseEvent, CaseFacts, TaskTemplate
+from coordinator.models import Case, CaseAgency, CasePerson, InformationItem, KeyDate, Task, TaskEvent
+from coordinator.plugins import AgencyRegistry
+from coordinator.settings import ReferralThresholds
+
+CASE_KINDS = {
+    "domestic_abuse": "Domestic abuse",
+    "gender_based_violence": "Gender-based violence",
+    "threat_assessment": "Threat assessment",
+}
+STAGES = ("referral", "information_gathering", "conference", "action_plan", "follow_up", "closed")
+RISK_LEVELS = ("standard", "medium", "high")
+PERSON_ROLES = ("survivor", "subject", "child")
+KEY_DATE_KINDS = ("court_order_served", "release_from_custody", "anniversary", "hearing", "other")
+COORDINATING_ROLES = ("coordinator", "supervisor", "admin")
+
+
+@dataclass
+class PersonIn:
+    role: str
+    name: str
+    born_on: dt.date | None = None
+
+
+@dataclass
+class KeyDateIn:
+    kind: str
+    on: dt.date
+    note: str = ""
+
+
+@dataclass
+class ReferralIn:
+    """A referral as the coordinator types it in."""
+
+    kind: str
+    people: list[PersonIn]
+    summary: str = ""
+    checklist_score: int | None = None
+    judgement_level: str | None = None
+    judgement_reasons: str | None = None
+    incidents_last_12_months: int = 0
+    last_referral_on: dt.date | None = None
+    last_incident_on: dt.date | None = None
+    key_dates: list[KeyDateIn] = field(default_factory=list)
+    agencies: list[str] = field(default_factory=list)
+    lead_agency: str | None = None
+
+
+@dataclass(frozen=True)
+class Assessment:
+    risk_level: str
+    grounds: tuple[str, ...]
+
+
+def _level_from_score(score: int | None, thresholds: ReferralThresholds) -> str:
+    if score is None:
+        return "standard"
+    if score >= thresholds.checklist_high:
+        return "high"
+    # Below the referral threshold, the upper band is worth watching (SafeLives' "medium").
+    return "medium" if score >= thresholds.checklist_high - 4 else "standard"
+
+
+def assess_referral(referral: ReferralIn, thresholds: ReferralThresholds, today: dt.date) -> Assessment:
+    """Apply the referral criteria (MARAC practice, thresholds from settings).
+
+    - checklist: ``checklist_high`` or more "yes" answers of 24;
+    - professional judgement with recorded reasons: may raise the level, never lower it;
+    - escalation: ``escalation_incidents`` or more incidents within the escalation window;
+    - repeat: a new incident within ``repeat_window_days`` of the last referral.
+    A referral that meets none of them is refused with the reasons.
+    """
+    score = referral.checklist_score
+    if score is not None and not 0 <= score <= 24:
+        raise Invalid("the risk checklist score counts 'yes' answers of 24: give 0 to 24", field="checklist_score")
+    if referral.incidents_last_12_months < 0:
+        raise Invalid("the number of incidents cannot be negative", field="incidents_last_12_months")
+    level = _level_from_score(score, thresholds)
+    grounds: list[str] = []
+    if score is not None and score >= thresholds.checklist_high:
+        grounds.append("checklist")
+    if referral.judgement_level is not None:
+        if referral.judgement_level not in RISK_LEVELS:
+            raise Invalid(f"judgement level must be one of {', '.join(RISK_LEVELS)}", field="judgement_level")
+        if not (referral.judgement_reasons or "").strip():
+            raise Invalid("professional judgement needs its reasons recorded", field="judgement_reasons")
+        if RISK_LEVELS.index(referral.judgement_level) < RISK_LEVELS.index(level):
+            raise Invalid(
+                f"professional judgement may raise the risk level but never lower it: the checklist gives {level}",
+                field="judgement_level",
+            )
+        level = referral.judgement_level
+        if level == "high":
+            grounds.append("professional_judgement")
+    if referral.incidents_last_12_months >= thresholds.escalation_incidents:
+        grounds.append("escalation")
+    if referral.last_referral_on is not None:
+        incident = referral.last_incident_on or today
+        if referral.last_referral_on > incident:
+            raise Invalid("the last referral cannot be after the new incident", field="last_referral_on")
+        if (incident - referral.last_referral_on).days <= thresholds.repeat_window_days:
+            grounds.append("repeat")
+    if not grounds:
+        raise Invalid(
+            f"the referral meets no criterion: a checklist score of {thresholds.checklist_high}+, "
+            "professional judgement of high risk with reasons, "
+            f"{thresholds.escalation_incidents}+ incidents in 12 months, or a repeat incident "
+            "within 12 months of the last referral",
+            field="checklist_score",
+        )
+    return Assessment(level, tuple(grounds))
+
+
+def _validate(referral: ReferralIn, registry: AgencyRegistry) -> None:
+    if referral.kind not in CASE_KINDS:
+        raise Invalid(f"kind must be one of {', '.join(CASE_KINDS)}", field="kind")
+    for i, person in enumerate(referral.people):
+        if person.role not in PERSON_ROLES:
+            raise Invalid(f"person role must be one of {', '.join(PERSON_ROLES)}", field=f"people[{i}].role")
+        if not person.name.strip():
+            raise Invalid("every person needs a name", field=f"people[{i}].name")
+    if not any(p.role == "survivor" for p in referral.people):
+        raise Invalid("name the survivor (victim or target) of the case", field="people")
+    for i, key_date in enumerate(referral.key_dates):
+        if key_date.kind not in KEY_DATE_KINDS:
+            raise Invalid(f"key date kind must be one of {', '.join(KEY_DATE_KINDS)}", field=f"key_dates[{i}].kind")
+    for agency in referral.agencies:
+        if agency not in registry:
+            raise Invalid(f"no agency {agency!r} is installed", field="agencies")
+    if referral.lead_agency is not None and referral.lead_agency not in referral.agencies:
+        raise Invalid("the lead agency must be one of the agencies involved", field="lead_agency")
+
+
+def require_coordinator(actor: Actor, doing: str) -> None:
+    if actor.role not in COORDINATING_ROLES:
+        raise Forbidden(f"only a coordinator can {doing}")
+
+
+async def _next_reference(session: AsyncSession, today: dt.date) -> str:
+    count = (await session.execute(select(func.count()).select_from(Case))).scalar_one()
+    return f"C-{today.year}-{count + 1:04d}"
+
+
+async def create_case(
+    session: AsyncSession, registry: AgencyRegistry, thresholds: ReferralThresholds,
+    actor: Actor, referral: ReferralIn, today: dt.date,
+) -> Case:
+    """Create a case from a referral; each agency named is added with its task list."""
+    require_coordinator(actor, "create a case")
+    _validate(referral, registry)
+    assessment = assess_referral(referral, thresholds, today)
+    case = Case(
+        reference=await _next_reference(session, today), kind=referral.kind, risk_level=assessment.risk_level,
+        checklist_score=referral.checklist_score, judgement_level=referral.judgement_level,
+        judgement_reasons=referral.judgement_reasons, incidents_last_12_months=referral.incidents_last_12_months,
+        last_referral_on=referral.last_referral_on, last_incident_on=referral.last_incident_on,
+        referral_grounds=",".join(assessment.grounds), lead_agency=referral.lead_agency,
+        summary=referral.summary.strip(), created_by_id=actor.id,
+        people=[CasePerson(role=p.role, name=p.name.strip(), born_on=p.born_on) for p in referral.people],
+        key_dates=[KeyDate(kind=k.kind, on=k.on, note=k.note) for k in referral.key_dates],
+    )
+    session.add(case)
+    await session.flush()
+    await audit.record(session, actor, "case.created", case_id=case.id, subject=f"case:{case.id}",
+                       risk_level=case.risk_level, grounds=list(assessment.grounds))
+    for agency in dict.fromkeys(referral.agencies):
+        await _add_agency(session, registry, actor, case, agency)
+    return case
+
+
+async def load_case(session: AsyncSession, case_id: int) -> Case:
+    case = (await session.execute(
+        select(Case).where(Case.id == case_id)
+        .options(selectinload(Case.people), selectinload(Case.key_dates), selectinload(Case.agencies))
+    )).scalar()
+    if case is None:
+        raise NotFound(f"no case {case_id}")
+    return case
+
+
+def can_see_case(actor: Actor, case: Case) -> bool:
+    return actor.role in COORDINATING_ROLES or any(a.agency == actor.agency for a in case.agencies)
+
+
+async def case_for(session: AsyncSession, actor: Actor, case_id: int) -> Case:
+    """The case, if the actor's agency is part of it (or the actor coordinates); else 404,
+    so a case's existence is not revealed to agencies outside it."""
+    case = await load_case(session, case_id)
+    if not can_see_case(actor, case):
+        raise NotFound(f"no case {case_id}")
+    return case
+
+
+async def case_facts(session: AsyncSession, case: Case) -> CaseFacts:
+    categories = (await session.execute(
+        select(InformationItem.category).where(InformationItem.case_id == case.id).distinct()
+    )).scalars().all()
+    return CaseFacts(
+        case_id=case.id, kind=case.kind, risk_level=case.risk_level, has_children=case.has_children,
+        categories_recorded=frozenset(categories), key_dates=tuple((k.kind, k.on) for k in case.key_dates),
+    )
+
+
+def _task_from(case: Case, agency: str, template: TaskTemplate, source: str, actor: Actor) -> Task:
+    return Task(case_id=case.id, agency=agency, title=template.title, domain=template.domain,
+                source="standing" if template.standing else source, created_by_id=actor.id,
+                history=[TaskEvent(by_id=actor.id, status="open")])
+
+
+async def _add_agency(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case: Case, agency: str) -> None:
+    facts = await case_facts(session, case)
+    templates = registry.task_list(agency, facts)
+    session.add(CaseAgency(case_id=case.id, agency=agency, added_by_id=actor.id))
+    session.add_all([_task_from(case, agency, t, "agency_list", actor) for t in templates])
+    await audit.record(session, actor, "case.agency_added", case_id=case.id, subject=f"case:{case.id}",
+                       agency=agency, tasks=len(templates))
+
+
+async def add_agency(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int, agency: str) -> Case:
+    """Add an agency to a case: its plugin's task list and standing duties are created."""
+    require_coordinator(actor, "add an agency to a case")
+    case = await load_case(session, case_id)
+    ensure_open(case)
+    if agency not in registry:
+        raise Invalid(f"no agency {agency!r} is installed", field="agency")
+    if any(a.agency == agency for a in case.agencies):
+        raise Conflict(f"{registry.name(agency)} is already part of case {case.reference}", field="agency")
+    await _add_agency(session, registry, actor, case, agency)
+    case.version += 1
+    return case
+
+
+def ensure_open(case: Case) -> None:
+    if case.closed_at is not None:
+        raise Conflict(f"case {case.reference} is closed and read-only")
+
+
+async def raise_event(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case: Case,
+                      name: str, detail: str = "") -> list[Task]:
+    """Tell every agency on the case; each may answer with follow-up tasks for itself."""
+    facts = await case_facts(session, case)
+    event = CaseEvent(name=name, case=facts, detail=detail)
+    added: list[Task] = []
+    for link in case.agencies:
+        for template in registry.react(link.agency, event):
+            added.append(_task_from(case, link.agency, template, "case_event", actor))
+    session.add_all(added)
+    await audit.record(session, actor, f"case.event.{name}", case_id=case.id, subject=f"case:{case.id}",
+                       detail=detail, tasks_added=len(added))
+    return added
+
+
+async def visible_cases(session: AsyncSession, actor: Actor) -> list[Case]:
+    """The cases on the actor's dashboard: their agency's, or all for coordinating roles."""
+    query = select(Case).options(selectinload(Case.people), selectinload(Case.agencies)).order_by(Case.id.desc())
+    if actor.role not in COORDINATING_ROLES:
+        query = query.where(Case.id.in_(select(CaseAgency.case_id).where(CaseAgency.agency == actor.agency)))
+    return list((await session.execute(query)).scalars())
+

@@ -1,0 +1,153 @@
+"""The ``coordinator`` command: serve, migrate, users, tokens, agencies, audit, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import secrets
+import sys
+
+from coordinator import accounts, db
+from coordinator.errors import DomainError
+from coordinator.plugins import PluginError, load_agencies
+from coordinator.settings import Settings
+
+
+async def _with_session(settings: Settings, work):  # noqa: ANN001
+    engine = db.create_engine(settings.database_url)
+    try:
+        await db.ensure_migrated(engine)
+        async with db.create_sessionmaker(engine)() as session:
+            result = await work(session)
+            await session.commit()
+            return result
+    finally:
+        await engine.dispose()
+
+
+def _read_password(args: argparse.Namespace) -> tuple[str, bool]:
+    """From stdin when piped (``--password-stdin``), else a generated one-time password."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n"), False
+    if sys.stdin.isatty() and args.prompt:
+        return getpass.getpass("Password: "), False
+    return secrets.token_urlsafe(12), True
+
+
+def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
+    password, generated = _read_password(args)
+    registry = load_agencies()
+
+    async def work(session):  # noqa: ANN001, ANN202
+        return await accounts.create_user(session, username=args.username, agency=args.agency, role=args.role,
+                                          password=password, display_name=args.name, agencies=registry.keys)
+
+    user = asyncio.run(_with_session(settings, work))
+    print(f"created {user.username} ({user.role}{', ' + user.agency if user.agency else ''})")
+    if generated:
+        print(f"one-time password: {password}")
+    return 0
+
+
+def cmd_tokens_create(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(session):  # noqa: ANN001, ANN202
+        return await accounts.create_token(session, await accounts.user_by_username(session, args.username))
+
+    print(asyncio.run(_with_session(settings, work)))
+    return 0
+
+
+def cmd_agencies(args: argparse.Namespace, settings: Settings) -> int:
+    registry = load_agencies()
+    for agency in registry:
+        hooks = sorted(impl.name for impl in registry.pm.get_hookcallers(agency.plugin) or [])
+        print(f"{agency.key}: {agency.name}")
+        print(f"  module: {agency.plugin.__name__}")
+        print(f"  hooks: {', '.join(hooks)}")
+        print(f"  categories: {', '.join(agency.categories) or '-'}")
+        print(f"  responsibilities: {', '.join(r.key for r in agency.responsibilities) or '-'}")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    db.migrate(settings.database_url)
+    print(f"database migrated: {settings.database_url}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from coordinator.app import create_app
+
+    app = create_app(settings)  # fails here, before listening, on a broken plugin
+    print(f"Case Conference Coordinator on http://{args.host}:{args.port}/  (log in at /login)", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", ws="websockets")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from coordinator import audit
+
+    result = asyncio.run(_with_session(settings, audit.verify))
+    if result.ok:
+        print(f"audit log intact: {result.checked} entries verified")
+        return 0
+    print(f"audit log BROKEN at entry {result.broken_id}: {result.problem} ({result.checked} entries before it verified)")
+    return 1
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from coordinator.demo import load_demo
+
+    for line in asyncio.run(_with_session(settings, lambda s: load_demo(s, load_agencies()))):
+        print(line)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="coordinator", description="Case Conference Coordinator")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="start the server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(run=cmd_serve)
+
+    sub.add_parser("migrate", help="bring the database up to date").set_defaults(run=cmd_migrate)
+    sub.add_parser("agencies", help="list the installed agency plugins and their hooks").set_defaults(run=cmd_agencies)
+    sub.add_parser("demo", help="load demo users, a case and a conference").set_defaults(run=cmd_demo)
+
+    users = sub.add_parser("users", help="manage users").add_subparsers(dest="action", required=True)
+    create = users.add_parser("create", help="create a user; prints a one-time password unless given one")
+    create.add_argument("--username", required=True)
+    create.add_argument("--agency")
+    create.add_argument("--role", required=True, choices=accounts.ROLES)
+    create.add_argument("--name", help="display name")
+    create.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    create.add_argument("--prompt", action="store_true", help="ask for the password on the terminal")
+    create.set_defaults(run=cmd_users_create)
+
+    tokens = sub.add_parser("tokens", help="API tokens").add_subparsers(dest="action", required=True)
+    token = tokens.add_parser("create", help="print a new API token for a user")
+    token.add_argument("--username", required=True)
+    token.set_defaults(run=cmd_tokens_create)
+
+    audit_cmd = sub.add_parser("audit", help="the audit log").add_subparsers(dest="action", required=True)
+    audit_cmd.add_parser("verify", help="check the hash chain").set_defaults(run=cmd_audit_verify)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    settings = Settings.from_env()
+    try:
+        return args.run(args, settings)
+    except (DomainError, PluginError, db.NotMigrated) as exc:
+        print(f"error: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Demo data for a first click-through: a few people per agency, a coordinator, a supervisor,
+and one case with children in the household."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from coordinator import accounts, cases
+from coordinator.accounts import actor_of
+from coordinator.cases import KeyDateIn, PersonIn, ReferralIn
+from coordinator.models import User, utcnow
+from coordinator.plugins import AgencyRegistry
+from coordinator.settings import ReferralThresholds
+
+DEMO_PASSWORD = "demo-password"
+
+
+def _demo_people(registry: AgencyRegistry) -> list[tuple[str, str | None, str, str]]:
+    """(username, agency, role, display name): two people per installed agency, the chair
+    and the supervisor from the first agency, and an administrator."""
+    keys = registry.keys
+    people = [("admin", None, "admin", "Administrator"),
+              ("chair", keys[0], "coordinator", "Chris Chair"),
+              ("supervisor", keys[0], "supervisor", "Sam Supervisor")]
+    for key in keys:
+        people += [(f"{key}.rep", key, "member", f"{registry.name(key)} representative"),
+                   (f"{key}.officer", key, "member", f"{registry.name(key)} officer")]
+    return people
+
+
+async def load_demo(session: AsyncSession, registry: AgencyRegistry) -> list[str]:
+    if (await session.execute(select(User.id).where(User.username == "chair"))).scalar() is not None:
+        return ["demo data already loaded; log in as chair / demo-password"]
+    users = {}
+    for username, agency, role, name in _demo_people(registry):
+        users[username] = await accounts.create_user(session, username=username, agency=agency, role=role,
+                                                     password=DEMO_PASSWORD, display_name=name, agencies=registry.keys)
+    today = utcnow().date()
+    case = await cases.create_case(session, registry, ReferralThresholds(), actor_of(users["chair"]), ReferralIn(
+        kind="domestic_abuse",
+        people=[PersonIn("survivor", "Nora"), PersonIn("subject", "Mark"), PersonIn("child", "Ella"), PersonIn("child", "Leo")],
+        summary="Nora left the family home after an assault; Mark is in custody. Two children live with Nora.",
+        checklist_score=16, incidents_last_12_months=3,
+        key_dates=[KeyDateIn("release_from_custody", today + dt.timedelta(days=10), "Mark's expected release"),
+                   KeyDateIn("hearing", today + dt.timedelta(days=21), "Restraining order hearing")],
+        agencies=registry.keys, lead_agency=registry.keys[0],
+    ), today)
+    lines = [f"demo case {case.reference} created with agencies {', '.join(registry.keys)}",
+             f"users (password {DEMO_PASSWORD!r}): " + ", ".join(u for u in users)]
+    return lines

@@ -1,0 +1,37 @@
+"""Domain errors raised by services; the web layer maps each to one HTTP status.
+
+Services never import the web framework, so they speak in these terms instead.
+"""
+
+
+class DomainError(Exception):
+    """Base: carries a human message, and the input field at fault where there is one."""
+
+    status = 400
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class Invalid(DomainError):
+    """The input breaks a rule (missing, wrong type, out of range)."""
+
+    status = 400
+
+
+class NotFound(DomainError):
+    status = 404
+
+
+class Forbidden(DomainError):
+    """The actor may not do this (wrong agency, wrong role)."""
+
+    status = 403
+
+
+class Conflict(DomainError):
+    """A stale version or a state that no longer allows the change."""
+
+    status = 409

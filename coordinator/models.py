@@ -1,0 +1,431 @@
+"""The database schema. Agencies appear only as string keys (the plugin's entry point name)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stored as naive UTC, always read back as aware UTC: SQLite keeps no time zone, and
+    comparing naive with aware datetimes would fail only on one database."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # noqa: ANN001
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):  # noqa: ANN001
+        return None if value is None else value.replace(tzinfo=dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dt.datetime: UTCDateTime}
+
+
+AgencyKey = String(64)
+
+
+# --- people and access -------------------------------------------------------------------
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    agency: Mapped[str | None] = mapped_column(AgencyKey)  # None only for administrators
+    role: Mapped[str] = mapped_column(String(20))  # member, coordinator, supervisor, admin
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex; the token itself is never stored
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class LoginFailure(Base):
+    """Failed logins, counted per username in a sliding window to throttle guessing."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), index=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class WebSession(Base):
+    """Server-side session store: survives restarts and is shared by every server process."""
+
+    __tablename__ = "web_sessions"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+# --- cases ---------------------------------------------------------------------------------
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))  # domestic_abuse, threat_assessment
+    stage: Mapped[str] = mapped_column(String(40), default="referral")
+    risk_level: Mapped[str] = mapped_column(String(20))  # standard, medium, high
+    checklist_score: Mapped[int | None] = mapped_column(Integer)
+    judgement_level: Mapped[str | None] = mapped_column(String(20))
+    judgement_reasons: Mapped[str | None] = mapped_column(Text)
+    incidents_last_12_months: Mapped[int] = mapped_column(Integer, default=0)
+    last_referral_on: Mapped[dt.date | None] = mapped_column(Date)
+    last_incident_on: Mapped[dt.date | None] = mapped_column(Date)
+    referral_grounds: Mapped[str] = mapped_column(String(200), default="")  # comma-separated
+    lead_agency: Mapped[str | None] = mapped_column(AgencyKey)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[dt.datetime | None] = mapped_column()
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    people: Mapped[list[CasePerson]] = relationship(back_populates="case", order_by="CasePerson.id")
+    key_dates: Mapped[list[KeyDate]] = relationship(back_populates="case", order_by="KeyDate.on")
+    agencies: Mapped[list[CaseAgency]] = relationship(back_populates="case", order_by="CaseAgency.id")
+
+    @property
+    def has_children(self) -> bool:
+        return any(p.role == "child" for p in self.people)
+
+
+class CasePerson(Base):
+    __tablename__ = "case_people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))  # survivor, subject, child
+    name: Mapped[str] = mapped_column(String(200))
+    born_on: Mapped[dt.date | None] = mapped_column(Date)
+
+    case: Mapped[Case] = relationship(back_populates="people")
+
+
+class KeyDate(Base):
+    __tablename__ = "case_key_dates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    on: Mapped[dt.date] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(String(500), default="")
+
+    case: Mapped[Case] = relationship(back_populates="key_dates")
+
+
+class CaseAgency(Base):
+    __tablename__ = "case_agencies"
+    __table_args__ = (UniqueConstraint("case_id", "agency"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    agency: Mapped[str] = mapped_column(AgencyKey)
+    added_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    added_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="agencies")
+
+
+# --- tasks and actions ---------------------------------------------------------------------
+
+class Task(Base):
+    """One duty of one agency on one case: from its plugin's list, or assigned by a coordinator
+    or in a conference (where it is called an action)."""
+
+    __tablename__ = "tasks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    agency: Mapped[str] = mapped_column(AgencyKey, index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    title: Mapped[str] = mapped_column(String(500))
+    domain: Mapped[str] = mapped_column(String(40))
+    due_on: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    reason: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(20))  # agency_list, standing, coordinator, conference
+    conference_id: Mapped[int | None] = mapped_column(ForeignKey("conferences.id"))
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column()
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    history: Mapped[list[TaskEvent]] = relationship(back_populates="task", order_by="TaskEvent.id")
+
+
+class TaskEvent(Base):
+    __tablename__ = "task_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    task: Mapped[Task] = relationship(back_populates="history")
+
+
+# --- information, consent, overrides ---------------------------------------------------------
+
+class InformationItem(Base):
+    """A fact or opinion one agency holds. Never edited: a correction is a new row that
+    supersedes the old one (same lineage), and the old row stays as history."""
+
+    __tablename__ = "information_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    lineage_id: Mapped[int | None] = mapped_column(Integer, index=True)  # id of the first version
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("information_items.id"))
+    superseded: Mapped[bool] = mapped_column(Boolean, default=False)
+    agency: Mapped[str] = mapped_column(AgencyKey)
+    category: Mapped[str] = mapped_column(String(120))
+    nature: Mapped[str] = mapped_column(String(20))  # fact, opinion
+    sensitivity: Mapped[str] = mapped_column(String(20))  # normal, high
+    text: Mapped[str] = mapped_column(Text)
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Consent(Base):
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(20))  # written, verbal
+    given_by: Mapped[str] = mapped_column(String(200))  # the survivor, as named on the case
+    given_at: Mapped[dt.datetime] = mapped_column()
+    expires_at: Mapped[dt.datetime | None] = mapped_column()
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    scopes: Mapped[list[ConsentScope]] = relationship(back_populates="consent", order_by="ConsentScope.id")
+
+
+class ConsentScope(Base):
+    """One (category, recipient agency) pair a consent covers. Withdrawal stamps withdrawn_at
+    through a ConsentWithdrawal record; the scope row itself is kept."""
+
+    __tablename__ = "consent_scopes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consent_id: Mapped[int] = mapped_column(ForeignKey("consents.id"), index=True)
+    category: Mapped[str] = mapped_column(String(120))
+    recipient: Mapped[str] = mapped_column(AgencyKey)
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column()
+    withdrawal_id: Mapped[int | None] = mapped_column(ForeignKey("consent_withdrawals.id"))
+
+    consent: Mapped[Consent] = relationship(back_populates="scopes")
+
+
+class ConsentWithdrawal(Base):
+    __tablename__ = "consent_withdrawals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consent_id: Mapped[int] = mapped_column(ForeignKey("consents.id"), index=True)
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Override(Base):
+    """Sharing without consent on a legal basis; grants nothing until a different person,
+    a supervisor, approves it."""
+
+    __tablename__ = "overrides"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    legal_basis: Mapped[str] = mapped_column(String(40))
+    justification: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="requested")  # requested, approved, refused
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column()
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[dt.datetime] = mapped_column()
+    survivor_informed: Mapped[bool] = mapped_column(Boolean, default=False)
+    survivor_informed_at: Mapped[dt.datetime | None] = mapped_column()
+    not_informed_reason: Mapped[str | None] = mapped_column(Text)
+
+    scopes: Mapped[list[OverrideScope]] = relationship(back_populates="override", order_by="OverrideScope.id")
+
+
+class OverrideScope(Base):
+    __tablename__ = "override_scopes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    override_id: Mapped[int] = mapped_column(ForeignKey("overrides.id"), index=True)
+    category: Mapped[str] = mapped_column(String(120))
+    recipient: Mapped[str] = mapped_column(AgencyKey)
+
+    override: Mapped[Override] = relationship(back_populates="scopes")
+
+
+# --- audit ---------------------------------------------------------------------------------
+
+class AuditEntry(Base):
+    """Append-only; each entry's hash covers its content and the previous entry's hash."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(Integer)  # no FK: the log outlives anything it names
+    actor_agency: Mapped[str | None] = mapped_column(AgencyKey)
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    case_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    subject: Mapped[str] = mapped_column(String(120), default="")  # e.g. "task:12"
+    detail: Mapped[str] = mapped_column(Text, default="{}")  # canonical JSON
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Disclosure(Base):
+    """One item shown to one person of a non-owning agency, and the basis it was shown on.
+    Written with (and pointing at) the audit entry of the same view."""
+
+    __tablename__ = "disclosures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audit_id: Mapped[int] = mapped_column(Integer, index=True)
+    case_id: Mapped[int] = mapped_column(Integer, index=True)
+    item_id: Mapped[int] = mapped_column(Integer, index=True)
+    viewer_id: Mapped[int] = mapped_column(Integer)
+    viewer_agency: Mapped[str] = mapped_column(AgencyKey)
+    basis: Mapped[str] = mapped_column(String(40))  # "consent:7" or "override:3"
+    channel: Mapped[str] = mapped_column(String(40))  # page, api, export, conference, minutes
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+# --- conferences ---------------------------------------------------------------------------
+
+class Conference(Base):
+    __tablename__ = "conferences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    scheduled_at: Mapped[dt.datetime] = mapped_column()
+    chair_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(20), default="scheduled")  # scheduled, live, ended
+    current_item_id: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[dt.datetime | None] = mapped_column()
+    ended_at: Mapped[dt.datetime | None] = mapped_column()
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    agenda: Mapped[list[AgendaItem]] = relationship(back_populates="conference", order_by="AgendaItem.position")
+    participants: Mapped[list[Participant]] = relationship(back_populates="conference", order_by="Participant.id")
+
+
+class AgendaItem(Base):
+    __tablename__ = "agenda_items"
+    __table_args__ = (UniqueConstraint("conference_id", "case_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conference_id: Mapped[int] = mapped_column(ForeignKey("conferences.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    group: Mapped[str] = mapped_column(String(20))  # children, adults, review
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending, current, discussed
+
+    conference: Mapped[Conference] = relationship(back_populates="agenda")
+
+
+class Participant(Base):
+    __tablename__ = "participants"
+    __table_args__ = (UniqueConstraint("conference_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conference_id: Mapped[int] = mapped_column(ForeignKey("conferences.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    agency: Mapped[str | None] = mapped_column(AgencyKey)
+    role: Mapped[str] = mapped_column(String(30))  # chair, coordinator, minute_taker, representative, advocate, observer
+    statement_accepted_at: Mapped[dt.datetime | None] = mapped_column()
+    apology: Mapped[bool] = mapped_column(Boolean, default=False)
+    joined_at: Mapped[dt.datetime | None] = mapped_column()  # first time in the room
+
+    conference: Mapped[Conference] = relationship(back_populates="participants")
+
+
+class RoleAssignment(Base):
+    """Who holds a responsibility on a case, with history: a reassignment ends the old row
+    (ended_at) and starts a new one, so the role is stored once and its past is kept."""
+
+    __tablename__ = "role_assignments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    responsibility: Mapped[str] = mapped_column(String(60))
+    agency: Mapped[str] = mapped_column(AgencyKey)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(20), default="confirmed")  # proposed, confirmed
+    conference_id: Mapped[int | None] = mapped_column(ForeignKey("conferences.id"))
+    assigned_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    assigned_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[dt.datetime | None] = mapped_column()
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class ConferenceNote(Base):
+    """A decision or a note typed in during the meeting, per case."""
+
+    __tablename__ = "conference_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conference_id: Mapped[int] = mapped_column(ForeignKey("conferences.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # decision, note
+    text: Mapped[str] = mapped_column(Text)
+    by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)

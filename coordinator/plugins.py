@@ -1,0 +1,199 @@
+"""Build the plugin manager from the ``coordinator.agencies`` entry points and validate it.
+
+The registry is built once at start-up by a factory (never at import) and passed in. A broken
+plugin stops start-up with a message naming the plugin and the hook.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+import pluggy
+
+from coordinator import hookspecs
+from coordinator.hookspecs import (
+    TASK_DOMAINS,
+    AgencyIdentity,
+    CaseEvent,
+    CaseFacts,
+    InformationCategory,
+    Responsibility,
+    TaskTemplate,
+)
+
+ENTRY_POINT_GROUP = "coordinator.agencies"
+_KEY = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
+
+
+class PluginError(RuntimeError):
+    """A plugin broke its contract; the message names the plugin and the hook."""
+
+    def __init__(self, plugin: str, hook: str, problem: str) -> None:
+        super().__init__(f"agency plugin {plugin!r}, hook {hook}: {problem}")
+        self.plugin = plugin
+        self.hook = hook
+
+
+@dataclass
+class Agency:
+    key: str
+    name: str
+    plugin: Any
+    categories: dict[str, InformationCategory] = field(default_factory=dict)
+    responsibilities: list[Responsibility] = field(default_factory=list)
+    routes: list = field(default_factory=list)
+    template_dir: str | None = None
+
+
+class AgencyRegistry:
+    """The installed agencies and the one way the core calls into them."""
+
+    def __init__(self, pm: pluggy.PluginManager, agencies: dict[str, Agency]) -> None:
+        self.pm = pm
+        self._agencies = agencies
+
+    # -- declarations ----------------------------------------------------------------------
+    @property
+    def keys(self) -> list[str]:
+        return list(self._agencies)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._agencies
+
+    def __iter__(self):
+        return iter(self._agencies.values())
+
+    def get(self, key: str) -> Agency:
+        return self._agencies[key]
+
+    def name(self, key: str | None) -> str:
+        if key is None:
+            return "—"
+        agency = self._agencies.get(key)
+        return agency.name if agency else f"{key} (not installed)"
+
+    def category(self, key: str) -> InformationCategory | None:
+        owner = key.split(".", 1)[0]
+        agency = self._agencies.get(owner)
+        return agency.categories.get(key) if agency else None
+
+    @property
+    def responsibilities(self) -> list[Responsibility]:
+        seen: dict[str, Responsibility] = {}
+        for agency in self._agencies.values():
+            for responsibility in agency.responsibilities:
+                seen.setdefault(responsibility.key, responsibility)
+        return list(seen.values())
+
+    def can_take(self, agency_key: str, responsibility: str) -> bool:
+        agency = self._agencies.get(agency_key)
+        return agency is not None and any(r.key == responsibility for r in agency.responsibilities)
+
+    # -- calls at run time -------------------------------------------------------------------
+    def task_list(self, agency_key: str, case: CaseFacts) -> list[TaskTemplate]:
+        result = _call_one(self.pm, self.get(agency_key), "agency_task_list", case=case)
+        return _check_tasks(agency_key, "agency_task_list", result)
+
+    def react(self, agency_key: str, event: CaseEvent) -> list[TaskTemplate]:
+        result = _call_one(self.pm, self.get(agency_key), "case_event", event=event)
+        return _check_tasks(agency_key, "case_event", result or [])
+
+    def restrictions(self, category: str, viewer_agency: str) -> list[str]:
+        """Every reason any plugin gives to withhold ``category`` from ``viewer_agency``."""
+        try:
+            answers = self.pm.hook.agency_restrict_disclosure(category=category, viewer_agency=viewer_agency)
+        except Exception as exc:  # a failing restriction withholds: when in doubt, do not disclose
+            return [f"restriction check failed ({exc.__class__.__name__}): withheld"]
+        return [str(reason) for reason in answers if reason]
+
+
+def _call_one(pm: pluggy.PluginManager, agency: Agency, hook_name: str, **kwargs: Any) -> Any:
+    """Call one hook on one agency's plugin alone; None if it does not implement it."""
+    others = [p for p in pm.get_plugins() if p is not agency.plugin]
+    caller = pm.subset_hook_caller(hook_name, remove_plugins=others)
+    try:
+        results = caller(**kwargs)
+    except Exception as exc:
+        raise PluginError(agency.key, hook_name, f"raised {exc.__class__.__name__}: {exc}") from exc
+    return results[0] if results else None
+
+
+def _check_tasks(plugin: str, hook: str, result: Any) -> list[TaskTemplate]:
+    if not isinstance(result, list | tuple) or not all(isinstance(t, TaskTemplate) for t in result):
+        raise PluginError(plugin, hook, "must return a list of TaskTemplate")
+    for task in result:
+        if task.domain not in TASK_DOMAINS:
+            raise PluginError(plugin, hook, f"task {task.title!r} has unknown domain {task.domain!r}")
+    return list(result)
+
+
+def _expect_list(plugin: str, hook: str, result: Any, kind: type) -> list:
+    if result is None:
+        return []
+    if not isinstance(result, list | tuple) or not all(isinstance(x, kind) for x in result):
+        raise PluginError(plugin, hook, f"must return a list of {kind.__name__}")
+    return list(result)
+
+
+def _register(pm: pluggy.PluginManager, name: str, module: Any) -> Agency:
+    pm.register(module, name=name)
+    probe = Agency(key=name, name=name, plugin=module)
+    identity = _call_one(pm, probe, "agency_identity")
+    if not isinstance(identity, AgencyIdentity):
+        raise PluginError(name, "agency_identity", "is required and must return an AgencyIdentity")
+    if identity.key != name:
+        raise PluginError(name, "agency_identity", f"key {identity.key!r} differs from the entry point name")
+    if not _KEY.match(name):
+        raise PluginError(name, "agency_identity", "key must be lower-case letters, digits and _")
+    agency = Agency(key=name, name=identity.name, plugin=module)
+
+    categories = _expect_list(name, "agency_information_categories",
+                              _call_one(pm, agency, "agency_information_categories"), InformationCategory)
+    for category in categories:
+        if not category.key.startswith(f"{name}."):
+            raise PluginError(name, "agency_information_categories", f"category {category.key!r} must start with '{name}.'")
+        if category.sensitivity not in ("normal", "high"):
+            raise PluginError(name, "agency_information_categories", f"category {category.key!r}: sensitivity must be normal or high")
+    agency.categories = {c.key: c for c in categories}
+    agency.responsibilities = _expect_list(
+        name, "agency_responsibilities", _call_one(pm, agency, "agency_responsibilities"), Responsibility)
+    agency.routes = _expect_list(name, "agency_routes", _call_one(pm, agency, "agency_routes"), object)
+    for handler in agency.routes:
+        paths = getattr(handler, "paths", set())
+        if not all(p.startswith(f"/{name}/") for p in paths):
+            raise PluginError(name, "agency_routes", f"route paths {sorted(paths)} must start with '/{name}/'")
+    agency.template_dir = _call_one(pm, agency, "agency_template_dir")
+    return agency
+
+
+def load_agencies(found: Iterable[EntryPoint] | None = None) -> AgencyRegistry:
+    """Load every agency plugin from the entry point group (or the entry points given)."""
+    pm = pluggy.PluginManager("coordinator")
+    pm.add_hookspecs(hookspecs)
+    agencies: dict[str, Agency] = {}
+    for entry_point in (entry_points(group=ENTRY_POINT_GROUP) if found is None else found):
+        try:
+            module = entry_point.load()
+        except Exception as exc:
+            raise PluginError(entry_point.name, "(import)", f"could not be loaded: {exc}") from exc
+        if entry_point.name in agencies:
+            raise PluginError(entry_point.name, "(entry point)", "is installed twice")
+        try:
+            agencies[entry_point.name] = _register(pm, entry_point.name, module)
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(entry_point.name, _hook_named_in(str(exc)), str(exc)) from exc
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        plugin_name = pm.get_name(exc.plugin) if exc.plugin is not None else "?"
+        raise PluginError(plugin_name or "?", _hook_named_in(str(exc)), f"implements a hook that does not exist: {exc}") from exc
+    return AgencyRegistry(pm, agencies)
+
+
+def _hook_named_in(message: str) -> str:
+    match = re.search(r"hook\s+'?\"?([a-z_]+)", message)
+    return match.group(1) if match else "(unknown hook)"

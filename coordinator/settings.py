@@ -1,0 +1,62 @@
+"""One frozen settings object, read from the environment once and passed in; never global."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SystemExit(f"setting {name} must be a whole number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class ReferralThresholds:
+    """MARAC practice defaults; local policy may change them."""
+
+    checklist_high: int = 14  # "yes" answers of the 24-question risk checklist
+    escalation_incidents: int = 3
+    escalation_window_days: int = 365
+    repeat_window_days: int = 365
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite+aiosqlite:///coordinator.db"
+    # "memory" (one process), "redis://…" or "postgresql://…" (several processes share conferences)
+    channels_url: str = "memory"
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    session_idle_minutes: int = 30
+    login_max_failures: int = 5
+    login_window_minutes: int = 15
+    referral: ReferralThresholds = field(default_factory=ReferralThresholds)
+    debug: bool = False
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        kwargs: dict = {}
+        if env.get("COORDINATOR_DATABASE_URL"):
+            kwargs["database_url"] = env["COORDINATOR_DATABASE_URL"]
+        if env.get("COORDINATOR_CHANNELS_URL"):
+            kwargs["channels_url"] = env["COORDINATOR_CHANNELS_URL"]
+        if env.get("COORDINATOR_SECRET_KEY"):
+            kwargs["secret_key"] = env["COORDINATOR_SECRET_KEY"]
+        kwargs["session_idle_minutes"] = _int(env, "COORDINATOR_SESSION_IDLE_MINUTES", 30)
+        kwargs["login_max_failures"] = _int(env, "COORDINATOR_LOGIN_MAX_FAILURES", 5)
+        kwargs["login_window_minutes"] = _int(env, "COORDINATOR_LOGIN_WINDOW_MINUTES", 15)
+        kwargs["referral"] = ReferralThresholds(
+            checklist_high=_int(env, "COORDINATOR_REFERRAL_CHECKLIST_HIGH", 14),
+            escalation_incidents=_int(env, "COORDINATOR_REFERRAL_ESCALATION_INCIDENTS", 3),
+            escalation_window_days=_int(env, "COORDINATOR_REFERRAL_ESCALATION_WINDOW_DAYS", 365),
+            repeat_window_days=_int(env, "COORDINATOR_REFERRAL_REPEAT_WINDOW_DAYS", 365),
+        )
+        kwargs["debug"] = env.get("COORDINATOR_DEBUG", "") == "1"
+        return cls(**kwargs)

@@ -1,0 +1,135 @@
+"""Tasks and actions: each agency completes its own; a coordinator may assign to any agency."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import case as sql_case
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from coordinator import audit
+from coordinator.audit import Actor
+from coordinator.cases import COORDINATING_ROLES, ensure_open, load_case, require_coordinator
+from coordinator.errors import Conflict, Forbidden, Invalid, NotFound
+from coordinator.hookspecs import TASK_DOMAINS
+from coordinator.models import Case, Task, TaskEvent, User, utcnow
+from coordinator.plugins import AgencyRegistry
+
+STATUSES = ("open", "in_progress", "done", "not_applicable", "blocked")
+CLOSED_STATUSES = ("done", "not_applicable")
+NEEDS_REASON = ("not_applicable", "blocked")
+
+
+@dataclass
+class TaskIn:
+    agency: str
+    title: str
+    domain: str
+    due_on: dt.date | None = None
+    assignee_id: int | None = None
+
+
+def is_overdue(task: Task, today: dt.date) -> bool:
+    return task.status not in CLOSED_STATUSES and task.due_on is not None and task.due_on < today
+
+
+async def get_task(session: AsyncSession, task_id: int) -> Task:
+    task = (await session.execute(
+        select(Task).where(Task.id == task_id).options(selectinload(Task.history))
+    )).scalar()
+    if task is None:
+        raise NotFound(f"no task {task_id}")
+    return task
+
+
+def may_change(actor: Actor, task: Task) -> bool:
+    return actor.agency == task.agency or actor.role in COORDINATING_ROLES
+
+
+async def change_status(
+    session: AsyncSession, registry: AgencyRegistry, actor: Actor, task_id: int, *,
+    status: str, version: int, reason: str | None = None,
+) -> Task:
+    """Move a task to ``status``. Only the owning agency or a coordinator may; ``version`` must
+    be the one the actor saw, or the change is refused (someone else changed it first)."""
+    if status not in STATUSES:
+        raise Invalid(f"status must be one of {', '.join(STATUSES)}", field="status")
+    task = await get_task(session, task_id)
+    if not may_change(actor, task):
+        raise Forbidden(f"only {registry.name(task.agency)} or a coordinator can change this task")
+    ensure_open(await session.get(Case, task.case_id))
+    if task.version != version:
+        raise Conflict(
+            f"this task was changed by someone else (now {task.status.replace('_', ' ')}, version {task.version}); "
+            "reload and try again", field="version",
+        )
+    reason = (reason or "").strip() or None
+    if status in NEEDS_REASON and reason is None:
+        raise Invalid(f"say why the task is {status.replace('_', ' ')}", field="reason")
+    task.status = status
+    task.reason = reason
+    task.version += 1
+    task.updated_at = utcnow()
+    task.history.append(TaskEvent(by_id=actor.id, status=status, reason=reason))
+    await audit.record(session, actor, "task.status_changed", case_id=task.case_id, subject=f"task:{task.id}",
+                       status=status, reason=reason)
+    return task
+
+
+async def assign_task(
+    session: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int, task_in: TaskIn, *,
+    source: str = "coordinator", conference_id: int | None = None,
+) -> Task:
+    """A coordinator gives an agency an extra task on a case, with a due date."""
+    if source == "coordinator":
+        require_coordinator(actor, "assign a task to an agency")
+    case = await load_case(session, case_id)
+    ensure_open(case)
+    if task_in.agency not in registry:
+        raise Invalid(f"no agency {task_in.agency!r} is installed", field="agency")
+    if not any(a.agency == task_in.agency for a in case.agencies):
+        raise Invalid(f"{registry.name(task_in.agency)} is not part of case {case.reference}: add it first", field="agency")
+    title = task_in.title.strip()
+    if not title:
+        raise Invalid("give the task a title", field="title")
+    if len(title) > 500:
+        raise Invalid("the title is longer than 500 characters", field="title")
+    if task_in.domain not in TASK_DOMAINS:
+        raise Invalid(f"domain must be one of {', '.join(TASK_DOMAINS)}", field="domain")
+    if task_in.assignee_id is not None:
+        assignee = await session.get(User, task_in.assignee_id)
+        if assignee is None or assignee.agency != task_in.agency:
+            raise Invalid(f"the assignee must be a person of {registry.name(task_in.agency)}", field="assignee_id")
+    task = Task(case_id=case.id, agency=task_in.agency, title=title, domain=task_in.domain, due_on=task_in.due_on,
+                assignee_id=task_in.assignee_id, source=source, conference_id=conference_id, created_by_id=actor.id,
+                history=[TaskEvent(by_id=actor.id, status="open")])
+    session.add(task)
+    await session.flush()
+    await audit.record(session, actor, "task.assigned", case_id=case.id, subject=f"task:{task.id}",
+                       agency=task.agency, title=title, due_on=task.due_on, source=source)
+    return task
+
+
+def _overdue_first(today: dt.date):
+    """Overdue first, then by due date (undated last), then oldest first."""
+    overdue = sql_case((Task.due_on < today, 0), else_=1)
+    undated = sql_case((Task.due_on.is_(None), 1), else_=0)
+    return (overdue, undated, Task.due_on, Task.id)
+
+
+async def case_tasks(session: AsyncSession, case_id: int, today: dt.date) -> list[Task]:
+    return list((await session.execute(
+        select(Task).where(Task.case_id == case_id).order_by(Task.agency, *_overdue_first(today))
+    )).scalars())
+
+
+async def open_tasks_for_agency(session: AsyncSession, agency: str | None, today: dt.date, limit: int = 200) -> list[Task]:
+    """The agency's tasks still to do across its cases, overdue first."""
+    return list((await session.execute(
+        select(Task).join(Case, Case.id == Task.case_id)
+        .where(Task.agency == agency, Task.status.not_in(CLOSED_STATUSES), Case.closed_at.is_(None))
+        .order_by(*_overdue_first(today)).limit(limit)
+    )).scalars())

@@ -1,0 +1,37 @@
+"""HTTP and websocket handlers only: parse, call one service, render."""
+
+from __future__ import annotations
+
+from coordinator.cases import CASE_KINDS, KEY_DATE_KINDS, PERSON_ROLES, RISK_LEVELS, STAGES
+from coordinator.hookspecs import TASK_DOMAINS
+from coordinator.plugins import AgencyRegistry
+from coordinator.tasks import STATUSES, is_overdue
+from coordinator.web import api, auth, pages
+
+
+def label(key: str | None) -> str:
+    """A stored key as people read it: ``not_applicable`` → ``Not applicable``."""
+    return (key or "").replace("_", " ").capitalize()
+
+
+def dom_id(kind: str, key: object) -> str:
+    """The one source of DOM ids, for templates and live updates alike."""
+    return f"{kind}-{key}"
+
+
+def template_globals(registry: AgencyRegistry) -> dict:
+    return {
+        "registry": registry, "agency_name": registry.name, "label": label, "dom_id": dom_id,
+        "is_overdue": is_overdue, "CASE_KINDS": CASE_KINDS, "STAGES": STAGES, "RISK_LEVELS": RISK_LEVELS,
+        "PERSON_ROLES": PERSON_ROLES, "KEY_DATE_KINDS": KEY_DATE_KINDS, "TASK_DOMAINS": TASK_DOMAINS,
+        "TASK_STATUSES": STATUSES,
+    }
+
+
+ROUTES = [
+    auth.health, auth.login_page, auth.login, auth.logout,
+    pages.dashboard, pages.new_case_page, pages.create_case_page, pages.case_page, pages.add_agency_page,
+    pages.assign_task_page, pages.change_task_page,
+    api.me, api.list_agencies, api.dashboard_json, api.list_cases, api.create_case, api.get_case, api.add_agency,
+    api.list_case_tasks, api.assign_task, api.get_task, api.change_task,
+]

@@ -1,0 +1,127 @@
+"""Server-rendered pages: the dashboard, a case, the referral form, task changes."""
+
+from __future__ import annotations
+
+from litestar import Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from coordinator import cases, tasks
+from coordinator.errors import DomainError, Invalid
+from coordinator.models import utcnow
+from coordinator.plugins import AgencyRegistry
+from coordinator.settings import Settings
+from coordinator.web.auth import current_actor
+from coordinator.web.forms import optional_int, referral_from_form, task_from_form, text
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+@get("/", name="dashboard")
+async def dashboard(request: Request, db: NamedDependency[AsyncSession]) -> Template:
+    actor = current_actor(request)
+    today = utcnow().date()
+    return Template("dashboard.html", context={
+        "cases": await cases.visible_cases(db, actor),
+        "tasks": await tasks.open_tasks_for_agency(db, actor.agency, today),
+        "today": today,
+    })
+
+
+def _case_form(form_values: dict, error: DomainError | None = None, status: int = 200) -> Template:
+    return Template("case_form.html", status_code=status, context={"values": form_values, "error": error})
+
+
+@get("/cases/new")
+async def new_case_page(request: Request) -> Template:
+    cases.require_coordinator(current_actor(request), "create a case")
+    return _case_form({"kind": "domestic_abuse"})
+
+
+@post("/cases")
+async def create_case_page(
+    request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+    settings: NamedDependency[Settings],
+) -> Template | Redirect:
+    form = await request.form()
+    try:
+        referral = referral_from_form(form)
+        case = await cases.create_case(db, registry, settings.referral, current_actor(request), referral, utcnow().date())
+    except Invalid as error:
+        await db.rollback()
+        values = {key: form.get(key) for key in form}
+        values["agencies"] = form.getall("agencies") if "agencies" in form else []
+        return _case_form(values, error, status=400)
+    await db.commit()
+    return Redirect(f"/cases/{case.id}", status_code=303)
+
+
+async def case_page_context(db: AsyncSession, request: Request, case_id: int) -> dict:
+    actor = current_actor(request)
+    case = await cases.case_for(db, actor, case_id)
+    today = utcnow().date()
+    by_agency: dict[str, list] = {link.agency: [] for link in case.agencies}
+    for task in await tasks.case_tasks(db, case.id, today):
+        by_agency.setdefault(task.agency, []).append(task)
+    return {"case": case, "tasks_by_agency": by_agency, "today": today, "actor": actor}
+
+
+@get("/cases/{case_id:int}")
+async def case_page(request: Request, db: NamedDependency[AsyncSession], case_id: FromPath[int]) -> Template:
+    return Template("case.html", context=await case_page_context(db, request, case_id))
+
+
+@post("/cases/{case_id:int}/agencies")
+async def add_agency_page(
+    request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+    case_id: FromPath[int],
+) -> Redirect:
+    form = await request.form()
+    await cases.add_agency(db, registry, current_actor(request), case_id, text(form, "agency"))
+    await db.commit()
+    return Redirect(f"/cases/{case_id}#tasks", status_code=303)
+
+
+@post("/cases/{case_id:int}/tasks")
+async def assign_task_page(
+    request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+    case_id: FromPath[int],
+) -> Redirect:
+    form = await request.form()
+    await tasks.assign_task(db, registry, current_actor(request), case_id, task_from_form(form))
+    await db.commit()
+    return Redirect(f"/cases/{case_id}#tasks", status_code=303)
+
+
+@post("/tasks/{task_id:int}/status")
+async def change_task_page(
+    request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+    task_id: FromPath[int],
+) -> Template | Redirect:
+    """From htmx: answer with the task's row, updated or with the error beside it; from a plain
+    form: back to the case."""
+    form = await request.form()
+    actor = current_actor(request)
+    try:
+        version = optional_int(form, "version")
+        if version is None:
+            raise Invalid("the form lost the task's version: reload the page", field="version")
+        task = await tasks.change_status(db, registry, actor, task_id, status=text(form, "status"),
+                                         version=version, reason=text(form, "reason"))
+        await db.commit()
+        error, status = None, 200
+    except DomainError as exc:
+        await db.rollback()
+        if not is_htmx(request):
+            raise
+        task = await tasks.get_task(db, task_id)
+        error, status = exc, exc.status
+    if not is_htmx(request):
+        return Redirect(f"/cases/{task.case_id}#task-{task.id}", status_code=303)
+    return Template("_task.html", status_code=status, context={
+        "task": task, "today": utcnow().date(), "can_change": tasks.may_change(actor, task), "error": error,
+    })

@@ -1,0 +1,52 @@
+"""Health care: task list and duties from the multi-agency safety-planning to-do list."""
+
+from coordinator import hookimpl
+from coordinator.hookspecs import AgencyIdentity, InformationCategory, Responsibility, TaskTemplate
+
+KEY = "health"
+
+
+@hookimpl
+def agency_identity():
+    return AgencyIdentity(key=KEY, name="Health care")
+
+
+@hookimpl
+def agency_task_list(case):
+    # Threat-assessment cases speak of the target where domestic-abuse cases speak of the victim.
+    victim = "target" if case.kind == "threat_assessment" else "victim"
+    tasks = [
+        TaskTemplate("Always examine the patient without their family members or spouse being present", victim, standing=True),
+        TaskTemplate("Assist the victim in receiving immediate crisis help and psychosocial support", victim),
+        TaskTemplate("If there is an immediate risk to safety of the patient or any children, consider contacting the police", victim),
+        TaskTemplate("Ask for victim's consent before letting in any visitors", victim, standing=True),
+    ]
+    if case.has_children:
+        tasks.insert(3, TaskTemplate("Initiate child protection procedures if not yet done",
+                                     "target" if case.kind == "threat_assessment" else "children"))
+    return tasks
+
+
+@hookimpl
+def agency_information_categories():
+    return [
+        InformationCategory("health.injuries", "Injuries treated and documented", "high"),
+        InformationCategory("health.mental_health", "Mental health", "high"),
+        InformationCategory("health.attendances", "Attendances at health services"),
+    ]
+
+
+@hookimpl
+def agency_responsibilities():
+    return [
+        Responsibility("health_follow_up", "Health follow-up"),
+        Responsibility("victim_contact", "Victim contact"),
+    ]
+
+
+@hookimpl
+def case_event(event):
+    if event.name == "risk_raised":
+        return [TaskTemplate("Offer a follow-up appointment and reassess safety at the next contact",
+                             "victim" if event.case.kind != "threat_assessment" else "target")]
+    return None

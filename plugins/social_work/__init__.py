@@ -1,0 +1,59 @@
+"""Social work: task list and duties from the multi-agency safety-planning to-do list."""
+
+from coordinator import hookimpl
+from coordinator.hookspecs import AgencyIdentity, InformationCategory, Responsibility, TaskTemplate
+
+KEY = "social_work"
+
+# (title, domain in a domestic-abuse case, domain in a threat-assessment case, only with children)
+TASKS = [
+    ("If there is an immediate or even likely risk to the safety of the client or any children, consider contacting the police",
+     "victim", "target", False),
+    ("Initiate child protection procedures if not yet done", "children", "target", True),
+    ("Inform the victim about shelters and guide the victim to a shelter if needed", "victim", "target", False),
+    ("Help the victim to solve financial problems", "victim", "environment", False),
+    ("Secure safe housing for the victim", "victim", "environment", False),
+    ("Assist the victim in protecting her/his personal data", "victim", "target", False),
+    ("Assist the victim in getting immediate crisis help and psychosocial support", "victim", "target", False),
+]
+
+
+@hookimpl
+def agency_identity():
+    return AgencyIdentity(key=KEY, name="Social work")
+
+
+@hookimpl
+def agency_task_list(case):
+    threat = case.kind == "threat_assessment"
+    return [TaskTemplate(title, threat_domain if threat else domain)
+            for title, domain, threat_domain, needs_children in TASKS
+            if case.has_children or not needs_children]
+
+
+@hookimpl
+def agency_information_categories():
+    return [
+        InformationCategory("social_work.child_protection_history", "Child protection history", "high"),
+        InformationCategory("social_work.housing", "Housing situation"),
+        InformationCategory("social_work.finances", "Financial situation"),
+    ]
+
+
+@hookimpl
+def agency_responsibilities():
+    return [
+        Responsibility("lead_agency", "Lead agency"),
+        Responsibility("child_protection", "Child protection"),
+        Responsibility("housing", "Housing"),
+        Responsibility("safety_planning", "Safety planning"),
+        Responsibility("victim_contact", "Victim contact"),
+    ]
+
+
+@hookimpl
+def case_event(event):
+    if event.name == "risk_raised":
+        return [TaskTemplate("Review safe housing and crisis support now that the risk is raised",
+                             "victim" if event.case.kind != "threat_assessment" else "target")]
+    return None
