@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from litestar import Request, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import cases, tasks
@@ -65,7 +65,7 @@ async def list_cases(request: Request, db: NamedDependency[AsyncSession],
 
 @post("/api/cases")
 async def create_case(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
-                      settings: NamedDependency[Settings], data: ReferralIn) -> dict:
+                      settings: NamedDependency[Settings], data: JSONBody[ReferralIn]) -> dict:
     case = await cases.create_case(db, registry, settings.referral, current_actor(request), data, utcnow().date())
     await db.commit()
     return case_json(await cases.load_case(db, case.id), registry)
@@ -79,7 +79,7 @@ async def get_case(request: Request, db: NamedDependency[AsyncSession], registry
 
 @post("/api/cases/{case_id:int}/agencies")
 async def add_agency(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
-                     case_id: FromPath[int], data: AgencyIn) -> dict:
+                     case_id: FromPath[int], data: JSONBody[AgencyIn]) -> dict:
     await cases.add_agency(db, registry, current_actor(request), case_id, data.agency)
     await db.commit()
     return case_json(await cases.load_case(db, case_id), registry)
@@ -95,7 +95,7 @@ async def list_case_tasks(request: Request, db: NamedDependency[AsyncSession],
 
 @post("/api/cases/{case_id:int}/tasks")
 async def assign_task(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
-                      case_id: FromPath[int], data: TaskIn) -> dict:
+                      case_id: FromPath[int], data: JSONBody[TaskIn]) -> dict:
     task = await tasks.assign_task(db, registry, current_actor(request), case_id, data)
     await db.commit()
     return task_json(task, registry, utcnow().date())
@@ -111,7 +111,7 @@ async def get_task(request: Request, db: NamedDependency[AsyncSession], registry
 
 @patch("/api/tasks/{task_id:int}")
 async def change_task(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
-                      task_id: FromPath[int], data: TaskStatusIn) -> dict:
+                      task_id: FromPath[int], data: JSONBody[TaskStatusIn]) -> dict:
     task = await tasks.change_status(db, registry, current_actor(request), task_id,
                                      status=data.status, version=data.version, reason=data.reason)
     await db.commit()

@@ -8,12 +8,13 @@ from typing import Annotated, Any
 from litestar import Request, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.middleware.base import MiddlewareProtocol
 from litestar.middleware.csrf import CSRFMiddleware
-from litestar.params import Body
+from litestar.params import Body, FromQuery
 from litestar.response import Redirect, Template
 from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -79,7 +80,7 @@ def health() -> dict[str, str]:
 
 
 @get("/login", exclude_from_auth=True, sync_to_thread=False)
-def login_page(request: Request, next: str | None = None) -> Template:
+def login_page(request: Request, next: FromQuery[str | None] = None) -> Template:
     return Template("login.html", context={"error": None, "username": "", "next": _safe_next(next)})
 
 
@@ -90,7 +91,7 @@ def _safe_next(target: str | None) -> str:
 
 @post("/login", exclude_from_auth=True)
 async def login(
-    request: Request, db: AsyncSession, state: State,
+    request: Request, db: NamedDependency[AsyncSession], state: State,
     data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
 ) -> Template | Redirect:
     settings = state.settings
@@ -111,7 +112,7 @@ async def login(
 
 
 @post("/logout")
-async def logout(request: Request, db: AsyncSession) -> Redirect:
+async def logout(request: Request, db: NamedDependency[AsyncSession]) -> Redirect:
     await audit.record(db, current_actor(request), "logout", subject=f"user:{request.user.id}")
     await db.commit()
     request.clear_session()
