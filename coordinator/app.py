@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import db as database
 from coordinator.errors import DomainError
+from coordinator.live import LiveHub, channels_plugin
 from coordinator.plugins import AgencyRegistry, load_agencies
 from coordinator.settings import Settings
 from coordinator.web import ROUTES, template_globals
@@ -76,7 +77,7 @@ def unexpected_error(request: Request, exc: Exception) -> Response:
 
 
 def _jinja(registry: AgencyRegistry) -> Environment:
-    """Core templates, plus each agency's own under its key as prefix ("police/…"), so no
+    """Core templates, plus each agency's own under its key as prefix ("<agency key>/…"), so no
     plugin can replace a core page."""
     prefixed = {a.key: FileSystemLoader(a.template_dir) for a in registry if a.template_dir}
     env = Environment(
@@ -84,6 +85,7 @@ def _jinja(registry: AgencyRegistry) -> Environment:
         autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True,
     )
     env.globals.update(template_globals(registry))
+    env.filters["agency_name"] = registry.name
     return env
 
 
@@ -116,6 +118,9 @@ def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, ch
     csrf = CSRFConfig(secret=settings.secret_key, cookie_samesite="strict", safe_methods={"GET", "HEAD", "OPTIONS"})
     auth = DefineMiddleware(UserMiddleware, exclude=[*sorted(PUBLIC_PATHS), *PUBLIC_PREFIXES, "^/favicon"])
     plugin_routes = [handler for agency in registry for handler in agency.routes]
+    jinja = _jinja(registry)
+    channels = channels_plugin(settings)
+    live = LiveHub(channels, sessionmaker, registry, jinja, settings.channels_prefix)
 
     return Litestar(
         route_handlers=[*ROUTES, *plugin_routes,
@@ -126,10 +131,12 @@ def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, ch
             "settings": Provide(lambda: settings, sync_to_thread=False),
             "registry": Provide(lambda: registry, sync_to_thread=False),
         },
-        state=State({"settings": settings, "registry": registry, "engine": engine, "sessionmaker": sessionmaker}),
+        state=State({"settings": settings, "registry": registry, "engine": engine, "sessionmaker": sessionmaker,
+                     "live": live}),
+        plugins=[channels],
         middleware=[session_config.middleware, DefineMiddleware(CsrfUnlessBearer, config=csrf), auth],
         stores={"sessions": DatabaseSessionStore(sessionmaker)},
-        template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(_jinja(registry))),
+        template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(jinja)),
         exception_handlers={DomainError: domain_error, HTTPException: http_error, Exception: unexpected_error},
         response_headers=SECURITY_HEADERS,
         on_startup=[on_startup],

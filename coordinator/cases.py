@@ -267,7 +267,8 @@ async def raise_event(session: AsyncSession, registry: AgencyRegistry, actor: Ac
 
 async def visible_cases(session: AsyncSession, actor: Actor) -> list[Case]:
     """The cases on the actor's dashboard: their agency's, or all for coordinating roles."""
-    query = select(Case).options(selectinload(Case.people), selectinload(Case.agencies)).order_by(Case.id.desc())
+    query = (select(Case).options(selectinload(Case.people), selectinload(Case.key_dates), selectinload(Case.agencies))
+             .order_by(Case.id.desc()))
     if actor.role not in COORDINATING_ROLES:
         query = query.where(Case.id.in_(select(CaseAgency.case_id).where(CaseAgency.agency == actor.agency)))
     return list((await session.execute(query)).scalars())

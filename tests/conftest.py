@@ -8,8 +8,8 @@ import shutil
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
+import httpx
 import pytest
-from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 
 from coordinator import accounts, db
@@ -28,6 +28,18 @@ def agency_entry_point(name: str, module: str) -> EntryPoint:
 
 def registry_with(*extra: tuple[str, str]):
     return load_agencies([*entry_points(group=ENTRY_POINT_GROUP), *(agency_entry_point(n, m) for n, m in extra)])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing():
+    """Argon2 at its production cost takes ~0.1 s a hash; tests create many users. The
+    hashes stay real argon2, only cheaper (verification reads the cost from the hash)."""
+    from argon2 import PasswordHasher
+
+    production = accounts._hasher
+    accounts._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    accounts._hasher = production
 
 
 @pytest.fixture(scope="session")
@@ -86,12 +98,20 @@ async def make_user(sessionmaker, registry):
 
 
 @pytest.fixture
-def app(settings, registry):
-    return create_app(settings, registry)
+async def app(settings, registry):
+    """The app in this event loop, without its lifespan (the start-up migration check has
+    its own test); the engine is disposed here, in the loop that used it."""
+    app = create_app(settings, registry)
+    yield app
+    await app.state.engine.dispose()
 
 
-class Client(AsyncTestClient):
+class Client(httpx.AsyncClient):
     """A browser-like client: keeps cookies and sends the CSRF token on unsafe requests."""
+
+    def __init__(self, app) -> None:  # noqa: ANN001
+        super().__init__(transport=httpx.ASGITransport(app=app), base_url="http://testserver.local",
+                         follow_redirects=True)
 
     async def login(self, username: str, password: str = PASSWORD):
         await self.get("/login")
@@ -121,8 +141,7 @@ async def client_for(app):
     clients = []
 
     async def make(username: str | None = None) -> Client:
-        client = Client(app=app)
-        await client.__aenter__()
+        client = Client(app)
         clients.append(client)
         if username is not None:
             response = await client.login(username)
@@ -131,7 +150,7 @@ async def client_for(app):
 
     yield make
     for client in clients:
-        await client.__aexit__(None, None, None)
+        await client.aclose()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from coordinator.cases import CASE_KINDS, KEY_DATE_KINDS, PERSON_ROLES, RISK_LEV
 from coordinator.hookspecs import TASK_DOMAINS
 from coordinator.plugins import AgencyRegistry
 from coordinator.tasks import STATUSES, is_overdue
-from coordinator.web import api, auth, pages
+from coordinator.web import api, auth, conference, pages, sharing
 
 
 def label(key: str | None) -> str:
@@ -29,9 +29,11 @@ def template_globals(registry: AgencyRegistry) -> dict:
 
 
 ROUTES = [
-    auth.health, auth.login_page, auth.login, auth.logout,
+    auth.liveness, auth.login_page, auth.login, auth.logout,
     pages.dashboard, pages.new_case_page, pages.create_case_page, pages.case_page, pages.add_agency_page,
     pages.assign_task_page, pages.change_task_page,
     api.me, api.list_agencies, api.dashboard_json, api.list_cases, api.create_case, api.get_case, api.add_agency,
     api.list_case_tasks, api.assign_task, api.get_task, api.change_task,
+    *sharing.PAGES, *sharing.API,
+    *conference.ROUTES,
 ]

@@ -75,7 +75,7 @@ def current_actor(request: Request) -> audit.Actor:
 
 
 @get("/health", exclude_from_auth=True, sync_to_thread=False, include_in_schema=False)
-def health() -> dict[str, str]:
+def liveness() -> dict[str, str]:
     return {"status": "ok"}
 
 
