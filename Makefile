@@ -9,7 +9,7 @@ COORDINATOR_DATABASE_URL ?= sqlite+aiosqlite:///coordinator.db
 export COORDINATOR_DATABASE_URL
 VENDOR := static/vendor
 
-.PHONY: setup run test test-unit test-browser assets bench-gate bench-fanout clean
+.PHONY: setup run test test-unit test-browser assets bench-gate bench-fanout screenshots clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ bench-gate: setup
 
 bench-fanout: setup
 	$(BIN)/python bench/fanout.py
+
+# The pictures of the live page in docs/ and the README, taken by the browser test.
+screenshots: setup
+	bash scripts/ensure-chromium
+	COORDINATOR_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q -p no:cacheprovider tests/e2e
 
 clean:
 	rm -rf $(VENV) node_modules $(VENDOR)

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from coordinator import db as database
 from coordinator.errors import DomainError
 from coordinator.live import LiveHub, channels_plugin
-from coordinator.plugins import AgencyRegistry, load_agencies
+from coordinator.plugins import AgencyRegistry, PluginError, load_agencies
 from coordinator.settings import Settings
 from coordinator.web import ROUTES, template_globals
 from coordinator.web.auth import PUBLIC_PATHS, PUBLIC_PREFIXES, CsrfUnlessBearer, UserMiddleware
@@ -59,6 +59,13 @@ def _error_response(request: Request, status: int, message: str, field: str | No
 
 def domain_error(request: Request, exc: DomainError) -> Response:
     return _error_response(request, exc.status, exc.message, exc.field)
+
+
+def plugin_error(request: Request, exc: PluginError) -> Response:
+    """An agency plugin failed while serving a request: the transaction is not committed, and
+    the answer names the plugin so the failure is not mistaken for bad input."""
+    log.error("agency plugin failure on %s %s: %s", request.method, request.url.path, exc)
+    return _error_response(request, 502, f"{exc}; nothing was saved")
 
 
 def http_error(request: Request, exc: HTTPException) -> Response:
@@ -137,7 +144,8 @@ def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, ch
         middleware=[session_config.middleware, DefineMiddleware(CsrfUnlessBearer, config=csrf), auth],
         stores={"sessions": DatabaseSessionStore(sessionmaker)},
         template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(jinja)),
-        exception_handlers={DomainError: domain_error, HTTPException: http_error, Exception: unexpected_error},
+        exception_handlers={DomainError: domain_error, PluginError: plugin_error, HTTPException: http_error,
+                            Exception: unexpected_error},
         response_headers=SECURITY_HEADERS,
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],

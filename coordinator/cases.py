@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -151,11 +152,6 @@ def require_coordinator(actor: Actor, doing: str) -> None:
         raise Forbidden(f"only a coordinator can {doing}")
 
 
-async def _next_reference(session: AsyncSession, today: dt.date) -> str:
-    count = (await session.execute(select(func.count()).select_from(Case))).scalar_one()
-    return f"C-{today.year}-{count + 1:04d}"
-
-
 async def create_case(
     session: AsyncSession, registry: AgencyRegistry, thresholds: ReferralThresholds,
     actor: Actor, referral: ReferralIn, today: dt.date,
@@ -165,7 +161,7 @@ async def create_case(
     _validate(referral, registry)
     assessment = assess_referral(referral, thresholds, today)
     case = Case(
-        reference=await _next_reference(session, today), kind=referral.kind, risk_level=assessment.risk_level,
+        reference=f"new-{secrets.token_hex(8)}", kind=referral.kind, risk_level=assessment.risk_level,
         checklist_score=referral.checklist_score, judgement_level=referral.judgement_level,
         judgement_reasons=referral.judgement_reasons, incidents_last_12_months=referral.incidents_last_12_months,
         last_referral_on=referral.last_referral_on, last_incident_on=referral.last_incident_on,
@@ -176,6 +172,8 @@ async def create_case(
     )
     session.add(case)
     await session.flush()
+    # Numbered from the id, so two coordinators creating cases at once never collide.
+    case.reference = f"C-{today.year}-{case.id:04d}"
     await audit.record(session, actor, "case.created", case_id=case.id, subject=f"case:{case.id}",
                        risk_level=case.risk_level, grounds=list(assessment.grounds))
     for agency in dict.fromkeys(referral.agencies):

@@ -1,5 +1,5 @@
 """Demo data for a first click-through: a few people per agency, a coordinator, a supervisor,
-and one case with children in the household."""
+one case with children in the household, and a conference on it to join."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import accounts, cases
+from coordinator import accounts, cases, conferences
 from coordinator.accounts import actor_of
 from coordinator.cases import KeyDateIn, PersonIn, ReferralIn
+from coordinator.conferences import ConferenceIn, InviteIn
 from coordinator.models import User, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.settings import ReferralThresholds
@@ -48,6 +49,11 @@ async def load_demo(session: AsyncSession, registry: AgencyRegistry) -> list[str
                    KeyDateIn("hearing", today + dt.timedelta(days=21), "Restraining order hearing")],
         agencies=registry.keys, lead_agency=registry.keys[0],
     ), today)
+    conference = await conferences.schedule_conference(session, actor_of(users["chair"]), ConferenceIn(
+        title="Demo MARAC", scheduled_at=utcnow() + dt.timedelta(hours=1), chair_id=users["chair"].id,
+        case_ids=[case.id], participants=[InviteIn(u.id, "representative") for name, u in users.items()
+                                          if name.endswith(".rep")]))
     lines = [f"demo case {case.reference} created with agencies {', '.join(registry.keys)}",
+             f"demo conference {conference.id} scheduled: the chair and each agency's representative are invited",
              f"users (password {DEMO_PASSWORD!r}): " + ", ".join(u for u in users)]
     return lines

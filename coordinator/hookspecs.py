@@ -116,7 +116,8 @@ def agency_restrict_disclosure(category: str, viewer_agency: str) -> str | None:
     Called on every plugin; a plugin should answer only for its own categories. Return None
     to let the consent gate decide, or a reason to withhold. Any reason withholds (deny wins);
     no answer can make visible what the gate withholds. The answer must depend only on the
-    arguments: the gate may reuse it within one view.
+    arguments: the gate may reuse it within one view. The reason is shown to the reader in the
+    withheld item's place, so write it as a sentence for them (it never reveals the text).
     """
 
 

@@ -230,7 +230,9 @@ class InformationItem(Base):
     category: Mapped[str] = mapped_column(String(120))
     nature: Mapped[str] = mapped_column(String(20))  # fact, opinion
     sensitivity: Mapped[str] = mapped_column(String(20))  # normal, high
-    text: Mapped[str] = mapped_column(Text)
+    # Never loaded with the row, and reading it from a loaded row raises: only the consent gate
+    # (coordinator.sharing) selects the text, for the items it has decided a viewer may see.
+    text: Mapped[str] = mapped_column(Text, deferred=True, deferred_raiseload=True)
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -394,6 +396,8 @@ class Participant(Base):
     statement_accepted_at: Mapped[dt.datetime | None] = mapped_column()
     apology: Mapped[bool] = mapped_column(Boolean, default=False)
     joined_at: Mapped[dt.datetime | None] = mapped_column()  # first time in the room
+    # Open live connections (tabs, devices) across all server processes: present while above 0.
+    connections: Mapped[int] = mapped_column(Integer, default=0)
 
     conference: Mapped[Conference] = relationship(back_populates="participants")
 

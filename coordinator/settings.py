@@ -32,6 +32,8 @@ class Settings:
     database_url: str = "sqlite+aiosqlite:///coordinator.db"
     # "memory" (one process), "redis://…" or "postgresql://…" (several processes share conferences)
     channels_url: str = "memory"
+    # Channel names start with this, so several deployments (or test runs) can share one Redis.
+    channels_prefix: str = "ccc"
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     session_idle_minutes: int = 30
     login_max_failures: int = 5
@@ -47,6 +49,8 @@ class Settings:
             kwargs["database_url"] = env["COORDINATOR_DATABASE_URL"]
         if env.get("COORDINATOR_CHANNELS_URL"):
             kwargs["channels_url"] = env["COORDINATOR_CHANNELS_URL"]
+        if env.get("COORDINATOR_CHANNELS_PREFIX"):
+            kwargs["channels_prefix"] = env["COORDINATOR_CHANNELS_PREFIX"]
         if env.get("COORDINATOR_SECRET_KEY"):
             kwargs["secret_key"] = env["COORDINATOR_SECRET_KEY"]
         kwargs["session_idle_minutes"] = _int(env, "COORDINATOR_SESSION_IDLE_MINUTES", 30)

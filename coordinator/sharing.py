@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import Row, Select, case, insert, literal, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import audit
@@ -45,6 +46,25 @@ class Decision:
         """Shown to someone who does not own it: that is what the audit records."""
         return self.visible and self.basis != OWNER
 
+    # Cached: one view shares a decision among all items of the same owner and category.
+    @cached_property
+    def kind(self) -> str:
+        """``owner``, ``consent``, ``override`` or ``withheld``."""
+        return self.basis.split(":", 1)[0] if self.visible else "withheld"
+
+    @cached_property
+    def ref_id(self) -> int | None:
+        """The id of the consent or override the item is shown on, if any."""
+        return int(self.basis.split(":", 1)[1]) if self.kind in ("consent", "override") else None
+
+    @cached_property
+    def reason(self) -> str:
+        """Why a withheld item is withheld, as a sentence for the reader ("" when shown)."""
+        if self.visible:
+            return ""
+        reason = self.basis.removeprefix("withheld: ")
+        return reason[:1].upper() + reason[1:]
+
 
 @dataclass(frozen=True)
 class ItemView:
@@ -60,6 +80,8 @@ class ItemView:
     recorded_at: dt.datetime
     decision: Decision
     text: str | None
+    supersedes_id: int | None = None  # the version this one corrects
+    superseded: bool = False  # a newer version corrects this one
 
     @property
     def withheld(self) -> bool:
@@ -77,32 +99,43 @@ class Grants:
         return self.by_category.get(category)
 
 
+def consent_in_force(given_at: dt.datetime, expires_at: dt.datetime | None, withdrawn_at: dt.datetime | None,
+                     now: dt.datetime) -> bool:
+    """A consent scope grants at ``now``: given, not expired, not withdrawn."""
+    return given_at <= now and (expires_at is None or expires_at > now) and (withdrawn_at is None or withdrawn_at > now)
+
+
+def override_in_force(status: str, decided_at: dt.datetime | None, expires_at: dt.datetime, now: dt.datetime) -> bool:
+    """An override grants at ``now`` only once approved, and until it expires."""
+    return status == "approved" and decided_at is not None and decided_at <= now and expires_at > now
+
+
 async def load_grants(session: AsyncSession, case_id: int, viewer_agency: str | None, now: dt.datetime) -> Grants:
+    """What the case's consents and overrides grant ``viewer_agency`` at ``now`` (one query:
+    it runs on every view)."""
     if viewer_agency is None:
         return Grants({})
-    consents = await session.execute(
-        select(ConsentScope.category, ConsentScope.consent_id)
+    consent_scopes = (
+        select(literal("consent").label("kind"), ConsentScope.category, ConsentScope.consent_id.label("ref_id"),
+               Consent.given_at.label("from_at"), Consent.expires_at, ConsentScope.withdrawn_at,
+               literal("").label("status"))
         .join(Consent, Consent.id == ConsentScope.consent_id)
-        .where(
-            Consent.case_id == case_id, ConsentScope.recipient == viewer_agency, Consent.given_at <= now,
-            or_(Consent.expires_at.is_(None), Consent.expires_at > now),
-            or_(ConsentScope.withdrawn_at.is_(None), ConsentScope.withdrawn_at > now),
-        ).order_by(ConsentScope.consent_id)
+        .where(Consent.case_id == case_id, ConsentScope.recipient == viewer_agency)
     )
-    overrides = await session.execute(
-        select(OverrideScope.category, OverrideScope.override_id)
+    override_scopes = (
+        select(literal("override"), OverrideScope.category, OverrideScope.override_id, Override.decided_at,
+               Override.expires_at, null(), Override.status)
         .join(Override, Override.id == OverrideScope.override_id)
-        .where(
-            Override.case_id == case_id, OverrideScope.recipient == viewer_agency, Override.status == "approved",
-            Override.decided_at <= now, Override.expires_at > now,
-        ).order_by(OverrideScope.override_id)
+        .where(Override.case_id == case_id, OverrideScope.recipient == viewer_agency)
     )
+    rows = (await session.execute(union_all(consent_scopes, override_scopes).order_by("kind", "ref_id"))).all()
     granted: dict[str, str] = {}
-    for category, override_id in overrides:
-        granted.setdefault(category, f"override:{override_id}")
-    for category, consent_id in consents:  # consent wins over an override for the same category
-        if not granted.get(category, "").startswith("consent:"):
-            granted[category] = f"consent:{consent_id}"
+    for kind, category, ref_id, from_at, expires_at, withdrawn_at, status in rows:  # consents first
+        if category in granted:
+            continue  # the earliest consent wins, and any consent wins over an override: it is the survivor's choice
+        if (consent_in_force(from_at, expires_at, withdrawn_at, now) if kind == "consent"
+                else override_in_force(status, from_at, expires_at, now)):
+            granted[category] = f"{kind}:{ref_id}"
     return Grants(granted)
 
 
@@ -134,7 +167,20 @@ def decide(owner: str, category: str, viewer_agency: str | None, grants: Grants,
 
 
 _METADATA = (InformationItem.id, InformationItem.lineage_id, InformationItem.category, InformationItem.agency,
-             InformationItem.nature, InformationItem.sensitivity, InformationItem.recorded_at)
+             InformationItem.nature, InformationItem.sensitivity, InformationItem.recorded_at,
+             InformationItem.supersedes_id, InformationItem.superseded)
+
+
+def _permitted_text(viewer_agency: str | None, grants: Grants, restrictions: Restrictions):  # noqa: ANN202
+    """The text column where the rule lets the viewer see it, NULL elsewhere, so withheld text
+    never leaves the database. The same rule as ``decide``, which still checks every row."""
+    if viewer_agency is None:
+        return null().label("text")
+    shared = [c for c in grants.by_category if not restrictions.reasons(c, viewer_agency)]
+    permitted = InformationItem.agency == viewer_agency
+    if shared:
+        permitted = or_(permitted, InformationItem.category.in_(shared))
+    return case((permitted, InformationItem.text), else_=null()).label("text")
 
 
 async def visible_items(
@@ -147,37 +193,59 @@ async def visible_items(
     ``channel`` names the read path (page, api, export, conference, minutes) for the audit.
     """
     now = now or utcnow()
-    query = select(*_METADATA).where(InformationItem.case_id == case_id).order_by(InformationItem.id)
+    grants = await load_grants(session, case_id, viewer.agency, now)
+    restrictions = Restrictions(registry)
+    query = (select(*_METADATA, _permitted_text(viewer.agency, grants, restrictions))
+             .where(InformationItem.case_id == case_id).order_by(InformationItem.id))
     if not include_superseded:
         query = query.where(InformationItem.superseded.is_(False))
     if item_ids is not None:
         query = query.where(InformationItem.id.in_(item_ids))
-    rows = (await session.execute(query)).all()
-    grants = await load_grants(session, case_id, viewer.agency, now)
-    restrictions = Restrictions(registry)
-    decisions = {row.id: decide(row.agency, row.category, viewer.agency, grants, restrictions) for row in rows}
-
-    visible_ids = [item_id for item_id, decision in decisions.items() if decision.visible]
-    texts: dict[int, str] = {}
-    if visible_ids:
-        texts = dict((await session.execute(
-            select(InformationItem.id, InformationItem.text).where(InformationItem.id.in_(visible_ids))
-        )).tuples().all())
-    views = [ItemView(id=row.id, lineage_id=row.lineage_id or row.id, category=row.category, agency=row.agency,
-                      nature=row.nature, sensitivity=row.sensitivity, recorded_at=row.recorded_at,
-                      decision=decisions[row.id], text=texts.get(row.id)) for row in rows]
+    views = []
+    decisions: dict[tuple[str, str], Decision] = {}  # the rule depends on the owner and the category alone
+    for (item_id, lineage_id, category, owner, nature, sensitivity, recorded_at, supersedes_id, superseded,
+         text) in await _read_items(session, query):
+        if (owner, category) not in decisions:
+            decisions[owner, category] = decide(owner, category, viewer.agency, grants, restrictions)
+        decision = decisions[owner, category]
+        views.append(ItemView(
+            id=item_id, lineage_id=lineage_id or item_id, category=category, agency=owner, nature=nature,
+            sensitivity=sensitivity, recorded_at=recorded_at, decision=decision,
+            text=text if decision.visible else None, supersedes_id=supersedes_id, superseded=superseded,
+        ))
     await _record_disclosures(session, viewer, case_id, channel, [v for v in views if v.decision.disclosed], now)
     return views
 
 
+async def _read_items(session: AsyncSession, query: Select) -> list[Row]:
+    """The one place in the code base that sends a query for item text to the database."""
+    return list((await session.execute(query)).all())
+
+
+def _ids_by_basis(shown: list[ItemView]) -> dict[str, list[int]]:
+    grouped: dict[str, list[int]] = {}
+    for view in shown:
+        grouped.setdefault(view.decision.basis, []).append(view.id)
+    return grouped
+
+
 async def _record_disclosures(session: AsyncSession, viewer: Actor, case_id: int, channel: str,
                               shown: list[ItemView], now: dt.datetime) -> None:
+    """One audit entry for the view, and a Disclosure row per item shown to the non-owning viewer."""
     if not shown or viewer.agency is None:
         return
     entry = await audit.record(session, viewer, "information.disclosed", case_id=case_id, subject=f"case:{case_id}",
-                               channel=channel, items=[[v.id, v.decision.basis] for v in shown])
-    await session.execute(insert(Disclosure), [
-        {"audit_id": entry.id, "case_id": case_id, "item_id": v.id, "viewer_id": viewer.id,
-         "viewer_agency": viewer.agency, "basis": v.decision.basis, "channel": channel, "at": now}
-        for v in shown
-    ])
+                               channel=channel, items=_ids_by_basis(shown))
+    # The rows are built by the database from the shown ids: a view shows hundreds of items, and
+    # sending every row's values costs more than the rest of the gate. One viewer's basis depends
+    # on the category alone, so the basis is looked up by category.
+    basis_by_category = {v.category: v.decision.basis for v in shown}
+    columns = Disclosure.__table__.c
+    await session.execute(insert(Disclosure).from_select(
+        ["audit_id", "case_id", "item_id", "viewer_id", "viewer_agency", "basis", "channel", "at"],
+        select(literal(entry.id, columns.audit_id.type), literal(case_id, columns.case_id.type), InformationItem.id,
+               literal(viewer.id, columns.viewer_id.type), literal(viewer.agency, columns.viewer_agency.type),
+               case(basis_by_category, value=InformationItem.category),
+               literal(channel, columns.channel.type), literal(now, columns.at.type))
+        .where(InformationItem.id.in_([v.id for v in shown]))
+    ))

@@ -104,3 +104,21 @@ def test_pyproject_declares_the_built_ins_as_entry_points(root):
     assert '[project.entry-points."coordinator.agencies"]' in text
     for key in ("police", "social_work", "health"):
         assert f'{key} = "coordinator_{key}"' in text
+
+
+async def test_a_plugin_failing_at_run_time_is_named_and_nothing_is_saved(settings, people, make_user):
+    """The fake agency's task list raises when it joins a case: 502 naming it, no case written."""
+    from tests.conftest import Client
+
+    registry = registry_with(("failing_tasks", "tests.fake_agencies.failing_tasks"))
+    app = create_app(settings, registry)
+    chair = Client(app)
+    await chair.login("chair")
+    response = await chair.post("/api/cases", json={
+        "kind": "domestic_abuse", "checklist_score": 15, "people": [{"role": "survivor", "name": "Nora"}],
+        "agencies": ["failing_tasks"]})
+    assert response.status_code == 502
+    assert "'failing_tasks'" in response.json()["detail"] and "agency_task_list" in response.json()["detail"]
+    assert (await chair.get("/api/cases")).json() == []
+    await chair.aclose()
+    await app.state.engine.dispose()

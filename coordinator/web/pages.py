@@ -15,6 +15,7 @@ from coordinator.plugins import AgencyRegistry
 from coordinator.settings import Settings
 from coordinator.web.auth import current_actor
 from coordinator.web.forms import optional_int, referral_from_form, task_from_form, text
+from coordinator.web.sharing import information_context
 
 
 def is_htmx(request: Request) -> bool:
@@ -67,12 +68,15 @@ async def case_page_context(db: AsyncSession, request: Request, case_id: int) ->
     by_agency: dict[str, list] = {link.agency: [] for link in case.agencies}
     for task in await tasks.case_tasks(db, case.id, today):
         by_agency.setdefault(task.agency, []).append(task)
-    return {"case": case, "tasks_by_agency": by_agency, "today": today, "actor": actor}
+    information = await information_context(db, request.app.state.registry, actor, case)
+    return {"case": case, "tasks_by_agency": by_agency, "today": today, "actor": actor, **information}
 
 
 @get("/cases/{case_id:int}")
 async def case_page(request: Request, db: NamedDependency[AsyncSession], case_id: FromPath[int]) -> Template:
-    return Template("case.html", context=await case_page_context(db, request, case_id))
+    context = await case_page_context(db, request, case_id)
+    await db.commit()  # the items shown to other agencies are disclosures, audited with the view
+    return Template("case.html", context=context)
 
 
 @post("/cases/{case_id:int}/agencies")

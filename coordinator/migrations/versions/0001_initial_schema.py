@@ -267,6 +267,7 @@ def upgrade() -> None:
     sa.Column('statement_accepted_at', sa.DateTime(), nullable=True),
     sa.Column('apology', sa.Boolean(), nullable=False),
     sa.Column('joined_at', sa.DateTime(), nullable=True),
+    sa.Column('connections', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['conference_id'], ['conferences.id'], name=op.f('fk_participants_conference_id_conferences')),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_participants_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_participants')),

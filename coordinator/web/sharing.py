@@ -1,0 +1,474 @@
+"""Pages and JSON API for information items, consent, overrides, "who has seen this survivor's
+information" and the case export. Every item shown goes through the consent gate, and every view
+that shows items commits the disclosures the gate wrote."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from litestar import Request, get, post
+from litestar.datastructures import FormMultiDict
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from coordinator import cases, consents, disclosures, information, sharing, tasks
+from coordinator.audit import Actor
+from coordinator.consents import ConsentIn, OverrideDecisionIn, OverrideIn, SurvivorNoticeIn, WithdrawalIn
+from coordinator.errors import DomainError, Invalid
+from coordinator.information import CorrectionIn, ItemIn
+from coordinator.models import Case, Consent, Override, utcnow
+from coordinator.plugins import AgencyRegistry
+from coordinator.sharing import ItemView
+from coordinator.web.auth import current_actor
+from coordinator.web.forms import optional_date, text
+from coordinator.web.serialize import case_json, task_json
+
+
+# The fixed choices the sharing forms offer.
+CHOICES = {"natures": information.NATURES, "sensitivities": information.SENSITIVITIES,
+           "methods": consents.METHODS, "legal_bases": consents.LEGAL_BASES}
+NO_VALUES = FormMultiDict()
+
+
+# --- JSON shapes -----------------------------------------------------------------------------
+
+def item_json(view: ItemView, registry: AgencyRegistry) -> dict:
+    """An item as the viewer may see it: a withheld item keeps its category and owner, never its text."""
+    category = registry.category(view.category)
+    return {
+        "id": view.id, "lineage_id": view.lineage_id, "supersedes_id": view.supersedes_id,
+        "superseded": view.superseded, "category": view.category,
+        "category_label": category.label if category else view.category,
+        "agency": view.agency, "agency_name": registry.name(view.agency), "nature": view.nature,
+        "sensitivity": view.sensitivity, "recorded_at": view.recorded_at,
+        "withheld": view.withheld, "basis": None if view.withheld else view.decision.basis,
+        "withheld_reason": view.decision.reason or None, "text": view.text,
+    }
+
+
+def consent_json(consent: Consent, now: dt.datetime) -> dict:
+    return {
+        "id": consent.id, "case_id": consent.case_id, "purpose": consent.purpose, "method": consent.method,
+        "given_by": consent.given_by, "given_at": consent.given_at, "expires_at": consent.expires_at,
+        "recorded_by_id": consent.recorded_by_id, "recorded_at": consent.recorded_at,
+        "scopes": [{"id": s.id, "category": s.category, "recipient": s.recipient,
+                    "status": consents.scope_status(consent, s, now), "withdrawn_at": s.withdrawn_at,
+                    "withdrawal_id": s.withdrawal_id} for s in consent.scopes],
+    }
+
+
+def override_json(override: Override, now: dt.datetime) -> dict:
+    return {
+        "id": override.id, "case_id": override.case_id, "legal_basis": override.legal_basis,
+        "legal_basis_label": consents.LEGAL_BASES.get(override.legal_basis, override.legal_basis),
+        "justification": override.justification, "status": consents.override_status(override, now),
+        "requested_by_id": override.requested_by_id, "requested_at": override.requested_at,
+        "decided_by_id": override.decided_by_id, "decided_at": override.decided_at,
+        "decision_note": override.decision_note, "expires_at": override.expires_at,
+        "survivor_informed": override.survivor_informed, "survivor_informed_at": override.survivor_informed_at,
+        "not_informed_reason": override.not_informed_reason,
+        "scopes": [{"category": s.category, "recipient": s.recipient} for s in override.scopes],
+    }
+
+
+def disclosures_json(report: list[disclosures.ItemDisclosures]) -> list[dict]:
+    return [{"item_id": e.item_id, "lineage_id": e.lineage_id, "category": e.category, "agency": e.agency,
+             "superseded": e.superseded,
+             "seen_by": [{"at": s.at, "viewer_id": s.viewer_id, "viewer_name": s.viewer_name,
+                          "viewer_agency": s.viewer_agency, "basis": s.basis, "channel": s.channel}
+                         for s in e.sightings]}
+            for e in report]
+
+
+# --- forms -----------------------------------------------------------------------------------
+
+def _day_start(form: FormMultiDict, name: str) -> dt.datetime | None:
+    day = optional_date(form, name)
+    return None if day is None else dt.datetime.combine(day, dt.time(), dt.UTC)
+
+
+def _day_end(form: FormMultiDict, name: str) -> dt.datetime | None:
+    """A date typed as an expiry holds through that whole day (UTC)."""
+    day = optional_date(form, name)
+    return None if day is None else dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC)
+
+
+def _all(form: FormMultiDict, name: str) -> list[str]:
+    return [value for value in form.getall(name, []) if value]
+
+
+def item_from_form(form: FormMultiDict) -> ItemIn:
+    return ItemIn(category=text(form, "category"), nature=text(form, "nature"), text=text(form, "text"),
+                  sensitivity=text(form, "sensitivity") or None)
+
+
+def correction_from_form(form: FormMultiDict) -> CorrectionIn:
+    return CorrectionIn(text=text(form, "text"), nature=text(form, "nature") or None,
+                        sensitivity=text(form, "sensitivity") or None)
+
+
+def consent_from_form(form: FormMultiDict) -> ConsentIn:
+    return ConsentIn(purpose=text(form, "purpose"), method=text(form, "method"), given_by=text(form, "given_by"),
+                     categories=_all(form, "categories"), recipients=_all(form, "recipients"),
+                     given_at=_day_start(form, "given_at"), expires_at=_day_end(form, "expires_at"))
+
+
+def withdrawal_from_form(form: FormMultiDict) -> WithdrawalIn:
+    try:
+        scope_ids = [int(value) for value in _all(form, "scope_ids")]
+    except ValueError:
+        raise Invalid("the form named a scope that is not a number: reload the page", field="scope_ids") from None
+    if text(form, "whole") != "yes" and not scope_ids:
+        raise Invalid("tick the parts of the consent to withdraw, or withdraw all of it", field="scope_ids")
+    return WithdrawalIn(scope_ids=[] if text(form, "whole") == "yes" else scope_ids, note=text(form, "note"))
+
+
+def override_from_form(form: FormMultiDict) -> OverrideIn:
+    expires_at = _day_end(form, "expires_at")
+    if expires_at is None:
+        raise Invalid("an override needs an expiry date", field="expires_at")
+    return OverrideIn(legal_basis=text(form, "legal_basis"), justification=text(form, "justification"),
+                      categories=_all(form, "categories"), recipients=_all(form, "recipients"), expires_at=expires_at)
+
+
+def decision_from_form(form: FormMultiDict) -> OverrideDecisionIn:
+    return OverrideDecisionIn(decision=text(form, "decision"), note=text(form, "note"))
+
+
+def notice_from_form(form: FormMultiDict) -> SurvivorNoticeIn:
+    informed = text(form, "informed")
+    if informed not in ("yes", "no"):
+        raise Invalid("say whether the survivor was told", field="informed")
+    return SurvivorNoticeIn(informed=informed == "yes", informed_at=_day_start(form, "informed_at"),
+                            reason=text(form, "reason") or None)
+
+
+Change = Callable[[FormMultiDict, Actor], Awaitable[object]]
+Page = Callable[..., Awaitable[Template]]
+
+
+async def _submit(request: Request, db: AsyncSession, registry: AgencyRegistry, case_id: int, page: Page, *,
+                  form_id: str, success: str, change: Change) -> Template | Redirect:
+    """Run a form's change and commit it, then go to ``success``; on a rule broken, nothing is
+    written and the page comes back with the message beside the form and what was typed."""
+    form = await request.form()
+    actor = current_actor(request)
+    try:
+        await change(form, actor)
+    except DomainError as error:
+        await db.rollback()
+        return await page(db, registry, actor, case_id, error=error, form_id=form_id, values=form)
+    await db.commit()
+    return Redirect(success, status_code=303)
+
+
+def _typed(values: FormMultiDict, form_id: str, create_form: str) -> FormMultiDict:
+    """What was typed, to fill the page's form for new records again; the forms on existing
+    records start afresh."""
+    return values if form_id == create_form else NO_VALUES
+
+
+def _rendered(name: str, error: DomainError | None, context: dict) -> Template:
+    return Template(name, status_code=error.status if error else 200, context={"error": error, **context})
+
+
+# --- the case page's information section and the items page --------------------------------
+
+async def information_context(db: AsyncSession, registry: AgencyRegistry, actor: Actor, case: Case) -> dict:
+    """What the information section of a case page shows. The view is a disclosure: the caller commits."""
+    return {"items": await sharing.visible_items(db, registry, actor, case.id, channel="page"),
+            "may_see_disclosures": disclosures.may_see_disclosures(actor, case), "choices": CHOICES}
+
+
+async def _items_page(db: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int, *,
+                      error: DomainError | None = None, form_id: str = "",
+                      values: FormMultiDict = NO_VALUES) -> Template:
+    case = await cases.case_for(db, actor, case_id)
+    context = await information_context(db, registry, actor, case)
+    await db.commit()
+    return _rendered("items.html", error, {"case": case, "actor": actor, "form_id": form_id,
+                                           "values": _typed(values, form_id, "record"), **context})
+
+
+@get("/cases/{case_id:int}/items")
+async def items_page(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                     case_id: FromPath[int]) -> Template:
+    return await _items_page(db, registry, current_actor(request), case_id)
+
+
+@post("/cases/{case_id:int}/items")
+async def record_item_page(request: Request, db: NamedDependency[AsyncSession],
+                           registry: NamedDependency[AgencyRegistry], case_id: FromPath[int]) -> Template | Redirect:
+    return await _submit(
+        request, db, registry, case_id, _items_page, form_id="record",
+        success=f"/cases/{case_id}#items",
+        change=lambda form, actor: information.record_item(db, registry, actor, case_id, item_from_form(form)))
+
+
+@post("/cases/{case_id:int}/items/{item_id:int}/corrections")
+async def correct_item_page(request: Request, db: NamedDependency[AsyncSession],
+                            registry: NamedDependency[AgencyRegistry], case_id: FromPath[int],
+                            item_id: FromPath[int]) -> Template | Redirect:
+    return await _submit(
+        request, db, registry, case_id, _items_page, form_id=f"correct-{item_id}",
+        success=f"/cases/{case_id}#items",
+        change=lambda form, actor: information.correct_item(db, registry, actor, case_id, item_id,
+                                                            correction_from_form(form)))
+
+
+@get("/cases/{case_id:int}/items/{item_id:int}/history")
+async def item_history_page(request: Request, db: NamedDependency[AsyncSession],
+                            registry: NamedDependency[AgencyRegistry], case_id: FromPath[int],
+                            item_id: FromPath[int]) -> Template:
+    actor = current_actor(request)
+    versions = await information.item_history(db, registry, actor, case_id, item_id, channel="page")
+    await db.commit()
+    case = await cases.case_for(db, actor, case_id)
+    return Template("item_history.html", context={"case": case, "actor": actor, "versions": versions})
+
+
+# --- consent ---------------------------------------------------------------------------------
+
+async def _consents_page(db: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int, *,
+                         error: DomainError | None = None, form_id: str = "",
+                         values: FormMultiDict = NO_VALUES) -> Template:
+    case = await cases.case_for(db, actor, case_id)
+    records = await consents.case_consents(db, actor, case.id)
+    withdrawals = await consents.withdrawals_by_consent(db, [c.id for c in records])
+    people = {c.recorded_by_id for c in records} | {w.recorded_by_id for ws in withdrawals.values() for w in ws}
+    return _rendered("consents.html", error, {
+        "case": case, "actor": actor, "consents": records, "withdrawals": withdrawals, "now": utcnow(),
+        "names": await consents.display_names(db, people), "scope_status": consents.scope_status,
+        "can_change": consents.is_case_worker(actor, case), "choices": CHOICES, "form_id": form_id,
+        "values": _typed(values, form_id, "grant"),
+        "survivor": next((p.name for p in case.people if p.role == "survivor"), ""),
+    })
+
+
+@get("/cases/{case_id:int}/consents")
+async def consents_page(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                        case_id: FromPath[int]) -> Template:
+    return await _consents_page(db, registry, current_actor(request), case_id)
+
+
+@post("/cases/{case_id:int}/consents")
+async def grant_consent_page(request: Request, db: NamedDependency[AsyncSession],
+                             registry: NamedDependency[AgencyRegistry], case_id: FromPath[int]) -> Template | Redirect:
+    return await _submit(
+        request, db, registry, case_id, _consents_page, form_id="grant",
+        success=f"/cases/{case_id}/consents",
+        change=lambda form, actor: consents.grant_consent(db, registry, actor, case_id, consent_from_form(form)))
+
+
+@post("/cases/{case_id:int}/consents/{consent_id:int}/withdrawals")
+async def withdraw_consent_page(request: Request, db: NamedDependency[AsyncSession],
+                                registry: NamedDependency[AgencyRegistry], case_id: FromPath[int],
+                                consent_id: FromPath[int]) -> Template | Redirect:
+    return await _submit(
+        request, db, registry, case_id, _consents_page, form_id=f"withdraw-{consent_id}",
+        success=f"/cases/{case_id}/consents#consent-{consent_id}",
+        change=lambda form, actor: consents.withdraw_consent(db, actor, case_id, consent_id,
+                                                             withdrawal_from_form(form)))
+
+
+# --- overrides -------------------------------------------------------------------------------
+
+async def _overrides_page(db: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int, *,
+                          error: DomainError | None = None, form_id: str = "",
+                          values: FormMultiDict = NO_VALUES) -> Template:
+    case = await cases.case_for(db, actor, case_id)
+    records = await consents.case_overrides(db, actor, case.id)
+    people = {o.requested_by_id for o in records} | {o.decided_by_id for o in records}
+    return _rendered("overrides.html", error, {
+        "case": case, "actor": actor, "overrides": records, "now": utcnow(),
+        "names": await consents.display_names(db, people), "override_status": consents.override_status,
+        "case_worker": consents.is_case_worker(actor, case), "approver_role": consents.APPROVER_ROLE,
+        "choices": CHOICES, "form_id": form_id, "values": _typed(values, form_id, "request"),
+    })
+
+
+@get("/cases/{case_id:int}/overrides")
+async def overrides_page(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                         case_id: FromPath[int]) -> Template:
+    return await _overrides_page(db, registry, current_actor(request), case_id)
+
+
+@post("/cases/{case_id:int}/overrides")
+async def request_override_page(request: Request, db: NamedDependency[AsyncSession],
+                                registry: NamedDependency[AgencyRegistry],
+                                case_id: FromPath[int]) -> Template | Redirect:
+    return await _submit(
+        request, db, registry, case_id, _overrides_page, form_id="request",
+        success=f"/cases/{case_id}/overrides",
+        change=lambda form, actor: consents.request_override(db, registry, actor, case_id, override_from_form(form)))
+
+
+@post("/cases/{case_id:int}/overrides/{override_id:int}/decision")
+async def decide_override_page(request: Request, db: NamedDependency[AsyncSession],
+                               registry: NamedDependency[AgencyRegistry], case_id: FromPath[int],
+                               override_id: FromPath[int]) -> Template | Redirect:
+    return await _submit(
+        request, db, registry, case_id, _overrides_page, form_id=f"decide-{override_id}",
+        success=f"/cases/{case_id}/overrides#override-{override_id}",
+        change=lambda form, actor: consents.decide_override(db, actor, case_id, override_id, decision_from_form(form)))
+
+
+@post("/cases/{case_id:int}/overrides/{override_id:int}/survivor-notice")
+async def survivor_notice_page(request: Request, db: NamedDependency[AsyncSession],
+                               registry: NamedDependency[AgencyRegistry], case_id: FromPath[int],
+                               override_id: FromPath[int]) -> Template | Redirect:
+    return await _submit(
+        request, db, registry, case_id, _overrides_page, form_id=f"notice-{override_id}",
+        success=f"/cases/{case_id}/overrides#override-{override_id}",
+        change=lambda form, actor: consents.record_survivor_notice(db, actor, case_id, override_id,
+                                                                   notice_from_form(form)))
+
+
+# --- who has seen it, and the export ---------------------------------------------------------
+
+@get("/cases/{case_id:int}/disclosures")
+async def disclosures_page(request: Request, db: NamedDependency[AsyncSession], case_id: FromPath[int]) -> Template:
+    actor = current_actor(request)
+    report = await disclosures.disclosure_report(db, actor, case_id)
+    return Template("disclosures.html", context={"case": await cases.case_for(db, actor, case_id), "report": report})
+
+
+async def _export(db: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int) -> tuple[Case, list, list]:
+    case = await cases.case_for(db, actor, case_id)
+    items = await sharing.visible_items(db, registry, actor, case.id, channel="export")
+    await db.commit()
+    return case, items, await tasks.case_tasks(db, case.id, utcnow().date())
+
+
+@get("/cases/{case_id:int}/export.html")
+async def export_page(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                      case_id: FromPath[int]) -> Template:
+    actor = current_actor(request)
+    case, items, case_tasks = await _export(db, registry, actor, case_id)
+    return Template("export.html", context={"case": case, "actor": actor, "items": items, "tasks": case_tasks,
+                                            "today": utcnow().date(), "exported_at": utcnow()})
+
+
+# --- JSON API --------------------------------------------------------------------------------
+
+async def _item_json(db: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int, item_id: int) -> dict:
+    [view] = await sharing.visible_items(db, registry, actor, case_id, channel="api", item_ids=[item_id],
+                                         include_superseded=True)
+    await db.commit()
+    return item_json(view, registry)
+
+
+@get("/api/cases/{case_id:int}/items")
+async def list_items(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                     case_id: FromPath[int]) -> list[dict]:
+    views = await information.case_items(db, registry, current_actor(request), case_id, channel="api")
+    await db.commit()
+    return [item_json(v, registry) for v in views]
+
+
+@post("/api/cases/{case_id:int}/items")
+async def record_item(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                      case_id: FromPath[int], data: JSONBody[ItemIn]) -> dict:
+    actor = current_actor(request)
+    item = await information.record_item(db, registry, actor, case_id, data)
+    await db.commit()
+    return await _item_json(db, registry, actor, case_id, item.id)
+
+
+@get("/api/cases/{case_id:int}/items/{item_id:int}/history")
+async def item_history(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                       case_id: FromPath[int], item_id: FromPath[int]) -> list[dict]:
+    views = await information.item_history(db, registry, current_actor(request), case_id, item_id, channel="api")
+    await db.commit()
+    return [item_json(v, registry) for v in views]
+
+
+@post("/api/cases/{case_id:int}/items/{item_id:int}/corrections")
+async def correct_item(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                       case_id: FromPath[int], item_id: FromPath[int], data: JSONBody[CorrectionIn]) -> dict:
+    actor = current_actor(request)
+    item = await information.correct_item(db, registry, actor, case_id, item_id, data)
+    await db.commit()
+    return await _item_json(db, registry, actor, case_id, item.id)
+
+
+@get("/api/cases/{case_id:int}/consents")
+async def list_consents(request: Request, db: NamedDependency[AsyncSession], case_id: FromPath[int]) -> list[dict]:
+    now = utcnow()
+    return [consent_json(c, now) for c in await consents.case_consents(db, current_actor(request), case_id)]
+
+
+async def _committed_consent(db: AsyncSession, consent: Consent) -> dict:
+    await db.commit()
+    return consent_json(consent, utcnow())
+
+
+@post("/api/cases/{case_id:int}/consents")
+async def grant_consent(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                        case_id: FromPath[int], data: JSONBody[ConsentIn]) -> dict:
+    consent = await consents.grant_consent(db, registry, current_actor(request), case_id, data)
+    return await _committed_consent(db, consent)
+
+
+@post("/api/cases/{case_id:int}/consents/{consent_id:int}/withdrawals")
+async def withdraw_consent(request: Request, db: NamedDependency[AsyncSession], case_id: FromPath[int],
+                           consent_id: FromPath[int], data: JSONBody[WithdrawalIn]) -> dict:
+    consent = await consents.withdraw_consent(db, current_actor(request), case_id, consent_id, data)
+    return await _committed_consent(db, consent)
+
+
+@get("/api/cases/{case_id:int}/overrides")
+async def list_overrides(request: Request, db: NamedDependency[AsyncSession], case_id: FromPath[int]) -> list[dict]:
+    now = utcnow()
+    return [override_json(o, now) for o in await consents.case_overrides(db, current_actor(request), case_id)]
+
+
+async def _committed_override(db: AsyncSession, override: Override) -> dict:
+    await db.commit()
+    return override_json(override, utcnow())
+
+
+@post("/api/cases/{case_id:int}/overrides")
+async def request_override(request: Request, db: NamedDependency[AsyncSession],
+                           registry: NamedDependency[AgencyRegistry], case_id: FromPath[int],
+                           data: JSONBody[OverrideIn]) -> dict:
+    override = await consents.request_override(db, registry, current_actor(request), case_id, data)
+    return await _committed_override(db, override)
+
+
+@post("/api/cases/{case_id:int}/overrides/{override_id:int}/decision")
+async def decide_override(request: Request, db: NamedDependency[AsyncSession], case_id: FromPath[int],
+                          override_id: FromPath[int], data: JSONBody[OverrideDecisionIn]) -> dict:
+    override = await consents.decide_override(db, current_actor(request), case_id, override_id, data)
+    return await _committed_override(db, override)
+
+
+@post("/api/cases/{case_id:int}/overrides/{override_id:int}/survivor-notice")
+async def survivor_notice(request: Request, db: NamedDependency[AsyncSession], case_id: FromPath[int],
+                          override_id: FromPath[int], data: JSONBody[SurvivorNoticeIn]) -> dict:
+    override = await consents.record_survivor_notice(db, current_actor(request), case_id, override_id, data)
+    return await _committed_override(db, override)
+
+
+@get("/api/cases/{case_id:int}/disclosures")
+async def list_disclosures(request: Request, db: NamedDependency[AsyncSession], case_id: FromPath[int]) -> list[dict]:
+    return disclosures_json(await disclosures.disclosure_report(db, current_actor(request), case_id))
+
+
+@get("/api/cases/{case_id:int}/export")
+async def export_case(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                      case_id: FromPath[int]) -> dict:
+    case, items, case_tasks = await _export(db, registry, current_actor(request), case_id)
+    today = utcnow().date()
+    return {"case": case_json(case, registry), "exported_at": utcnow(),
+            "items": [item_json(v, registry) for v in items],
+            "tasks": [task_json(t, registry, today) for t in case_tasks]}
+
+
+PAGES = [items_page, record_item_page, correct_item_page, item_history_page, consents_page, grant_consent_page,
+         withdraw_consent_page, overrides_page, request_override_page, decide_override_page, survivor_notice_page,
+         disclosures_page, export_page]
+API = [list_items, record_item, item_history, correct_item, list_consents, grant_consent, withdraw_consent,
+       list_overrides, request_override, decide_override, survivor_notice, list_disclosures, export_case]

@@ -1,0 +1,92 @@
+"""Browser tests: Debian's Chromium driven by Playwright (async API) against a real server
+process on the test database (SQLite, or PostgreSQL when COORDINATOR_TEST_DATABASE_URL is set).
+
+They run in their own pytest invocation (see the Makefile's ``test`` target): the browser's
+event loop is not shared with the other async tests.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from sqlalchemy import update
+
+from coordinator.models import Participant
+from tests.conference_scenario import PASSWORD, Scenario, build_conference
+from tests.live.server import running_server
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+VIEWPORT = {"width": 1280, "height": 800}
+
+# Auto-waiting expectations wait up to this long: a safety net so a broken feature fails
+# instead of hanging, generous enough for a loaded 2-core machine.
+expect.set_options(timeout=20_000)
+
+
+@pytest.fixture(scope="session")
+async def browser(tmp_path_factory) -> Browser:
+    """One headless Chromium for the run, with its profile and cache in a temporary folder."""
+    home = tmp_path_factory.mktemp("chromium")
+    env = {**os.environ, "XDG_CONFIG_HOME": str(home / "config"), "XDG_CACHE_HOME": str(home / "cache")}
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, env=env)
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture
+def server(database_url):
+    """A real server process on the test's database, stopped after the test."""
+    with running_server(database_url=database_url) as running:
+        yield running
+
+
+@pytest.fixture
+async def scenario(sessionmaker, registry) -> Scenario:
+    """The shared conference scenario, not yet started, in which the people who will use the
+    browsers (the chair, ``pc`` of police and ``doc`` of health) have not yet accepted the
+    confidentiality statement: they do that in the browser."""
+    built = await build_conference(sessionmaker, registry, start=False)
+    browser_users = [built.users[name] for name in ("chair", "pc", "doc")]
+    async with sessionmaker() as session:
+        await session.execute(update(Participant).where(
+            Participant.conference_id == built.conference_id, Participant.user_id.in_(browser_users),
+        ).values(statement_accepted_at=None))
+        await session.commit()
+    return built
+
+
+@pytest.fixture
+async def logged_in(browser, server):
+    """logged_in("pc") -> a page in a browser context of its own, logged in through the login
+    page and showing the dashboard. Contexts are closed after the test."""
+    contexts: list[BrowserContext] = []
+
+    async def log_in(username: str) -> Page:
+        context = await browser.new_context(base_url=server.base_url, viewport=VIEWPORT, accept_downloads=True)
+        contexts.append(context)
+        page = await context.new_page()
+        await page.goto("/login")
+        await page.get_by_label("Username").fill(username)
+        await page.get_by_label("Password").fill(PASSWORD)
+        await page.get_by_role("button", name="Log in").click()
+        await expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+        return page
+
+    yield log_in
+    for context in contexts:
+        await context.close()
+
+
+@pytest.fixture
+def screenshots(tmp_path) -> Path:
+    """Where the test saves its pictures of the live page: COORDINATOR_SCREENSHOTS (e.g.
+    docs/screenshots, to refresh the ones in the README) or the test's temporary folder."""
+    folder = Path(os.environ.get("COORDINATOR_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

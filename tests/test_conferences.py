@@ -1,0 +1,222 @@
+"""The conference through its pages and API (in-process): agenda, statement, roles, actions,
+notes, the end and the minutes. The live websocket is tested against real servers in tests/live."""
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select, update
+
+from coordinator.models import AuditEntry, Case, RoleAssignment
+from tests.conference_scenario import ARREARS, CALL_OUTS, INJURIES, build_conference
+
+
+@pytest.fixture(autouse=True)
+async def channels_started(app):
+    """The test app runs without its lifespan; changes are announced on its channels."""
+    async with app.state.live.channels:
+        yield
+
+
+@pytest.fixture
+async def scenario(sessionmaker, registry):
+    return await build_conference(sessionmaker, registry)
+
+
+async def state_of(client, conference_id: int) -> dict:
+    response = await client.get(f"/api/conferences/{conference_id}")
+    assert response.status_code == 200, response.text
+    return response.json()["conference"]
+
+
+def role(state: dict, key: str) -> dict:
+    return next(r for r in state["roles"] if r["key"] == key)
+
+
+async def referral(client, *, children: bool, score: int = 15, incidents: int = 0) -> int:
+    people = [{"role": "survivor", "name": "S"}] + ([{"role": "child", "name": "C"}] if children else [])
+    response = await client.post("/api/cases", json={
+        "kind": "domestic_abuse", "people": people, "checklist_score": score, "incidents_last_12_months": incidents,
+        "agencies": ["police", "social_work", "health"]})
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+async def test_agenda_orders_children_then_adults_then_reviews_by_risk_and_can_be_reordered(
+        client_for, people, sessionmaker):
+    chair = await client_for("chair")
+    adults_high = await referral(chair, children=False)
+    children_standard = await referral(chair, children=True, score=5, incidents=3)
+    children_high = await referral(chair, children=True)
+    review = await referral(chair, children=True)
+    async with sessionmaker() as session:  # opened 13 months ago: its 12-month review is due
+        await session.execute(update(Case).where(Case.id == review)
+                              .values(created_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=400)))
+        await session.commit()
+    scheduled = await chair.post("/api/conferences", json={
+        "title": "MARAC", "scheduled_at": "2026-12-01T10:00:00Z", "chair_id": people["chair"].id,
+        "case_ids": [review, adults_high, children_standard, children_high]})
+    assert scheduled.status_code == 201, scheduled.text
+    state = scheduled.json()
+    agenda = state["agenda"]
+    assert [e["case_id"] for e in agenda] == [children_high, children_standard, adults_high, review]
+    assert [e["group"] for e in agenda] == ["children", "children", "adults", "review"]
+
+    by_hand = [agenda[2]["id"], agenda[0]["id"], agenda[1]["id"], agenda[3]["id"]]
+    reordered = await chair.put(f"/api/conferences/{state['id']}/agenda", json={"order": by_hand, "version": 1},
+                                headers={"x-csrftoken": chair.cookies["csrftoken"]})
+    assert reordered.status_code == 200, reordered.text
+    assert [e["id"] for e in reordered.json()["agenda"]] == by_hand
+    stale = await chair.put(f"/api/conferences/{state['id']}/agenda", json={"order": by_hand[::-1], "version": 1},
+                            headers={"x-csrftoken": chair.cookies["csrftoken"]})
+    assert stale.status_code == 409 and "changed by someone else" in stale.json()["detail"]
+    assert [e["id"] for e in stale.json()["current"]["agenda"]] == by_hand
+
+
+async def test_nothing_of_a_case_is_shown_before_the_statement_is_accepted_once(
+        client_for, sessionmaker, registry):
+    scenario = await build_conference(sessionmaker, registry)
+    late = await client_for("late")
+    page = await late.get(f"/conferences/{scenario.conference_id}")
+    assert "Confidentiality statement" in page.text and "Nora" not in page.text
+    assert (await late.get(f"/api/conferences/{scenario.conference_id}")).status_code == 403
+    for _ in range(2):
+        accepted = await late.post(f"/conferences/{scenario.conference_id}/statement")
+        assert accepted.status_code == 200  # redirected to the live page
+    assert "Nora" in accepted.text and INJURIES in accepted.text  # health's own item
+    async with sessionmaker() as session:
+        recorded = (await session.execute(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "conference.statement_accepted", AuditEntry.actor_id == scenario.users["late"]
+        ))).scalar_one()
+    assert recorded == 1
+
+
+async def test_each_agency_sees_the_current_case_as_consent_allows(client_for, scenario):
+    police, health = await client_for("pc"), await client_for("doc")
+    police_page = (await police.get(f"/conferences/{scenario.conference_id}")).text
+    health_page = (await health.get(f"/conferences/{scenario.conference_id}")).text
+    assert CALL_OUTS in police_page and INJURIES not in police_page and "Withheld" in police_page
+    assert INJURIES in health_page and CALL_OUTS not in health_page and "Call-outs to the address" in health_page
+
+
+async def test_uninvited_people_cannot_open_the_conference(client_for, scenario):
+    outsider = await client_for("outsider")
+    assert (await outsider.get(f"/conferences/{scenario.conference_id}")).status_code == 403
+    assert (await outsider.get(f"/api/conferences/{scenario.conference_id}")).status_code == 403
+
+
+async def test_roles_keep_their_history_and_offers_need_the_chair(client_for, scenario, sessionmaker):
+    chair, health = await client_for("chair"), await client_for("doc")
+    url = f"/api/conferences/{scenario.conference_id}"
+    first = await chair.post(f"{url}/roles", json={"case_id": scenario.case_a, "responsibility": "safety_planning",
+                                                   "agency": "police", "version": 0})
+    assert first.status_code == 200, first.text
+    again = await chair.post(f"{url}/roles", json={"case_id": scenario.case_a, "responsibility": "safety_planning",
+                                                   "agency": "social_work", "version": 1})
+    assert role(again.json(), "safety_planning")["agency"] == "social_work"
+    cannot = await chair.post(f"{url}/roles", json={"case_id": scenario.case_a, "responsibility": "child_protection",
+                                                    "agency": "health", "version": 0})
+    assert cannot.status_code == 400 and cannot.json()["field"] == "agency"
+
+    offer = await health.post(f"{url}/roles/volunteer", json={"case_id": scenario.case_a,
+                                                              "responsibility": "health_follow_up", "version": 0})
+    assert role(offer.json(), "health_follow_up")["status"] == "proposed"
+    not_chair = await health.post(f"{url}/roles/confirm", json={"case_id": scenario.case_a,
+                                                                "responsibility": "health_follow_up", "version": 1})
+    assert not_chair.status_code == 403
+    confirmed = await chair.post(f"{url}/roles/confirm", json={"case_id": scenario.case_a,
+                                                               "responsibility": "health_follow_up", "version": 1})
+    assert role(confirmed.json(), "health_follow_up")["status"] == "confirmed"
+    async with sessionmaker() as session:
+        history = (await session.execute(select(RoleAssignment.agency, RoleAssignment.ended_at).where(
+            RoleAssignment.responsibility == "safety_planning").order_by(RoleAssignment.id))).all()
+    assert [agency for agency, _ in history] == ["police", "social_work"]
+    assert history[0].ended_at is not None and history[1].ended_at is None
+
+
+async def test_actions_are_agency_tasks_and_each_agency_confirms_before_the_case_closes(client_for, scenario):
+    chair, police, health = await client_for("chair"), await client_for("pc"), await client_for("doc")
+    url = f"/api/conferences/{scenario.conference_id}"
+    added = await chair.post(f"{url}/actions", json={"case_id": scenario.case_a, "agency": "police",
+                                                     "title": "Flag the address for urgent response",
+                                                     "domain": "victim", "due_on": "2026-12-08"})
+    assert added.status_code == 200, added.text
+    action = added.json()["actions"][0]
+    police_tasks = (await police.get("/api/dashboard")).json()["tasks"]
+    assert any(t["id"] == action["id"] and t["source"] == "conference" for t in police_tasks)
+
+    not_theirs = await health.post(f"{url}/actions/status", json={"task_id": action["id"], "status": "done",
+                                                                  "version": action["version"]})
+    assert not_theirs.status_code == 403
+    for_other = await health.post(f"{url}/actions", json={"case_id": scenario.case_a, "agency": "police",
+                                                          "title": "x", "domain": "victim", "due_on": "2026-12-08"})
+    assert for_other.status_code == 403
+    undated = await health.post(f"{url}/actions", json={"case_id": scenario.case_a, "agency": "health",
+                                                        "title": "Follow up", "domain": "victim"})
+    assert undated.status_code == 400 and undated.json()["field"] == "due_on"
+
+    state = await state_of(chair, scenario.conference_id)
+    next_item = next(e["id"] for e in state["agenda"] if e["status"] == "pending")
+    blocked = await chair.post(f"{url}/move", json={"item_id": next_item, "version": state["version"]})
+    assert blocked.status_code == 409 and "waiting for Police" in blocked.json()["detail"]
+    confirmed = await police.post(f"{url}/actions/confirm", json={"task_id": action["id"], "version": action["version"]})
+    assert confirmed.json()["actions"][0]["confirmed"] is True
+    moved = await chair.post(f"{url}/move", json={"item_id": next_item, "version": state["version"]})
+    assert moved.status_code == 200 and moved.json()["current_case_id"] == scenario.case_b
+
+
+async def test_incomplete_actions_of_an_earlier_conference_come_back_on_the_agenda(client_for, scenario):
+    chair = await client_for("chair")
+    url = f"/api/conferences/{scenario.conference_id}"
+    added = (await chair.post(f"{url}/actions", json={"case_id": scenario.case_a, "agency": "health",
+                                                      "title": "Book a follow-up appointment", "domain": "victim",
+                                                      "due_on": "2026-12-08"})).json()
+    action = added["actions"][0]
+    await chair.post(f"{url}/actions/confirm", json={"task_id": action["id"], "version": action["version"]})
+    state = await state_of(chair, scenario.conference_id)
+    ended = await chair.post(f"{url}/end", json={"version": state["version"]})
+    assert ended.status_code == 200 and ended.json()["status"] == "ended"
+
+    me = (await chair.get("/api/me")).json()
+    later = await chair.post("/api/conferences", json={"title": "Next MARAC", "scheduled_at": "2027-01-05T10:00:00Z",
+                                                       "chair_id": me["id"], "case_ids": [scenario.case_a]})
+    later_id = later.json()["id"]
+    assert later.json()["agenda"][0]["carried_over"] == 1
+    await chair.post(f"/api/conferences/{later_id}/statement")
+    started = await chair.post(f"/api/conferences/{later_id}/start", json={"version": 1})
+    carried = started.json()["actions"]
+    assert [(a["title"], a["carried_over"]) for a in carried] == [("Book a follow-up appointment", True)]
+
+
+async def test_notes_only_by_the_chair_or_minute_taker(client_for, scenario):
+    chair, police = await client_for("chair"), await client_for("pc")
+    url = f"/api/conferences/{scenario.conference_id}/notes"
+    note = {"case_id": scenario.case_a, "kind": "decision", "text": "Refer to the perpetrator programme"}
+    assert (await police.post(url, json=note)).status_code == 403
+    recorded = await chair.post(url, json=note)
+    assert recorded.json()["notes"][0]["text"] == "Refer to the perpetrator programme"
+    empty = await chair.post(url, json={**note, "text": "  "})
+    assert empty.status_code == 400 and empty.json()["field"] == "text"
+
+
+async def test_minutes_at_the_end_are_filtered_for_each_agency(client_for, scenario):
+    chair, police, health = await client_for("chair"), await client_for("pc"), await client_for("doc")
+    url = f"/api/conferences/{scenario.conference_id}"
+    assert (await police.get(f"/conferences/{scenario.conference_id}/minutes.md")).status_code == 409
+    await chair.post(f"{url}/roles", json={"case_id": scenario.case_a, "responsibility": "perpetrator_management",
+                                           "agency": "police", "version": 0})
+    await chair.post(f"{url}/notes", json={"case_id": scenario.case_a, "kind": "decision",
+                                           "text": "Apply for a protection order"})
+    state = await state_of(chair, scenario.conference_id)
+    assert (await chair.post(f"{url}/end", json={"version": state["version"]})).status_code == 200
+
+    police_md = await police.get(f"/conferences/{scenario.conference_id}/minutes.md")
+    assert police_md.status_code == 200 and "attachment" in police_md.headers["content-disposition"]
+    health_html = await health.get(f"/conferences/{scenario.conference_id}/minutes.html")
+    assert health_html.status_code == 200
+    assert CALL_OUTS in police_md.text and INJURIES not in police_md.text
+    assert INJURIES in health_html.text and CALL_OUTS not in health_html.text
+    assert "Call-outs to the address (Police): withheld" in health_html.text
+    for text in (police_md.text, health_html.text):
+        assert "Perpetrator management: Police" in text and "Apply for a protection order" in text
+        assert "Late" in text  # invited, never came: listed as absent
+    assert ARREARS not in police_md.text  # case B was never discussed
