@@ -62,15 +62,16 @@ async def record(
 ) -> AuditEntry:
     """Append one entry in the caller's transaction: it commits or rolls back with the change."""
     await _lock_chain(session)
-    prev = (await session.execute(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))).scalar()
+    last = (await session.execute(select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))).first()
+    # Appends are serialised, so the next id is known before the insert: the hash (which covers
+    # the id) is computed up front and the entry is written in one statement.
     entry = AuditEntry(
-        at=utcnow(), actor_id=actor.id, actor_agency=actor.agency, action=action, case_id=case_id,
-        subject=subject, detail=json.dumps(detail, sort_keys=True, default=str, separators=(",", ":")),
-        prev_hash=prev or GENESIS, hash="",
+        id=(last.id + 1) if last else 1, at=utcnow(), actor_id=actor.id, actor_agency=actor.agency, action=action,
+        case_id=case_id, subject=subject, detail=json.dumps(detail, sort_keys=True, default=str, separators=(",", ":")),
+        prev_hash=last.hash if last else GENESIS,
     )
-    session.add(entry)
-    await session.flush()  # the id is part of what the hash covers
     entry.hash = entry_hash(entry)
+    session.add(entry)
     await session.flush()
     return entry
 

@@ -26,6 +26,7 @@ from coordinator.models import (
     Case,
     Conference,
     ConferenceNote,
+    InformationItem,
     Participant,
     RoleAssignment,
     Task,
@@ -990,13 +991,16 @@ class Minutes:
     cases: list[MinutesCase]
 
 
-def _as_it_stood(items: list[ItemView], at: dt.datetime) -> list[ItemView]:
-    """Per lineage, the version that was current at ``at`` (later corrections are not in
-    the minutes of an earlier meeting)."""
-    latest: dict[int, ItemView] = {}
-    for item in items:
-        if item.recorded_at <= at:
-            latest[item.lineage_id] = item  # items come in recording order
+async def _item_ids_as_they_stood(session: AsyncSession, case_id: int, at: dt.datetime) -> list[int]:
+    """Per lineage, the id of the version that was current at ``at`` (later corrections are
+    not in the minutes of an earlier meeting). Only these go to the gate, so the disclosure
+    audit records exactly what the minutes show."""
+    latest: dict[int, int] = {}
+    rows = await session.execute(
+        select(InformationItem.id, InformationItem.lineage_id)
+        .where(InformationItem.case_id == case_id, InformationItem.recorded_at <= at).order_by(InformationItem.id))
+    for item_id, lineage_id in rows:
+        latest[lineage_id or item_id] = item_id
     return list(latest.values())
 
 
@@ -1034,11 +1038,12 @@ async def minutes(session: AsyncSession, registry: AgencyRegistry, viewer: Actor
         if entry.status != "discussed":
             continue
         all_notes = await _load_notes(session, conference_id, entry.case_id)
-        items = await sharing.visible_items(session, registry, viewer, entry.case_id, channel="minutes",
-                                            include_superseded=True)
+        items = await sharing.visible_items(
+            session, registry, viewer, entry.case_id, channel="minutes", include_superseded=True,
+            item_ids=await _item_ids_as_they_stood(session, entry.case_id, ended_at))
         cases.append(MinutesCase(
             reference=entry.reference, group=entry.group, risk_level=entry.risk_level,
-            information=_as_it_stood(items, ended_at),
+            information=items,
             roles=[r for r in await _load_roles(session, registry, entry.case_id, at=ended_at) if r.agency],
             actions=await _actions_at(session, conference_id, entry.case_id, ended_at),
             decisions=[n for n in all_notes if n.kind == "decision"], notes=[n for n in all_notes if n.kind == "note"]))

@@ -3,6 +3,7 @@ COORDINATOR_TEST_DATABASE_URL is set), the app, logged-in clients and users of e
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from importlib.metadata import EntryPoint, entry_points
@@ -42,10 +43,20 @@ def cheap_password_hashing():
     accounts._hasher = production
 
 
+async def _empty_database(url: str) -> None:
+    engine = db.create_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def migrated_template(tmp_path_factory) -> str:
-    """Migrate once per run; each test then starts from this empty schema."""
+    """Migrate once per run; each test then starts from this empty schema. The PostgreSQL
+    test database is emptied first, so the run checks the migrations from nothing."""
     if PG_URL:
+        asyncio.run(_empty_database(PG_URL))
         db.migrate(PG_URL)
         return PG_URL
     path = tmp_path_factory.mktemp("db") / "template.db"
