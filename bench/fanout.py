@@ -372,6 +372,7 @@ async def measure_floor(planned: list[Conference], messages: list[dict[int, str]
         await asyncio.gather(*(r.socket.close() for r in receivers), return_exceptions=True)
         process.kill()
         process.wait()
+        process.stdout.close()
 
 
 # --- the run ------------------------------------------------------------------------------------------

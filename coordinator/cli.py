@@ -83,7 +83,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     app = create_app(settings)  # fails here, before listening, on a broken plugin
     print(f"Case Conference Coordinator on http://{args.host}:{args.port}/  (log in at /login)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", ws="websockets")
+    # No per-message compression: every live fragment would be compressed once per connection,
+    # which at 200 participants is a third of the server's time, for little gain on a LAN.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", ws="websockets-sansio",
+                ws_per_message_deflate=False)
     return 0
 
 

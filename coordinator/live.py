@@ -124,8 +124,8 @@ class Room:
             try:
                 if aspects:
                     await self._deliver(aspects, self._audiences(self.members))
-                for member in newcomers:
-                    await self._deliver(EVERYTHING, self._audiences([member]))
+                if newcomers:  # a whole room reconnecting costs one render per agency, not per page
+                    await self._deliver(EVERYTHING, self._audiences(newcomers))
             except Exception:  # one failed update must not silence the room: the next one resends
                 log.exception("live update of conference %s failed", self.conference_id)
 

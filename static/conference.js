@@ -16,9 +16,17 @@
     badge.dataset.state = state;
   }
 
-  document.addEventListener("htmx:wsOpen", function () { show("Live", "open"); });
+  document.addEventListener("htmx:wsOpen", function () { show("Connected", "open"); });
   document.addEventListener("htmx:wsClose", function (event) {
     var code = event.detail && event.detail.event ? event.detail.event.code : 0;
     show(REFUSALS[code] || "Connection lost: reconnecting…", REFUSALS[code] ? "refused" : "lost");
+  });
+
+  // Typed fields survive live updates (hx-preserve), so clear a form once its change is accepted.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.detail.elt;
+    if (event.detail.successful && form && form.matches && form.matches("form[data-reset-on-success]")) {
+      form.reset();
+    }
   });
 })();

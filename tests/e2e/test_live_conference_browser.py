@@ -20,7 +20,7 @@ async def join_from_dashboard(page: Page) -> None:
     await page.locator("#conferences").get_by_role("link", name="Open").click()
     await expect(page.get_by_role("heading", name="Confidentiality statement")).to_be_visible()
     await page.get_by_role("button", name="I accept: join the conference").click()
-    await expect(page.locator("#conference-connection")).to_have_text("Live")
+    await expect(page.locator("#conference-connection")).to_have_text("Connected")
 
 
 def section(page: Page, aspect: str, conference_id: int):
@@ -62,6 +62,8 @@ async def test_three_agencies_follow_the_chair_live_and_download_their_own_minut
     # each at once, without a reload (a reload would lose the mark left on the page).
     for page in (police, health):
         await page.evaluate("() => { window.untouched = true; }")
+    # Meanwhile health is typing an action of its own: the live updates must not wipe it.
+    await health.get_by_label("Action", exact=True).fill("Offer a follow-up appoin")
     role_row = chair.locator(ROLE_HOLDER)
     await role_row.get_by_label("Agency for Perpetrator management").select_option("police")
     await role_row.get_by_role("button", name="Assign").click()
@@ -78,6 +80,8 @@ async def test_three_agencies_follow_the_chair_live_and_download_their_own_minut
         await expect(section(page, "actions", scenario.conference_id)).to_contain_text(ACTION)
         await expect(section(page, "notes", scenario.conference_id)).to_contain_text(DECISION)
         assert await page.evaluate("() => window.untouched === true")
+    await expect(health.get_by_label("Action", exact=True)).to_have_value("Offer a follow-up appoin")
+    await expect(chair.get_by_label("Action", exact=True)).to_have_value("")  # cleared once it was added
     await chair.screenshot(path=screenshots / "live-conference-chair.png", full_page=True)
     await health.screenshot(path=screenshots / "live-conference-health.png", full_page=True)
 
