@@ -321,7 +321,9 @@ async def floor_server() -> None:
         finally:
             rooms[path].discard(connection)
 
-    async with serve(handler, "127.0.0.1", 0, max_size=None) as server:
+    # Like the coordinator's server, the floor declines permessage-deflate: both send the same
+    # uncompressed bytes, whatever the clients offer.
+    async with serve(handler, "127.0.0.1", 0, max_size=None, compression=None) as server:
         print(f"floor listening on {server.sockets[0].getsockname()[1]}", flush=True)
         await asyncio.get_running_loop().create_future()
 
