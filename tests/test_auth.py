@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from coordinator import accounts
 from coordinator.models import WebSession
@@ -80,3 +80,15 @@ async def test_pages_carry_a_strict_content_security_policy(client_for):
     client = await client_for()
     policy = (await client.get("/login")).headers["content-security-policy"]
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+
+
+async def test_a_session_in_use_is_kept_alive(client_for, people, sessionmaker):
+    client = await client_for("pc")
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2)
+    async with sessionmaker() as session:  # as if the user had been idle for 28 of 30 minutes
+        await session.execute(update(WebSession).values(expires_at=soon))
+        await session.commit()
+    assert (await client.get("/api/me")).status_code == 200
+    async with sessionmaker() as session:
+        expires_at = (await session.execute(select(WebSession.expires_at))).scalar()
+    assert expires_at > soon + dt.timedelta(minutes=20)
