@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the server helpers are shared with the live tests
 
 from argon2 import PasswordHasher  # noqa: E402
-from sqlalchemy import select, text, update  # noqa: E402
+from sqlalchemy import select, update  # noqa: E402
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 
 from coordinator import cases, conferences, db  # noqa: E402
@@ -49,6 +49,7 @@ from coordinator.conferences import ActionIn, ConferenceIn, InviteIn, VersionIn 
 from coordinator.models import Participant, Task, User, utcnow  # noqa: E402
 from coordinator.plugins import load_agencies  # noqa: E402
 from coordinator.settings import ReferralThresholds  # noqa: E402
+from tests.databases import empty_tables  # noqa: E402
 from tests.live.clients import Person  # noqa: E402
 from tests.live.server import ServerProcess, start_server  # noqa: E402
 
@@ -177,18 +178,8 @@ def fresh_database(database_url: str | None, folder: Path, name: str) -> str:
         db.migrate(url)
         return url
     db.migrate(database_url)
-    asyncio.run(_empty(database_url))
+    asyncio.run(empty_tables(database_url))
     return database_url
-
-
-async def _empty(url: str) -> None:
-    engine = db.create_engine(url)
-    async with engine.begin() as conn:
-        tables = (await conn.execute(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'alembic_version'"
-        ))).scalars().all()
-        await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-    await engine.dispose()
 
 
 async def create_conferences(url: str, participants: int, count: int) -> list[Conference]:

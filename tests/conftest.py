@@ -11,12 +11,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
 
 from coordinator import accounts, db
 from coordinator.app import create_app
 from coordinator.plugins import ENTRY_POINT_GROUP, load_agencies
 from coordinator.settings import Settings
+from tests.databases import empty_schema, empty_tables
 
 PASSWORD = "correct horse battery"
 PG_URL = os.environ.get("COORDINATOR_TEST_DATABASE_URL")
@@ -43,20 +43,12 @@ def cheap_password_hashing():
     accounts._hasher = production
 
 
-async def _empty_database(url: str) -> None:
-    engine = db.create_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
-
-
 @pytest.fixture(scope="session")
 def migrated_template(tmp_path_factory) -> str:
     """Migrate once per run; each test then starts from this empty schema. The PostgreSQL
     test database is emptied first, so the run checks the migrations from nothing."""
     if PG_URL:
-        asyncio.run(_empty_database(PG_URL))
+        asyncio.run(empty_schema(PG_URL))
         db.migrate(PG_URL)
         return PG_URL
     path = tmp_path_factory.mktemp("db") / "template.db"
@@ -67,13 +59,7 @@ def migrated_template(tmp_path_factory) -> str:
 @pytest.fixture
 async def database_url(migrated_template, tmp_path) -> str:
     if PG_URL:
-        engine = db.create_engine(PG_URL)
-        async with engine.begin() as conn:
-            tables = (await conn.execute(text(
-                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'alembic_version'"
-            ))).scalars().all()
-            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        await engine.dispose()
+        await empty_tables(PG_URL)
         return PG_URL
     path = tmp_path / "test.db"
     shutil.copy(migrated_template, path)
