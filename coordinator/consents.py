@@ -175,14 +175,15 @@ async def grant_consent(session: AsyncSession, registry: AgencyRegistry, actor: 
     return consent
 
 
-async def _consent_of(session: AsyncSession, case_id: int, consent_id: int) -> Consent:
-    consent = (await session.execute(
-        select(Consent).where(Consent.id == consent_id, Consent.case_id == case_id)
-        .options(selectinload(Consent.scopes))
+async def _record_on_case(session: AsyncSession, model: type[Consent] | type[Override], case_id: int,
+                         record_id: int) -> Consent | Override:
+    """A consent or an override with its scopes, only if it belongs to the case (else 404)."""
+    record = (await session.execute(
+        select(model).where(model.id == record_id, model.case_id == case_id).options(selectinload(model.scopes))
     )).scalar()
-    if consent is None:
-        raise NotFound(f"no consent {consent_id} on case {case_id}")
-    return consent
+    if record is None:
+        raise NotFound(f"no {model.__tablename__[:-1]} {record_id} on case {case_id}")
+    return record
 
 
 async def withdraw_consent(session: AsyncSession, actor: Actor, case_id: int, consent_id: int,
@@ -192,7 +193,7 @@ async def withdraw_consent(session: AsyncSession, actor: Actor, case_id: int, co
     case too (consent outlives the file)."""
     case = await cases.case_for(session, actor, case_id)
     _require_case_worker(actor, case, "record a withdrawal of consent")
-    consent = await _consent_of(session, case.id, consent_id)
+    consent = await _record_on_case(session, Consent, case.id, consent_id)
     active = {scope.id: scope for scope in consent.scopes if scope.withdrawn_at is None}
     if withdrawal_in.scope_ids:
         unknown = [i for i in withdrawal_in.scope_ids if i not in active]
@@ -277,21 +278,11 @@ async def request_override(session: AsyncSession, registry: AgencyRegistry, acto
     return override
 
 
-async def _override_of(session: AsyncSession, case_id: int, override_id: int) -> Override:
-    override = (await session.execute(
-        select(Override).where(Override.id == override_id, Override.case_id == case_id)
-        .options(selectinload(Override.scopes))
-    )).scalar()
-    if override is None:
-        raise NotFound(f"no override {override_id} on case {case_id}")
-    return override
-
-
 async def decide_override(session: AsyncSession, actor: Actor, case_id: int, override_id: int,
                           decision_in: OverrideDecisionIn) -> Override:
     """A supervisor who is not the requester approves or refuses a requested override."""
     case = await cases.case_for(session, actor, case_id)
-    override = await _override_of(session, case.id, override_id)
+    override = await _record_on_case(session, Override, case.id, override_id)
     if decision_in.decision not in DECISIONS:
         raise Invalid("decide to approve or refuse", field="decision")
     if actor.role != APPROVER_ROLE:
@@ -322,7 +313,7 @@ async def record_survivor_notice(session: AsyncSession, actor: Actor, case_id: i
                                  notice: SurvivorNoticeIn) -> Override:
     """Record that the survivor was told of an override (and when), or why they were not."""
     case = await cases.case_for(session, actor, case_id)
-    override = await _override_of(session, case.id, override_id)
+    override = await _record_on_case(session, Override, case.id, override_id)
     if not (actor.id == override.requested_by_id or actor.role == APPROVER_ROLE or is_case_worker(actor, case)):
         raise Forbidden("only the requester, a supervisor or the case worker records whether the survivor was told")
     now = utcnow()
