@@ -22,11 +22,17 @@
     show(REFUSALS[code] || "Connection lost: reconnecting…", REFUSALS[code] ? "refused" : "lost");
   });
 
-  // Typed fields survive live updates (hx-preserve), so clear a form once its change is accepted.
-  document.addEventListener("htmx:afterRequest", function (event) {
+  // Typed fields survive live updates (hx-preserve), so clear a form once its change is
+  // accepted. The live update may replace the form before the answer arrives, so the form to
+  // clear is looked up when the answer comes, not remembered from when it was sent.
+  document.addEventListener("htmx:beforeRequest", function (event) {
     var form = event.detail.elt;
-    if (event.detail.successful && form && form.matches && form.matches("form[data-reset-on-success]")) {
-      form.reset();
-    }
+    if (!(form && form.matches && form.matches("form[data-reset-on-success]"))) { return; }
+    var action = form.getAttribute("action");
+    event.detail.xhr.addEventListener("loadend", function () {
+      var status = event.detail.xhr.status;
+      var current = document.querySelector('form[data-reset-on-success][action="' + action + '"]');
+      if (status >= 200 && status < 300 && current) { current.reset(); }
+    });
   });
 })();
