@@ -42,10 +42,14 @@ from argon2 import PasswordHasher  # noqa: E402
 from sqlalchemy import select, update  # noqa: E402
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 
-from coordinator import cases, conferences, db  # noqa: E402
+from coordinator import cases, db
 from coordinator.accounts import actor_of  # noqa: E402
 from coordinator.cases import PersonIn, ReferralIn  # noqa: E402
-from coordinator.conferences import ActionIn, ConferenceIn, InviteIn, VersionIn  # noqa: E402
+from coordinator.conference import actions, meeting, schedule  # noqa: E402
+from coordinator.conference.actions import ActionIn  # noqa: E402
+from coordinator.conference.meeting import VersionIn  # noqa: E402
+from coordinator.conference.participation import InviteIn  # noqa: E402
+from coordinator.conference.schedule import ConferenceIn  # noqa: E402
 from coordinator.models import Participant, Task, User, utcnow  # noqa: E402
 from coordinator.plugins import load_agencies  # noqa: E402
 from coordinator.settings import ReferralThresholds  # noqa: E402
@@ -203,14 +207,14 @@ async def create_conferences(url: str, participants: int, count: int) -> list[Co
             case = await cases.create_case(session, registry, ReferralThresholds(), chair, ReferralIn(
                 kind="domestic_abuse", people=[PersonIn("survivor", f"Survivor {number}")], checklist_score=15,
                 agencies=agencies, summary="Created for the fan-out benchmark."), utcnow().date())
-            conference = await conferences.schedule_conference(session, chair, ConferenceIn(
+            conference = await schedule.schedule_conference(session, registry, chair, ConferenceIn(
                 title=f"Fan-out {number}", scheduled_at=utcnow(), chair_id=people[0].id, case_ids=[case.id],
                 participants=[InviteIn(p.id, "representative") for p in people[1:]]))
             await session.execute(update(Participant).where(Participant.conference_id == conference.id)
                                   .values(statement_accepted_at=utcnow()))
-            await conferences.start_conference(session, registry, chair, conference.id, VersionIn(version=1))
+            await meeting.start_conference(session, registry, chair, conference.id, VersionIn(version=1))
             for n in range(ACTIONS):
-                await conferences.add_action(session, registry, chair, conference.id, ActionIn(
+                await actions.add_action(session, registry, chair, conference.id, ActionIn(
                     case_id=case.id, agency=agencies[n % len(agencies)], title=f"Action {n + 1} of the safety plan",
                     domain="victim", due_on=utcnow().date()))
             action_ids = (await session.execute(select(Task.id).where(Task.conference_id == conference.id)

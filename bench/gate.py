@@ -7,7 +7,7 @@ Builds a throw-away SQLite database with ten agencies (the three installed, seve
 through entry points exactly as installed ones are), one case with 1,000 items and 50 consents
 (some partly withdrawn). Then, interleaved:
 
-- filtered: ``sharing.visible_items`` for one viewer (grants, decisions, text of the visible
+- filtered: ``gate.visible_items`` for one viewer (grants, decisions, text of the visible
   items only, the disclosure audit entry and rows, committed) and the items partial rendered;
 - bypassed: every item's text selected directly, the same partial rendered, committed.
 
@@ -28,15 +28,15 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
-from coordinator import accounts, cases, consents, db, hookimpl, sharing
+from coordinator import accounts, cases, consents, db, gate, hookimpl
 from coordinator.accounts import actor_of
 from coordinator.app import create_app
-from coordinator.audit import Actor
 from coordinator.cases import PersonIn, ReferralIn
 from coordinator.consents import ConsentIn, WithdrawalIn
 from coordinator.hookspecs import AgencyIdentity, InformationCategory
 from coordinator.models import Disclosure, InformationItem, utcnow
 from coordinator.plugins import ENTRY_POINT_GROUP, AgencyRegistry, load_agencies
+from coordinator.policy import Actor
 from coordinator.settings import ReferralThresholds, Settings
 
 ITEMS = 1_000
@@ -114,7 +114,7 @@ async def build_case(sessionmaker, registry: AgencyRegistry, rng: random.Random)
 async def filtered_view(sessionmaker, template, registry: AgencyRegistry, viewer: Actor,  # noqa: ANN001
                         case_id: int) -> str:
     async with sessionmaker() as session:
-        items = await sharing.visible_items(session, registry, viewer, case_id, channel="page")
+        items = await gate.visible_items(session, registry, viewer, case_id, channel="page")
         html = template.render(items=items, case_id=case_id, viewer_agency=viewer.agency, actions=True, error=None,
                                form_id="", csrf_input="")
         await session.commit()
@@ -131,8 +131,8 @@ async def bypassed_view(sessionmaker, template, viewer: Actor, case_id: int) -> 
             .where(InformationItem.case_id == case_id, InformationItem.superseded.is_(False))
             .order_by(InformationItem.id)
         )).all()
-        shown = sharing.Decision(True, sharing.OWNER)
-        items = [sharing.ItemView(id=r.id, lineage_id=r.lineage_id or r.id, category=r.category, agency=r.agency,
+        shown = gate.Decision(True, gate.OWNER)
+        items = [gate.ItemView(id=r.id, lineage_id=r.lineage_id or r.id, category=r.category, agency=r.agency,
                                   nature=r.nature, sensitivity=r.sensitivity, recorded_at=r.recorded_at,
                                   decision=shown, text=r.text, supersedes_id=r.supersedes_id,
                                   superseded=r.superseded) for r in rows]
@@ -172,7 +172,7 @@ async def run(url: str, repetitions: int) -> float:
                 times[name].append(await timed(filtered if name == "filtered" else bypassed))
 
         async with sessionmaker() as session:
-            items = await sharing.visible_items(session, registry, viewer, case_id, channel="page")
+            items = await gate.visible_items(session, registry, viewer, case_id, channel="page")
             await session.rollback()
             disclosures = (await session.execute(select(func.count()).select_from(Disclosure))).scalar_one()
         visible = sum(1 for item in items if item.decision.visible)

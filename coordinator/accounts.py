@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import secrets
 
 from argon2 import PasswordHasher
@@ -11,10 +12,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import audit
-from coordinator.audit import Actor
+from coordinator import audit, events
 from coordinator.errors import Invalid, NotFound
-from coordinator.models import ApiToken, LoginFailure, User, utcnow
+from coordinator.models import ApiToken, LoginFailure, User, WebSession, utcnow
+from coordinator.policy import SYSTEM, Actor
 
 ROLES = ("member", "coordinator", "supervisor", "admin")
 _hasher = PasswordHasher()
@@ -28,7 +29,7 @@ def actor_of(user: User) -> Actor:
 
 async def create_user(
     session: AsyncSession, *, username: str, agency: str | None, role: str, password: str,
-    display_name: str | None = None, agencies: list[str], by: Actor = audit.SYSTEM,
+    display_name: str | None = None, agencies: list[str], by: Actor = SYSTEM,
 ) -> User:
     username = username.strip()
     if not username or len(username) > 80:
@@ -64,25 +65,42 @@ async def user_by_username(session: AsyncSession, username: str) -> User:
 
 
 class LoginRefused(Exception):
-    def __init__(self, message: str, *, throttled: bool = False) -> None:
+    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.throttled = throttled
+        self.retry_after = retry_after  # seconds, when the refusal is throttling
+
+    @property
+    def throttled(self) -> bool:
+        return self.retry_after is not None
+
+
+def _throttle_wait(failures: int, max_failures: int, first_delay: dt.timedelta, window: dt.timedelta) -> dt.timedelta:
+    """How long after its last failure an address must wait: nothing below ``max_failures``, then
+    ``first_delay`` doubling with each further failure, at most ``window``."""
+    if failures < max_failures:
+        return dt.timedelta(0)
+    return min(first_delay * 2 ** min(failures - max_failures, 32), window)
 
 
 async def authenticate(
-    session: AsyncSession, *, username: str, password: str, max_failures: int, window: dt.timedelta
+    session: AsyncSession, *, username: str, password: str, address: str, max_failures: int,
+    window: dt.timedelta, first_delay: dt.timedelta,
 ) -> User:
-    """Check a password; after ``max_failures`` failures within ``window`` refuse further
-    attempts for that username until the window has passed, even with the right password."""
-    since = utcnow() - window
-    failures = (await session.execute(
-        select(func.count()).select_from(LoginFailure)
-        .where(LoginFailure.username == username, LoginFailure.at >= since)
-    )).scalar_one()
-    if failures >= max_failures:
-        await audit.record(session, audit.SYSTEM, "login.throttled", username=username)
-        raise LoginRefused("Too many failed attempts: try again later.", throttled=True)
+    """Check a password. Failures count per (username, client address) within ``window``; past
+    ``max_failures`` that address must wait a growing delay before trying again, even with the
+    right password. Throttling per address means someone guessing at a name cannot lock its
+    owner out: she still logs in from her own machine."""
+    now = utcnow()
+    # Failures older than the window no longer count: the cheapest moment to forget them is now.
+    await session.execute(delete(LoginFailure).where(LoginFailure.at < now - window))
+    mine = (LoginFailure.username == username) & (LoginFailure.address == address)
+    failures, last = (await session.execute(select(func.count(), func.max(LoginFailure.at)).where(mine))).one()
+    wait = _throttle_wait(failures, max_failures, first_delay, window)
+    if failures and last + wait > now:
+        seconds = math.ceil((last + wait - now).total_seconds())
+        await audit.record(session, SYSTEM, "login.throttled", username=username)
+        raise LoginRefused(f"Too many failed attempts: try again in {seconds} seconds.", retry_after=seconds)
     user = (await session.execute(select(User).where(User.username == username))).scalar()
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
@@ -90,28 +108,106 @@ async def authenticate(
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok:
-        session.add(LoginFailure(username=username))
-        await audit.record(session, audit.SYSTEM, "login.failed", username=username)
+        session.add(LoginFailure(username=username, address=address, at=now))
+        await audit.record(session, SYSTEM, "login.failed", username=username)
         raise LoginRefused("Wrong username or password.")
-    await session.execute(delete(LoginFailure).where(LoginFailure.username == username))
+    # Only this address's failures: a login elsewhere must not lift a guesser's delay.
+    await session.execute(delete(LoginFailure).where(mine))
     await audit.record(session, actor_of(user), "login.succeeded", subject=f"user:{user.id}")
     return user
+
+
+async def end_sessions(session: AsyncSession, user_id: int, key: str | None = None) -> None:
+    """End one login session (``key``) or all of a user's, in the caller's transaction; open
+    live pages of those sessions hear of it once that commits."""
+    ended = WebSession.user_id == user_id
+    await session.execute(delete(WebSession).where(ended if key is None else ended & (WebSession.key == key)))
+    events.emit(session, events.SessionsEnded(user_id=user_id, session_key=key))
+
+
+async def sweep_expired_sessions(session: AsyncSession) -> None:
+    """Delete sessions past their expiry (a session is otherwise only removed when its own
+    cookie comes back late, which an abandoned one never does)."""
+    expired = (await session.execute(
+        select(WebSession.key, WebSession.user_id).where(WebSession.expires_at <= utcnow())
+    )).all()
+    for key, user_id in expired:
+        await end_sessions(session, user_id, key)
+
+
+async def deactivate_user(session: AsyncSession, username: str, *, by: Actor = SYSTEM) -> User:
+    """The user can no longer log in or use a token, and every session of theirs ends now.
+    Nothing else is revoked: their tokens stay listed and work again if they are reactivated."""
+    user = await user_by_username(session, username)
+    user.active = False
+    await end_sessions(session, user.id)
+    await audit.record(session, by, "user.deactivated", subject=f"user:{user.id}")
+    return user
+
+
+# --- API tokens ---------------------------------------------------------------------------
+
+TOKEN_DAYS = 90
+MAX_TOKEN_DAYS = 3650
+
+
+class TokenRefused(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 def _token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def create_token(session: AsyncSession, user: User) -> str:
-    """A new API token; only its digest is stored, so it is shown once."""
+async def create_token(session: AsyncSession, user: User, *, days: int = TOKEN_DAYS) -> str:
+    """A new API token valid for ``days``; only its digest is stored, so it is shown once."""
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        raise Invalid(f"days must be 1 to {MAX_TOKEN_DAYS}", field="days")
     token = "ccc_" + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, token_hash=_token_digest(token)))
+    session.add(ApiToken(user_id=user.id, token_hash=_token_digest(token),
+                         expires_at=utcnow() + dt.timedelta(days=days)))
     await audit.record(session, actor_of(user), "token.created", subject=f"user:{user.id}")
     return token
 
 
-async def user_for_token(session: AsyncSession, token: str) -> User | None:
+async def tokens_of(session: AsyncSession, username: str) -> list[ApiToken]:
+    user = await user_by_username(session, username)
+    return list((await session.execute(
+        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)
+    )).scalars())
+
+
+def token_status(token: ApiToken) -> str:
+    if token.revoked_at is not None:
+        return "revoked"
+    return "expired" if token.expires_at <= utcnow() else "active"
+
+
+async def revoke_token(session: AsyncSession, token_id: int, *, by: Actor = SYSTEM) -> ApiToken:
+    """Revoke a token for good; revoking it again changes nothing."""
+    token = await session.get(ApiToken, token_id) if 0 < token_id < 2**31 else None
+    if token is None:
+        raise NotFound(f"no API token {token_id}", field="token_id")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        await audit.record(session, by, "token.revoked", subject=f"user:{token.user_id}", token_id=token.id)
+    return token
+
+
+async def user_for_token(session: AsyncSession, token: str) -> User:
+    """The user a bearer token speaks for, or TokenRefused saying why not."""
     row = (await session.execute(
-        select(User).join(ApiToken, ApiToken.user_id == User.id).where(ApiToken.token_hash == _token_digest(token))
-    )).scalar()
-    return row if row is not None and row.active else None
+        select(ApiToken, User).join(User, ApiToken.user_id == User.id).where(ApiToken.token_hash == _token_digest(token))
+    )).first()
+    if row is None:
+        raise TokenRefused("the API token is not valid")
+    api_token, user = row
+    status = token_status(api_token)
+    if status != "active":
+        raise TokenRefused(f"the API token has {'been revoked' if status == 'revoked' else 'expired'}: "
+                           "ask an administrator for a new one")
+    if not user.active:
+        raise TokenRefused("your account is no longer active")
+    return user

@@ -9,30 +9,32 @@ from pathlib import Path
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, select_autoescape
 from litestar import Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
-from litestar.datastructures import ResponseHeader, State
+from litestar.datastructures import MutableScopeHeaders, ResponseHeader, State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.middleware import DefineMiddleware
-from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
+from litestar.types import Message, Scope
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import db as database
+from coordinator import events
 from coordinator.errors import DomainError
-from coordinator.live import LiveHub, channels_plugin
 from coordinator.plugins import AgencyRegistry, PluginError, load_agencies
 from coordinator.settings import Settings
 from coordinator.web import ROUTES, template_globals
-from coordinator.web.auth import PUBLIC_PATHS, PUBLIC_PREFIXES, CsrfUnlessBearer, UserMiddleware
-from coordinator.web.sessions import DatabaseSessionStore
+from coordinator.web.auth import PUBLIC_PATHS, PUBLIC_PREFIXES, CsrfUnlessBearer, UserMiddleware, is_htmx, login_url
+from coordinator.web.live.hub import LiveHub, channels_plugin
+from coordinator.web.sessions import DatabaseSessionStore, session_config
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
 STATIC = ROOT / "static"
+STATIC_PREFIX = "/static/"
 log = logging.getLogger("coordinator")
 
 CONTENT_SECURITY_POLICY = (
@@ -46,15 +48,16 @@ def wants_json(request: Request) -> bool:
 
 
 def _error_response(request: Request, status: int, message: str, field: str | None = None,
-                    extra: object = None) -> Response:
+                    extra: object = None, headers: dict[str, str] | None = None) -> Response:
     if wants_json(request):
         body: dict = {"status_code": status, "detail": message}
         if field:
             body["field"] = field
         if extra:
             body["extra"] = extra
-        return Response(body, status_code=status)
-    return Template("error.html", status_code=status, context={"status": status, "message": message, "field": field})
+        return Response(body, status_code=status, headers=headers)
+    return Template("error.html", status_code=status, headers=headers,
+                    context={"status": status, "message": message, "field": field})
 
 
 def domain_error(request: Request, exc: DomainError) -> Response:
@@ -70,12 +73,17 @@ def plugin_error(request: Request, exc: PluginError) -> Response:
 
 def http_error(request: Request, exc: HTTPException) -> Response:
     if isinstance(exc, NotAuthorizedException) and not wants_json(request):
-        return Redirect(f"/login?next={request.url.path}", status_code=303)
+        if is_htmx(request):
+            # A redirect would be followed inside the XMLHttpRequest and the login form swapped
+            # into a fragment: htmx loads the whole login page instead.
+            return _error_response(request, 401, exc.detail, headers={"HX-Redirect": login_url(request)})
+        return Redirect(login_url(request), status_code=303)
     extra = exc.extra if isinstance(exc, ValidationException) else None
     field = None
     if isinstance(extra, list) and extra and isinstance(extra[0], dict):
         field = extra[0].get("key")
-    return _error_response(request, exc.status_code, exc.detail, field, extra)
+    # The exception's headers carry meaning (Allow on a 405, Retry-After): keep them.
+    return _error_response(request, exc.status_code, exc.detail, field, extra, headers=exc.headers)
 
 
 def unexpected_error(request: Request, exc: Exception) -> Response:
@@ -89,7 +97,7 @@ def _jinja(registry: AgencyRegistry) -> Environment:
     prefixed = {a.key: FileSystemLoader(a.template_dir) for a in registry if a.template_dir}
     env = Environment(
         loader=ChoiceLoader([FileSystemLoader(TEMPLATES), PrefixLoader(prefixed)]),
-        autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True,
+        autoescape=select_autoescape(["html", "md"]), trim_blocks=True, lstrip_blocks=True,
     )
     env.globals.update(template_globals(registry))
     env.filters["agency_name"] = registry.name
@@ -101,6 +109,20 @@ SECURITY_HEADERS = [
     ResponseHeader(name="x-content-type-options", value="nosniff"),
     ResponseHeader(name="referrer-policy", value="same-origin"),
 ]
+
+
+async def add_security_headers(message: Message, scope: Scope) -> None:
+    """On every response, the router's own 404/405 and exception handlers' answers included
+    (the app's response_headers reach route handlers only). Nothing but static files may be
+    kept by a browser or proxy cache: pages carry case information."""
+    if message["type"] != "http.response.start":
+        return
+    headers = MutableScopeHeaders.from_message(message)
+    for header in SECURITY_HEADERS:
+        if header.name not in headers:
+            headers[header.name] = header.value
+    if not scope["path"].startswith(STATIC_PREFIX):
+        headers["cache-control"] = "no-store"
 
 
 def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, check_migrations: bool = True) -> Litestar:
@@ -119,15 +141,16 @@ def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, ch
     async def on_shutdown(app: Litestar) -> None:
         await engine.dispose()
 
-    session_config = ServerSideSessionConfig(
-        max_age=settings.session_idle_minutes * 60, renew_on_access=True, httponly=True, samesite="lax",
-    )
-    csrf = CSRFConfig(secret=settings.secret_key, cookie_samesite="strict", safe_methods={"GET", "HEAD", "OPTIONS"})
+    sessions = session_config(idle_minutes=settings.session_idle_minutes, secure=settings.secure_cookies,
+                              exclude=[f"^{STATIC_PREFIX}"])
+    csrf = CSRFConfig(secret=settings.secret_key, cookie_samesite="strict", cookie_secure=settings.secure_cookies,
+                      safe_methods={"GET", "HEAD", "OPTIONS"})
     auth = DefineMiddleware(UserMiddleware, exclude=[*sorted(PUBLIC_PATHS), *PUBLIC_PREFIXES, "^/favicon"])
     plugin_routes = [handler for agency in registry for handler in agency.routes]
     jinja = _jinja(registry)
     channels = channels_plugin(settings)
     live = LiveHub(channels, sessionmaker, registry, jinja, settings.channels_prefix)
+    events.attach(sessionmaker, live.publish)  # committed changes reach every open page
 
     return Litestar(
         route_handlers=[*ROUTES, *plugin_routes,
@@ -141,12 +164,12 @@ def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, ch
         state=State({"settings": settings, "registry": registry, "engine": engine, "sessionmaker": sessionmaker,
                      "live": live}),
         plugins=[channels],
-        middleware=[session_config.middleware, DefineMiddleware(CsrfUnlessBearer, config=csrf), auth],
+        middleware=[sessions.middleware, DefineMiddleware(CsrfUnlessBearer, config=csrf), auth],
         stores={"sessions": DatabaseSessionStore(sessionmaker)},
         template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(jinja)),
         exception_handlers={DomainError: domain_error, PluginError: plugin_error, HTTPException: http_error,
                             Exception: unexpected_error},
-        response_headers=SECURITY_HEADERS,
+        before_send=[add_security_headers],
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
         openapi_config=OpenAPIConfig(title="Case Conference Coordinator", version="0.1.0", path="/schema"),

@@ -16,21 +16,9 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator.models import AuditEntry, utcnow
+from coordinator.policy import Actor
 
 GENESIS = "0" * 64
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who did something: enough to audit it without loading the user again."""
-
-    id: int | None
-    agency: str | None
-    role: str = "system"
-    name: str = "system"
-
-
-SYSTEM = Actor(id=None, agency=None)
 
 
 def _canonical(entry: AuditEntry) -> bytes:

@@ -10,12 +10,20 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from coordinator import audit
-from coordinator.audit import Actor
-from coordinator.errors import Conflict, Forbidden, Invalid, NotFound
+from coordinator import audit, events, policy
+from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.hookspecs import CaseEvent, CaseFacts, TaskTemplate
-from coordinator.models import Case, CaseAgency, CasePerson, InformationItem, KeyDate, Task, TaskEvent
+from coordinator.models import (
+    Case,
+    CaseAgency,
+    CasePerson,
+    InformationItem,
+    KeyDate,
+    Task,
+    TaskEvent,
+)
 from coordinator.plugins import AgencyRegistry
+from coordinator.policy import Actor
 from coordinator.settings import ReferralThresholds
 
 CASE_KINDS = {
@@ -27,7 +35,6 @@ STAGES = ("referral", "information_gathering", "conference", "action_plan", "fol
 RISK_LEVELS = ("standard", "medium", "high")
 PERSON_ROLES = ("survivor", "subject", "child")
 KEY_DATE_KINDS = ("court_order_served", "release_from_custody", "anniversary", "hearing", "other")
-COORDINATING_ROLES = ("coordinator", "supervisor", "admin")
 
 
 @dataclass
@@ -147,17 +154,12 @@ def _validate(referral: ReferralIn, registry: AgencyRegistry) -> None:
         raise Invalid("the lead agency must be one of the agencies involved", field="lead_agency")
 
 
-def require_coordinator(actor: Actor, doing: str) -> None:
-    if actor.role not in COORDINATING_ROLES:
-        raise Forbidden(f"only a coordinator can {doing}")
-
-
 async def create_case(
     session: AsyncSession, registry: AgencyRegistry, thresholds: ReferralThresholds,
     actor: Actor, referral: ReferralIn, today: dt.date,
 ) -> Case:
     """Create a case from a referral; each agency named is added with its task list."""
-    require_coordinator(actor, "create a case")
+    policy.require_coordinator(actor, "create a case")
     _validate(referral, registry)
     assessment = assess_referral(referral, thresholds, today)
     case = Case(
@@ -177,7 +179,7 @@ async def create_case(
     await audit.record(session, actor, "case.created", case_id=case.id, subject=f"case:{case.id}",
                        risk_level=case.risk_level, grounds=list(assessment.grounds))
     for agency in dict.fromkeys(referral.agencies):
-        await _add_agency(session, registry, actor, case, agency)
+        await join_case(session, registry, actor, case, agency)
     return case
 
 
@@ -191,17 +193,16 @@ async def load_case(session: AsyncSession, case_id: int) -> Case:
     return case
 
 
-def can_see_case(actor: Actor, case: Case) -> bool:
-    return actor.role in COORDINATING_ROLES or any(a.agency == actor.agency for a in case.agencies)
-
-
 async def case_for(session: AsyncSession, actor: Actor, case_id: int) -> Case:
     """The case, if the actor's agency is part of it (or the actor coordinates); else 404,
     so a case's existence is not revealed to agencies outside it."""
     case = await load_case(session, case_id)
-    if not can_see_case(actor, case):
-        raise NotFound(f"no case {case_id}")
+    policy.require_case_visible(actor, agencies_of(case), f"case {case_id}")
     return case
+
+
+def agencies_of(case: Case) -> list[str]:
+    return [link.agency for link in case.agencies]
 
 
 async def case_facts(session: AsyncSession, case: Case) -> CaseFacts:
@@ -220,25 +221,27 @@ def _task_from(case: Case, agency: str, template: TaskTemplate, source: str, act
                 history=[TaskEvent(by_id=actor.id, status="open")])
 
 
-async def _add_agency(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case: Case, agency: str) -> None:
+async def join_case(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case: Case, agency: str) -> None:
+    """``agency`` becomes part of ``case``: its plugin's task list is created, and open pages are told."""
     facts = await case_facts(session, case)
     templates = registry.task_list(agency, facts)
     session.add(CaseAgency(case_id=case.id, agency=agency, added_by_id=actor.id))
     session.add_all([_task_from(case, agency, t, "agency_list", actor) for t in templates])
     await audit.record(session, actor, "case.agency_added", case_id=case.id, subject=f"case:{case.id}",
                        agency=agency, tasks=len(templates))
+    events.case_changed(session, case.id, "agencies", "tasks")
 
 
 async def add_agency(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int, agency: str) -> Case:
     """Add an agency to a case: its plugin's task list and standing duties are created."""
-    require_coordinator(actor, "add an agency to a case")
+    policy.require_coordinator(actor, "add an agency to a case")
     case = await load_case(session, case_id)
     ensure_open(case)
     if agency not in registry:
         raise Invalid(f"no agency {agency!r} is installed", field="agency")
     if any(a.agency == agency for a in case.agencies):
         raise Conflict(f"{registry.name(agency)} is already part of case {case.reference}", field="agency")
-    await _add_agency(session, registry, actor, case, agency)
+    await join_case(session, registry, actor, case, agency)
     case.version += 1
     return case
 
@@ -250,14 +253,20 @@ def ensure_open(case: Case) -> None:
 
 async def raise_event(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case: Case,
                       name: str, detail: str = "") -> list[Task]:
-    """Tell every agency on the case; each may answer with follow-up tasks for itself."""
+    """Tell every agency on the case; each may answer with follow-up tasks for itself. A plugin
+    that fails is recorded and skipped: the change that raised the event stands."""
     facts = await case_facts(session, case)
     event = CaseEvent(name=name, case=facts, detail=detail)
-    added: list[Task] = []
-    for link in case.agencies:
-        for template in registry.react(link.agency, event):
-            added.append(_task_from(case, link.agency, template, "case_event", actor))
+    reactions, failures = registry.reactions(agencies_of(case), event)
+    added = [_task_from(case, agency, template, "case_event", actor)
+             for agency, templates in reactions.items() for template in templates]
     session.add_all(added)
+    if added:
+        events.case_changed(session, case.id, "tasks")
+    for failure in failures:
+        # Names only: the exception's message is the plugin's own text and may hold case details.
+        await audit.record(session, actor, "plugin.failed", case_id=case.id, subject=f"case:{case.id}",
+                           plugin=failure.plugin, hook=failure.hook, error=failure.error)
     await audit.record(session, actor, f"case.event.{name}", case_id=case.id, subject=f"case:{case.id}",
                        detail=detail, tasks_added=len(added))
     return added
@@ -267,7 +276,7 @@ async def visible_cases(session: AsyncSession, actor: Actor) -> list[Case]:
     """The cases on the actor's dashboard: their agency's, or all for coordinating roles."""
     query = (select(Case).options(selectinload(Case.people), selectinload(Case.key_dates), selectinload(Case.agencies))
              .order_by(Case.id.desc()))
-    if actor.role not in COORDINATING_ROLES:
+    if not policy.coordinates(actor):
         query = query.where(Case.id.in_(select(CaseAgency.case_id).where(CaseAgency.agency == actor.agency)))
     return list((await session.execute(query)).scalars())
 

@@ -50,11 +50,34 @@ def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_users_deactivate(args: argparse.Namespace, settings: Settings) -> int:
+    asyncio.run(_with_session(settings, lambda session: accounts.deactivate_user(session, args.username)))
+    print(f"deactivated {args.username}: logged out everywhere; API tokens refused while inactive")
+    return 0
+
+
 def cmd_tokens_create(args: argparse.Namespace, settings: Settings) -> int:
     async def work(session):  # noqa: ANN001, ANN202
-        return await accounts.create_token(session, await accounts.user_by_username(session, args.username))
+        user = await accounts.user_by_username(session, args.username)
+        return await accounts.create_token(session, user, days=args.days)
 
     print(asyncio.run(_with_session(settings, work)))
+    return 0
+
+
+def cmd_tokens_list(args: argparse.Namespace, settings: Settings) -> int:
+    tokens = asyncio.run(_with_session(settings, lambda session: accounts.tokens_of(session, args.username)))
+    if not tokens:
+        print(f"{args.username} has no API tokens")
+    for token in tokens:
+        print(f"{token.id}\t{accounts.token_status(token)}\tcreated {token.created_at:%Y-%m-%d %H:%M}"
+              f"\texpires {token.expires_at:%Y-%m-%d %H:%M} UTC")
+    return 0
+
+
+def cmd_tokens_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    token = asyncio.run(_with_session(settings, lambda session: accounts.revoke_token(session, args.token_id)))
+    print(f"token {token.id} revoked")
     return 0
 
 
@@ -131,11 +154,22 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     create.add_argument("--prompt", action="store_true", help="ask for the password on the terminal")
     create.set_defaults(run=cmd_users_create)
+    deactivate = users.add_parser("deactivate", help="stop a user logging in; ends their sessions now")
+    deactivate.add_argument("username")
+    deactivate.set_defaults(run=cmd_users_deactivate)
 
     tokens = sub.add_parser("tokens", help="API tokens").add_subparsers(dest="action", required=True)
     token = tokens.add_parser("create", help="print a new API token for a user")
     token.add_argument("--username", required=True)
+    token.add_argument("--days", type=int, default=accounts.TOKEN_DAYS,
+                       help=f"days until it expires (default {accounts.TOKEN_DAYS})")
     token.set_defaults(run=cmd_tokens_create)
+    listing = tokens.add_parser("list", help="a user's tokens: id, status, created, expires")
+    listing.add_argument("username")
+    listing.set_defaults(run=cmd_tokens_list)
+    revoke = tokens.add_parser("revoke", help="refuse a token from now on")
+    revoke.add_argument("token_id", type=int)
+    revoke.set_defaults(run=cmd_tokens_revoke)
 
     audit_cmd = sub.add_parser("audit", help="the audit log").add_subparsers(dest="action", required=True)
     audit_cmd.add_parser("verify", help="check the hash chain").set_defaults(run=cmd_audit_verify)

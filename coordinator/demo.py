@@ -8,10 +8,12 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import accounts, cases, conferences
+from coordinator import accounts, cases
 from coordinator.accounts import actor_of
 from coordinator.cases import KeyDateIn, PersonIn, ReferralIn
-from coordinator.conferences import ConferenceIn, InviteIn
+from coordinator.conference import schedule
+from coordinator.conference.participation import InviteIn
+from coordinator.conference.schedule import ConferenceIn
 from coordinator.models import User, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.settings import ReferralThresholds
@@ -49,7 +51,7 @@ async def load_demo(session: AsyncSession, registry: AgencyRegistry) -> list[str
                    KeyDateIn("hearing", today + dt.timedelta(days=21), "Restraining order hearing")],
         agencies=registry.keys, lead_agency=registry.keys[0],
     ), today)
-    conference = await conferences.schedule_conference(session, actor_of(users["chair"]), ConferenceIn(
+    conference = await schedule.schedule_conference(session, registry, actor_of(users["chair"]), ConferenceIn(
         title="Demo MARAC", scheduled_at=utcnow() + dt.timedelta(hours=1), chair_id=users["chair"].id,
         case_ids=[case.id], participants=[InviteIn(u.id, "representative") for name, u in users.items()
                                           if name.endswith(".rep")]))

@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import cases
-from coordinator.audit import Actor
-from coordinator.consents import is_case_worker
+from coordinator import cases, policy
 from coordinator.errors import Forbidden
-from coordinator.models import Case, Disclosure, InformationItem, User
+from coordinator.models import Disclosure, InformationItem, User
+from coordinator.policy import Actor
 
 
 @dataclass(frozen=True)
@@ -39,16 +38,11 @@ class ItemDisclosures:
     sightings: list[Sighting] = field(default_factory=list)
 
 
-def may_see_disclosures(actor: Actor, case: Case) -> bool:
-    """A supervisor or coordinator, or the survivor's case worker (who answers the survivor's question)."""
-    return is_case_worker(actor, case)
-
-
 async def disclosure_report(session: AsyncSession, actor: Actor, case_id: int) -> list[ItemDisclosures]:
     """Per disclosed item, in item order: who of which agency saw it, when, on what basis, by
     which path, oldest first. Items never shown outside their agency are not listed."""
     case = await cases.case_for(session, actor, case_id)
-    if not may_see_disclosures(actor, case):
+    if not policy.may_see_disclosures(actor, case):
         raise Forbidden("only a supervisor or the survivor's case worker can see who has seen this information")
     rows = await session.execute(
         select(Disclosure.item_id, Disclosure.at, Disclosure.viewer_id, Disclosure.viewer_agency, Disclosure.basis,

@@ -35,3 +35,10 @@ class Conflict(DomainError):
     """A stale version or a state that no longer allows the change."""
 
     status = 409
+
+
+def require_version(current: int, seen: int, what: str) -> None:
+    """Refuse a change made on a stale view: someone else changed ``what`` meanwhile."""
+    if current != seen:
+        raise Conflict(f"{what} was changed by someone else meanwhile (you saw version {seen}, it is now "
+                       f"version {current}); the current state is shown: check it and try again", field="version")

@@ -101,12 +101,18 @@ def agency_task_list(case: CaseFacts) -> list[TaskTemplate]:
 @hookspec
 def agency_information_categories() -> list[InformationCategory]:
     """The categories of information the agency holds. Called once per plugin at start-up;
-    every key must start with ``<agency key>.``. Returns a list."""
+    every key must start with ``<agency key>.``. Returns a list.
+
+    Each agency owns its own categories (no combining): its members record items only in them,
+    and an item's sensitivity may raise the category's, never lower it."""
 
 
 @hookspec
 def agency_responsibilities() -> list[Responsibility]:
-    """The role-map responsibilities the agency can take. Called once per plugin at start-up."""
+    """The role-map responsibilities the agency can take. Called once per plugin at start-up.
+
+    Returns a list. The role map offers the union over all agencies; several may declare the
+    same key (the first label seen is shown), and a role goes only to an agency that declares it."""
 
 
 @hookspec
@@ -118,6 +124,7 @@ def agency_restrict_disclosure(category: str, viewer_agency: str) -> str | None:
     no answer can make visible what the gate withholds. The answer must depend only on the
     arguments: the gate may reuse it within one view. The reason is shown to the reader in the
     withheld item's place, so write it as a sentence for them (it never reveals the text).
+    A plugin that raises withholds the item too, and the failure is logged naming it.
     """
 
 
@@ -125,16 +132,23 @@ def agency_restrict_disclosure(category: str, viewer_agency: str) -> str | None:
 def case_event(event: CaseEvent) -> list[TaskTemplate] | None:
     """React to an event on a case this agency is part of (called on that agency's plugin only).
 
-    Return follow-up tasks for the agency itself (added to the case at once), or None.
+    Return follow-up tasks for the agency itself (added to the case at once), or None. Answers
+    are not combined: each agency's tasks are its own. A plugin that raises or returns anything
+    else is skipped, logged and recorded in the audit (``plugin.failed``); it never blocks the
+    change that raised the event, nor the other agencies' reactions.
     """
 
 
 @hookspec
 def agency_routes() -> list:
     """Extra Litestar route handlers; their paths must start with ``/<agency key>/``.
-    Called once per plugin at start-up. Returns a list, possibly empty."""
+    Called once per plugin at start-up. Returns a list, possibly empty; every agency's routes are
+    added to the app's, behind the same login. A path outside the prefix stops start-up."""
 
 
 @hookspec
 def agency_template_dir() -> str | None:
-    """A folder of templates served under the agency's prefix (``<agency key>/…``), or None."""
+    """A folder of templates served under the agency's prefix (``<agency key>/…``), or None.
+
+    One folder per agency, never combined: a template in it is found only by its prefixed name,
+    so no agency can replace a core page or another agency's template."""

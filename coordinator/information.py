@@ -2,7 +2,7 @@
 
 Items are never edited in place: a correction is a new version in the same lineage that
 supersedes the old one, which stays as history. This module writes an item's text but never
-reads it back: reading text is the consent gate's alone (coordinator.sharing).
+reads it back: reading text is the consent gate's alone (coordinator.gate).
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import audit, cases, sharing
-from coordinator.audit import Actor
+from coordinator import audit, cases, events, gate, policy
 from coordinator.errors import Conflict, Forbidden, Invalid, NotFound
-from coordinator.models import Case, InformationItem
+from coordinator.gate import ItemView
+from coordinator.models import InformationItem
 from coordinator.plugins import AgencyRegistry
-from coordinator.sharing import ItemView
+from coordinator.policy import Actor
 
 NATURES = ("fact", "opinion")
 SENSITIVITIES = ("normal", "high")
@@ -70,18 +70,13 @@ def _checked_sensitivity(registry: AgencyRegistry, category: str, sensitivity: s
     return sensitivity
 
 
-def _require_agency_on_case(actor: Actor, case: Case) -> None:
-    if actor.agency is None or not any(link.agency == actor.agency for link in case.agencies):
-        raise Forbidden(f"only an agency that is part of case {case.reference} records information on it")
-
-
 async def record_item(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int,
                       item_in: ItemIn) -> InformationItem:
     """Record an item of the actor's agency on a case, in one of that agency's categories; the
     agencies on the case are told (``information_recorded``) and may add tasks."""
     case = await cases.case_for(session, actor, case_id)
     cases.ensure_open(case)
-    _require_agency_on_case(actor, case)
+    policy.require_on_case(actor, cases.agencies_of(case), case.reference, "record information on it")
     declared = registry.category(item_in.category)
     if declared is None:
         raise Invalid(f"no information category {item_in.category!r} is declared by an installed agency",
@@ -100,6 +95,7 @@ async def record_item(session: AsyncSession, registry: AgencyRegistry, actor: Ac
     # The audit names the item, never its text: the log is read outside the gate.
     await audit.record(session, actor, "information.recorded", case_id=case.id, subject=f"item:{item.id}",
                        category=item.category, nature=item.nature, sensitivity=item.sensitivity)
+    events.case_changed(session, case.id, "items")
     await cases.raise_event(session, registry, actor, case, "information_recorded", detail=item.category)
     return item
 
@@ -143,6 +139,7 @@ async def correct_item(session: AsyncSession, registry: AgencyRegistry, actor: A
     await session.flush()
     await audit.record(session, actor, "information.corrected", case_id=case.id, subject=f"item:{item.id}",
                        supersedes=old.id, lineage=item.lineage_id, nature=nature, sensitivity=sensitivity)
+    events.case_changed(session, case.id, "items")
     return item
 
 
@@ -155,7 +152,7 @@ async def item_history(session: AsyncSession, registry: AgencyRegistry, viewer: 
     version_ids = list((await session.execute(
         select(InformationItem.id).where(InformationItem.case_id == case.id, InformationItem.lineage_id == lineage)
     )).scalars())
-    return await sharing.visible_items(session, registry, viewer, case.id, channel=channel, item_ids=version_ids,
+    return await gate.visible_items(session, registry, viewer, case.id, channel=channel, item_ids=version_ids,
                                        include_superseded=True)
 
 
@@ -163,4 +160,4 @@ async def case_items(session: AsyncSession, registry: AgencyRegistry, viewer: Ac
                      *, channel: str) -> list[ItemView]:
     """The case's current items as the viewer's agency may see them (the viewer must see the case)."""
     case = await cases.case_for(session, viewer, case_id)
-    return await sharing.visible_items(session, registry, viewer, case.id, channel=channel)
+    return await gate.visible_items(session, registry, viewer, case.id, channel=channel)

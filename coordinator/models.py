@@ -80,15 +80,19 @@ class ApiToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex; the token itself is never stored
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column()
+    revoked_at: Mapped[dt.datetime | None] = mapped_column()
 
 
 class LoginFailure(Base):
-    """Failed logins, counted per username in a sliding window to throttle guessing."""
+    """Failed logins, counted per (username, client address) in a sliding window to throttle
+    guessing from one place without locking the person out everywhere."""
 
     __tablename__ = "login_failures"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(80), index=True)
+    address: Mapped[str] = mapped_column(String(64))
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -98,8 +102,10 @@ class WebSession(Base):
     __tablename__ = "web_sessions"
 
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    # Whose session it is, so deactivation can end them all; sessions exist only once logged in.
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     data: Mapped[bytes] = mapped_column(LargeBinary)
-    expires_at: Mapped[dt.datetime | None] = mapped_column()
+    expires_at: Mapped[dt.datetime | None] = mapped_column(index=True)  # swept when past
 
 
 # --- cases ---------------------------------------------------------------------------------
@@ -231,7 +237,7 @@ class InformationItem(Base):
     nature: Mapped[str] = mapped_column(String(20))  # fact, opinion
     sensitivity: Mapped[str] = mapped_column(String(20))  # normal, high
     # Never loaded with the row, and reading it from a loaded row raises: only the consent gate
-    # (coordinator.sharing) selects the text, for the items it has decided a viewer may see.
+    # (coordinator.gate) selects the text, for the items it has decided a viewer may see.
     text: Mapped[str] = mapped_column(Text, deferred=True, deferred_raiseload=True)
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

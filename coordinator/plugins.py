@@ -1,11 +1,14 @@
 """Build the plugin manager from the ``coordinator.agencies`` entry points and validate it.
 
 The registry is built once at start-up by a factory (never at import) and passed in. A broken
-plugin stops start-up with a message naming the plugin and the hook.
+plugin stops start-up with a message naming the plugin and the hook. At run time a failing
+plugin never blocks a user's change: it is logged here and skipped, and a restriction that fails
+withholds.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -27,6 +30,7 @@ from coordinator.hookspecs import (
 
 ENTRY_POINT_GROUP = "coordinator.agencies"
 _KEY = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
+log = logging.getLogger(__name__)
 
 
 class PluginError(RuntimeError):
@@ -36,6 +40,12 @@ class PluginError(RuntimeError):
         super().__init__(f"agency plugin {plugin!r}, hook {hook}: {problem}")
         self.plugin = plugin
         self.hook = hook
+
+    @property
+    def error(self) -> str:
+        """The class of the exception the plugin raised (PluginError when it returned something
+        its hook does not allow): a name, never the plugin's own message, so it can be audited."""
+        return type(self.__cause__ or self).__name__
 
 
 @dataclass
@@ -98,17 +108,45 @@ class AgencyRegistry:
         result = _call_one(self.pm, self.get(agency_key), "agency_task_list", case=case)
         return _check_tasks(agency_key, "agency_task_list", result)
 
-    def react(self, agency_key: str, event: CaseEvent) -> list[TaskTemplate]:
-        result = _call_one(self.pm, self.get(agency_key), "case_event", event=event)
-        return _check_tasks(agency_key, "case_event", result or [])
+    def reactions(self, agency_keys: Iterable[str], event: CaseEvent
+                  ) -> tuple[dict[str, list[TaskTemplate]], list[PluginError]]:
+        """Each agency's follow-up tasks for ``event``, and the plugins that failed to answer.
+
+        The event reports a change already made: a failing plugin is logged and skipped (the
+        caller records it) so that it can neither undo the change nor silence the others.
+        """
+        reactions: dict[str, list[TaskTemplate]] = {}
+        failures: list[PluginError] = []
+        for key in agency_keys:
+            try:
+                result = _call_one(self.pm, self.get(key), "case_event", event=event)
+                reactions[key] = _check_tasks(key, "case_event", result or [])
+            except PluginError as failure:
+                _log_failure(failure, "its reaction was skipped")
+                failures.append(failure)
+        return reactions, failures
 
     def restrictions(self, category: str, viewer_agency: str) -> list[str]:
-        """Every reason any plugin gives to withhold ``category`` from ``viewer_agency``."""
-        try:
-            answers = self.pm.hook.agency_restrict_disclosure(category=category, viewer_agency=viewer_agency)
-        except Exception as exc:  # a failing restriction withholds: when in doubt, do not disclose
-            return [f"restriction check failed ({exc.__class__.__name__}): withheld"]
-        return [str(reason) for reason in answers if reason]
+        """Every reason any plugin gives to withhold ``category`` from ``viewer_agency``.
+
+        Each plugin is asked on its own, so one that fails is named in the log and withholds
+        (when in doubt, do not disclose) without hiding the other plugins' reasons.
+        """
+        reasons: list[str] = []
+        for agency in self._agencies.values():
+            try:
+                reason = _call_one(self.pm, agency, "agency_restrict_disclosure",
+                                   category=category, viewer_agency=viewer_agency)
+            except PluginError as failure:
+                _log_failure(failure, "the item was withheld")
+                reason = f"the restriction check of {agency.name} failed"
+            if reason:
+                reasons.append(str(reason))
+        return reasons
+
+
+def _log_failure(failure: PluginError, consequence: str) -> None:
+    log.error("%s; %s", failure, consequence, exc_info=failure)
 
 
 def _call_one(pm: pluggy.PluginManager, agency: Agency, hook_name: str, **kwargs: Any) -> Any:

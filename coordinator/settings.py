@@ -17,6 +17,17 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise SystemExit(f"setting {name} must be a whole number, got {raw!r}") from exc
 
 
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SystemExit(f"setting {name} must be 1 or 0, got {raw!r}")
+
+
 @dataclass(frozen=True)
 class ReferralThresholds:
     """MARAC practice defaults; local policy may change them."""
@@ -36,8 +47,17 @@ class Settings:
     channels_prefix: str = "ccc"
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     session_idle_minutes: int = 30
+    # How often an open live page checks that its login session still holds (expiry,
+    # deactivation, logout made where no event reached this process).
+    session_check_seconds: int = 15
     login_max_failures: int = 5
     login_window_minutes: int = 15
+    # After login_max_failures from one address, that address waits this long before its next
+    # try, doubling with each further failure (at most the window).
+    login_delay_seconds: int = 30
+    # Secure flag on the session and CSRF cookies: on wherever the server is reached over HTTPS;
+    # off by default so http://localhost works in development.
+    secure_cookies: bool = False
     referral: ReferralThresholds = field(default_factory=ReferralThresholds)
     debug: bool = False
 
@@ -54,8 +74,11 @@ class Settings:
         if env.get("COORDINATOR_SECRET_KEY"):
             kwargs["secret_key"] = env["COORDINATOR_SECRET_KEY"]
         kwargs["session_idle_minutes"] = _int(env, "COORDINATOR_SESSION_IDLE_MINUTES", 30)
+        kwargs["session_check_seconds"] = _int(env, "COORDINATOR_SESSION_CHECK_SECONDS", 15)
         kwargs["login_max_failures"] = _int(env, "COORDINATOR_LOGIN_MAX_FAILURES", 5)
         kwargs["login_window_minutes"] = _int(env, "COORDINATOR_LOGIN_WINDOW_MINUTES", 15)
+        kwargs["login_delay_seconds"] = _int(env, "COORDINATOR_LOGIN_DELAY_SECONDS", 30)
+        kwargs["secure_cookies"] = _bool(env, "COORDINATOR_SECURE_COOKIES", False)
         kwargs["referral"] = ReferralThresholds(
             checklist_high=_int(env, "COORDINATOR_REFERRAL_CHECKLIST_HIGH", 14),
             escalation_incidents=_int(env, "COORDINATOR_REFERRAL_ESCALATION_INCIDENTS", 3),

@@ -10,13 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from coordinator import audit
-from coordinator.audit import Actor
-from coordinator.cases import COORDINATING_ROLES, ensure_open, load_case, require_coordinator
-from coordinator.errors import Conflict, Forbidden, Invalid, NotFound
+from coordinator import audit, events, policy
+from coordinator.cases import agencies_of, ensure_open, load_case
+from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.hookspecs import TASK_DOMAINS
 from coordinator.models import Case, Task, TaskEvent, User, utcnow
 from coordinator.plugins import AgencyRegistry
+from coordinator.policy import Actor
 
 STATUSES = ("open", "in_progress", "done", "not_applicable", "blocked")
 CLOSED_STATUSES = ("done", "not_applicable")
@@ -36,17 +36,17 @@ def is_overdue(task: Task, today: dt.date) -> bool:
     return task.status not in CLOSED_STATUSES and task.due_on is not None and task.due_on < today
 
 
-async def get_task(session: AsyncSession, task_id: int) -> Task:
-    task = (await session.execute(
-        select(Task).where(Task.id == task_id).options(selectinload(Task.history))
-    )).scalar()
+async def task_for(session: AsyncSession, actor: Actor, task_id: int, *, lock: bool = False) -> Task:
+    """The task with its history, if the actor may see its case; a task on a case the actor
+    may not see is answered exactly as a missing one (404), before any other check."""
+    query = select(Task).where(Task.id == task_id).options(selectinload(Task.history))
+    if lock:  # two changes of one task are serialised on PostgreSQL; the version check does the rest
+        query = query.with_for_update().execution_options(populate_existing=True)
+    task = (await session.execute(query)).scalar()
     if task is None:
         raise NotFound(f"no task {task_id}")
+    policy.require_case_visible(actor, agencies_of(await load_case(session, task.case_id)), f"task {task_id}")
     return task
-
-
-def may_change(actor: Actor, task: Task) -> bool:
-    return actor.agency == task.agency or actor.role in COORDINATING_ROLES
 
 
 async def change_status(
@@ -57,9 +57,8 @@ async def change_status(
     be the one the actor saw, or the change is refused (someone else changed it first)."""
     if status not in STATUSES:
         raise Invalid(f"status must be one of {', '.join(STATUSES)}", field="status")
-    task = await get_task(session, task_id)
-    if not may_change(actor, task):
-        raise Forbidden(f"only {registry.name(task.agency)} or a coordinator can change this task")
+    task = await task_for(session, actor, task_id, lock=True)
+    policy.require_task_change(actor, task.agency, registry.name(task.agency))
     ensure_open(await session.get(Case, task.case_id))
     if task.version != version:
         raise Conflict(
@@ -75,7 +74,8 @@ async def change_status(
     task.updated_at = utcnow()
     task.history.append(TaskEvent(by_id=actor.id, status=status, reason=reason))
     await audit.record(session, actor, "task.status_changed", case_id=task.case_id, subject=f"task:{task.id}",
-                       status=status, reason=reason)
+                       status=status)
+    events.case_changed(session, task.case_id, "tasks")
     return task
 
 
@@ -85,7 +85,7 @@ async def assign_task(
 ) -> Task:
     """A coordinator gives an agency an extra task on a case, with a due date."""
     if source == "coordinator":
-        require_coordinator(actor, "assign a task to an agency")
+        policy.require_coordinator(actor, "assign a task to an agency")
     case = await load_case(session, case_id)
     ensure_open(case)
     if task_in.agency not in registry:
@@ -109,7 +109,8 @@ async def assign_task(
     session.add(task)
     await session.flush()
     await audit.record(session, actor, "task.assigned", case_id=case.id, subject=f"task:{task.id}",
-                       agency=task.agency, title=title, due_on=task.due_on, source=source)
+                       agency=task.agency, due_on=task.due_on, source=source)
+    events.case_changed(session, case.id, "tasks")
     return task
 
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from coordinator import accounts, cases, conferences
+from coordinator import accounts, cases
 from coordinator.accounts import actor_of
 from coordinator.cases import PersonIn, ReferralIn
-from coordinator.conferences import ConferenceIn, InviteIn, VersionIn
+from coordinator.conference import meeting, participation, schedule
+from coordinator.conference.meeting import VersionIn
+from coordinator.conference.participation import InviteIn
+from coordinator.conference.schedule import ConferenceIn
 from coordinator.models import Consent, ConsentScope, InformationItem, utcnow
 from coordinator.settings import ReferralThresholds
 
@@ -21,6 +24,10 @@ AGENCIES = ["police", "social_work", "health"]
 CALL_OUTS = "Three call-outs to the address in May"
 INJURIES = "Bruising to both arms treated at the emergency department"
 ARREARS = "Rent arrears of four months"
+# Case C (adults, standard risk, last on the agenda) has police and social work only: health
+# sees its agenda line and nothing else.
+CASE_C_SUMMARY = "Cara moved to a refuge in another county."
+CASE_C_NOTE = "Cara's new address is known to police only"
 
 # username -> (agency, account role, role in the conference or None when not invited)
 PEOPLE = {
@@ -40,6 +47,7 @@ class Scenario:
     conference_id: int
     case_a: int  # with children: first on the agenda
     case_b: int
+    case_c: int  # health is not part of it
     users: dict[str, int]
 
 
@@ -71,18 +79,23 @@ async def build_conference(sessionmaker, registry, *, start: bool = True) -> Sce
         case_b = await cases.create_case(session, registry, ReferralThresholds(), chair, ReferralIn(
             kind="domestic_abuse", people=[PersonIn("survivor", "Ana")], checklist_score=16, agencies=AGENCIES,
             summary="Ana lives alone."), today)
+        case_c = await cases.create_case(session, registry, ReferralThresholds(), chair, ReferralIn(
+            kind="domestic_abuse", people=[PersonIn("survivor", "Cara")], incidents_last_12_months=3,
+            agencies=["police", "social_work"], summary=CASE_C_SUMMARY), today)
+        await _item(session, case_c.id, "police", "police.call_outs", CASE_C_NOTE, users["pc"].id)
+        await _consent(session, case_c.id, "police.call_outs", "social_work", chair.id)
         await _item(session, case_a.id, "police", "police.call_outs", CALL_OUTS, users["pc"].id)
         await _item(session, case_a.id, "health", "health.injuries", INJURIES, users["doc"].id)
         await _consent(session, case_a.id, "police.call_outs", "social_work", chair.id)
         await _item(session, case_b.id, "social_work", "social_work.finances", ARREARS, users["sw"].id)
         await _consent(session, case_b.id, "social_work.finances", "health", chair.id)
-        conference = await conferences.schedule_conference(session, chair, ConferenceIn(
-            title="Weekly MARAC", scheduled_at=utcnow(), chair_id=users["chair"].id, case_ids=[case_b.id, case_a.id],
+        conference = await schedule.schedule_conference(session, registry, chair, ConferenceIn(
+            title="Weekly MARAC", scheduled_at=utcnow(), chair_id=users["chair"].id, case_ids=[case_c.id, case_b.id, case_a.id],
             participants=[InviteIn(users[name].id, role) for name, (_, _, role) in PEOPLE.items()
                           if role not in (None, "chair")]))
         for name in ACCEPTED:
-            await conferences.accept_statement(session, actor_of(users[name]), conference.id)
+            await participation.accept_statement(session, actor_of(users[name]), conference.id)
         if start:
-            await conferences.start_conference(session, registry, chair, conference.id, VersionIn(version=1))
+            await meeting.start_conference(session, registry, chair, conference.id, VersionIn(version=1))
         await session.commit()
-        return Scenario(conference.id, case_a.id, case_b.id, {name: user.id for name, user in users.items()})
+        return Scenario(conference.id, case_a.id, case_b.id, case_c.id, {name: user.id for name, user in users.items()})

@@ -82,7 +82,9 @@ async def test_nothing_of_a_case_is_shown_before_the_statement_is_accepted_once(
     for _ in range(2):
         accepted = await late.post(f"/conferences/{scenario.conference_id}/statement")
         assert accepted.status_code == 200  # redirected to the live page
-    assert "Nora" in accepted.text and INJURIES in accepted.text  # health's own item
+    assert "Nora" in accepted.text  # the case under discussion; its items come by websocket
+    items = (await late.get(f"/api/conferences/{scenario.conference_id}")).json()["items"]
+    assert INJURIES in [item["text"] for item in items]  # health's own item
     async with sessionmaker() as session:
         recorded = (await session.execute(select(func.count()).select_from(AuditEntry).where(
             AuditEntry.action == "conference.statement_accepted", AuditEntry.actor_id == scenario.users["late"]
@@ -92,16 +94,18 @@ async def test_nothing_of_a_case_is_shown_before_the_statement_is_accepted_once(
 
 async def test_each_agency_sees_the_current_case_as_consent_allows(client_for, scenario):
     police, health = await client_for("pc"), await client_for("doc")
-    police_page = (await police.get(f"/conferences/{scenario.conference_id}")).text
-    health_page = (await health.get(f"/conferences/{scenario.conference_id}")).text
-    assert CALL_OUTS in police_page and INJURIES not in police_page and "Withheld" in police_page
-    assert INJURIES in health_page and CALL_OUTS not in health_page and "Call-outs to the address" in health_page
+    police_view = (await police.get(f"/api/conferences/{scenario.conference_id}")).text
+    health_view = (await health.get(f"/api/conferences/{scenario.conference_id}")).text
+    assert CALL_OUTS in police_view and INJURIES not in police_view and '"withheld":true' in police_view
+    assert INJURIES in health_view and CALL_OUTS not in health_view and "Call-outs to the address" in health_view
 
 
 async def test_uninvited_people_cannot_open_the_conference(client_for, scenario):
     outsider = await client_for("outsider")
-    assert (await outsider.get(f"/conferences/{scenario.conference_id}")).status_code == 403
-    assert (await outsider.get(f"/api/conferences/{scenario.conference_id}")).status_code == 403
+    # Not invited: the conference does not exist for them, exactly as a missing one.
+    assert (await outsider.get(f"/conferences/{scenario.conference_id}")).status_code == 404
+    assert (await outsider.get(f"/api/conferences/{scenario.conference_id}")).status_code == 404
+    assert (await outsider.get("/api/conferences/99999")).json()["detail"] == "no conference 99999"
 
 
 async def test_roles_keep_their_history_and_offers_need_the_chair(client_for, scenario, sessionmaker):

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.exc import InvalidRequestError
 
-from coordinator import sharing
+from coordinator import gate
 from coordinator.models import InformationItem
 from tests.sharing_steps import grant_consent, record_item
 
-GATE = Path("coordinator/sharing.py")
+GATE = Path("coordinator/gate.py")
 
 
 def selects_text(sql: str) -> bool:
@@ -79,7 +79,7 @@ _inside_gate: contextvars.ContextVar[bool] = contextvars.ContextVar("inside_gate
 def text_reads_watched(engine, monkeypatch):  # noqa: ANN001, ANN201
     """Yield a list that gets, for every query reading item text, whether it ran inside the gate."""
     reads: list[bool] = []
-    gate_reader = sharing._read_items
+    gate_reader = gate._read_items
 
     async def flagged_reader(*args, **kwargs):  # noqa: ANN202
         token = _inside_gate.set(True)
@@ -92,7 +92,7 @@ def text_reads_watched(engine, monkeypatch):  # noqa: ANN001, ANN201
         if selects_text(statement):
             reads.append(_inside_gate.get())
 
-    monkeypatch.setattr(sharing, "_read_items", flagged_reader)
+    monkeypatch.setattr(gate, "_read_items", flagged_reader)
     event.listen(engine.sync_engine, "before_cursor_execute", watch)
     try:
         yield reads

@@ -7,6 +7,7 @@ from coordinator.hookspecs import TASK_DOMAINS
 from coordinator.plugins import AgencyRegistry
 from coordinator.tasks import STATUSES, is_overdue
 from coordinator.web import api, auth, conference, pages, sharing
+from coordinator.web.live import socket
 
 
 def label(key: str | None) -> str:
@@ -35,5 +36,5 @@ ROUTES = [
     api.me, api.list_agencies, api.dashboard_json, api.list_cases, api.create_case, api.get_case, api.add_agency,
     api.list_case_tasks, api.assign_task, api.get_task, api.change_task,
     *sharing.PAGES, *sharing.API,
-    *conference.ROUTES,
+    *conference.ROUTES, socket.conference_live,
 ]

@@ -16,7 +16,7 @@ from coordinator.plugins import AgencyRegistry
 from coordinator.settings import Settings
 from coordinator.tasks import TaskIn
 from coordinator.web.auth import current_actor
-from coordinator.web.serialize import case_json, task_json
+from coordinator.web.json import case_json, task_json
 
 
 @dataclass
@@ -104,8 +104,7 @@ async def assign_task(request: Request, db: NamedDependency[AsyncSession], regis
 @get("/api/tasks/{task_id:int}")
 async def get_task(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
                    task_id: FromPath[int]) -> dict:
-    task = await tasks.get_task(db, task_id)
-    await cases.case_for(db, current_actor(request), task.case_id)  # 404 outside the actor's cases
+    task = await tasks.task_for(db, current_actor(request), task_id)
     return task_json(task, registry, utcnow().date(), history=True)
 
 
@@ -115,4 +114,4 @@ async def change_task(request: Request, db: NamedDependency[AsyncSession], regis
     task = await tasks.change_status(db, registry, current_actor(request), task_id,
                                      status=data.status, version=data.version, reason=data.reason)
     await db.commit()
-    return task_json(await tasks.get_task(db, task.id), registry, utcnow().date(), history=True)
+    return task_json(await tasks.task_for(db, current_actor(request), task.id), registry, utcnow().date(), history=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
+from urllib.parse import urlencode, urlsplit
 
 from litestar import Request, get, post
 from litestar.connection import ASGIConnection
@@ -20,11 +21,14 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import accounts, audit
-from coordinator.accounts import LoginRefused, actor_of
+from coordinator.accounts import LoginRefused, TokenRefused, actor_of
 from coordinator.models import User
+from coordinator.policy import Actor
 
 PUBLIC_PATHS = {"/health", "/login"}
 PUBLIC_PREFIXES = ("/static/",)
+USERNAME_MAX = 80  # as stored
+PASSWORD_MAX = 1024  # hashing a megabyte on every try would be a cheap way to load the server
 
 
 def bearer_token(scope: Scope) -> str | None:
@@ -42,10 +46,10 @@ class UserMiddleware(AbstractAuthenticationMiddleware):
         token = bearer_token(connection.scope)
         async with state.sessionmaker() as db:
             if token is not None:
-                user = await accounts.user_for_token(db, token)
-                if user is None:
-                    raise NotAuthorizedException("the API token is not valid")
-                return AuthenticationResult(user=user, auth="token")
+                try:
+                    return AuthenticationResult(user=await accounts.user_for_token(db, token), auth="token")
+                except TokenRefused as refusal:
+                    raise NotAuthorizedException(refusal.message) from None
             user_id = connection.scope.get("session", {}).get("user_id") if "session" in connection.scope else None
             if user_id is None:
                 raise NotAuthorizedException("log in first")
@@ -70,7 +74,7 @@ class CsrfUnlessBearer(MiddlewareProtocol):
             await self.csrf(scope, receive, send)
 
 
-def current_actor(request: Request) -> audit.Actor:
+def current_actor(request: Request) -> Actor:
     return actor_of(request.user)
 
 
@@ -85,8 +89,53 @@ def login_page(request: Request, next: FromQuery[str | None] = None) -> Template
 
 
 def _safe_next(target: str | None) -> str:
-    # Only local paths: never bounce a user to another site after login.
-    return target if target and target.startswith("/") and not target.startswith("//") else "/"
+    # Only local paths: never bounce a user to another site after login ("//host" and "/\\host"
+    # are other sites to a browser), and nothing that could not be a header value.
+    if (not target or not target.startswith("/") or target[1:2] in ("/", "\\") or len(target) > 2000
+            or any(c < " " or c == "\x7f" for c in target)):
+        return "/"
+    return target
+
+
+def _same_site_path(request: Request, url: str | None) -> str:
+    """The path (and query) of ``url`` if it is a page of this site, else "/"."""
+    parts = urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or parts.netloc != request.url.netloc:
+        return "/"
+    return _safe_next(parts.path + (f"?{parts.query}" if parts.query else ""))
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def login_url(request: Request) -> str:
+    """Where an unauthenticated browser logs in, returning afterwards to a page it can GET: the
+    page htmx is showing, the page itself for a GET, else the page the form was on."""
+    if is_htmx(request):
+        target = _same_site_path(request, request.headers.get("hx-current-url"))
+    elif request.method == "GET":
+        target = _safe_next(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    else:
+        target = _same_site_path(request, request.headers.get("referer"))
+    return "/login?" + urlencode({"next": target})
+
+
+def _client_address(request: Request) -> str:
+    # The peer as the server sees it: behind a reverse proxy that is the proxy (see README).
+    return (request.client.host if request.client else "")[:64] or "unknown"
+
+
+def _bad_login_input(username: str, password: str) -> str | None:
+    # Longer than any stored value, or with characters no database column takes: refused before
+    # the query, as a mistake in the form rather than a failed attempt.
+    if len(username) > USERNAME_MAX:
+        return f"The username is at most {USERNAME_MAX} characters."
+    if len(password) > PASSWORD_MAX:
+        return f"The password is at most {PASSWORD_MAX} characters."
+    if "\x00" in username or "\x00" in password:
+        return "The username or password contains a character that is not allowed."
+    return None
 
 
 @post("/login", exclude_from_auth=True)
@@ -95,24 +144,39 @@ async def login(
     data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
 ) -> Template | Redirect:
     settings = state.settings
-    username = (data.get("username") or "").strip()
+    username, password = (data.get("username") or "").strip(), data.get("password") or ""
+    target = _safe_next(data.get("next"))
+
+    def refused(status: int, message: str, headers: dict[str, str] | None = None) -> Template:
+        return Template("login.html", status_code=status, headers=headers,
+                        context={"error": message, "username": username[:USERNAME_MAX], "next": target})
+
+    if problem := _bad_login_input(username, password):
+        return refused(400, problem)
     try:
         user = await accounts.authenticate(
-            db, username=username, password=data.get("password") or "",
+            db, username=username, password=password, address=_client_address(request),
             max_failures=settings.login_max_failures, window=dt.timedelta(minutes=settings.login_window_minutes),
+            first_delay=dt.timedelta(seconds=settings.login_delay_seconds),
         )
-    except LoginRefused as refused:
+    except LoginRefused as refusal:
         await db.commit()  # the failure counts toward throttling whatever happens next
-        return Template("login.html", status_code=429 if refused.throttled else 401,
-                        context={"error": refused.message, "username": username, "next": _safe_next(data.get("next"))})
+        if refusal.throttled:
+            return refused(429, refusal.message, {"Retry-After": str(refusal.retry_after)})
+        return refused(401, refusal.message)
+    await accounts.sweep_expired_sessions(db)
     await db.commit()
+    # Cleared first, so the session gets a new id: one known before login is worth nothing.
     request.clear_session()
     request.set_session({"user_id": user.id})
-    return Redirect(_safe_next(data.get("next")), status_code=303)
+    return Redirect(target, status_code=303)
 
 
 @post("/logout")
 async def logout(request: Request, db: NamedDependency[AsyncSession]) -> Redirect:
+    session_key = request.get_session_id()
+    if session_key is not None:  # a bearer-token caller has no session to end
+        await accounts.end_sessions(db, request.user.id, session_key)
     await audit.record(db, current_actor(request), "logout", subject=f"user:{request.user.id}")
     await db.commit()
     request.clear_session()

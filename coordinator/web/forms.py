@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import types
+import typing
+from dataclasses import fields
 
 from litestar.datastructures import FormMultiDict
 
@@ -63,3 +66,30 @@ def referral_from_form(form: FormMultiDict) -> ReferralIn:
 def task_from_form(form: FormMultiDict) -> TaskIn:
     return TaskIn(agency=text(form, "agency"), title=text(form, "title"), domain=text(form, "domain"),
                   due_on=optional_date(form, "due_on"), assignee_id=optional_int(form, "assignee_id"))
+
+
+def _read_field(form: FormMultiDict, name: str, kind: object) -> object:
+    """One form field as the type the input dataclass declares."""
+    optional = isinstance(kind, types.UnionType) and type(None) in typing.get_args(kind)
+    base = next((a for a in typing.get_args(kind) if a is not type(None)), kind) if optional else kind
+    if typing.get_origin(base) is list:
+        try:
+            return [int(value) for value in form.getall(name)] if name in form else []
+        except ValueError:
+            raise Invalid("expected whole numbers", field=name) from None
+    if base is int:
+        value = optional_int(form, name)
+        if value is None and not optional:
+            raise Invalid("this is required", field=name)
+        return value
+    if base is bool:
+        return text(form, name) in ("yes", "on", "true", "1")
+    if base is dt.date:
+        return optional_date(form, name)
+    return text(form, name) or (None if optional else "")
+
+
+def from_form(data_class: type, form: FormMultiDict) -> object:
+    """Build a service's input from a submitted form, by the dataclass's own field types."""
+    hints = typing.get_type_hints(data_class)
+    return data_class(**{f.name: _read_field(form, f.name, hints[f.name]) for f in fields(data_class)})

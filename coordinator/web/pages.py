@@ -8,7 +8,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import cases, tasks
+from coordinator import cases, policy, tasks
 from coordinator.errors import DomainError, Invalid
 from coordinator.models import utcnow
 from coordinator.plugins import AgencyRegistry
@@ -39,7 +39,7 @@ def _case_form(form_values: dict, error: DomainError | None = None, status: int 
 
 @get("/cases/new")
 async def new_case_page(request: Request) -> Template:
-    cases.require_coordinator(current_actor(request), "create a case")
+    policy.require_coordinator(current_actor(request), "create a case")
     return _case_form({"kind": "domestic_abuse"})
 
 
@@ -120,12 +120,12 @@ async def change_task_page(
         error, status = None, 200
     except DomainError as exc:
         await db.rollback()
-        if not is_htmx(request):
-            raise
-        task = await tasks.get_task(db, task_id)
+        if not is_htmx(request) or exc.status != 409:
+            raise  # an error answer renders the error only; a 409 shows the task as it now stands
+        task = await tasks.task_for(db, actor, task_id)
         error, status = exc, exc.status
     if not is_htmx(request):
         return Redirect(f"/cases/{task.case_id}#task-{task.id}", status_code=303)
     return Template("_task.html", status_code=status, context={
-        "task": task, "today": utcnow().date(), "can_change": tasks.may_change(actor, task), "error": error,
+        "task": task, "today": utcnow().date(), "can_change": policy.may_change_task(actor, task.agency), "error": error,
     })

@@ -1,5 +1,17 @@
-"""A Litestar session store in the database: sessions survive a restart and are shared by
-every server process, and an idle session expires (its expiry is pushed on as it is used).
+"""Login sessions in the database: they survive a restart, are shared by every server process,
+and an idle session expires (its expiry is pushed on as it is used).
+
+Litestar's server-side session backend stores whatever id the client's cookie names, and stores
+a row even for an empty session. Here instead:
+
+- only an id the server issued and still holds is ever loaded; any other cookie value (forged,
+  expired, malformed, over-long) counts as no session and is never written under;
+- an empty session (anyone not logged in) writes nothing;
+- a session gets a fresh id whenever the handler clears it (login, any change of rights) or
+  its user changes, and the old row goes in the same transaction, so an id known before login
+  is worthless after it;
+- an existing session is only ever updated, never re-created: a request still in flight when
+  its session ended (logout elsewhere, deactivation) cannot bring the row back.
 
 Litestar asks the store to renew the session on every request and to save it on every
 response. Writing the same row twice per request would cost every live change a few
@@ -9,14 +21,26 @@ RENEW_SLACK behind: the idle limit then holds to within that slack."""
 from __future__ import annotations
 
 import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any
 
+from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie, MutableScopeHeaders
+from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
 from litestar.stores.base import Store
-from sqlalchemy import delete, select
+from litestar.types import Message, ScopeSession
+from litestar.utils.dataclass import extract_dataclass_items
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coordinator.models import WebSession, utcnow
 
 RENEW_SLACK = dt.timedelta(seconds=60)
+COOKIE = "session"  # the live websocket reads this cookie too
+ID_BYTES = 32
+_ISSUED_ID = re.compile(f"[0-9a-f]{{{ID_BYTES * 2}}}")
+_LOADED = "coordinator.session"  # scope state: (id, user id) of the session this request loaded
 
 
 def _stale(current: dt.datetime | None, wanted: dt.datetime | None) -> bool:
@@ -37,17 +61,23 @@ class DatabaseSessionStore(Store):
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
 
+    async def create(self, key: str, value: bytes, expires_in: int, *, user_id: int, replacing: str | None) -> None:
+        """Store a newly issued session, removing the one it replaces in the same transaction."""
+        async with self._sessionmaker() as db:
+            if replacing is not None:
+                await db.execute(delete(WebSession).where(WebSession.key == replacing))
+            db.add(WebSession(key=key, user_id=user_id, data=value, expires_at=_expiry(expires_in)))
+            await db.commit()
+
     async def set(self, key: str, value: str | bytes, expires_in: int | dt.timedelta | None = None) -> None:
+        """Update an existing session; one that has ended meanwhile stays ended."""
         data = value.encode() if isinstance(value, str) else value
         async with self._sessionmaker() as db:
             row = await db.get(WebSession, key)
             expires_at = _expiry(expires_in)
-            if row is None:
-                db.add(WebSession(key=key, data=data, expires_at=expires_at))
-            elif row.data != data or _stale(row.expires_at, expires_at):
-                row.data, row.expires_at = data, expires_at
-            else:
+            if row is None or (row.data == data and not _stale(row.expires_at, expires_at)):
                 return
+            await db.execute(update(WebSession).where(WebSession.key == key).values(data=data, expires_at=expires_at))
             await db.commit()
 
     async def get(self, key: str, renew_for: int | dt.timedelta | None = None) -> bytes | None:
@@ -83,3 +113,64 @@ class DatabaseSessionStore(Store):
         if expires_at is None:
             return None
         return max(0, int((expires_at - utcnow()).total_seconds()))
+
+
+class IssuedSessionBackend(ServerSideSessionBackend):
+    """Sessions under ids this server issued, and only once someone has logged in."""
+
+    def _cookie_id(self, connection: ASGIConnection) -> str | None:
+        value = connection.cookies.get(self.config.key)
+        # Checked before any lookup: an over-long or odd value never reaches the database.
+        return value if value and _ISSUED_ID.fullmatch(value) else None
+
+    async def load_from_connection(self, connection: ASGIConnection) -> dict[str, Any]:
+        session_id = self._cookie_id(connection)
+        if session_id is not None:
+            data = await self.get(session_id, store=self.config.get_store_from_app(connection.scope["app"]))
+            if data is not None:
+                session = self.deserialize_data(data)
+                connection.scope.setdefault("state", {})[_LOADED] = (session_id, session.get("user_id"))
+                return session
+        return {}
+
+    def _loaded(self, connection: ASGIConnection) -> tuple[str | None, int | None]:
+        return connection.scope.get("state", {}).get(_LOADED, (None, None))
+
+    def get_session_id(self, connection: ASGIConnection) -> str | None:  # type: ignore[override]
+        """The loaded session's id, or None: an id exists only once the server has issued it."""
+        return self._loaded(connection)[0]
+
+    async def store_in_message(self, scope_session: ScopeSession, message: Message, connection: ASGIConnection) -> None:
+        store: DatabaseSessionStore = self.config.get_store_from_app(connection.scope["app"])  # type: ignore[assignment]
+        headers = MutableScopeHeaders.from_message(message)
+        loaded, loaded_user_id = self._loaded(connection)
+        user_id = scope_session.get("user_id") if isinstance(scope_session, dict) else None
+        if user_id is None:  # logged out, or never logged in: nothing to keep
+            if loaded is not None:
+                await store.delete(loaded)
+            if connection.cookies.get(self.config.key):
+                headers.add("Set-Cookie", self._cookie("null", expires=0))
+            return
+        data = self.serialize_data(scope_session, connection.scope)
+        session_id = connection.get_session_id()  # None once the handler cleared the session
+        if session_id is None or user_id != loaded_user_id:  # whoever it is, a new user gets a new id
+            session_id = connection.cookies.get(self.config.key) or self.generate_session_id()
+            await store.create(session_id, data, self.config.max_age, user_id=user_id, replacing=loaded)
+        else:
+            await self.set(session_id, data, store=store)
+        headers.add("Set-Cookie", self._cookie(session_id))
+
+    def _cookie(self, value: str, **extra: Any) -> str:
+        params = dict(extract_dataclass_items(self.config, exclude_none=True, include=Cookie.__dict__.keys()))
+        return Cookie(value=value, key=self.config.key, **params, **extra).to_header(header="")
+
+
+@dataclass
+class SessionConfig(ServerSideSessionConfig):
+    _backend_class = IssuedSessionBackend  # type: ignore[assignment]
+
+
+def session_config(*, idle_minutes: int, secure: bool, exclude: list[str]) -> SessionConfig:
+    """``exclude``: path patterns that never need a session (static files: no lookup per asset)."""
+    return SessionConfig(key=COOKIE, session_id_bytes=ID_BYTES, max_age=idle_minutes * 60, renew_on_access=True,
+                         httponly=True, samesite="lax", secure=secure, exclude=exclude)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable
+
 from litestar import Request, get, post
 from litestar.datastructures import FormMultiDict
 from litestar.di import NamedDependency
@@ -13,73 +14,22 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import cases, consents, disclosures, information, sharing, tasks
-from coordinator.audit import Actor
-from coordinator.consents import ConsentIn, OverrideDecisionIn, OverrideIn, SurvivorNoticeIn, WithdrawalIn
+from coordinator import cases, consents, disclosures, gate, information, overrides, policy, tasks
+from coordinator.consents import ConsentIn, WithdrawalIn
 from coordinator.errors import DomainError, Invalid
 from coordinator.information import CorrectionIn, ItemIn
 from coordinator.models import Case, Consent, Override, utcnow
+from coordinator.overrides import OverrideDecisionIn, OverrideIn, SurvivorNoticeIn
 from coordinator.plugins import AgencyRegistry
-from coordinator.sharing import ItemView
+from coordinator.policy import Actor
 from coordinator.web.auth import current_actor
 from coordinator.web.forms import optional_date, text
-from coordinator.web.serialize import case_json, task_json
-
+from coordinator.web.json import case_json, consent_json, disclosures_json, item_json, override_json, task_json
 
 # The fixed choices the sharing forms offer.
 CHOICES = {"natures": information.NATURES, "sensitivities": information.SENSITIVITIES,
-           "methods": consents.METHODS, "legal_bases": consents.LEGAL_BASES}
+           "methods": consents.METHODS, "legal_bases": overrides.LEGAL_BASES}
 NO_VALUES = FormMultiDict()
-
-
-# --- JSON shapes -----------------------------------------------------------------------------
-
-def item_json(view: ItemView, registry: AgencyRegistry) -> dict:
-    """An item as the viewer may see it: a withheld item keeps its category and owner, never its text."""
-    category = registry.category(view.category)
-    return {
-        "id": view.id, "lineage_id": view.lineage_id, "supersedes_id": view.supersedes_id,
-        "superseded": view.superseded, "category": view.category,
-        "category_label": category.label if category else view.category,
-        "agency": view.agency, "agency_name": registry.name(view.agency), "nature": view.nature,
-        "sensitivity": view.sensitivity, "recorded_at": view.recorded_at,
-        "withheld": view.withheld, "basis": None if view.withheld else view.decision.basis,
-        "withheld_reason": view.decision.reason or None, "text": view.text,
-    }
-
-
-def consent_json(consent: Consent, now: dt.datetime) -> dict:
-    return {
-        "id": consent.id, "case_id": consent.case_id, "purpose": consent.purpose, "method": consent.method,
-        "given_by": consent.given_by, "given_at": consent.given_at, "expires_at": consent.expires_at,
-        "recorded_by_id": consent.recorded_by_id, "recorded_at": consent.recorded_at,
-        "scopes": [{"id": s.id, "category": s.category, "recipient": s.recipient,
-                    "status": consents.scope_status(consent, s, now), "withdrawn_at": s.withdrawn_at,
-                    "withdrawal_id": s.withdrawal_id} for s in consent.scopes],
-    }
-
-
-def override_json(override: Override, now: dt.datetime) -> dict:
-    return {
-        "id": override.id, "case_id": override.case_id, "legal_basis": override.legal_basis,
-        "legal_basis_label": consents.LEGAL_BASES.get(override.legal_basis, override.legal_basis),
-        "justification": override.justification, "status": consents.override_status(override, now),
-        "requested_by_id": override.requested_by_id, "requested_at": override.requested_at,
-        "decided_by_id": override.decided_by_id, "decided_at": override.decided_at,
-        "decision_note": override.decision_note, "expires_at": override.expires_at,
-        "survivor_informed": override.survivor_informed, "survivor_informed_at": override.survivor_informed_at,
-        "not_informed_reason": override.not_informed_reason,
-        "scopes": [{"category": s.category, "recipient": s.recipient} for s in override.scopes],
-    }
-
-
-def disclosures_json(report: list[disclosures.ItemDisclosures]) -> list[dict]:
-    return [{"item_id": e.item_id, "lineage_id": e.lineage_id, "category": e.category, "agency": e.agency,
-             "superseded": e.superseded,
-             "seen_by": [{"at": s.at, "viewer_id": s.viewer_id, "viewer_name": s.viewer_name,
-                          "viewer_agency": s.viewer_agency, "basis": s.basis, "channel": s.channel}
-                         for s in e.sightings]}
-            for e in report]
 
 
 # --- forms -----------------------------------------------------------------------------------
@@ -178,8 +128,8 @@ def _rendered(name: str, error: DomainError | None, context: dict) -> Template:
 
 async def information_context(db: AsyncSession, registry: AgencyRegistry, actor: Actor, case: Case) -> dict:
     """What the information section of a case page shows. The view is a disclosure: the caller commits."""
-    return {"items": await sharing.visible_items(db, registry, actor, case.id, channel="page"),
-            "may_see_disclosures": disclosures.may_see_disclosures(actor, case), "choices": CHOICES}
+    return {"items": await gate.visible_items(db, registry, actor, case.id, channel="page"),
+            "may_see_disclosures": policy.may_see_disclosures(actor, case), "choices": CHOICES}
 
 
 async def _items_page(db: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int, *,
@@ -241,7 +191,7 @@ async def _consents_page(db: AsyncSession, registry: AgencyRegistry, actor: Acto
     return _rendered("consents.html", error, {
         "case": case, "actor": actor, "consents": records, "withdrawals": withdrawals, "now": utcnow(),
         "names": await consents.display_names(db, people), "scope_status": consents.scope_status,
-        "can_change": consents.is_case_worker(actor, case), "choices": CHOICES, "form_id": form_id,
+        "can_change": policy.is_case_worker(actor, case), "choices": CHOICES, "form_id": form_id,
         "values": _typed(values, form_id, "grant"),
         "survivor": next((p.name for p in case.people if p.role == "survivor"), ""),
     })
@@ -279,12 +229,12 @@ async def _overrides_page(db: AsyncSession, registry: AgencyRegistry, actor: Act
                           error: DomainError | None = None, form_id: str = "",
                           values: FormMultiDict = NO_VALUES) -> Template:
     case = await cases.case_for(db, actor, case_id)
-    records = await consents.case_overrides(db, actor, case.id)
+    records = await overrides.case_overrides(db, actor, case.id)
     people = {o.requested_by_id for o in records} | {o.decided_by_id for o in records}
     return _rendered("overrides.html", error, {
         "case": case, "actor": actor, "overrides": records, "now": utcnow(),
-        "names": await consents.display_names(db, people), "override_status": consents.override_status,
-        "case_worker": consents.is_case_worker(actor, case), "approver_role": consents.APPROVER_ROLE,
+        "names": await consents.display_names(db, people), "override_status": overrides.override_status,
+        "case_worker": policy.is_case_worker(actor, case), "approver_role": policy.APPROVER_ROLE,
         "choices": CHOICES, "form_id": form_id, "values": _typed(values, form_id, "request"),
     })
 
@@ -302,7 +252,7 @@ async def request_override_page(request: Request, db: NamedDependency[AsyncSessi
     return await _submit(
         request, db, registry, case_id, _overrides_page, form_id="request",
         success=f"/cases/{case_id}/overrides",
-        change=lambda form, actor: consents.request_override(db, registry, actor, case_id, override_from_form(form)))
+        change=lambda form, actor: overrides.request_override(db, registry, actor, case_id, override_from_form(form)))
 
 
 @post("/cases/{case_id:int}/overrides/{override_id:int}/decision")
@@ -312,7 +262,7 @@ async def decide_override_page(request: Request, db: NamedDependency[AsyncSessio
     return await _submit(
         request, db, registry, case_id, _overrides_page, form_id=f"decide-{override_id}",
         success=f"/cases/{case_id}/overrides#override-{override_id}",
-        change=lambda form, actor: consents.decide_override(db, actor, case_id, override_id, decision_from_form(form)))
+        change=lambda form, actor: overrides.decide_override(db, actor, case_id, override_id, decision_from_form(form)))
 
 
 @post("/cases/{case_id:int}/overrides/{override_id:int}/survivor-notice")
@@ -322,7 +272,7 @@ async def survivor_notice_page(request: Request, db: NamedDependency[AsyncSessio
     return await _submit(
         request, db, registry, case_id, _overrides_page, form_id=f"notice-{override_id}",
         success=f"/cases/{case_id}/overrides#override-{override_id}",
-        change=lambda form, actor: consents.record_survivor_notice(db, actor, case_id, override_id,
+        change=lambda form, actor: overrides.record_survivor_notice(db, actor, case_id, override_id,
                                                                    notice_from_form(form)))
 
 
@@ -337,7 +287,7 @@ async def disclosures_page(request: Request, db: NamedDependency[AsyncSession], 
 
 async def _export(db: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int) -> tuple[Case, list, list]:
     case = await cases.case_for(db, actor, case_id)
-    items = await sharing.visible_items(db, registry, actor, case.id, channel="export")
+    items = await gate.visible_items(db, registry, actor, case.id, channel="export")
     await db.commit()
     return case, items, await tasks.case_tasks(db, case.id, utcnow().date())
 
@@ -354,7 +304,7 @@ async def export_page(request: Request, db: NamedDependency[AsyncSession], regis
 # --- JSON API --------------------------------------------------------------------------------
 
 async def _item_json(db: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int, item_id: int) -> dict:
-    [view] = await sharing.visible_items(db, registry, actor, case_id, channel="api", item_ids=[item_id],
+    [view] = await gate.visible_items(db, registry, actor, case_id, channel="api", item_ids=[item_id],
                                          include_superseded=True)
     await db.commit()
     return item_json(view, registry)
@@ -422,7 +372,7 @@ async def withdraw_consent(request: Request, db: NamedDependency[AsyncSession], 
 @get("/api/cases/{case_id:int}/overrides")
 async def list_overrides(request: Request, db: NamedDependency[AsyncSession], case_id: FromPath[int]) -> list[dict]:
     now = utcnow()
-    return [override_json(o, now) for o in await consents.case_overrides(db, current_actor(request), case_id)]
+    return [override_json(o, now) for o in await overrides.case_overrides(db, current_actor(request), case_id)]
 
 
 async def _committed_override(db: AsyncSession, override: Override) -> dict:
@@ -434,21 +384,21 @@ async def _committed_override(db: AsyncSession, override: Override) -> dict:
 async def request_override(request: Request, db: NamedDependency[AsyncSession],
                            registry: NamedDependency[AgencyRegistry], case_id: FromPath[int],
                            data: JSONBody[OverrideIn]) -> dict:
-    override = await consents.request_override(db, registry, current_actor(request), case_id, data)
+    override = await overrides.request_override(db, registry, current_actor(request), case_id, data)
     return await _committed_override(db, override)
 
 
 @post("/api/cases/{case_id:int}/overrides/{override_id:int}/decision")
 async def decide_override(request: Request, db: NamedDependency[AsyncSession], case_id: FromPath[int],
                           override_id: FromPath[int], data: JSONBody[OverrideDecisionIn]) -> dict:
-    override = await consents.decide_override(db, current_actor(request), case_id, override_id, data)
+    override = await overrides.decide_override(db, current_actor(request), case_id, override_id, data)
     return await _committed_override(db, override)
 
 
 @post("/api/cases/{case_id:int}/overrides/{override_id:int}/survivor-notice")
 async def survivor_notice(request: Request, db: NamedDependency[AsyncSession], case_id: FromPath[int],
                           override_id: FromPath[int], data: JSONBody[SurvivorNoticeIn]) -> dict:
-    override = await consents.record_survivor_notice(db, current_actor(request), case_id, override_id, data)
+    override = await overrides.record_survivor_notice(db, current_actor(request), case_id, override_id, data)
     return await _committed_override(db, override)
 
 

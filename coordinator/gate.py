@@ -16,21 +16,13 @@ import datetime as dt
 from dataclasses import dataclass
 from functools import cached_property
 
-from sqlalchemy import Row, Select, case, insert, literal, null, or_, select, union_all
+from sqlalchemy import Row, Select, case, func, insert, literal, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import audit
-from coordinator.audit import Actor
-from coordinator.models import (
-    Consent,
-    ConsentScope,
-    Disclosure,
-    InformationItem,
-    Override,
-    OverrideScope,
-    utcnow,
-)
+from coordinator.models import Consent, ConsentScope, Disclosure, InformationItem, Override, OverrideScope, utcnow
 from coordinator.plugins import AgencyRegistry
+from coordinator.policy import Actor
 
 OWNER = "owner"
 NO_BASIS = "withheld: no consent or override covers it"
@@ -249,3 +241,13 @@ async def _record_disclosures(session: AsyncSession, viewer: Actor, case_id: int
                literal(channel, columns.channel.type), literal(now, columns.at.type))
         .where(InformationItem.id.in_([v.id for v in shown]))
     ))
+
+
+async def next_grant_change(session: AsyncSession, case_id: int, now: dt.datetime) -> dt.datetime | None:
+    """When what the case's consents and overrides grant next changes by itself (the earliest
+    future expiry), so an open page can be re-rendered at that moment without another change."""
+    consent_expiry = select(func.min(Consent.expires_at)).where(Consent.case_id == case_id, Consent.expires_at > now)
+    override_expiry = select(func.min(Override.expires_at)).where(
+        Override.case_id == case_id, Override.status == "approved", Override.expires_at > now)
+    found = [(await session.execute(query)).scalar() for query in (consent_expiry, override_expiry)]
+    return min((when for when in found if when is not None), default=None)

@@ -1,0 +1,163 @@
+"""Running the meeting: the chair starts it, moves from case to case, reorders the agenda and
+ends it; the chair and the minute-taker record decisions and notes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from coordinator import audit, events, policy
+from coordinator.conference.participation import Seat, agenda_case, load_conference, participant_of, seat
+from coordinator.errors import Conflict, Invalid, require_version
+from coordinator.models import AgendaItem, Conference, ConferenceNote, Task, utcnow
+from coordinator.plugins import AgencyRegistry
+from coordinator.policy import Actor
+
+NOTE_KINDS = ("decision", "note")
+
+
+@dataclass
+class VersionIn:
+    version: int
+
+
+@dataclass
+class MoveIn:
+    item_id: int
+    version: int
+
+
+@dataclass
+class AgendaOrderIn:
+    order: list[int]  # agenda item ids, first to last
+    version: int
+
+
+@dataclass
+class NoteIn:
+    case_id: int
+    kind: str
+    text: str
+
+
+async def _agenda(session: AsyncSession, conference_id: int) -> list[AgendaItem]:
+    return list((await session.execute(
+        select(AgendaItem).where(AgendaItem.conference_id == conference_id).order_by(AgendaItem.position)
+    )).scalars())
+
+
+async def _require_actions_confirmed(session: AsyncSession, registry: AgencyRegistry, conference: Conference,
+                                     item: AgendaItem | None, doing: str) -> None:
+    """The meeting leaves a case only once each owning agency has confirmed its actions."""
+    if item is None:
+        return
+    waiting = (await session.execute(
+        select(Task.agency).where(Task.conference_id == conference.id, Task.case_id == item.case_id,
+                                  Task.confirmed_at.is_(None)).distinct().order_by(Task.agency)
+    )).scalars().all()
+    if waiting:
+        raise Conflict(f"each agency must confirm its actions on this case before you {doing}: waiting for "
+                       + ", ".join(registry.name(a) for a in waiting))
+
+
+async def _chair_seat(session: AsyncSession, actor: Actor, conference_id: int, version: int, doing: str, *,
+                      live: bool = True) -> Seat:
+    place = await seat(session, actor, conference_id, live=live, lock=True)
+    policy.require_chair(place.participant, doing)
+    require_version(place.conference.version, version, "the conference")
+    return place
+
+
+async def start_conference(session: AsyncSession, registry: AgencyRegistry, actor: Actor, conference_id: int,
+                           data: VersionIn) -> None:
+    """The chair starts the meeting at the first case on the agenda."""
+    conference = (await _chair_seat(session, actor, conference_id, data.version, "start the conference",
+                                    live=False)).conference
+    if conference.status != "scheduled":
+        raise Conflict(f"the conference is {conference.status}: it can be started only once")
+    agenda = await _agenda(session, conference_id)
+    agenda[0].status = "current"
+    conference.current_item_id = agenda[0].id
+    conference.status, conference.started_at = "live", utcnow()
+    conference.version += 1
+    await audit.record(session, actor, "conference.started", subject=f"conference:{conference_id}")
+    events.conference_changed(session, conference_id, "status")
+
+
+async def move_to_case(session: AsyncSession, registry: AgencyRegistry, actor: Actor, conference_id: int,
+                       move: MoveIn) -> None:
+    """The chair moves the meeting to another case; every page follows."""
+    conference = (await _chair_seat(session, actor, conference_id, move.version,
+                                    "move the conference to another case")).conference
+    agenda = {item.id: item for item in await _agenda(session, conference_id)}
+    target = agenda.get(move.item_id)
+    if target is None:
+        raise Invalid(f"agenda item {move.item_id} is not on this conference's agenda", field="item_id")
+    if target.id == conference.current_item_id:
+        raise Conflict("the conference is already on that case", field="item_id")
+    current = agenda.get(conference.current_item_id or 0)
+    await _require_actions_confirmed(session, registry, conference, current, "move to another case")
+    if current is not None:
+        current.status = "discussed"
+    target.status = "current"
+    conference.current_item_id = target.id
+    conference.version += 1
+    await audit.record(session, actor, "conference.moved", case_id=target.case_id,
+                       subject=f"conference:{conference_id}", item_id=target.id)
+    events.conference_changed(session, conference_id, "status")
+
+
+async def reorder_agenda(session: AsyncSession, registry: AgencyRegistry, actor: Actor, conference_id: int,
+                         data: AgendaOrderIn) -> None:
+    """Put the agenda in the order given by hand (every item exactly once)."""
+    conference = await load_conference(session, conference_id, lock=True)
+    policy.require_organiser(actor, await participant_of(session, conference_id, actor.id), "reorder the agenda")
+    if conference.status == "ended":
+        raise Conflict("the conference has ended")
+    require_version(conference.version, data.version, "the agenda")
+    items = {item.id: item for item in await _agenda(session, conference_id)}
+    if sorted(data.order) != sorted(items):
+        raise Invalid("give every agenda item exactly once", field="order")
+    for position, item_id in enumerate(data.order):
+        items[item_id].position = position
+    conference.version += 1
+    await audit.record(session, actor, "conference.agenda_reordered", subject=f"conference:{conference_id}",
+                       order=data.order)
+    events.conference_changed(session, conference_id, "agenda")
+
+
+async def end_conference(session: AsyncSession, registry: AgencyRegistry, actor: Actor, conference_id: int,
+                         data: VersionIn) -> None:
+    """The chair ends the meeting; the minutes can be read at once."""
+    conference = (await _chair_seat(session, actor, conference_id, data.version, "end the conference")).conference
+    agenda = {item.id: item for item in await _agenda(session, conference_id)}
+    current = agenda.get(conference.current_item_id or 0)
+    await _require_actions_confirmed(session, registry, conference, current, "end the conference")
+    if current is not None:
+        current.status = "discussed"
+    conference.current_item_id = None
+    conference.status, conference.ended_at = "ended", utcnow()
+    conference.version += 1
+    await audit.record(session, actor, "conference.ended", subject=f"conference:{conference_id}")
+    events.conference_changed(session, conference_id, "status")
+
+
+async def add_note(session: AsyncSession, registry: AgencyRegistry, actor: Actor, conference_id: int,
+                   data: NoteIn) -> None:
+    """The chair or the minute-taker records a decision or a note on a case they may see."""
+    place = await seat(session, actor, conference_id, live=True)
+    policy.require_note_taker(place.participant)
+    if data.kind not in NOTE_KINDS:
+        raise Invalid(f"kind must be one of {', '.join(NOTE_KINDS)}", field="kind")
+    text = data.text.strip()
+    if not text or len(text) > 5000:
+        raise Invalid("write the note (up to 5000 characters)", field="text")
+    await agenda_case(session, place, data.case_id)
+    note = ConferenceNote(conference_id=conference_id, case_id=data.case_id, kind=data.kind, text=text, by_id=actor.id)
+    session.add(note)
+    await session.flush()
+    await audit.record(session, actor, f"conference.{data.kind}", case_id=data.case_id,
+                       subject=f"conference:{conference_id}", note_id=note.id)
+    events.conference_changed(session, conference_id, "notes")

@@ -1,0 +1,171 @@
+"""Who is in a conference: invitations, the confidentiality statement, apologies, presence,
+and the checks every other conference service starts from (``seat``, ``agenda_case``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from coordinator import audit, events, policy
+from coordinator.errors import Conflict, Invalid, NotFound
+from coordinator.models import AgendaItem, Case, Conference, Participant, User, utcnow
+from coordinator.policy import Actor, Audience
+
+CONFIDENTIALITY_STATEMENT = (
+    "Information shared in this conference is confidential. It is shared only to keep the people "
+    "in these cases safe, on the basis the survivor consented to or the law allows. I will not "
+    "record, copy or pass on anything I see or hear here except as agreed in the action plan, and "
+    "I will keep what I learn within my agency's duty to act on it."
+)
+
+
+@dataclass
+class InviteIn:
+    user_id: int
+    role: str = "representative"
+
+
+@dataclass(frozen=True)
+class Seat:
+    """An admitted participant in a conference, and the audience they see it as."""
+
+    conference: Conference
+    participant: Participant
+
+    @property
+    def audience(self) -> Audience:
+        return Audience.of(self.participant)
+
+
+async def load_conference(session: AsyncSession, conference_id: int, *, lock: bool = False) -> Conference:
+    query = select(Conference).where(Conference.id == conference_id).execution_options(populate_existing=True)
+    if lock:  # serialise changes to one conference (a no-op on SQLite, which serialises writers)
+        query = query.with_for_update()
+    conference = (await session.execute(query)).scalar()
+    if conference is None:
+        raise NotFound(f"no conference {conference_id}")
+    return conference
+
+
+async def participant_of(session: AsyncSession, conference_id: int, user_id: int | None) -> Participant | None:
+    if user_id is None:
+        return None
+    return (await session.execute(
+        select(Participant).where(Participant.conference_id == conference_id, Participant.user_id == user_id)
+        .execution_options(populate_existing=True)
+    )).scalar()
+
+
+async def seat(session: AsyncSession, actor: Actor, conference_id: int, *, live: bool = False,
+               lock: bool = False) -> Seat:
+    """The actor's seat: invited (else the conference does not exist for them), statement
+    accepted, and, for changes made during the meeting, the meeting live."""
+    participant = policy.require_admitted(await participant_of(session, conference_id, actor.id), conference_id)
+    conference = await load_conference(session, conference_id, lock=lock)
+    if live and conference.status != "live":
+        raise Conflict(f"the conference is {conference.status}: you can change it only while it is live")
+    return Seat(conference, participant)
+
+
+async def agenda_case(session: AsyncSession, seat: Seat, case_id: int) -> Case:
+    """A case on the conference's agenda that the seat's audience may see in full (with its
+    agencies), for a change on it."""
+    on_agenda = (await session.execute(select(AgendaItem.id).where(
+        AgendaItem.conference_id == seat.conference.id, AgendaItem.case_id == case_id))).scalar()
+    if on_agenda is None:
+        raise Invalid(f"case {case_id} is not on this conference's agenda", field="case_id")
+    case = (await session.execute(
+        select(Case).where(Case.id == case_id).options(selectinload(Case.agencies)))).scalar_one()
+    policy.require_agenda_case_visible(seat.audience, [a.agency for a in case.agencies], case.reference)
+    return case
+
+
+async def active_user(session: AsyncSession, user_id: int, field_name: str) -> User:
+    user = await session.get(User, user_id)
+    if user is None or not user.active:
+        raise Invalid(f"no active user {user_id}", field=field_name)
+    return user
+
+
+def check_invite(user: User, role: str, field_name: str) -> None:
+    if role not in policy.PARTICIPANT_ROLES or role == "chair":
+        raise Invalid(f"a participant's role must be one of {', '.join(policy.PARTICIPANT_ROLES[1:])}",
+                      field=field_name)
+    if not policy.may_hold_participant_role(_actor(user), role):
+        raise Invalid(f"{user.display_name} cannot be {role.replace('_', ' ')}: that role is for coordinators",
+                      field=field_name)
+
+
+def _actor(user: User) -> Actor:
+    return Actor(id=user.id, agency=user.agency, role=user.role, name=user.display_name)
+
+
+async def invite_participant(session: AsyncSession, actor: Actor, conference_id: int, invite: InviteIn) -> Participant:
+    """The chair or a coordinator invites someone (before or during the meeting)."""
+    conference = await load_conference(session, conference_id, lock=True)
+    policy.require_organiser(actor, await participant_of(session, conference_id, actor.id), "invite people")
+    if conference.status == "ended":
+        raise Conflict("the conference has ended")
+    user = await active_user(session, invite.user_id, "user_id")
+    check_invite(user, invite.role, "role")
+    if await participant_of(session, conference_id, user.id) is not None:
+        raise Conflict(f"{user.display_name} is already invited", field="user_id")
+    participant = Participant(conference_id=conference_id, user_id=user.id, agency=user.agency, role=invite.role)
+    session.add(participant)
+    await session.flush()
+    await audit.record(session, actor, "conference.invited", subject=f"conference:{conference_id}",
+                       user_id=user.id, role=invite.role)
+    events.conference_changed(session, conference_id, "participants")
+    return participant
+
+
+async def _invited(session: AsyncSession, actor: Actor, conference_id: int) -> tuple[Conference, Participant]:
+    participant = policy.require_invited(await participant_of(session, conference_id, actor.id), conference_id)
+    return await load_conference(session, conference_id), participant
+
+
+async def send_apologies(session: AsyncSession, actor: Actor, conference_id: int) -> None:
+    """An invited person sends their apologies: they will not attend (the minutes say so)."""
+    conference, participant = await _invited(session, actor, conference_id)
+    if conference.status == "ended":
+        raise Conflict("the conference has ended")
+    participant.apology = True
+    await audit.record(session, actor, "conference.apologies", subject=f"conference:{conference_id}")
+    events.conference_changed(session, conference_id, "participants")
+
+
+async def accept_statement(session: AsyncSession, actor: Actor, conference_id: int) -> Participant:
+    """Record, once per conference, that the participant accepted the confidentiality statement.
+    Only the first acceptance counts: the update is conditional, so two at once audit once."""
+    _, participant = await _invited(session, actor, conference_id)
+    accepted = await session.execute(
+        update(Participant).where(Participant.id == participant.id, Participant.statement_accepted_at.is_(None))
+        .values(statement_accepted_at=utcnow(), apology=False))
+    if accepted.rowcount == 1:
+        await audit.record(session, actor, "conference.statement_accepted", subject=f"conference:{conference_id}")
+        events.conference_changed(session, conference_id, "participants")
+    await session.refresh(participant)
+    return participant
+
+
+async def enter_room(session: AsyncSession, actor: Actor, conference_id: int) -> None:
+    """An admitted participant's page connected: they are in the room."""
+    participant = (await seat(session, actor, conference_id)).participant
+    await session.execute(update(Participant).where(Participant.id == participant.id)
+                          .values(connections=Participant.connections + 1))
+    if participant.joined_at is None:
+        participant.joined_at = utcnow()
+    await audit.record(session, actor, "conference.entered", subject=f"conference:{conference_id}")
+    events.conference_changed(session, conference_id, "participants")
+
+
+async def leave_room(session: AsyncSession, actor: Actor, conference_id: int) -> None:
+    """A participant's page disconnected (closed, network lost): one connection fewer."""
+    await session.execute(update(Participant).where(
+        Participant.conference_id == conference_id, Participant.user_id == actor.id, Participant.connections > 0,
+    ).values(connections=Participant.connections - 1))
+    await audit.record(session, actor, "conference.left", subject=f"conference:{conference_id}")
+    events.conference_changed(session, conference_id, "participants")

@@ -1,0 +1,137 @@
+"""Scheduling a conference: the agenda in the order practice requires, the chair and the people
+invited, and the list of conferences each person sees."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from coordinator import audit, cases, policy
+from coordinator.conference.participation import InviteIn, active_user, check_invite
+from coordinator.errors import Invalid
+from coordinator.models import AgendaItem, Case, Conference, Participant, User
+from coordinator.plugins import AgencyRegistry
+from coordinator.policy import Actor
+
+AGENDA_GROUPS = ("children", "adults", "review")  # the order practice requires
+RISK_ORDER = ("high", "medium", "standard")
+REVIEW_AFTER = dt.timedelta(days=365)
+
+
+@dataclass
+class ConferenceIn:
+    title: str
+    scheduled_at: dt.datetime
+    chair_id: int
+    case_ids: list[int]
+    participants: list[InviteIn] = field(default_factory=list)
+    # MARAC practice: every agency invited researches and hears every case on the list.
+    add_invited_agencies: bool = False
+
+
+def agenda_group(case: Case, on: dt.datetime) -> str:
+    """Where practice puts a case on the agenda: a case open a year or more is due its 12-month
+    review; otherwise cases with children come before adult-only cases."""
+    if case.created_at <= on - REVIEW_AFTER:
+        return "review"
+    return "children" if case.has_children else "adults"
+
+
+def agenda_order(found: Iterable[Case], on: dt.datetime) -> list[tuple[Case, str]]:
+    """Children first, then adults, then reviews; within each, higher risk first."""
+    grouped = [(case, agenda_group(case, on)) for case in found]
+    return sorted(grouped, key=lambda cg: (AGENDA_GROUPS.index(cg[1]), RISK_ORDER.index(cg[0].risk_level), cg[0].id))
+
+
+async def _agenda_cases(session: AsyncSession, case_ids: list[int]) -> list[Case]:
+    if not case_ids:
+        raise Invalid("put at least one case on the agenda", field="case_ids")
+    found = list((await session.execute(
+        select(Case).where(Case.id.in_(case_ids))
+        .options(selectinload(Case.people), selectinload(Case.key_dates), selectinload(Case.agencies))
+    )).scalars())
+    missing = sorted(set(case_ids) - {c.id for c in found})
+    if missing:
+        raise Invalid(f"no case {', '.join(map(str, missing))}", field="case_ids")
+    closed = [c.reference for c in found if c.closed_at is not None]
+    if closed:
+        raise Invalid(f"case {', '.join(closed)} is closed", field="case_ids")
+    return found
+
+
+async def schedule_conference(session: AsyncSession, registry: AgencyRegistry, actor: Actor,
+                              data: ConferenceIn) -> Conference:
+    """A coordinator schedules a conference: its agenda orders itself (``agenda_order``), the
+    chair is a participant, and every person invited is too. With ``add_invited_agencies``,
+    each invited agency joins each case on the agenda it is not yet part of."""
+    policy.require_coordinator(actor, "schedule a conference")
+    title = data.title.strip()
+    if not title or len(title) > 200:
+        raise Invalid("give the conference a title of up to 200 characters", field="title")
+    if data.scheduled_at.tzinfo is None:
+        raise Invalid("give the date and time with a time zone, e.g. 2026-12-01T10:00:00Z", field="scheduled_at")
+    chair = await active_user(session, data.chair_id, "chair_id")
+    if chair.role not in policy.COORDINATING_ROLES:
+        raise Invalid(f"{chair.display_name} cannot chair: the chair must be a coordinator", field="chair_id")
+    found = await _agenda_cases(session, list(dict.fromkeys(data.case_ids)))
+    invited: dict[int, tuple[User, str]] = {}
+    for i, invite in enumerate(data.participants):
+        user = await active_user(session, invite.user_id, f"participants[{i}].user_id")
+        check_invite(user, invite.role, f"participants[{i}].role")
+        invited.setdefault(user.id, (user, invite.role))
+    invited[chair.id] = (chair, "chair")
+
+    conference = Conference(title=title, scheduled_at=data.scheduled_at.astimezone(dt.UTC), chair_id=chair.id,
+                            created_by_id=actor.id)
+    session.add(conference)
+    await session.flush()
+    for position, (case, group) in enumerate(agenda_order(found, conference.scheduled_at)):
+        session.add(AgendaItem(conference_id=conference.id, case_id=case.id, position=position, group=group))
+    for user, role in invited.values():
+        session.add(Participant(conference_id=conference.id, user_id=user.id, agency=user.agency, role=role))
+    await session.flush()
+    await audit.record(session, actor, "conference.scheduled", subject=f"conference:{conference.id}",
+                       scheduled_at=conference.scheduled_at, chair_id=chair.id, cases=[c.id for c in found],
+                       participants=sorted(invited))
+    if data.add_invited_agencies:
+        agencies = sorted({user.agency for user, _ in invited.values() if user.agency in registry})
+        for case in found:
+            for agency in agencies:
+                if agency not in cases.agencies_of(case):
+                    await cases.join_case(session, registry, actor, case, agency)
+    return conference
+
+
+@dataclass(frozen=True)
+class SchedulingChoices:
+    cases: list[Case]  # open cases, newest first
+    users: list[User]  # active users with an agency, by agency and name
+
+
+async def scheduling_choices(session: AsyncSession, actor: Actor) -> SchedulingChoices:
+    """What the scheduling form offers: the open cases and the people who can be invited."""
+    policy.require_coordinator(actor, "schedule a conference")
+    open_cases = (await session.execute(
+        select(Case).where(Case.closed_at.is_(None)).options(selectinload(Case.people), selectinload(Case.agencies))
+        .order_by(Case.id.desc())
+    )).scalars()
+    users = (await session.execute(
+        select(User).where(User.active.is_(True), User.agency.is_not(None)).order_by(User.agency, User.display_name)
+    )).scalars()
+    return SchedulingChoices(list(open_cases), list(users))
+
+
+async def conferences_for(session: AsyncSession, actor: Actor) -> list[tuple[Conference, Participant | None]]:
+    """The conferences on the actor's list: those they are invited to (coordinators see all, to
+    organise them), newest first, each with the actor's own participant record if any."""
+    query = (select(Conference, Participant)
+             .outerjoin(Participant, (Participant.conference_id == Conference.id) & (Participant.user_id == actor.id))
+             .order_by(Conference.scheduled_at.desc(), Conference.id.desc()))
+    if not policy.coordinates(actor):
+        query = query.where(Participant.id.is_not(None))
+    return [(c, p) for c, p in (await session.execute(query))]

@@ -1,0 +1,257 @@
+"""Who may do what: every rule of access in one place.
+
+Services call the ``require_*`` functions to refuse; view models call the ``may_*`` functions
+to set the ``can_*`` flags that templates read. Nothing else decides who may see or change
+anything (the consent gate, ``coordinator.gate``, decides which *information items* an agency
+sees; this module decides everything around them).
+
+Two scopes:
+- a case: its agencies and those who coordinate may see it; to anyone else it does not exist
+  (404, so a case's existence is not revealed);
+- a conference: its invited participants may see it once they accept the confidentiality
+  statement; within it, a case on the agenda is shown in full only to an audience whose agency
+  is on that case, or to the chair's audience.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Protocol
+
+from coordinator.errors import Forbidden, NotFound
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is doing something: enough to decide and to audit it without loading the user."""
+
+    id: int | None
+    agency: str | None
+    role: str = "system"
+    name: str = "system"
+
+
+SYSTEM = Actor(id=None, agency=None)
+
+USER_ROLES = ("member", "coordinator", "supervisor", "admin")
+COORDINATING_ROLES = ("coordinator", "supervisor", "admin")
+APPROVER_ROLE = "supervisor"
+
+PARTICIPANT_ROLES = ("chair", "coordinator", "minute_taker", "representative", "advocate", "observer")
+CHAIRING_ROLES = ("chair", "coordinator")  # run the meeting; held only by people who coordinate
+NOTE_TAKING_ROLES = ("chair", "coordinator", "minute_taker")
+
+
+class StatementNeeded(Forbidden):
+    """The participant has not yet accepted the confidentiality statement."""
+
+
+# --- users -----------------------------------------------------------------------------------
+
+def coordinates(actor: Actor) -> bool:
+    return actor.role in COORDINATING_ROLES
+
+
+def require_coordinator(actor: Actor, doing: str) -> None:
+    if not coordinates(actor):
+        raise Forbidden(f"only a coordinator can {doing}")
+
+
+# --- cases -----------------------------------------------------------------------------------
+
+class CaseLike(Protocol):
+    id: int
+    created_by_id: int
+    lead_agency: str | None
+
+
+def on_case(agency: str | None, case_agencies: Collection[str]) -> bool:
+    """Whether an agency is part of a case."""
+    return agency is not None and agency in case_agencies
+
+
+def may_see_case(actor: Actor, case_agencies: Collection[str]) -> bool:
+    """The case summary, people, key dates, tasks: its agencies and those who coordinate."""
+    return coordinates(actor) or on_case(actor.agency, case_agencies)
+
+
+def require_case_visible(actor: Actor, case_agencies: Collection[str], what: str) -> None:
+    """404 (``what`` names the thing asked for), before any other check, for anything on a
+    case the actor may not see: its existence is not revealed."""
+    if not may_see_case(actor, case_agencies):
+        raise NotFound(f"no {what}")
+
+
+def require_on_case(actor: Actor, case_agencies: Collection[str], reference: str, doing: str) -> None:
+    if not on_case(actor.agency, case_agencies):
+        raise Forbidden(f"only an agency that is part of case {reference} can {doing}")
+
+
+def is_case_worker(actor: Actor, case: CaseLike) -> bool:
+    """Who acts for the survivor on a case: a coordinating role, the person who referred the
+    case, or a member of its lead agency."""
+    return (coordinates(actor) or actor.id == case.created_by_id
+            or (case.lead_agency is not None and actor.agency == case.lead_agency))
+
+
+def require_case_worker(actor: Actor, case: CaseLike, doing: str) -> None:
+    if not is_case_worker(actor, case):
+        raise Forbidden(f"only the survivor's case worker (a coordinator or the lead agency) can {doing}")
+
+
+def may_see_disclosures(actor: Actor, case: CaseLike) -> bool:
+    """A supervisor or coordinator, or the survivor's case worker (who answers the survivor's question)."""
+    return is_case_worker(actor, case)
+
+
+def may_change_task(actor: Actor, task_agency: str) -> bool:
+    """Only the owning agency, or someone who coordinates, changes a task."""
+    return actor.agency == task_agency or coordinates(actor)
+
+
+def require_task_change(actor: Actor, task_agency: str, agency_name: str) -> None:
+    if not may_change_task(actor, task_agency):
+        raise Forbidden(f"only {agency_name} or a coordinator can change this task")
+
+
+def require_override_decider(actor: Actor, requested_by_id: int) -> None:
+    if actor.role != APPROVER_ROLE:
+        raise Forbidden("only a supervisor can approve or refuse an override")
+    if actor.id == requested_by_id:
+        raise Forbidden("an override needs a supervisor other than the person who requested it")
+
+
+def require_survivor_notice_recorder(actor: Actor, case: CaseLike, requested_by_id: int) -> None:
+    if not (actor.id == requested_by_id or actor.role == APPROVER_ROLE or is_case_worker(actor, case)):
+        raise Forbidden("only the requester, a supervisor or the case worker records whether the survivor was told")
+
+
+# --- conferences ---------------------------------------------------------------------------------
+
+class ParticipantLike(Protocol):
+    agency: str | None
+    role: str
+    statement_accepted_at: object | None
+
+
+def may_hold_participant_role(actor: Actor, role: str) -> bool:
+    """Running a meeting is for people who coordinate; any other role is open to anyone."""
+    return role not in CHAIRING_ROLES or coordinates(actor)
+
+
+def require_invited(participant: ParticipantLike | None, conference_id: int) -> ParticipantLike:
+    """Someone not invited is told the conference does not exist (as for a case)."""
+    if participant is None:
+        raise NotFound(f"no conference {conference_id}")
+    return participant
+
+
+def require_admitted(participant: ParticipantLike | None, conference_id: int) -> ParticipantLike:
+    """Invited, and has accepted the confidentiality statement: nothing is shown before that."""
+    participant = require_invited(participant, conference_id)
+    if participant.statement_accepted_at is None:
+        raise StatementNeeded("accept the confidentiality statement before you join the conference")
+    return participant
+
+
+def may_list_conference(actor: Actor, participant: ParticipantLike | None) -> bool:
+    """The conference list: invited people, and those who coordinate (to organise)."""
+    return participant is not None or coordinates(actor)
+
+
+def may_organise(actor: Actor, participant: ParticipantLike | None) -> bool:
+    """Invite people, reorder the agenda: the chair or any coordinator."""
+    return coordinates(actor) or (participant is not None and participant.role in CHAIRING_ROLES)
+
+
+def require_organiser(actor: Actor, participant: ParticipantLike | None, doing: str) -> None:
+    if not may_organise(actor, participant):
+        raise Forbidden(f"only the chair or a coordinator can {doing}")
+
+
+def may_chair(participant: ParticipantLike) -> bool:
+    return participant.role in CHAIRING_ROLES
+
+
+def require_chair(participant: ParticipantLike, doing: str) -> None:
+    if not may_chair(participant):
+        raise Forbidden(f"only the chair can {doing}")
+
+
+def may_take_notes(participant: ParticipantLike) -> bool:
+    return participant.role in NOTE_TAKING_ROLES
+
+
+def require_note_taker(participant: ParticipantLike) -> None:
+    if not may_take_notes(participant):
+        raise Forbidden("only the chair or the minute-taker can record decisions and notes")
+
+
+def may_read_minutes(actor: Actor, participant: ParticipantLike | None) -> bool:
+    """Participants who accepted the statement, and those who coordinate (oversight)."""
+    return coordinates(actor) or (participant is not None and participant.statement_accepted_at is not None)
+
+
+def require_minutes_reader(actor: Actor, participant: ParticipantLike | None, conference_id: int) -> None:
+    if coordinates(actor):
+        return
+    require_admitted(participant, conference_id)
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who a conference fragment is rendered for: an agency and a conference role class, never a
+    person, so renders per change = the distinct audiences present."""
+
+    agency: str | None
+    role: str  # "chair", "minute_taker" or "member"
+
+    @classmethod
+    def of(cls, participant: ParticipantLike) -> Audience:
+        if participant.role in CHAIRING_ROLES:
+            return cls(participant.agency, "chair")
+        if participant.role in NOTE_TAKING_ROLES:
+            return cls(participant.agency, "minute_taker")
+        return cls(participant.agency, "member")
+
+    @classmethod
+    def of_reader(cls, actor: Actor, participant: ParticipantLike | None) -> Audience:
+        """The minutes' reader: a participant as in the meeting; a coordinator as the chair."""
+        if participant is not None:
+            return cls.of(participant)
+        return cls(actor.agency, "chair" if coordinates(actor) else "member")
+
+    @property
+    def chairs(self) -> bool:
+        return self.role == "chair"
+
+    @property
+    def takes_notes(self) -> bool:
+        return self.role in ("chair", "minute_taker")
+
+
+def may_see_agenda_case(audience: Audience, case_agencies: Collection[str]) -> bool:
+    """A case on the agenda is shown in full to its agencies and to the chair; any other
+    audience sees only its agenda line."""
+    return audience.chairs or on_case(audience.agency, case_agencies)
+
+
+def require_agenda_case_visible(audience: Audience, case_agencies: Collection[str], reference: str) -> None:
+    if not may_see_agenda_case(audience, case_agencies):
+        raise Forbidden(f"your agency is not part of case {reference}: ask the chair to add it")
+
+
+def may_act_for(audience: Audience, agency: str | None) -> bool:
+    """Change or confirm an action, add one: for one's own agency, or any agency as the chair."""
+    return audience.chairs or (agency is not None and audience.agency == agency)
+
+
+def require_act_for(audience: Audience, agency: str, agency_name: str, doing: str) -> None:
+    if not may_act_for(audience, agency):
+        raise Forbidden(f"only {agency_name} or the chair can {doing}")
+
+
+def may_volunteer(audience: Audience, able: Collection[str]) -> bool:
+    """Offer one's own agency for a responsibility it can take."""
+    return audience.agency is not None and audience.agency in able

@@ -1,0 +1,94 @@
+"""The JSON shapes of the API, in one home: the same facts the pages show, never UI fields."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from coordinator import consents, disclosures, overrides
+from coordinator.gate import ItemView
+from coordinator.models import Case, Consent, Override, Task
+from coordinator.plugins import AgencyRegistry
+from coordinator.tasks import is_overdue
+
+
+def task_json(task: Task, registry: AgencyRegistry, today: dt.date, *, history: bool = False) -> dict:
+    body = {
+        "id": task.id, "case_id": task.case_id, "agency": task.agency, "agency_name": registry.name(task.agency),
+        "title": task.title, "domain": task.domain, "due_on": task.due_on, "status": task.status,
+        "reason": task.reason, "source": task.source, "assignee_id": task.assignee_id,
+        "overdue": is_overdue(task, today), "version": task.version, "updated_at": task.updated_at,
+    }
+    if history:
+        body["history"] = [{"at": e.at, "by_id": e.by_id, "status": e.status, "reason": e.reason} for e in task.history]
+    return body
+
+
+def case_json(case: Case, registry: AgencyRegistry) -> dict:
+    return {
+        "id": case.id, "reference": case.reference, "kind": case.kind, "stage": case.stage,
+        "risk_level": case.risk_level, "checklist_score": case.checklist_score,
+        "judgement_level": case.judgement_level, "judgement_reasons": case.judgement_reasons,
+        "incidents_last_12_months": case.incidents_last_12_months, "last_referral_on": case.last_referral_on,
+        "last_incident_on": case.last_incident_on,
+        "referral_grounds": [g for g in case.referral_grounds.split(",") if g],
+        "lead_agency": case.lead_agency, "summary": case.summary, "has_children": case.has_children,
+        "people": [{"role": p.role, "name": p.name, "born_on": p.born_on} for p in case.people],
+        "key_dates": [{"kind": k.kind, "on": k.on, "note": k.note} for k in case.key_dates],
+        "agencies": [{"key": a.agency, "name": registry.name(a.agency)} for a in case.agencies],
+        "created_at": case.created_at, "closed_at": case.closed_at, "version": case.version,
+    }
+
+
+def item_json(view: ItemView, registry: AgencyRegistry) -> dict:
+    """An item as the viewer may see it: a withheld item keeps its category and owner, never its text."""
+    category = registry.category(view.category)
+    return {
+        "id": view.id, "lineage_id": view.lineage_id, "supersedes_id": view.supersedes_id,
+        "superseded": view.superseded, "category": view.category,
+        "category_label": category.label if category else view.category,
+        "agency": view.agency, "agency_name": registry.name(view.agency), "nature": view.nature,
+        "sensitivity": view.sensitivity, "recorded_at": view.recorded_at,
+        "withheld": view.withheld, "basis": None if view.withheld else view.decision.basis,
+        "withheld_reason": view.decision.reason or None, "text": view.text,
+    }
+
+
+def consent_json(consent: Consent, now: dt.datetime) -> dict:
+    return {
+        "id": consent.id, "case_id": consent.case_id, "purpose": consent.purpose, "method": consent.method,
+        "given_by": consent.given_by, "given_at": consent.given_at, "expires_at": consent.expires_at,
+        "recorded_by_id": consent.recorded_by_id, "recorded_at": consent.recorded_at,
+        "scopes": [{"id": s.id, "category": s.category, "recipient": s.recipient,
+                    "status": consents.scope_status(consent, s, now), "withdrawn_at": s.withdrawn_at,
+                    "withdrawal_id": s.withdrawal_id} for s in consent.scopes],
+    }
+
+
+def override_json(override: Override, now: dt.datetime) -> dict:
+    return {
+        "id": override.id, "case_id": override.case_id, "legal_basis": override.legal_basis,
+        "legal_basis_label": overrides.LEGAL_BASES.get(override.legal_basis, override.legal_basis),
+        "justification": override.justification, "status": overrides.override_status(override, now),
+        "requested_by_id": override.requested_by_id, "requested_at": override.requested_at,
+        "decided_by_id": override.decided_by_id, "decided_at": override.decided_at,
+        "decision_note": override.decision_note, "expires_at": override.expires_at,
+        "survivor_informed": override.survivor_informed, "survivor_informed_at": override.survivor_informed_at,
+        "not_informed_reason": override.not_informed_reason,
+        "scopes": [{"category": s.category, "recipient": s.recipient} for s in override.scopes],
+    }
+
+
+def disclosures_json(report: list[disclosures.ItemDisclosures]) -> list[dict]:
+    return [{"item_id": e.item_id, "lineage_id": e.lineage_id, "category": e.category, "agency": e.agency,
+             "superseded": e.superseded,
+             "seen_by": [{"at": s.at, "viewer_id": s.viewer_id, "viewer_name": s.viewer_name,
+                          "viewer_agency": s.viewer_agency, "basis": s.basis, "channel": s.channel}
+                         for s in e.sightings]}
+            for e in report]
+
+
+def conference_view_json(view, registry: AgencyRegistry) -> dict:  # noqa: ANN001 (a ConferenceView)
+    """A conference as one audience sees it: the state (the current case's details only if the
+    audience may see it) and the current case's items as the gate allows."""
+    return {"conference": view.conference, "case_visible": view.case_visible,
+            "items": [item_json(v, registry) for v in view.items or []]}

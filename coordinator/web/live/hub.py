@@ -1,0 +1,278 @@
+"""Live conference pages: committed domain events become re-rendered fragments on every open
+page, once per audience.
+
+A change is committed first; then its events (``coordinator.events``) are published on the
+channels as a few bytes naming what moved (never HTML: PostgreSQL NOTIFY carries at most 8000
+bytes, and the payload must not depend on who reads it): a case's changes on the case's topic,
+a conference's on the conference's. Every server process with pages open on a conference holds
+one ``Room``, subscribed to the conference's topic and to the topics of the cases on its agenda,
+so a consent withdrawn on the case page reaches the meeting at once. A room reads the current
+state once per update, makes one view per audience present (``render.view_for``) and queues the
+fragments to each page of that audience. Fragments always show the current state, never a
+delta, so a page that connects (or reconnects) is simply sent everything.
+
+Sessions ending (logout, deactivation) are published on one more topic; every page of that
+session, in any process, is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from jinja2 import Environment
+from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.asyncpg import AsyncPgChannelsBackend
+from litestar.channels.backends.memory import MemoryChannelsBackend
+from litestar.channels.backends.redis import RedisChannelsPubSubBackend
+from redis.asyncio import Redis
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from coordinator import gate
+from coordinator.conference.state import CASE_ASPECTS, EVERYTHING, load_state
+from coordinator.events import CaseChanged, ConferenceChanged, Event, SessionsEnded
+from coordinator.models import AgendaItem, utcnow
+from coordinator.plugins import AgencyRegistry
+from coordinator.policy import Actor, Audience
+from coordinator.settings import Settings
+from coordinator.web.live.render import render_fragments, view_for
+
+log = logging.getLogger("coordinator.live")
+
+# Which parts of a live page each domain fact moves.
+CASE_PART_ASPECTS = {
+    "case": {"case", "agenda", "status"},
+    "agencies": set(EVERYTHING),  # who may see the case changed
+    "items": {"case"}, "consents": {"case"}, "overrides": {"case"},
+    "tasks": {"actions", "agenda"},
+    "roles": {"roles"},
+}
+CONFERENCE_PART_ASPECTS = {
+    "status": set(EVERYTHING),
+    "agenda": {"agenda", "status"},
+    "participants": {"presence"},
+    "roles": {"roles"}, "actions": {"actions", "agenda"}, "notes": {"notes"},
+}
+
+
+def channels_plugin(settings: Settings) -> ChannelsPlugin:
+    """The channels backend named by ``settings.channels_url``: ``memory`` (one process),
+    ``redis://…`` or ``postgresql://…`` (LISTEN/NOTIFY; a plain DSN, no ``+driver``)."""
+    url = settings.channels_url
+    if url == "memory":
+        backend = MemoryChannelsBackend()
+    elif url.startswith(("redis://", "rediss://")):
+        backend = RedisChannelsPubSubBackend(redis=Redis.from_url(url))
+    elif url.startswith(("postgresql://", "postgres://")):
+        backend = AsyncPgChannelsBackend(dsn=url)
+    else:
+        raise ValueError(f"COORDINATOR_CHANNELS_URL must be 'memory', 'redis://…' or 'postgresql://…', not {url!r}")
+    return ChannelsPlugin(backend=backend, arbitrary_channels_allowed=True)
+
+
+@dataclass(eq=False)
+class Member:
+    """One open page: who is looking, as which audience, in which login session, and what is
+    waiting to be sent to it. ``ended`` is set when its session ends."""
+
+    actor: Actor
+    audience: Audience
+    session_key: str | None
+    outbox: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    welcomed: bool = False  # sent the whole page; until then, partial updates would be out of order
+
+
+class Room:
+    """The pages open on one conference in this process, and the subscription feeding them.
+
+    Work is done in order by a single task: updates announced on the channels, full pages for
+    newcomers, and the moment a consent or override on the current case expires. Whatever piled
+    up meanwhile is merged into one update.
+    """
+
+    def __init__(self, hub: LiveHub, conference_id: int) -> None:
+        self.hub = hub
+        self.conference_id = conference_id
+        self.members: set[Member] = set()
+        self.current_case_id: int | None = None
+        self._inbox: asyncio.Queue[frozenset[str] | Member] = asyncio.Queue()
+        self._tasks: list[asyncio.Task] = []
+        self._expiry: asyncio.TimerHandle | None = None
+
+    async def open(self) -> None:
+        async with self.hub.sessionmaker() as session:
+            case_ids = (await session.execute(
+                select(AgendaItem.case_id).where(AgendaItem.conference_id == self.conference_id))).scalars().all()
+        topics = [self.hub.conference_topic(self.conference_id), *(self.hub.case_topic(c) for c in case_ids)]
+        self._subscriber = await self.hub.channels.subscribe(topics)
+        self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._work())]
+
+    async def close(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+        await self.hub.channels.unsubscribe(self._subscriber)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def send_everything(self, member: Member) -> None:
+        self._inbox.put_nowait(member)
+
+    def _aspects_of(self, message: dict) -> set[str]:
+        if message["kind"] == "conference":
+            return set().union(*(CONFERENCE_PART_ASPECTS[p] for p in message["parts"]))
+        aspects = set().union(*(CASE_PART_ASPECTS[p] for p in message["parts"]))
+        if message["id"] != self.current_case_id and "agencies" not in message["parts"]:
+            aspects -= CASE_ASPECTS  # another case on the agenda: only its agenda line can move
+        return aspects
+
+    async def _listen(self) -> None:
+        async for payload in self._subscriber.iter_events():
+            aspects = self._aspects_of(json.loads(payload))
+            if aspects:
+                self._inbox.put_nowait(frozenset(aspects))
+
+    async def _work(self) -> None:
+        while True:
+            jobs = [await self._inbox.get()]
+            while not self._inbox.empty():
+                jobs.append(self._inbox.get_nowait())
+            aspects = frozenset().union(*(job for job in jobs if isinstance(job, frozenset)))
+            newcomers = [job for job in jobs if isinstance(job, Member)]
+            try:
+                if aspects:
+                    await self._deliver(aspects, [m for m in self.members if m.welcomed])
+                if newcomers:  # a whole room reconnecting costs one render per audience, not per page
+                    await self._deliver(EVERYTHING, newcomers)
+                    for member in newcomers:
+                        member.welcomed = True
+            except Exception:  # one failed update must not silence the room: the next one resends
+                log.exception("live update of conference %s failed", self.conference_id)
+
+    async def _deliver(self, aspects: frozenset[str], members: Iterable[Member]) -> None:
+        audiences: dict[Audience, list[Member]] = {}
+        for member in members:
+            audiences.setdefault(member.audience, []).append(member)
+        if not audiences:
+            return
+        hub = self.hub
+        rendered: dict[Audience, str] = {}
+        async with hub.sessionmaker() as session:
+            state = await load_state(session, hub.registry, self.conference_id, aspects)
+            self.current_case_id = state.current_case_id
+            for audience, group in audiences.items():
+                viewers = list({m.actor.id: m.actor for m in group}.values())
+                view = await view_for(session, hub.registry, state, audience, viewers, aspects)
+                rendered[audience] = render_fragments(hub.env, view, aspects)
+            if "case" in aspects and state.current_case_id is not None:
+                self._wake_at(await gate.next_grant_change(session, state.current_case_id, utcnow()))
+            await session.commit()  # the disclosures the gate recorded
+        for audience, group in audiences.items():
+            hub.renders += 1
+            for member in group:
+                member.outbox.put_nowait(rendered[audience])
+
+    def _wake_at(self, when) -> None:  # noqa: ANN001
+        """Re-render the case when a consent or override on it expires, with no other change."""
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        if when is not None:
+            delay = max(0.0, (when - utcnow()).total_seconds()) + 0.01
+            loop = asyncio.get_running_loop()
+            self._expiry = loop.call_later(delay, self._inbox.put_nowait, frozenset({"case"}))
+
+
+class LiveHub:
+    """This process's rooms, one per conference with pages open; the publisher of committed
+    events to every process; and the closer of pages whose session ended."""
+
+    def __init__(self, channels: ChannelsPlugin, sessionmaker: async_sessionmaker[AsyncSession],
+                 registry: AgencyRegistry, env: Environment, prefix: str) -> None:
+        self.channels = channels
+        self.sessionmaker = sessionmaker
+        self.registry = registry
+        self.env = env
+        self.prefix = prefix
+        self.rooms: dict[int, Room] = {}
+        self.renders = 0  # fragments rendered for an audience, since start (for measurements)
+        self._lock = asyncio.Lock()
+        self._sessions_task: asyncio.Task | None = None
+
+    def stats(self) -> dict:
+        """What this process is serving: renders so far, and per conference the open pages and
+        the audiences among them (renders per change = audiences present)."""
+        return {"renders": self.renders, "conferences": {
+            conference_id: {"pages": len(room.members), "audiences": len({m.audience for m in room.members}),
+                            "agencies": len({m.audience.agency for m in room.members})}
+            for conference_id, room in self.rooms.items()}}
+
+    def conference_topic(self, conference_id: int) -> str:
+        return f"{self.prefix}_conference_{conference_id}"
+
+    def case_topic(self, case_id: int) -> str:
+        return f"{self.prefix}_case_{case_id}"
+
+    @property
+    def running(self) -> bool:
+        return getattr(self.channels, "_pub_queue", None) is not None
+
+    @property
+    def sessions_topic(self) -> str:
+        return f"{self.prefix}_sessions"
+
+    def publish(self, facts: list[Event]) -> None:
+        """Announce committed events to every process (called right after the commit). Before
+        the channels have started (no server running), no page can be open to hear it."""
+        if not self.running:
+            return
+        for fact in facts:
+            if isinstance(fact, CaseChanged):
+                message = {"kind": "case", "id": fact.case_id, "parts": sorted(fact.parts)}
+                topic = self.case_topic(fact.case_id)
+            elif isinstance(fact, ConferenceChanged):
+                message = {"kind": "conference", "id": fact.conference_id, "parts": sorted(fact.parts)}
+                topic = self.conference_topic(fact.conference_id)
+            elif isinstance(fact, SessionsEnded):
+                message = {"user_id": fact.user_id, "session_key": fact.session_key}
+                topic = self.sessions_topic
+            else:
+                continue
+            self.channels.publish(json.dumps(message), topic)
+
+    async def enter(self, conference_id: int, actor: Actor, audience: Audience,
+                    session_key: str | None) -> tuple[Room, Member]:
+        """Register a page in its room, subscribing first if it is the room's first page, so no
+        update is missed between now and the full page it is sent next."""
+        async with self._lock:
+            if self._sessions_task is None:
+                subscriber = await self.channels.subscribe([self.sessions_topic])
+                self._sessions_task = asyncio.create_task(self._end_sessions(subscriber))
+            room = self.rooms.get(conference_id)
+            if room is None:
+                room = Room(self, conference_id)
+                await room.open()
+                self.rooms[conference_id] = room
+            member = Member(actor, audience, session_key)
+            room.members.add(member)
+        return room, member
+
+    async def leave(self, room: Room, member: Member) -> None:
+        async with self._lock:
+            room.members.discard(member)
+            if not room.members and self.rooms.get(room.conference_id) is room:
+                del self.rooms[room.conference_id]
+                await room.close()
+
+    async def _end_sessions(self, subscriber) -> None:  # noqa: ANN001
+        async for payload in subscriber.iter_events():
+            ended = json.loads(payload)
+            for room in list(self.rooms.values()):
+                for member in list(room.members):
+                    if member.actor.id == ended["user_id"] and ended["session_key"] in (None, member.session_key):
+                        member.ended.set()

@@ -1,0 +1,132 @@
+"""The live page's websocket: authenticated like every request, and bound to its login session.
+
+A socket is refused (accepted, then closed at once with a code saying why) unless it comes
+from our own origin, with a live session of an active user who is admitted to the conference.
+It then lives only as long as that session: logout or deactivation (announced by event, from
+any process) or idle expiry (found by a periodic check) closes it with 4401, and the page says
+the session ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import urlsplit
+
+from litestar import WebSocket, websocket
+from litestar.params import FromPath
+from sqlalchemy import select
+
+from coordinator import accounts
+from coordinator.conference import participation
+from coordinator.errors import NotFound
+from coordinator.models import User, WebSession, utcnow
+from coordinator.policy import Actor, Audience, StatementNeeded
+from coordinator.web.live.hub import LiveHub, Member
+
+# Close codes: the page (and any client) can tell the reasons apart. A conference the user is
+# not invited to is "not found", exactly like one that does not exist.
+CLOSE_SESSION_ENDED = 4401
+CLOSE_FORBIDDEN = 4403  # wrong origin
+CLOSE_NOT_FOUND = 4404
+CLOSE_STATEMENT_NEEDED = 4428
+SESSION_COOKIE = "session"
+
+
+class Refused(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def _same_origin(socket: WebSocket) -> bool:
+    """Browsers send Origin on every websocket; CSRF protection does not cover websockets, so
+    a page of another site must not open one with our cookies."""
+    origin, host = socket.headers.get("origin"), socket.headers.get("host")
+    return bool(origin and host) and urlsplit(origin).netloc == host
+
+
+async def session_holds(socket: WebSocket, session_key: str | None, user_id: int) -> bool:
+    """The login session still exists, has not expired, and its user is still active."""
+    if session_key is None:
+        return False
+    async with socket.app.state.sessionmaker() as db:
+        row = (await db.execute(
+            select(WebSession.expires_at, User.active).join(User, User.id == user_id)
+            .where(WebSession.key == session_key))).first()
+    return row is not None and row.active and (row.expires_at is None or row.expires_at > utcnow())
+
+
+async def _admit(socket: WebSocket, conference_id: int) -> tuple[Actor, Audience, str]:
+    if not _same_origin(socket):
+        raise Refused(CLOSE_FORBIDDEN, "origin not allowed")
+    session_key = socket.cookies.get(SESSION_COOKIE)
+    user_id = socket.scope.get("session", {}).get("user_id") if "session" in socket.scope else None
+    if user_id is None or not await session_holds(socket, session_key, user_id):
+        raise Refused(CLOSE_SESSION_ENDED, "your session has ended: log in again")
+    async with socket.app.state.sessionmaker() as db:
+        actor = accounts.actor_of(await db.get(User, user_id))
+        try:
+            place = await participation.seat(db, actor, conference_id)
+        except NotFound as error:
+            raise Refused(CLOSE_NOT_FOUND, error.message) from None
+        except StatementNeeded as error:
+            raise Refused(CLOSE_STATEMENT_NEEDED, error.message) from None
+    return actor, place.audience, session_key
+
+
+async def _presence(socket: WebSocket, change, actor: Actor, conference_id: int) -> None:  # noqa: ANN001
+    async with socket.app.state.sessionmaker() as db:
+        await change(db, actor, conference_id)
+        await db.commit()
+
+
+async def _send_outbox(socket: WebSocket, member: Member) -> None:
+    while True:
+        await socket.send_text(await member.outbox.get())
+
+
+async def _until_disconnect(socket: WebSocket) -> None:
+    while (await socket.receive())["type"] != "websocket.disconnect":
+        pass  # the page sends nothing we act on; changes come by HTTP
+
+
+async def _until_session_ends(socket: WebSocket, member: Member, every: float) -> None:
+    while True:
+        try:
+            await asyncio.wait_for(member.ended.wait(), timeout=every)
+            return
+        except TimeoutError:
+            if not await session_holds(socket, member.session_key, member.actor.id):
+                return
+
+
+@websocket("/conferences/{conference_id:int}/live", opt={"exclude_from_auth": True})
+async def conference_live(socket: WebSocket, conference_id: FromPath[int]) -> None:
+    """The live page's connection: the full page at once, then every change as it happens,
+    until the page goes away or its session ends."""
+    try:
+        actor, audience, session_key = await _admit(socket, conference_id)
+    except Refused as refused:
+        await socket.accept()
+        await socket.close(code=refused.code, reason=refused.reason)
+        return
+    hub: LiveHub = socket.app.state.live
+    room, member = await hub.enter(conference_id, actor, audience, session_key)  # subscribed before accepting
+    try:
+        await socket.accept()
+        await _presence(socket, participation.enter_room, actor, conference_id)
+        room.send_everything(member)
+        every = socket.app.state.settings.session_check_seconds
+        watchers = [asyncio.create_task(_send_outbox(socket, member)),
+                    asyncio.create_task(_until_disconnect(socket)),
+                    asyncio.create_task(_until_session_ends(socket, member, every))]
+        done, pending = await asyncio.wait(watchers, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        if watchers[2] in done:
+            await socket.close(code=CLOSE_SESSION_ENDED, reason="your session has ended: log in again")
+    finally:
+        await hub.leave(room, member)
+        await _presence(socket, participation.leave_room, actor, conference_id)

@@ -1,0 +1,19 @@
+"""An agency whose reaction to case events raises."""
+
+from coordinator import hookimpl
+from coordinator.hookspecs import AgencyIdentity
+
+
+@hookimpl
+def agency_identity():
+    return AgencyIdentity(key="failing_reaction", name="Failing reaction")
+
+
+@hookimpl
+def agency_task_list(case):
+    return []
+
+
+@hookimpl
+def case_event(event):
+    raise RuntimeError(f"reaction service down while handling case {event.case.case_id}")
