@@ -255,3 +255,32 @@ def require_act_for(audience: Audience, agency: str, agency_name: str, doing: st
 def may_volunteer(audience: Audience, able: Collection[str]) -> bool:
     """Offer one's own agency for a responsibility it can take."""
     return audience.agency is not None and audience.agency in able
+
+
+@dataclass(frozen=True)
+class Permissions:
+    """The rules above as flags for one actor, for page templates (``can.change_task(task)``):
+    templates ask, they never re-derive a rule."""
+
+    actor: Actor
+
+    @property
+    def coordinate(self) -> bool:
+        return coordinates(self.actor)
+
+    def change_task(self, task: object) -> bool:
+        return may_change_task(self.actor, task.agency)
+
+    def record_on(self, case: object) -> bool:
+        return on_case(self.actor.agency, [link.agency for link in case.agencies]) and case.closed_at is None
+
+    def correct(self, item: object) -> bool:
+        """Only the owning agency corrects, and only the newest version."""
+        return item.agency == self.actor.agency and not item.superseded
+
+    def decide_override(self, override: object) -> bool:
+        return self.actor.role == APPROVER_ROLE and self.actor.id != override.requested_by_id
+
+    def record_survivor_notice(self, override: object, case: CaseLike) -> bool:
+        return (self.actor.id == override.requested_by_id or self.actor.role == APPROVER_ROLE
+                or is_case_worker(self.actor, case))

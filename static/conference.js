@@ -2,12 +2,33 @@
 // reconnects by itself after a drop; a refusal (codes 44xx) is final and says why.
 (function () {
   "use strict";
+  var SESSION_ENDED = 4401;
   var REFUSALS = {
-    4401: "Not logged in: reload the page to log in again.",
     4403: "Not allowed to join this conference.",
-    4404: "This conference no longer exists.",
+    4404: "This conference does not exist, or you are not invited to it.",
     4428: "Accept the confidentiality statement: reload the page."
   };
+
+  // The session ended (logout, expiry, account closed): the meeting leaves the screen and the
+  // page offers to log in again, coming back here. Nothing more arrives on this page.
+  function sessionEnded() {
+    var conference = document.querySelector(".conference");
+    var live = document.getElementById("conference-live");
+    if (live) { live.replaceChildren(); }
+    var notice = document.getElementById("conference-notice");
+    if (notice && conference) {
+      var message = document.createElement("p");
+      message.className = "notice error";
+      message.setAttribute("role", "alert");
+      message.textContent = "Your session has ended. ";
+      var link = document.createElement("a");
+      link.href = conference.dataset.login;
+      link.textContent = "Log in again to return to the meeting";
+      message.appendChild(link);
+      notice.replaceChildren(message);
+    }
+    show("Session ended", "ended");
+  }
 
   function show(text, state) {
     var badge = document.getElementById("conference-connection");
@@ -19,6 +40,7 @@
   document.addEventListener("htmx:wsOpen", function () { show("Connected", "open"); });
   document.addEventListener("htmx:wsClose", function (event) {
     var code = event.detail && event.detail.event ? event.detail.event.code : 0;
+    if (code === SESSION_ENDED) { sessionEnded(); return; }
     show(REFUSALS[code] || "Connection lost: reconnecting…", REFUSALS[code] ? "refused" : "lost");
   });
 

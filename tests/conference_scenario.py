@@ -27,7 +27,7 @@ ARREARS = "Rent arrears of four months"
 # Case C (adults, standard risk, last on the agenda) has police and social work only: health
 # sees its agenda line and nothing else.
 CASE_C_SUMMARY = "Cara moved to a refuge in another county."
-CASE_C_NOTE = "Cara's new address is known to police only"
+CASE_C_NOTE = "The new address in Dunmore is known to police only"
 
 # username -> (agency, account role, role in the conference or None when not invited)
 PEOPLE = {

@@ -104,7 +104,7 @@ async def conference_list(request: Request, db: NamedDependency[AsyncSession]) -
     """The actor's conferences (the dashboard loads this list into itself)."""
     actor = current_actor(request)
     return Template("conferences/_list.html", context={
-        "listed": await schedule.conferences_for(db, actor), "actor": actor})
+        "listed": await schedule.conferences_for(db, actor), "actor": actor, "can": policy.Permissions(actor)})
 
 
 @get("/conferences/new")

@@ -29,7 +29,7 @@ async def dashboard(request: Request, db: NamedDependency[AsyncSession]) -> Temp
     return Template("dashboard.html", context={
         "cases": await cases.visible_cases(db, actor),
         "tasks": await tasks.open_tasks_for_agency(db, actor.agency, today),
-        "today": today,
+        "today": today, "can": policy.Permissions(actor),
     })
 
 
@@ -69,7 +69,8 @@ async def case_page_context(db: AsyncSession, request: Request, case_id: int) ->
     for task in await tasks.case_tasks(db, case.id, today):
         by_agency.setdefault(task.agency, []).append(task)
     information = await information_context(db, request.app.state.registry, actor, case)
-    return {"case": case, "tasks_by_agency": by_agency, "today": today, "actor": actor, **information}
+    return {"case": case, "tasks_by_agency": by_agency, "today": today, "actor": actor,
+            "can": policy.Permissions(actor), **information}
 
 
 @get("/cases/{case_id:int}")

@@ -154,7 +154,7 @@ class IssuedSessionBackend(ServerSideSessionBackend):
         data = self.serialize_data(scope_session, connection.scope)
         session_id = connection.get_session_id()  # None once the handler cleared the session
         if session_id is None or user_id != loaded_user_id:  # whoever it is, a new user gets a new id
-            session_id = connection.cookies.get(self.config.key) or self.generate_session_id()
+            session_id = self.generate_session_id()
             await store.create(session_id, data, self.config.max_age, user_id=user_id, replacing=loaded)
         else:
             await self.set(session_id, data, store=store)

@@ -129,7 +129,8 @@ def _rendered(name: str, error: DomainError | None, context: dict) -> Template:
 async def information_context(db: AsyncSession, registry: AgencyRegistry, actor: Actor, case: Case) -> dict:
     """What the information section of a case page shows. The view is a disclosure: the caller commits."""
     return {"items": await gate.visible_items(db, registry, actor, case.id, channel="page"),
-            "may_see_disclosures": policy.may_see_disclosures(actor, case), "choices": CHOICES}
+            "may_see_disclosures": policy.may_see_disclosures(actor, case), "choices": CHOICES,
+            "can": policy.Permissions(actor)}
 
 
 async def _items_page(db: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int, *,
@@ -176,7 +177,8 @@ async def item_history_page(request: Request, db: NamedDependency[AsyncSession],
     versions = await information.item_history(db, registry, actor, case_id, item_id, channel="page")
     await db.commit()
     case = await cases.case_for(db, actor, case_id)
-    return Template("item_history.html", context={"case": case, "actor": actor, "versions": versions})
+    return Template("item_history.html", context={"case": case, "actor": actor, "versions": versions,
+                                                  "can": policy.Permissions(actor)})
 
 
 # --- consent ---------------------------------------------------------------------------------
@@ -234,7 +236,7 @@ async def _overrides_page(db: AsyncSession, registry: AgencyRegistry, actor: Act
     return _rendered("overrides.html", error, {
         "case": case, "actor": actor, "overrides": records, "now": utcnow(),
         "names": await consents.display_names(db, people), "override_status": overrides.override_status,
-        "case_worker": policy.is_case_worker(actor, case), "approver_role": policy.APPROVER_ROLE,
+        "can": policy.Permissions(actor),
         "choices": CHOICES, "form_id": form_id, "values": _typed(values, form_id, "request"),
     })
 
@@ -298,6 +300,7 @@ async def export_page(request: Request, db: NamedDependency[AsyncSession], regis
     actor = current_actor(request)
     case, items, case_tasks = await _export(db, registry, actor, case_id)
     return Template("export.html", context={"case": case, "actor": actor, "items": items, "tasks": case_tasks,
+                                            "can": policy.Permissions(actor),
                                             "today": utcnow().date(), "exported_at": utcnow()})
 
 

@@ -12,14 +12,14 @@ from tests.web.support import client_at
 GUESSER, OWNER = "203.0.113.7", "198.51.100.20"
 
 
-def seconds_to_wait(answer) -> int:  # noqa: ANN001
+def seconds_to_wait(answer) -> int:
     assert answer.status_code == 429, answer.text
     seconds = int(re.search(r"try again in (\d+) seconds", answer.text).group(1))
     assert answer.headers["retry-after"] == str(seconds)
     return seconds
 
 
-async def time_passes(sessionmaker, seconds: int) -> None:  # noqa: ANN001
+async def time_passes(sessionmaker, seconds: int) -> None:
     """As if ``seconds`` had gone by since the last recorded failure."""
     then = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=seconds)
     async with sessionmaker() as db:

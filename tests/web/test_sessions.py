@@ -11,7 +11,7 @@ from coordinator.app import create_app
 from coordinator.models import WebSession
 from coordinator.settings import Settings
 from coordinator.web.sessions import DatabaseSessionStore
-from tests.conftest import Client
+from tests.conftest import PASSWORD, Client
 from tests.web.support import published_events, session_rows
 
 CHOSEN = "ab" * 32  # looks exactly like an id the server would issue
@@ -19,8 +19,10 @@ CHOSEN = "ab" * 32  # looks exactly like an id the server would issue
 
 async def test_login_never_adopts_a_session_id_the_client_chose(client_for, people, sessionmaker):
     client = await client_for()
-    client.cookies.set("session", CHOSEN, domain="testserver.local")
-    assert (await client.login("pc")).status_code == 200
+    await client.get("/login")
+    client.cookies.set("session", CHOSEN, domain="testserver.local")  # planted just before logging in
+    logged_in = await client.post("/login", data={"username": "pc", "password": PASSWORD})
+    assert logged_in.status_code == 200
     rows = await session_rows(sessionmaker)
     assert [row.key for row in rows] == [client.cookies["session"]] and CHOSEN not in client.cookies["session"]
     assert rows[0].user_id == people["police"].id

@@ -11,14 +11,14 @@ from tests.test_cli_and_storage import run_cli
 from tests.web.support import published_events, session_rows
 
 
-async def new_token(sessionmaker, username: str) -> str:  # noqa: ANN001
+async def new_token(sessionmaker, username: str) -> str:
     async with sessionmaker() as db:
         token = await accounts.create_token(db, await accounts.user_by_username(db, username))
         await db.commit()
     return token
 
 
-def me(client, token: str):  # noqa: ANN001, ANN201
+def me(client, token: str):
     return client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
 
 
