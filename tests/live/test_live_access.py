@@ -14,6 +14,7 @@ from tests.conference_scenario import CALL_OUTS, CASE_C_NOTE, CASE_C_SUMMARY
 from tests.live.clients import WAIT
 
 QUICK_CHECKS = {"COORDINATOR_SESSION_CHECK_SECONDS": "1"}
+EVENTS_ONLY = {"COORDINATOR_SESSION_CHECK_SECONDS": "3600"}  # no periodic check: only the logout event can close
 PG_URL = os.environ.get("COORDINATOR_TEST_DATABASE_URL")
 
 
@@ -71,7 +72,7 @@ async def test_an_agency_not_on_the_case_receives_its_agenda_line_only(servers, 
 
 async def test_logout_closes_the_open_page_of_that_session_only(servers, people_on, scenario):
     """Finding 4."""
-    server = servers()
+    server = servers(env=EVENTS_ONLY)
     chair, sw, sw_elsewhere = await people_on(server, "chair", "sw", "sw")
     page, other_session = await sw.open_page(scenario.conference_id), await sw_elsewhere.open_page(scenario.conference_id)
     logged_out = await sw.api("POST", "/logout")
@@ -101,7 +102,7 @@ async def test_a_socket_ends_when_its_session_does(servers, people_on, scenario,
 async def test_logout_through_another_server_process_closes_the_page(servers, people_on, scenario):
     shared = {"channels_url": os.environ.get("COORDINATOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
               "channels_prefix": f"test{os.getpid()}"}
-    first, second = servers(**shared), servers(**shared, env=QUICK_CHECKS)
+    first, second = servers(**shared), servers(**shared, env=EVENTS_ONLY)
     (sw,) = await people_on(second, "sw")
     page = await sw.open_page(scenario.conference_id)
     sw.http.base_url = first.base_url  # the same browser session, served by the other process
