@@ -28,7 +28,7 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
-from coordinator import accounts, cases, consents, db, gate, hookimpl
+from coordinator import accounts, cases, consents, db, gate, hookimpl, policy
 from coordinator.accounts import actor_of
 from coordinator.app import create_app
 from coordinator.cases import PersonIn, ReferralIn
@@ -115,7 +115,7 @@ async def filtered_view(sessionmaker, template, registry: AgencyRegistry, viewer
                         case_id: int) -> str:
     async with sessionmaker() as session:
         items = await gate.visible_items(session, registry, viewer, case_id, channel="page")
-        html = template.render(items=items, case_id=case_id, viewer_agency=viewer.agency, actions=True, error=None,
+        html = template.render(items=items, case_id=case_id, can=policy.Permissions(viewer), actions=True, error=None,
                                form_id="", csrf_input="")
         await session.commit()
     return html
@@ -136,7 +136,7 @@ async def bypassed_view(sessionmaker, template, viewer: Actor, case_id: int) -> 
                                   nature=r.nature, sensitivity=r.sensitivity, recorded_at=r.recorded_at,
                                   decision=shown, text=r.text, supersedes_id=r.supersedes_id,
                                   superseded=r.superseded) for r in rows]
-        html = template.render(items=items, case_id=case_id, viewer_agency=viewer.agency, actions=True, error=None,
+        html = template.render(items=items, case_id=case_id, can=policy.Permissions(viewer), actions=True, error=None,
                                form_id="", csrf_input="")
         await session.commit()
     return html
