@@ -13,15 +13,7 @@ from sqlalchemy.orm import selectinload
 from coordinator import audit, events, policy
 from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.hookspecs import CaseEvent, CaseFacts, TaskTemplate
-from coordinator.models import (
-    Case,
-    CaseAgency,
-    CasePerson,
-    InformationItem,
-    KeyDate,
-    Task,
-    TaskEvent,
-)
+from coordinator.models import Case, CaseAgency, CasePerson, InformationItem, KeyDate, Task, TaskEvent
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 from coordinator.settings import ReferralThresholds

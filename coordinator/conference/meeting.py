@@ -70,6 +70,13 @@ async def _chair_seat(session: AsyncSession, actor: Actor, conference_id: int, v
     return place
 
 
+async def _moved(session: AsyncSession, actor: Actor, conference: Conference, what: str, **detail: object) -> None:
+    """The meeting moved (started, on to another case, ended): a new version, audited, announced."""
+    conference.version += 1
+    await audit.record(session, actor, f"conference.{what}", subject=f"conference:{conference.id}", **detail)
+    events.conference_changed(session, conference.id, "status")
+
+
 async def start_conference(session: AsyncSession, registry: AgencyRegistry, actor: Actor, conference_id: int,
                            data: VersionIn) -> None:
     """The chair starts the meeting at the first case on the agenda."""
@@ -81,9 +88,7 @@ async def start_conference(session: AsyncSession, registry: AgencyRegistry, acto
     agenda[0].status = "current"
     conference.current_item_id = agenda[0].id
     conference.status, conference.started_at = "live", utcnow()
-    conference.version += 1
-    await audit.record(session, actor, "conference.started", subject=f"conference:{conference_id}")
-    events.conference_changed(session, conference_id, "status")
+    await _moved(session, actor, conference, "started")
 
 
 async def move_to_case(session: AsyncSession, registry: AgencyRegistry, actor: Actor, conference_id: int,
@@ -103,10 +108,7 @@ async def move_to_case(session: AsyncSession, registry: AgencyRegistry, actor: A
         current.status = "discussed"
     target.status = "current"
     conference.current_item_id = target.id
-    conference.version += 1
-    await audit.record(session, actor, "conference.moved", case_id=target.case_id,
-                       subject=f"conference:{conference_id}", item_id=target.id)
-    events.conference_changed(session, conference_id, "status")
+    await _moved(session, actor, conference, "moved", case_id=target.case_id, item_id=target.id)
 
 
 async def reorder_agenda(session: AsyncSession, registry: AgencyRegistry, actor: Actor, conference_id: int,
@@ -139,9 +141,7 @@ async def end_conference(session: AsyncSession, registry: AgencyRegistry, actor:
         current.status = "discussed"
     conference.current_item_id = None
     conference.status, conference.ended_at = "ended", utcnow()
-    conference.version += 1
-    await audit.record(session, actor, "conference.ended", subject=f"conference:{conference_id}")
-    events.conference_changed(session, conference_id, "status")
+    await _moved(session, actor, conference, "ended")
 
 
 async def add_note(session: AsyncSession, registry: AgencyRegistry, actor: Actor, conference_id: int,

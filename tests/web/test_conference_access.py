@@ -5,18 +5,9 @@ import pytest
 from sqlalchemy import func, select, update
 
 from coordinator.models import Participant, Task
-from tests.conference_scenario import CALL_OUTS, CASE_C_NOTE, CASE_C_SUMMARY, INJURIES, build_conference
+from tests.conference_scenario import CALL_OUTS, CASE_C_NOTE, CASE_C_SUMMARY, INJURIES
 
-
-@pytest.fixture(autouse=True)
-async def channels_started(app):
-    async with app.state.live.channels:
-        yield
-
-
-@pytest.fixture
-async def scenario(sessionmaker, registry):
-    return await build_conference(sessionmaker, registry)
+pytestmark = pytest.mark.usefixtures("live_channels")
 
 
 async def api_state(client, conference_id: int) -> dict:

@@ -9,17 +9,7 @@ from sqlalchemy import func, select, update
 from coordinator.models import AuditEntry, Case, RoleAssignment
 from tests.conference_scenario import ARREARS, CALL_OUTS, INJURIES, build_conference
 
-
-@pytest.fixture(autouse=True)
-async def channels_started(app):
-    """The test app runs without its lifespan; changes are announced on its channels."""
-    async with app.state.live.channels:
-        yield
-
-
-@pytest.fixture
-async def scenario(sessionmaker, registry):
-    return await build_conference(sessionmaker, registry)
+pytestmark = pytest.mark.usefixtures("live_channels")
 
 
 async def state_of(client, conference_id: int) -> dict:
