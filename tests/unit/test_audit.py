@@ -125,3 +125,19 @@ async def test_the_verify_command_exits_zero_when_intact_and_one_naming_the_brok
         await session.commit()
     code, output = await _cli_verify(database_url)
     assert code == 1 and f"BROKEN at entry {target.id}" in output
+
+
+async def test_verify_finds_a_deleted_entry_whose_successor_was_relinked(client_for, case, sessionmaker):
+    """Each hash covers the previous entry's hash: cutting an entry out and relinking the next one
+    to the entry before it breaks that next entry's own hash."""
+    await _sharing_history(client_for, case)
+    entries = await _entries(sessionmaker)
+    index = next(i for i, e in enumerate(entries) if e.action == "information.disclosed")
+    cut, successor = entries[index], entries[index + 1]
+    async with sessionmaker() as session:
+        await session.execute(delete(AuditEntry).where(AuditEntry.id == cut.id))
+        await session.execute(update(AuditEntry).where(AuditEntry.id == successor.id)
+                              .values(prev_hash=entries[index - 1].hash))
+        await session.commit()
+    result = await _verify(sessionmaker)
+    assert (result.ok, result.broken_id) == (False, successor.id)

@@ -214,3 +214,19 @@ async def test_minutes_at_the_end_are_filtered_for_each_agency(client_for, scena
         assert "Perpetrator management: Police" in text and "Apply for a protection order" in text
         assert "Late" in text  # invited, never came: listed as absent
     assert ARREARS not in police_md.text  # case B was never discussed
+
+
+async def test_minutes_are_the_record_as_it_stood_when_the_meeting_ended(client_for, scenario):
+    """A correction made after the meeting is not in its minutes (the version then current is)."""
+    chair, police = await client_for("chair"), await client_for("pc")
+    state = await state_of(chair, scenario.conference_id)
+    assert (await chair.post(f"/api/conferences/{scenario.conference_id}/end",
+                             json={"version": state["version"]})).status_code == 200
+    items = (await police.get(f"/api/cases/{scenario.case_a}/items")).json()
+    call_outs = next(i for i in items if i["text"] == CALL_OUTS)
+    corrected = await police.post(f"/api/cases/{scenario.case_a}/items/{call_outs['id']}/corrections",
+                                  json={"text": "Four call-outs to the address in May"})
+    assert corrected.status_code in (200, 201), corrected.text
+    for path in ("minutes.md", "minutes.html"):
+        minutes = (await police.get(f"/conferences/{scenario.conference_id}/{path}")).text
+        assert CALL_OUTS in minutes and "Four call-outs" not in minutes
