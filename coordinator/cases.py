@@ -243,6 +243,19 @@ def ensure_open(case: Case) -> None:
         raise Conflict(f"case {case.reference} is closed and read-only")
 
 
+async def ensure_case_open(session: AsyncSession, case_id: int) -> None:
+    """``ensure_open`` without loading the case."""
+    reference, closed_at = (await session.execute(
+        select(Case.reference, Case.closed_at).where(Case.id == case_id))).one()
+    if closed_at is not None:
+        raise Conflict(f"case {reference} is closed and read-only")
+
+
+async def agencies_on(session: AsyncSession, case_id: int) -> list[str]:
+    """The agencies part of a case, without loading the case."""
+    return list((await session.execute(select(CaseAgency.agency).where(CaseAgency.case_id == case_id))).scalars())
+
+
 async def raise_event(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case: Case,
                       name: str, detail: str = "") -> list[Task]:
     """Tell every agency on the case; each may answer with follow-up tasks for itself. A plugin

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from coordinator import audit, events, policy
-from coordinator.cases import agencies_of, ensure_open, load_case
+from coordinator.cases import agencies_on, ensure_case_open, ensure_open, load_case
 from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.hookspecs import TASK_DOMAINS
 from coordinator.models import Case, Task, TaskEvent, User, utcnow
@@ -36,16 +36,19 @@ def is_overdue(task: Task, today: dt.date) -> bool:
     return task.status not in CLOSED_STATUSES and task.due_on is not None and task.due_on < today
 
 
-async def task_for(session: AsyncSession, actor: Actor, task_id: int, *, lock: bool = False) -> Task:
-    """The task with its history, if the actor may see its case; a task on a case the actor
-    may not see is answered exactly as a missing one (404), before any other check."""
-    query = select(Task).where(Task.id == task_id).options(selectinload(Task.history))
+async def task_for(session: AsyncSession, actor: Actor, task_id: int, *, lock: bool = False,
+                   with_history: bool = False) -> Task:
+    """The task (with its history if asked), if the actor may see its case; a task on a case the
+    actor may not see is answered exactly as a missing one (404), before any other check."""
+    query = select(Task).where(Task.id == task_id).execution_options(populate_existing=True)
+    if with_history:
+        query = query.options(selectinload(Task.history))
     if lock:  # two changes of one task are serialised on PostgreSQL; the version check does the rest
-        query = query.with_for_update().execution_options(populate_existing=True)
+        query = query.with_for_update()
     task = (await session.execute(query)).scalar()
     if task is None:
         raise NotFound(f"no task {task_id}")
-    policy.require_case_visible(actor, agencies_of(await load_case(session, task.case_id)), f"task {task_id}")
+    policy.require_case_visible(actor, await agencies_on(session, task.case_id), f"task {task_id}")
     return task
 
 
@@ -59,7 +62,7 @@ async def change_status(
         raise Invalid(f"status must be one of {', '.join(STATUSES)}", field="status")
     task = await task_for(session, actor, task_id, lock=True)
     policy.require_task_change(actor, task.agency, registry.name(task.agency))
-    ensure_open(await session.get(Case, task.case_id))
+    await ensure_case_open(session, task.case_id)
     if task.version != version:
         raise Conflict(
             f"this task was changed by someone else (now {task.status.replace('_', ' ')}, version {task.version}); "
@@ -72,7 +75,7 @@ async def change_status(
     task.reason = reason
     task.version += 1
     task.updated_at = utcnow()
-    task.history.append(TaskEvent(by_id=actor.id, status=status, reason=reason))
+    session.add(TaskEvent(task_id=task.id, by_id=actor.id, status=status, reason=reason))
     await audit.record(session, actor, "task.status_changed", case_id=task.case_id, subject=f"task:{task.id}",
                        status=status)
     events.case_changed(session, task.case_id, "tasks")

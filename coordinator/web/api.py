@@ -104,7 +104,7 @@ async def assign_task(request: Request, db: NamedDependency[AsyncSession], regis
 @get("/api/tasks/{task_id:int}")
 async def get_task(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
                    task_id: FromPath[int]) -> dict:
-    task = await tasks.task_for(db, current_actor(request), task_id)
+    task = await tasks.task_for(db, current_actor(request), task_id, with_history=True)
     return task_json(task, registry, utcnow().date(), history=True)
 
 
@@ -114,4 +114,4 @@ async def change_task(request: Request, db: NamedDependency[AsyncSession], regis
     task = await tasks.change_status(db, registry, current_actor(request), task_id,
                                      status=data.status, version=data.version, reason=data.reason)
     await db.commit()
-    return task_json(await tasks.task_for(db, current_actor(request), task.id), registry, utcnow().date(), history=True)
+    return task_json(await tasks.task_for(db, current_actor(request), task.id, with_history=True), registry, utcnow().date(), history=True)
