@@ -7,7 +7,7 @@ from sqlalchemy import update
 
 from coordinator import accounts, events
 from coordinator.models import ApiToken
-from tests.test_cli_and_storage import run_cli
+from tests.unit.test_cli_and_storage import run_cli
 from tests.web.support import published_events, session_rows
 
 
