@@ -60,11 +60,12 @@ OPERATIONS = {
 
 
 async def _seen_by(db: AsyncSession, registry: AgencyRegistry, actor: Actor, conference_id: int,
-                   aspects: frozenset[str]) -> ConferenceView:
-    """The conference as the actor's audience sees it (the actor must be admitted), with the
-    disclosures of the items shown committed."""
+                   aspects: frozenset[str], *, items: bool) -> ConferenceView:
+    """The conference as the actor's audience sees it (the actor must be admitted). With
+    ``items``, the current case's items through the gate, their disclosure committed; without,
+    none are read, as the answer will not show them."""
     place = await participation.seat(db, actor, conference_id)
-    view = await conference_view(db, registry, conference_id, place.audience, [actor], aspects)
+    view = await conference_view(db, registry, conference_id, place.audience, [actor] if items else [], aspects)
     await db.commit()
     return view
 
@@ -73,11 +74,11 @@ ORGANISING_ASPECTS = frozenset({"status", "agenda", "presence"})
 
 
 async def _answer(db: AsyncSession, registry: AgencyRegistry, actor: Actor, conference_id: int,
-                  aspects: frozenset[str]) -> ConferenceView:
+                  aspects: frozenset[str], *, items: bool) -> ConferenceView:
     """The answer to a change: as the actor's audience sees it; an organiser who has not joined
     the meeting (no statement accepted) sees only what organising needs, never a case."""
     try:
-        return await _seen_by(db, registry, actor, conference_id, aspects)
+        return await _seen_by(db, registry, actor, conference_id, aspects, items=items)
     except (StatementNeeded, NotFound):
         participant = await participation.participant_of(db, conference_id, actor.id)
         if not policy.may_organise(actor, participant):
@@ -87,11 +88,11 @@ async def _answer(db: AsyncSession, registry: AgencyRegistry, actor: Actor, conf
 
 
 async def _current_after_conflict(db: AsyncSession, registry: AgencyRegistry, actor: Actor, conference_id: int,
-                                  aspects: frozenset[str]) -> ConferenceView | None:
+                                  aspects: frozenset[str], *, items: bool) -> ConferenceView | None:
     """What won, for someone whose change lost to another (409); None if they may not see it."""
     await db.rollback()
     try:
-        return await _answer(db, registry, actor, conference_id, aspects)
+        return await _answer(db, registry, actor, conference_id, aspects, items=items)
     except DomainError:
         await db.rollback()
         return None
@@ -206,7 +207,7 @@ async def change_page(request: Request, db: NamedDependency[AsyncSession], regis
             raise
         body = env.get_template("conferences/_notice.html").render(error=error)
         if isinstance(error, Conflict):
-            current = await _current_after_conflict(db, registry, actor, conference_id, op.shows)
+            current = await _current_after_conflict(db, registry, actor, conference_id, op.shows, items=True)
             if current is not None:
                 body += render_fragments(env, current, op.shows)
         return Response(body, status_code=error.status, media_type="text/html")
@@ -263,7 +264,7 @@ async def api_schedule(request: Request, db: NamedDependency[AsyncSession], regi
     actor = current_actor(request)
     conference = await schedule.schedule_conference(db, registry, actor, data)
     await db.commit()
-    view = await _answer(db, registry, actor, conference.id, ORGANISING_ASPECTS)
+    view = await _answer(db, registry, actor, conference.id, ORGANISING_ASPECTS, items=False)
     return conference_view_json(view, registry)["conference"]
 
 
@@ -272,7 +273,7 @@ async def api_state(request: Request, db: NamedDependency[AsyncSession], registr
                     conference_id: FromPath[int]) -> dict:
     """The conference as the live page shows it to the requester's audience, with the current
     case's information as the consent gate allows the requester's agency."""
-    view = await _seen_by(db, registry, current_actor(request), conference_id, EVERYTHING)
+    view = await _seen_by(db, registry, current_actor(request), conference_id, EVERYTHING, items=True)
     return conference_view_json(view, registry)
 
 
@@ -304,12 +305,12 @@ async def _api_change(request: Request, db: AsyncSession, registry: AgencyRegist
         await op.run(db, registry, actor, conference_id, data)
         await db.commit()
     except Conflict as conflict:
-        current = await _current_after_conflict(db, registry, actor, conference_id, op.shows)
+        current = await _current_after_conflict(db, registry, actor, conference_id, op.shows, items=False)
         body = {"status_code": 409, "detail": conflict.message, "field": conflict.field}
         if current is not None:
             body["current"] = conference_view_json(current, registry)["conference"]
         return Response(body, status_code=409)
-    view = await _answer(db, registry, actor, conference_id, op.shows)
+    view = await _answer(db, registry, actor, conference_id, op.shows, items=False)
     return Response(conference_view_json(view, registry)["conference"], status_code=200)
 
 

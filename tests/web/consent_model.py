@@ -96,6 +96,7 @@ class CaseModel:
     id: int
     reference: str
     agencies: set[str]
+    summary: str = ""
     agenda_item_id: int = 0
     details: set[str] = field(default_factory=set)  # summary, people, notes, actions: membership-gated
     items: dict[int, Item] = field(default_factory=dict)
@@ -121,10 +122,10 @@ class CaseModel:
     def current(self) -> dict[int, Item]:
         return {i: item for i, item in self.items.items() if item.current}
 
-    def visible_texts(self, agency: str | None, item_ids) -> set[str]:  # noqa: ANN001
+    def visible_texts(self, agency: str | None, item_ids) -> set[str]:
         return {self.items[i].text for i in item_ids if self.bases(self.items[i], agency)}
 
-    def disclosed_to(self, agency: str | None, item_ids) -> list[int]:  # noqa: ANN001
+    def disclosed_to(self, agency: str | None, item_ids) -> list[int]:
         """The items of ``item_ids`` a view discloses to ``agency`` (shown, and not its own)."""
         return [i for i in item_ids if self.bases(self.items[i], agency) - {"owner"}]
 
@@ -146,6 +147,7 @@ class Model:
     minutes_items: dict[int, list[int]] = field(default_factory=dict)  # per case, the items as they stood at the end
     ghosts: set[str] = field(default_factory=set)  # markers sent in refused changes: stored nowhere
     disclosed: Counter = field(default_factory=Counter)  # (case id, item id, agency, channel) -> views
+    unshown: Counter = field(default_factory=Counter)  # the same, for answers that ask the gate but show nothing
 
     @property
     def cases(self) -> dict[int, CaseModel]:
@@ -210,6 +212,8 @@ class Model:
                 allowed |= case.details | case.visible_texts(viewer.agency, self.minutes_items[case_id])
         return allowed
 
-    def disclose(self, case: CaseModel, viewer: Viewer, item_ids, channel: str) -> None:  # noqa: ANN001
+    def disclose(self, case: CaseModel, viewer: Viewer, item_ids, channel: str, *,
+                 unshown: bool = False) -> None:
+        counter = self.unshown if unshown else self.disclosed
         for item_id in case.disclosed_to(viewer.agency, item_ids):
-            self.disclosed[(case.id, item_id, viewer.agency, channel)] += 1
+            counter[(case.id, item_id, viewer.agency, channel)] += 1

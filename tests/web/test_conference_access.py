@@ -237,3 +237,23 @@ async def test_statement_accepted_twice_at_once_is_recorded_once(client_for, sce
         await session.commit()
     for _ in range(2):
         assert (await late.post(f"/api/conferences/{scenario.conference_id}/statement")).status_code == 200
+
+
+async def test_a_json_change_answer_records_no_disclosure_it_does_not_show(client_for, scenario, sessionmaker):
+    """The JSON answer to a change carries the conference state, not the items: no sighting is
+    recorded for items nobody was shown (the chair, of social work, sees police's call-outs)."""
+    from coordinator.models import Disclosure
+    chair = await client_for("chair")
+    state = (await api_state(chair, scenario.conference_id))["conference"]
+    async with sessionmaker() as session:
+        before = (await session.execute(select(func.count()).select_from(Disclosure))).scalar_one()
+    pending = next(e["id"] for e in state["agenda"] if e["case_id"] == scenario.case_c)  # shared with social work
+    stale = await chair.post(f"/api/conferences/{scenario.conference_id}/move",
+                             json={"item_id": pending, "version": state["version"] + 5})
+    assert stale.status_code == 409 and stale.json()["current"]["case"]["reference"]
+    moved = await chair.post(f"/api/conferences/{scenario.conference_id}/move",
+                             json={"item_id": pending, "version": state["version"]})
+    assert moved.status_code == 200
+    async with sessionmaker() as session:
+        after = (await session.execute(select(func.count()).select_from(Disclosure))).scalar_one()
+    assert after == before
