@@ -108,6 +108,23 @@ class WebSession(Base):
     expires_at: Mapped[dt.datetime | None] = mapped_column(index=True)  # swept when past
 
 
+class IdempotencyKey(Base):
+    """The first answer to a create request sent with an ``Idempotency-Key`` header, stored with
+    the change it answers (same transaction), so a retry after a lost answer gets it again."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200))
+    request: Mapped[str] = mapped_column(String(400))  # method and path: a key reused elsewhere is refused
+    status_code: Mapped[int] = mapped_column(Integer)
+    media_type: Mapped[str] = mapped_column(String(100))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
 # --- cases ---------------------------------------------------------------------------------
 
 class Case(Base):
@@ -406,6 +423,21 @@ class Participant(Base):
     connections: Mapped[int] = mapped_column(Integer, default=0)
 
     conference: Mapped[Conference] = relationship(back_populates="participants")
+
+
+class LiveConnection(Base):
+    """One open live page, held by the server process that serves it and kept alive by its
+    heartbeat: presence is counted from these rows, so a crashed process cannot leave anyone
+    "in the room" (its rows go stale, and it clears them when it starts again)."""
+
+    __tablename__ = "live_connections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conference_id: Mapped[int] = mapped_column(ForeignKey("conferences.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    process: Mapped[str] = mapped_column(String(64), index=True)  # host:pid:start of the serving process
+    opened_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class RoleAssignment(Base):
