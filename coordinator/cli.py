@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import getpass
 import secrets
 import sys
+
+from sqlalchemy.engine import make_url
 
 from coordinator import accounts, db
 from coordinator.errors import DomainError
@@ -99,11 +102,29 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _hold_sqlite_file(database_url: str):  # noqa: ANN202 (an open file, held for the process's life)
+    """SQLite is one server process: two processes on one file each see their own snapshot and
+    lose each other's updates. The first server holds a lock beside the file; a second is refused.
+    Every other command (migrate, users, tokens, audit, demo) may run while the server does."""
+    url = make_url(database_url)
+    if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
+        return None
+    lock = open(f"{url.database}.serve-lock", "a")  # noqa: SIM115
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise SystemExit(f"another server is already serving {url.database}: SQLite serves one process only. "
+                         "To run several server processes, use PostgreSQL (COORDINATOR_DATABASE_URL).") from None
+    return lock
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from coordinator.app import create_app
 
+    held = _hold_sqlite_file(settings.database_url)  # noqa: F841 (released when the process ends)
     app = create_app(settings)  # fails here, before listening, on a broken plugin
     print(f"Case Conference Coordinator on http://{args.host}:{args.port}/  (log in at /login)", flush=True)
     # No per-message compression: every live fragment would be compressed once per connection,

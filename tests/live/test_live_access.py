@@ -12,10 +12,10 @@ from websockets.exceptions import ConnectionClosed
 from coordinator.models import Consent, ConsentScope, Disclosure, User, WebSession, utcnow
 from tests.conference_scenario import CALL_OUTS, CASE_C_NOTE, CASE_C_SUMMARY
 from tests.live.clients import WAIT
+from tests.live.test_two_servers import two_processes
 
 QUICK_CHECKS = {"COORDINATOR_SESSION_CHECK_SECONDS": "1"}
 EVENTS_ONLY = {"COORDINATOR_SESSION_CHECK_SECONDS": "3600"}  # no periodic check: only the logout event can close
-PG_URL = os.environ.get("COORDINATOR_TEST_DATABASE_URL")
 
 
 async def closed_with(page) -> int:  # noqa: ANN001
@@ -98,7 +98,7 @@ async def test_a_socket_ends_when_its_session_does(servers, people_on, scenario,
     assert (await sw.refusal(scenario.conference_id))[0] == 4401  # and it stays closed
 
 
-@pytest.mark.skipif(not PG_URL, reason="two servers share only a PostgreSQL database (SQLite is one process)")
+@two_processes
 async def test_logout_through_another_server_process_closes_the_page(servers, people_on, scenario):
     shared = {"channels_url": os.environ.get("COORDINATOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
               "channels_prefix": f"test{os.getpid()}"}
