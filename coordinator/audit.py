@@ -65,6 +65,22 @@ async def record(
 
 
 @dataclass(frozen=True)
+class CaseEntry:
+    at: dt.datetime
+    action: str
+    detail: dict
+
+
+async def case_entries(session: AsyncSession, case_id: int, action: str, limit: int = 20) -> list[CaseEntry]:
+    """A case's newest entries of one kind (e.g. plugin failures, for its page), newest first."""
+    rows = await session.execute(
+        select(AuditEntry.at, AuditEntry.action, AuditEntry.detail)
+        .where(AuditEntry.case_id == case_id, AuditEntry.action == action)
+        .order_by(AuditEntry.id.desc()).limit(limit))
+    return [CaseEntry(at, name, json.loads(detail)) for at, name, detail in rows]
+
+
+@dataclass(frozen=True)
 class VerifyResult:
     ok: bool
     checked: int

@@ -105,6 +105,11 @@ def may_see_disclosures(actor: Actor, case: CaseLike) -> bool:
     return is_case_worker(actor, case)
 
 
+def may_see_plugin_failures(actor: Actor) -> bool:
+    """Failures of agency plugins on a case: those who coordinate follow them up."""
+    return coordinates(actor)
+
+
 def may_change_task(actor: Actor, task_agency: str) -> bool:
     """Only the owning agency, or someone who coordinates, changes a task."""
     return actor.agency == task_agency or coordinates(actor)
@@ -267,6 +272,10 @@ class Permissions:
     @property
     def coordinate(self) -> bool:
         return coordinates(self.actor)
+
+    @property
+    def see_plugin_failures(self) -> bool:
+        return may_see_plugin_failures(self.actor)
 
     def change_task(self, task: object) -> bool:
         return may_change_task(self.actor, task.agency)

@@ -8,13 +8,14 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import cases, policy, tasks
+from coordinator import audit, cases, policy, tasks
 from coordinator.errors import DomainError, Invalid
 from coordinator.models import utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.settings import Settings
 from coordinator.web.auth import current_actor
-from coordinator.web.forms import optional_int, referral_from_form, task_from_form, text
+from coordinator.web.api import AgencyIn, TaskStatusIn
+from coordinator.web.forms import checked, optional_int, referral_from_form, task_from_form, text
 from coordinator.web.sharing import information_context
 
 
@@ -69,8 +70,10 @@ async def case_page_context(db: AsyncSession, request: Request, case_id: int) ->
     for task in await tasks.case_tasks(db, case.id, today):
         by_agency.setdefault(task.agency, []).append(task)
     information = await information_context(db, request.app.state.registry, actor, case)
+    failures = (await audit.case_entries(db, case.id, "plugin.failed")
+                if policy.may_see_plugin_failures(actor) else [])
     return {"case": case, "tasks_by_agency": by_agency, "today": today, "actor": actor,
-            "can": policy.Permissions(actor), **information}
+            "can": policy.Permissions(actor), "plugin_failures": failures, **information}
 
 
 @get("/cases/{case_id:int}")
@@ -86,7 +89,7 @@ async def add_agency_page(
     case_id: FromPath[int],
 ) -> Redirect:
     form = await request.form()
-    await cases.add_agency(db, registry, current_actor(request), case_id, text(form, "agency"))
+    await cases.add_agency(db, registry, current_actor(request), case_id, checked(AgencyIn(text(form, "agency"))).agency)
     await db.commit()
     return Redirect(f"/cases/{case_id}#tasks", status_code=303)
 
@@ -115,8 +118,9 @@ async def change_task_page(
         version = optional_int(form, "version")
         if version is None:
             raise Invalid("the form lost the task's version: reload the page", field="version")
-        task = await tasks.change_status(db, registry, actor, task_id, status=text(form, "status"),
-                                         version=version, reason=text(form, "reason"))
+        change = checked(TaskStatusIn(status=text(form, "status"), version=version, reason=text(form, "reason")))
+        task = await tasks.change_status(db, registry, actor, task_id, status=change.status,
+                                         version=change.version, reason=change.reason)
         await db.commit()
         error, status = None, 200
     except DomainError as exc:

@@ -43,3 +43,11 @@ async def test_a_failing_reaction_is_audited_by_name_and_logged(client_for, staf
     assert (entry.case_id, entry.actor_id) == (case["id"], staff["police"].id)
     # Ids and names only: the plugin's message (which names the case here) stays out of the audit.
     assert json.loads(entry.detail) == {"plugin": "failing_reaction", "hook": "case_event", "error": "RuntimeError"}
+
+
+async def test_coordinators_see_a_failed_reaction_on_the_case_page(client_for, staff):
+    case, _ = await record_call_outs(client_for)
+    chair_page = (await (await client_for("chair")).get(f"/cases/{case['id']}")).text
+    assert "Agency plugin failures on this case" in chair_page and "case_event" in chair_page
+    police_page = (await (await client_for("pc")).get(f"/cases/{case['id']}")).text
+    assert "Agency plugin failures" not in police_page
