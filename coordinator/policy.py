@@ -160,11 +160,6 @@ def require_admitted(participant: ParticipantLike | None, conference_id: int) ->
     return participant
 
 
-def may_list_conference(actor: Actor, participant: ParticipantLike | None) -> bool:
-    """The conference list: invited people, and those who coordinate (to organise)."""
-    return participant is not None or coordinates(actor)
-
-
 def may_organise(actor: Actor, participant: ParticipantLike | None) -> bool:
     """Invite people, reorder the agenda: the chair or any coordinator."""
     return coordinates(actor) or (participant is not None and participant.role in CHAIRING_ROLES)
@@ -193,12 +188,8 @@ def require_note_taker(participant: ParticipantLike) -> None:
         raise Forbidden("only the chair or the minute-taker can record decisions and notes")
 
 
-def may_read_minutes(actor: Actor, participant: ParticipantLike | None) -> bool:
-    """Participants who accepted the statement, and those who coordinate (oversight)."""
-    return coordinates(actor) or (participant is not None and participant.statement_accepted_at is not None)
-
-
 def require_minutes_reader(actor: Actor, participant: ParticipantLike | None, conference_id: int) -> None:
+    """Participants who accepted the statement, and those who coordinate (oversight)."""
     if coordinates(actor):
         return
     require_admitted(participant, conference_id)
