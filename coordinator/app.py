@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,12 +26,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import db as database
 from coordinator import events
+from coordinator.conference import participation
 from coordinator.errors import DomainError
+from coordinator.limits import explain
 from coordinator.plugins import AgencyRegistry, PluginError, load_agencies
 from coordinator.settings import Settings
-from coordinator.web import ROUTES, template_globals
+from coordinator.web import ROUTES, idempotency, template_globals
 from coordinator.web.auth import PUBLIC_PATHS, PUBLIC_PREFIXES, CsrfUnlessBearer, UserMiddleware, is_htmx, login_url
-from coordinator.web.live.hub import LiveHub, channels_plugin
+from coordinator.web.edge import MAX_BODY_BYTES, check_request, declare_errors
+from coordinator.web.live.channels import Channels
+from coordinator.web.live.hub import LiveHub
 from coordinator.web.sessions import DatabaseSessionStore, session_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,11 +86,15 @@ def http_error(request: Request, exc: HTTPException) -> Response:
             return _error_response(request, 401, exc.detail, headers={"HX-Redirect": login_url(request)})
         return Redirect(login_url(request), status_code=303)
     extra = exc.extra if isinstance(exc, ValidationException) else None
-    field = None
+    field, message = None, exc.detail
     if isinstance(extra, list) and extra and isinstance(extra[0], dict):
+        # The first check the input failed, as the message: "Validation failed" alone says nothing.
         field = extra[0].get("key")
+        data = request.route_handler.parsed_fn_signature.parameters.get("data")
+        explained = explain(str(extra[0].get("message")), data and data.annotation, field)
+        message = f"{field}: {explained}" if field else message
     # The exception's headers carry meaning (Allow on a 405, Retry-After): keep them.
-    return _error_response(request, exc.status_code, exc.detail, field, extra, headers=exc.headers)
+    return _error_response(request, exc.status_code, message, field, extra, headers=exc.headers)
 
 
 def unexpected_error(request: Request, exc: Exception) -> Response:
@@ -125,10 +136,17 @@ async def add_security_headers(message: Message, scope: Scope) -> None:
         headers["cache-control"] = "no-store"
 
 
+def process_name() -> str:
+    """This server process, as its live connections record it: host, pid and start time (the
+    start time tells a restarted process from its predecessor when both had the same pid)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{int(time.time())}"
+
+
 def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, check_migrations: bool = True) -> Litestar:
     registry = registry or load_agencies()
     engine = database.create_engine(settings.database_url)
     sessionmaker = database.create_sessionmaker(engine)
+    process = process_name()
 
     async def provide_db() -> AsyncIterator[AsyncSession]:
         async with sessionmaker() as session:
@@ -137,6 +155,10 @@ def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, ch
     async def on_startup(app: Litestar) -> None:
         if check_migrations:
             await database.ensure_migrated(engine)
+        async with sessionmaker() as session:  # pages a crashed predecessor held are not open
+            if await participation.clear_process(session, process):
+                log.info("cleared the live connections of an earlier process %s", process.rsplit(":", 1)[0])
+            await session.commit()
 
     async def on_shutdown(app: Litestar) -> None:
         await engine.dispose()
@@ -147,29 +169,34 @@ def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, ch
                       safe_methods={"GET", "HEAD", "OPTIONS"})
     auth = DefineMiddleware(UserMiddleware, exclude=[*sorted(PUBLIC_PATHS), *PUBLIC_PREFIXES, "^/favicon"])
     plugin_routes = [handler for agency in registry for handler in agency.routes]
+    declare_errors([*ROUTES, *plugin_routes])
     jinja = _jinja(registry)
-    channels = channels_plugin(settings)
-    live = LiveHub(channels, sessionmaker, registry, jinja, settings.channels_prefix)
+    channels = Channels(settings.channels_url, retry_seconds=settings.channels_retry_seconds)
+    live = LiveHub(channels, sessionmaker, registry, jinja, settings.channels_prefix, settings.live_outbox_limit)
     events.attach(sessionmaker, live.publish)  # committed changes reach every open page
+    participation.use_presence_timeout(sessionmaker, settings.presence_timeout_seconds)  # after attach, which sets info
 
     return Litestar(
         route_handlers=[*ROUTES, *plugin_routes,
                         create_static_files_router(path="/static", directories=[STATIC], opt={"exclude_from_auth": True},
                                                    include_in_schema=False)],
         dependencies={
-            "db": Provide(provide_db),
+            "db": Provide(idempotency.request_session(provide_db)),
             "settings": Provide(lambda: settings, sync_to_thread=False),
             "registry": Provide(lambda: registry, sync_to_thread=False),
         },
         state=State({"settings": settings, "registry": registry, "engine": engine, "sessionmaker": sessionmaker,
-                     "live": live}),
-        plugins=[channels],
-        middleware=[sessions.middleware, DefineMiddleware(CsrfUnlessBearer, config=csrf), auth],
+                     "live": live, "process": process}),
+        lifespan=[channels],  # started before on_startup, stopped after on_shutdown, outage or not
+        middleware=[sessions.middleware, DefineMiddleware(CsrfUnlessBearer, config=csrf), auth,
+                    idempotency.IdempotencyMiddleware],  # after auth: keys are per user
         stores={"sessions": DatabaseSessionStore(sessionmaker)},
         template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(jinja)),
         exception_handlers={DomainError: domain_error, PluginError: plugin_error, HTTPException: http_error,
                             Exception: unexpected_error},
         before_send=[add_security_headers],
+        guards=[check_request],
+        request_max_body_size=MAX_BODY_BYTES,
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
         openapi_config=OpenAPIConfig(title="Case Conference Coordinator", version="0.1.0", path="/schema"),

@@ -7,12 +7,14 @@ import secrets
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from coordinator import audit, events, policy
 from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.hookspecs import CaseEvent, CaseFacts, TaskTemplate
+from coordinator.limits import Count, Key, Line, ListOf, OneOf, Text
 from coordinator.models import Case, CaseAgency, CasePerson, InformationItem, KeyDate, Task, TaskEvent
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
@@ -31,34 +33,34 @@ KEY_DATE_KINDS = ("court_order_served", "release_from_custody", "anniversary", "
 
 @dataclass
 class PersonIn:
-    role: str
-    name: str
+    role: OneOf(PERSON_ROLES)
+    name: Line(200)
     born_on: dt.date | None = None
 
 
 @dataclass
 class KeyDateIn:
-    kind: str
+    kind: OneOf(KEY_DATE_KINDS)
     on: dt.date
-    note: str = ""
+    note: Line(500) = ""
 
 
 @dataclass
 class ReferralIn:
     """A referral as the coordinator types it in."""
 
-    kind: str
-    people: list[PersonIn]
-    summary: str = ""
-    checklist_score: int | None = None
-    judgement_level: str | None = None
-    judgement_reasons: str | None = None
-    incidents_last_12_months: int = 0
+    kind: OneOf(CASE_KINDS)
+    people: ListOf(50, PersonIn)
+    summary: Text() = ""
+    checklist_score: Count | None = None
+    judgement_level: OneOf(RISK_LEVELS) | None = None
+    judgement_reasons: Text() | None = None
+    incidents_last_12_months: Count = 0
     last_referral_on: dt.date | None = None
     last_incident_on: dt.date | None = None
-    key_dates: list[KeyDateIn] = field(default_factory=list)
-    agencies: list[str] = field(default_factory=list)
-    lead_agency: str | None = None
+    key_dates: ListOf(20, KeyDateIn) = field(default_factory=list)
+    agencies: ListOf(50, Key) = field(default_factory=list)
+    lead_agency: Key | None = None
 
 
 @dataclass(frozen=True)
@@ -217,7 +219,13 @@ async def join_case(session: AsyncSession, registry: AgencyRegistry, actor: Acto
     """``agency`` becomes part of ``case``: its plugin's task list is created, and open pages are told."""
     facts = await case_facts(session, case)
     templates = registry.task_list(agency, facts)
-    session.add(CaseAgency(case_id=case.id, agency=agency, added_by_id=actor.id))
+    # Two coordinators adding the same agency at once both pass add_agency's check; the unique
+    # (case, agency) decides, inside a savepoint so the loser's transaction can still answer.
+    try:
+        async with session.begin_nested():
+            session.add(CaseAgency(case_id=case.id, agency=agency, added_by_id=actor.id))
+    except IntegrityError:
+        raise Conflict(f"{registry.name(agency)} is already part of case {case.reference}", field="agency") from None
     session.add_all([_task_from(case, agency, t, "agency_list", actor) for t in templates])
     await audit.record(session, actor, "case.agency_added", case_id=case.id, subject=f"case:{case.id}",
                        agency=agency, tasks=len(templates))
@@ -234,7 +242,7 @@ async def add_agency(session: AsyncSession, registry: AgencyRegistry, actor: Act
     if any(a.agency == agency for a in case.agencies):
         raise Conflict(f"{registry.name(agency)} is already part of case {case.reference}", field="agency")
     await join_case(session, registry, actor, case, agency)
-    case.version += 1
+    case.version = Case.version + 1  # in SQL: two agencies added at once both count
     return case
 
 

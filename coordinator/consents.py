@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 from coordinator import audit, cases, events, policy
 from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.gate import consent_in_force
+from coordinator.limits import Category, Id, Key, Line, ListOf, OneOf, Text
 from coordinator.models import Case, Consent, ConsentScope, ConsentWithdrawal, Override, User, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
@@ -28,11 +29,11 @@ METHODS = ("written", "verbal")
 class ConsentIn:
     """Consent as the case worker records it. The scope is every category × every recipient."""
 
-    purpose: str
-    method: str
-    given_by: str
-    categories: list[str]
-    recipients: list[str]
+    purpose: Line(200)
+    method: OneOf(METHODS, "say how consent was given: written or verbal")
+    given_by: Line(200)
+    categories: ListOf(100, Category)
+    recipients: ListOf(50, Key)
     given_at: dt.datetime | None = None  # default: now
     expires_at: dt.datetime | None = None  # default: until withdrawn
 
@@ -41,8 +42,8 @@ class ConsentIn:
 class WithdrawalIn:
     """Withdraw the listed scopes of a consent, or all of them when none are listed."""
 
-    scope_ids: list[int] = field(default_factory=list)
-    note: str = ""
+    scope_ids: ListOf(5000, Id) = field(default_factory=list)
+    note: Text() = ""
 
 
 # --- input checks ----------------------------------------------------------------------------

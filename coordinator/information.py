@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from coordinator import audit, cases, events, gate, policy
 from coordinator.errors import Conflict, Forbidden, Invalid, NotFound
 from coordinator.gate import ItemView
+from coordinator.limits import Category, OneOf, Text
 from coordinator.models import InformationItem
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
@@ -28,19 +29,19 @@ MAX_TEXT = 20_000
 class ItemIn:
     """A new item. ``sensitivity`` defaults to the category's and may raise it, never lower it."""
 
-    category: str
-    nature: str
-    text: str
-    sensitivity: str | None = None
+    category: Category
+    nature: OneOf(NATURES, "say whether it is a fact or a professional opinion")
+    text: Text(MAX_TEXT)
+    sensitivity: OneOf(SENSITIVITIES) | None = None
 
 
 @dataclass
 class CorrectionIn:
     """A corrected version of an item: new text; nature and sensitivity stay unless given."""
 
-    text: str
-    nature: str | None = None
-    sensitivity: str | None = None
+    text: Text(MAX_TEXT)
+    nature: OneOf(NATURES, "say whether it is a fact or a professional opinion") | None = None
+    sensitivity: OneOf(SENSITIVITIES) | None = None
 
 
 def _checked_text(text: str) -> str:

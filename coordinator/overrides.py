@@ -15,6 +15,7 @@ from coordinator import audit, cases, events, policy
 from coordinator.consents import aware, case_to_change, record_on_case, required_text, scope_pairs
 from coordinator.errors import Conflict, Invalid
 from coordinator.gate import override_in_force
+from coordinator.limits import Category, Key, ListOf, OneOf, Text
 from coordinator.models import Override, OverrideScope, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
@@ -31,17 +32,17 @@ DECISIONS = ("approve", "refuse")
 
 @dataclass
 class OverrideIn:
-    legal_basis: str
-    justification: str
-    categories: list[str]
-    recipients: list[str]
+    legal_basis: OneOf(LEGAL_BASES, "name the legal basis: " + ", ".join(LEGAL_BASES.values()))
+    justification: Text()
+    categories: ListOf(100, Category)
+    recipients: ListOf(50, Key)
     expires_at: dt.datetime
 
 
 @dataclass
 class OverrideDecisionIn:
-    decision: str  # approve, refuse
-    note: str = ""
+    decision: OneOf(DECISIONS)
+    note: Text() = ""
 
 
 @dataclass
@@ -50,7 +51,7 @@ class SurvivorNoticeIn:
 
     informed: bool
     informed_at: dt.datetime | None = None  # default: now
-    reason: str | None = None
+    reason: Text() | None = None
 
 
 async def request_override(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int,

@@ -45,11 +45,20 @@ class Settings:
     channels_url: str = "memory"
     # Channel names start with this, so several deployments (or test runs) can share one Redis.
     channels_prefix: str = "ccc"
+    # While the channels backend is unreachable, reconnection is tried with a growing pause of
+    # at most this long (so an outage is over for the pages at most this long after it ends).
+    channels_retry_seconds: int = 5
+    # Messages waiting for one live page; a page further behind is closed (1013) and reconnects.
+    live_outbox_limit: int = 64
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     session_idle_minutes: int = 30
     # How often an open live page checks that its login session still holds (expiry,
     # deactivation, logout made where no event reached this process).
     session_check_seconds: int = 15
+    # An open live page beats this often; a page whose last beat is older than the timeout
+    # counts as gone, so people do not stay "in the room" when their server process dies.
+    heartbeat_seconds: int = 10
+    presence_timeout_seconds: int = 30
     login_max_failures: int = 5
     login_window_minutes: int = 15
     # After login_max_failures from one address, that address waits this long before its next
@@ -73,8 +82,14 @@ class Settings:
             kwargs["channels_prefix"] = env["COORDINATOR_CHANNELS_PREFIX"]
         if env.get("COORDINATOR_SECRET_KEY"):
             kwargs["secret_key"] = env["COORDINATOR_SECRET_KEY"]
+        kwargs["channels_retry_seconds"] = max(1, _int(env, "COORDINATOR_CHANNELS_RETRY_SECONDS", 5))
+        kwargs["live_outbox_limit"] = max(1, _int(env, "COORDINATOR_LIVE_OUTBOX_LIMIT", 64))
         kwargs["session_idle_minutes"] = _int(env, "COORDINATOR_SESSION_IDLE_MINUTES", 30)
         kwargs["session_check_seconds"] = _int(env, "COORDINATOR_SESSION_CHECK_SECONDS", 15)
+        kwargs["heartbeat_seconds"] = _int(env, "COORDINATOR_HEARTBEAT_SECONDS", 10)
+        kwargs["presence_timeout_seconds"] = _int(env, "COORDINATOR_PRESENCE_TIMEOUT_SECONDS", 30)
+        if kwargs["heartbeat_seconds"] >= kwargs["presence_timeout_seconds"]:  # else open pages would flicker away
+            raise SystemExit("COORDINATOR_HEARTBEAT_SECONDS must be less than COORDINATOR_PRESENCE_TIMEOUT_SECONDS")
         kwargs["login_max_failures"] = _int(env, "COORDINATOR_LOGIN_MAX_FAILURES", 5)
         kwargs["login_window_minutes"] = _int(env, "COORDINATOR_LOGIN_WINDOW_MINUTES", 15)
         kwargs["login_delay_seconds"] = _int(env, "COORDINATOR_LOGIN_DELAY_SECONDS", 30)

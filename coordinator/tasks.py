@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import case as sql_case
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -14,6 +14,7 @@ from coordinator import audit, events, policy
 from coordinator.cases import agencies_on, ensure_case_open, ensure_open, load_case
 from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.hookspecs import TASK_DOMAINS
+from coordinator.limits import Id, Key, Line, OneOf
 from coordinator.models import Case, Task, TaskEvent, User, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
@@ -25,31 +26,35 @@ NEEDS_REASON = ("not_applicable", "blocked")
 
 @dataclass
 class TaskIn:
-    agency: str
-    title: str
-    domain: str
+    agency: Key
+    title: Line(500)
+    domain: OneOf(TASK_DOMAINS)
     due_on: dt.date | None = None
-    assignee_id: int | None = None
+    assignee_id: Id | None = None
 
 
 def is_overdue(task: Task, today: dt.date) -> bool:
     return task.status not in CLOSED_STATUSES and task.due_on is not None and task.due_on < today
 
 
-async def task_for(session: AsyncSession, actor: Actor, task_id: int, *, lock: bool = False,
-                   with_history: bool = False) -> Task:
+async def task_for(session: AsyncSession, actor: Actor, task_id: int, *, with_history: bool = False) -> Task:
     """The task (with its history if asked), if the actor may see its case; a task on a case the
     actor may not see is answered exactly as a missing one (404), before any other check."""
     query = select(Task).where(Task.id == task_id).execution_options(populate_existing=True)
     if with_history:
         query = query.options(selectinload(Task.history))
-    if lock:  # two changes of one task are serialised on PostgreSQL; the version check does the rest
-        query = query.with_for_update()
     task = (await session.execute(query)).scalar()
     if task is None:
         raise NotFound(f"no task {task_id}")
     policy.require_case_visible(actor, await agencies_on(session, task.case_id), f"task {task_id}")
     return task
+
+
+def _changed_meanwhile(task: Task) -> Conflict:
+    return Conflict(
+        f"this task was changed by someone else (now {task.status.replace('_', ' ')}, version {task.version}); "
+        "reload and try again", field="version",
+    )
 
 
 async def change_status(
@@ -60,21 +65,22 @@ async def change_status(
     be the one the actor saw, or the change is refused (someone else changed it first)."""
     if status not in STATUSES:
         raise Invalid(f"status must be one of {', '.join(STATUSES)}", field="status")
-    task = await task_for(session, actor, task_id, lock=True)
+    task = await task_for(session, actor, task_id)
     policy.require_task_change(actor, task.agency, registry.name(task.agency))
     await ensure_case_open(session, task.case_id)
     if task.version != version:
-        raise Conflict(
-            f"this task was changed by someone else (now {task.status.replace('_', ' ')}, version {task.version}); "
-            "reload and try again", field="version",
-        )
+        raise _changed_meanwhile(task)
     reason = (reason or "").strip() or None
     if status in NEEDS_REASON and reason is None:
         raise Invalid(f"say why the task is {status.replace('_', ' ')}", field="reason")
-    task.status = status
-    task.reason = reason
-    task.version += 1
-    task.updated_at = utcnow()
+    # The version is compared in the UPDATE itself: a check in Python would let two changes
+    # made on the same view both pass (each process, or SQLite snapshot, sees the old version).
+    changed = await session.execute(
+        update(Task).where(Task.id == task.id, Task.version == version)
+        .values(status=status, reason=reason, version=version + 1, updated_at=utcnow()))
+    if changed.rowcount != 1:
+        await session.refresh(task)
+        raise _changed_meanwhile(task)
     session.add(TaskEvent(task_id=task.id, by_id=actor.id, status=status, reason=reason))
     await audit.record(session, actor, "task.status_changed", case_id=task.case_id, subject=f"task:{task.id}",
                        status=status)

@@ -7,12 +7,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import audit, events, policy, tasks
 from coordinator.conference.participation import Seat, agenda_case, seat
 from coordinator.errors import Conflict, Forbidden, Invalid, NotFound, require_version
+from coordinator.limits import Count, Id, Key, Line, OneOf, Text
 from coordinator.models import Task, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
@@ -23,26 +24,26 @@ CONFERENCE_SOURCE = "conference"
 
 @dataclass
 class ActionIn:
-    case_id: int
-    agency: str
-    title: str
-    domain: str
+    case_id: Id
+    agency: Key
+    title: Line(500)
+    domain: OneOf(tasks.TASK_DOMAINS)
     due_on: dt.date | None = None
-    assignee_id: int | None = None
+    assignee_id: Id | None = None
 
 
 @dataclass
 class ActionStatusIn:
-    task_id: int
-    status: str
-    version: int
-    reason: str | None = None
+    task_id: Id
+    status: OneOf(tasks.STATUSES)
+    version: Count
+    reason: Text() | None = None
 
 
 @dataclass
 class ActionConfirmIn:
-    task_id: int
-    version: int
+    task_id: Id
+    version: Count
 
 
 def carried_over(conference_id: int):  # noqa: ANN201 (a SQL condition)
@@ -67,10 +68,11 @@ async def add_action(session: AsyncSession, registry: AgencyRegistry, actor: Act
 
 
 async def _action(session: AsyncSession, place: Seat, task_id: int) -> Task:
-    """An action of a case on this agenda that the seat may see, locked for the change (this
-    conference's or one carried over from an earlier one); anything else is not found."""
+    """An action of a case on this agenda that the seat may see (this conference's or one
+    carried over from an earlier one); anything else is not found. Changes compare the version
+    in their UPDATE, so no lock is taken here."""
     task = (await session.execute(
-        select(Task).where(Task.id == task_id).with_for_update().execution_options(populate_existing=True)
+        select(Task).where(Task.id == task_id).execution_options(populate_existing=True)
     )).scalar()
     if task is None or task.source != CONFERENCE_SOURCE:
         raise NotFound(f"no action {task_id} in this conference")
@@ -101,8 +103,14 @@ async def confirm_action(session: AsyncSession, registry: AgencyRegistry, actor:
         raise Conflict("that action was agreed in an earlier conference")
     policy.require_act_for(place.audience, task.agency, registry.name(task.agency), "confirm this action")
     require_version(task.version, data.version, "the action")
-    if task.confirmed_at is None:
-        task.confirmed_at = utcnow()
-        task.version += 1
-        await audit.record(session, actor, "action.confirmed", case_id=task.case_id, subject=f"task:{task.id}")
-        events.case_changed(session, task.case_id, "tasks")
+    if task.confirmed_at is not None:
+        return  # confirmed already: confirming again changes nothing
+    # Compared in the UPDATE, so of two confirmations made on the same view exactly one counts.
+    confirmed = await session.execute(
+        update(Task).where(Task.id == task.id, Task.version == data.version, Task.confirmed_at.is_(None))
+        .values(confirmed_at=utcnow(), version=data.version + 1))
+    if confirmed.rowcount != 1:  # changed or confirmed meanwhile: either moved the version on
+        await session.refresh(task)
+        require_version(task.version, data.version, "the action")
+    await audit.record(session, actor, "action.confirmed", case_id=task.case_id, subject=f"task:{task.id}")
+    events.case_changed(session, task.case_id, "tasks")

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import audit, events, policy
 from coordinator.conference.participation import Seat, agenda_case, load_conference, participant_of, seat
 from coordinator.errors import Conflict, Invalid, require_version
+from coordinator.limits import Count, Id, ListOf, OneOf, Text
 from coordinator.models import AgendaItem, Conference, ConferenceNote, Task, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
@@ -20,26 +21,26 @@ NOTE_KINDS = ("decision", "note")
 
 @dataclass
 class VersionIn:
-    version: int
+    version: Count
 
 
 @dataclass
 class MoveIn:
-    item_id: int
-    version: int
+    item_id: Id
+    version: Count
 
 
 @dataclass
 class AgendaOrderIn:
-    order: list[int]  # agenda item ids, first to last
-    version: int
+    order: ListOf(1000, Id)  # agenda item ids, first to last
+    version: Count
 
 
 @dataclass
 class NoteIn:
-    case_id: int
-    kind: str
-    text: str
+    case_id: Id
+    kind: OneOf(NOTE_KINDS)
+    text: Text()
 
 
 async def _agenda(session: AsyncSession, conference_id: int) -> list[AgendaItem]:
@@ -64,15 +65,26 @@ async def _require_actions_confirmed(session: AsyncSession, registry: AgencyRegi
 
 async def _chair_seat(session: AsyncSession, actor: Actor, conference_id: int, version: int, doing: str, *,
                       live: bool = True) -> Seat:
-    place = await seat(session, actor, conference_id, live=live, lock=True)
+    place = await seat(session, actor, conference_id, live=live)
     policy.require_chair(place.participant, doing)
-    require_version(place.conference.version, version, "the conference")
+    await _claim_version(session, place.conference, version, "the conference")
     return place
 
 
+async def _claim_version(session: AsyncSession, conference: Conference, seen: int, what: str) -> None:
+    """Move the conference to its next version, only if it is still the one the actor saw. The
+    compare is part of the UPDATE, so of two changes made on the same view exactly one wins,
+    across processes too; it is taken before the change, so the row stays locked until commit."""
+    claimed = await session.execute(update(Conference).where(Conference.id == conference.id,
+                                                             Conference.version == seen).values(version=seen + 1))
+    if claimed.rowcount != 1:  # versions only grow, so the current one differs from ``seen``
+        await session.refresh(conference)
+        require_version(conference.version, seen, what)
+
+
 async def _moved(session: AsyncSession, actor: Actor, conference: Conference, what: str, **detail: object) -> None:
-    """The meeting moved (started, on to another case, ended): a new version, audited, announced."""
-    conference.version += 1
+    """The meeting moved (started, on to another case, ended): audited, announced (its new
+    version was claimed before the change)."""
     await audit.record(session, actor, f"conference.{what}", subject=f"conference:{conference.id}", **detail)
     events.conference_changed(session, conference.id, "status")
 
@@ -114,17 +126,16 @@ async def move_to_case(session: AsyncSession, registry: AgencyRegistry, actor: A
 async def reorder_agenda(session: AsyncSession, registry: AgencyRegistry, actor: Actor, conference_id: int,
                          data: AgendaOrderIn) -> None:
     """Put the agenda in the order given by hand (every item exactly once)."""
-    conference = await load_conference(session, conference_id, lock=True)
+    conference = await load_conference(session, conference_id)
     policy.require_organiser(actor, await participant_of(session, conference_id, actor.id), "reorder the agenda")
     if conference.status == "ended":
         raise Conflict("the conference has ended")
-    require_version(conference.version, data.version, "the agenda")
+    await _claim_version(session, conference, data.version, "the agenda")
     items = {item.id: item for item in await _agenda(session, conference_id)}
     if sorted(data.order) != sorted(items):
         raise Invalid("give every agenda item exactly once", field="order")
     for position, item_id in enumerate(data.order):
         items[item_id].position = position
-    conference.version += 1
     await audit.record(session, actor, "conference.agenda_reordered", subject=f"conference:{conference_id}",
                        order=data.order)
     events.conference_changed(session, conference_id, "agenda")

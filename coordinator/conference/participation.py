@@ -3,16 +3,20 @@ and the checks every other conference service starts from (``seat``, ``agenda_ca
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from coordinator import audit, events, policy
 from coordinator.errors import Conflict, Invalid, NotFound
-from coordinator.models import AgendaItem, Case, Conference, Participant, User, utcnow
+from coordinator.limits import Id, OneOf
+from coordinator.models import AgendaItem, Case, Conference, LiveConnection, Participant, User, utcnow
 from coordinator.policy import Actor, Audience
+from coordinator.settings import Settings
 
 CONFIDENTIALITY_STATEMENT = (
     "Information shared in this conference is confidential. It is shared only to keep the people "
@@ -20,12 +24,13 @@ CONFIDENTIALITY_STATEMENT = (
     "record, copy or pass on anything I see or hear here except as agreed in the action plan, and "
     "I will keep what I learn within my agency's duty to act on it."
 )
+PRESENCE_TIMEOUT = "presence_timeout_seconds"  # the session.info key of the presence timeout
 
 
 @dataclass
 class InviteIn:
-    user_id: int
-    role: str = "representative"
+    user_id: Id
+    role: OneOf(policy.PARTICIPANT_ROLES[1:]) = "representative"  # the chair is chosen otherwise
 
 
 @dataclass(frozen=True)
@@ -105,17 +110,23 @@ def _actor(user: User) -> Actor:
 
 async def invite_participant(session: AsyncSession, actor: Actor, conference_id: int, invite: InviteIn) -> Participant:
     """The chair or a coordinator invites someone (before or during the meeting)."""
-    conference = await load_conference(session, conference_id, lock=True)
+    conference = await load_conference(session, conference_id)
     policy.require_organiser(actor, await participant_of(session, conference_id, actor.id), "invite people")
     if conference.status == "ended":
         raise Conflict("the conference has ended")
     user = await active_user(session, invite.user_id, "user_id")
     check_invite(user, invite.role, "role")
+    already = Conflict(f"{user.display_name} is already invited", field="user_id")
     if await participant_of(session, conference_id, user.id) is not None:
-        raise Conflict(f"{user.display_name} is already invited", field="user_id")
+        raise already
     participant = Participant(conference_id=conference_id, user_id=user.id, agency=user.agency, role=invite.role)
-    session.add(participant)
-    await session.flush()
+    # Two organisers inviting the same person at once both pass the check above; the unique
+    # (conference, user) decides, inside a savepoint so the loser's transaction can still answer.
+    try:
+        async with session.begin_nested():
+            session.add(participant)
+    except IntegrityError:
+        raise already from None
     await audit.record(session, actor, "conference.invited", subject=f"conference:{conference_id}",
                        user_id=user.id, role=invite.role)
     events.conference_changed(session, conference_id, "participants")
@@ -151,21 +162,59 @@ async def accept_statement(session: AsyncSession, actor: Actor, conference_id: i
     return participant
 
 
-async def enter_room(session: AsyncSession, actor: Actor, conference_id: int) -> None:
-    """An admitted participant's page connected: they are in the room."""
+async def enter_room(session: AsyncSession, actor: Actor, conference_id: int, process: str) -> LiveConnection:
+    """An admitted participant's page connected: they are in the room for as long as its
+    connection row stays fresh (see ``heartbeat``)."""
     participant = (await seat(session, actor, conference_id)).participant
-    await session.execute(update(Participant).where(Participant.id == participant.id)
-                          .values(connections=Participant.connections + 1))
+    connection = LiveConnection(conference_id=conference_id, user_id=actor.id, process=process)
+    session.add(connection)
     if participant.joined_at is None:
         participant.joined_at = utcnow()
     await audit.record(session, actor, "conference.entered", subject=f"conference:{conference_id}")
     events.conference_changed(session, conference_id, "participants")
+    await session.flush()
+    return connection
 
 
-async def leave_room(session: AsyncSession, actor: Actor, conference_id: int) -> None:
-    """A participant's page disconnected (closed, network lost): one connection fewer."""
-    await session.execute(update(Participant).where(
-        Participant.conference_id == conference_id, Participant.user_id == actor.id, Participant.connections > 0,
-    ).values(connections=Participant.connections - 1))
-    await audit.record(session, actor, "conference.left", subject=f"conference:{conference_id}")
-    events.conference_changed(session, conference_id, "participants")
+async def leave_room(session: AsyncSession, actor: Actor, connection: LiveConnection) -> None:
+    """A participant's page disconnected (closed, network lost): its connection is gone."""
+    await session.execute(delete(LiveConnection).where(LiveConnection.id == connection.id))
+    await audit.record(session, actor, "conference.left", subject=f"conference:{connection.conference_id}")
+    events.conference_changed(session, connection.conference_id, "participants")
+
+
+def use_presence_timeout(sessionmaker: async_sessionmaker[AsyncSession], seconds: int) -> None:
+    """Sessions of this sessionmaker count connections silent for longer than ``seconds`` as
+    gone. The timeout travels on the sessions, so every reader of presence (pages, the API,
+    the live hub) uses the server's setting without passing it through."""
+    sessionmaker.configure(info={**sessionmaker.kw.get("info", {}), PRESENCE_TIMEOUT: seconds})
+
+
+def presence_cutoff(session: AsyncSession) -> dt.datetime:
+    """Connections whose last heartbeat is older than this are gone (their process died)."""
+    seconds = session.info.get(PRESENCE_TIMEOUT, Settings.presence_timeout_seconds)
+    return utcnow() - dt.timedelta(seconds=seconds)
+
+
+async def heartbeat(session: AsyncSession, connection: LiveConnection) -> None:
+    """An open page is still there. Its conference's stale connections are removed, and the
+    rooms told, so pages notice people whose server crashed without waiting for a change."""
+    connection.heartbeat_at = utcnow()
+    # Merged, not updated: if this process stalled past the timeout and another removed its row
+    # as stale, the row comes back, and the person with it.
+    returned = await session.merge(connection) in session.new
+    stale = await session.execute(delete(LiveConnection).where(
+        LiveConnection.conference_id == connection.conference_id,
+        LiveConnection.heartbeat_at < presence_cutoff(session)))
+    if returned or stale.rowcount:
+        events.conference_changed(session, connection.conference_id, "participants")
+
+
+async def clear_process(session: AsyncSession, process: str) -> int:
+    """At start-up: remove the connections an earlier process left under this host and pid.
+    No two running processes share a host and pid, so those rows belong to a dead one (a
+    restarted container keeps both); other processes' rows go when their heartbeats stop."""
+    host_and_pid = process.rsplit(":", 1)[0]
+    cleared = await session.execute(
+        delete(LiveConnection).where(LiveConnection.process.startswith(f"{host_and_pid}:", autoescape=True)))
+    return cleared.rowcount

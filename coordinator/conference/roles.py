@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import audit, events, policy
 from coordinator.conference.participation import Seat, agenda_case, seat
 from coordinator.errors import Conflict, Forbidden, Invalid, require_version
+from coordinator.limits import Count, Id, Key, Line
 from coordinator.models import Case, RoleAssignment, User, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
@@ -22,20 +23,20 @@ class RoleIn:
     """The chair assigns (or reassigns) ``responsibility`` on a case. ``version`` is the role's
     version as the chair saw it (0 while nobody holds it)."""
 
-    case_id: int
-    responsibility: str
-    agency: str
-    version: int
-    person_id: int | None = None
+    case_id: Id
+    responsibility: Line(60)
+    agency: Key
+    version: Count
+    person_id: Id | None = None
 
 
 @dataclass
 class RoleSlotIn:
     """Volunteer for, or confirm, one responsibility on a case, at the version seen."""
 
-    case_id: int
-    responsibility: str
-    version: int
+    case_id: Id
+    responsibility: Line(60)
+    version: Count
 
 
 def role_version(assignment: RoleAssignment | None) -> int:
@@ -75,12 +76,28 @@ async def _role_in_play(session: AsyncSession, registry: AgencyRegistry, actor: 
     return place, case, responsibility_label(registry, responsibility)
 
 
-async def _replace_role(session: AsyncSession, conference_id: int, actor: Actor, previous: RoleAssignment | None, *,
+async def _still_as_seen(session: AsyncSession, registry: AgencyRegistry, holder: RoleAssignment,
+                         **change: object) -> None:
+    """Change the holder's row only if it is still current at the version read: the compare is
+    part of the UPDATE, so it holds across processes and SQLite snapshots, where the case lock
+    taken by ``_role_as_seen`` is a no-op."""
+    seen = holder.version
+    changed = await session.execute(
+        update(RoleAssignment).where(RoleAssignment.id == holder.id, RoleAssignment.version == seen,
+                                     RoleAssignment.ended_at.is_(None)).values(**change))
+    if changed.rowcount != 1:
+        raise Conflict(f"the role {responsibility_label(registry, holder.responsibility)} was changed by someone "
+                       f"else meanwhile (you saw version {seen}): the current state is shown, check it and try again",
+                       field="version")
+
+
+async def _replace_role(session: AsyncSession, registry: AgencyRegistry, conference_id: int, actor: Actor,
+                        previous: RoleAssignment | None, *,
                         case_id: int, responsibility: str, agency: str, person_id: int | None, status: str) -> None:
     """End the previous holder (kept as history) and record the new one."""
     now = utcnow()
     if previous is not None:
-        previous.ended_at = now
+        await _still_as_seen(session, registry, previous, ended_at=now)
     assignment = RoleAssignment(case_id=case_id, responsibility=responsibility, agency=agency, person_id=person_id,
                                 status=status, conference_id=conference_id, assigned_by_id=actor.id, assigned_at=now,
                                 version=role_version(previous) + 1)
@@ -106,7 +123,7 @@ async def assign_role(session: AsyncSession, registry: AgencyRegistry, actor: Ac
         if person is None or person.agency != data.agency:
             raise Invalid(f"the person must be someone of {registry.name(data.agency)}", field="person_id")
     current = await _role_as_seen(session, registry, data.case_id, data.responsibility, data.version)
-    await _replace_role(session, conference_id, actor, current, case_id=data.case_id,
+    await _replace_role(session, registry, conference_id, actor, current, case_id=data.case_id,
                         responsibility=data.responsibility, agency=data.agency, person_id=data.person_id,
                         status="confirmed")
 
@@ -124,7 +141,7 @@ async def volunteer_for_role(session: AsyncSession, registry: AgencyRegistry, ac
     current = await _role_as_seen(session, registry, data.case_id, data.responsibility, data.version)
     if current is not None and current.status == "confirmed":
         raise Conflict(f"{label} is already held by {registry.name(current.agency)}: ask the chair to reassign it")
-    await _replace_role(session, conference_id, actor, current, case_id=data.case_id,
+    await _replace_role(session, registry, conference_id, actor, current, case_id=data.case_id,
                         responsibility=data.responsibility, agency=place.participant.agency, person_id=actor.id,
                         status="proposed")
 
@@ -137,8 +154,7 @@ async def confirm_role(session: AsyncSession, registry: AgencyRegistry, actor: A
     current = await _role_as_seen(session, registry, data.case_id, data.responsibility, data.version)
     if current is None or current.status != "proposed":
         raise Conflict(f"nobody has offered to take {label}")
-    current.status = "confirmed"
-    current.version += 1
+    await _still_as_seen(session, registry, current, status="confirmed", version=current.version + 1)
     await audit.record(session, actor, "role.confirmed", case_id=data.case_id, subject=f"role:{current.id}",
                        responsibility=data.responsibility, agency=current.agency)
     events.case_changed(session, data.case_id, "roles")

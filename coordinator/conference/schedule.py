@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 from coordinator import audit, cases, policy
 from coordinator.conference.participation import InviteIn, active_user, check_invite
 from coordinator.errors import Invalid
+from coordinator.limits import Id, Line, ListOf
 from coordinator.models import AgendaItem, Case, Conference, Participant, User
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
@@ -25,11 +26,11 @@ REVIEW_AFTER = dt.timedelta(days=365)
 
 @dataclass
 class ConferenceIn:
-    title: str
+    title: Line(200)
     scheduled_at: dt.datetime
-    chair_id: int
-    case_ids: list[int]
-    participants: list[InviteIn] = field(default_factory=list)
+    chair_id: Id
+    case_ids: ListOf(200, Id)
+    participants: ListOf(500, InviteIn) = field(default_factory=list)
     # MARAC practice: every agency invited researches and hears every case on the list.
     add_invited_agencies: bool = False
 

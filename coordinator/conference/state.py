@@ -13,9 +13,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from coordinator.conference.actions import carried_over
-from coordinator.conference.participation import load_conference
+from coordinator.conference.participation import load_conference, presence_cutoff
 from coordinator.conference.roles import role_version
-from coordinator.models import AgendaItem, Case, CaseAgency, ConferenceNote, Participant, RoleAssignment, Task, User
+from coordinator.models import (
+    AgendaItem,
+    Case,
+    CaseAgency,
+    ConferenceNote,
+    LiveConnection,
+    Participant,
+    RoleAssignment,
+    Task,
+    User,
+)
 from coordinator.plugins import AgencyRegistry
 
 # What a conference page is made of.
@@ -152,12 +162,16 @@ async def load_agenda(session: AsyncSession, conference_id: int) -> list[AgendaE
 
 
 async def load_participants(session: AsyncSession, conference_id: int) -> list[PersonView]:
+    present = set((await session.execute(
+        select(LiveConnection.user_id).where(LiveConnection.conference_id == conference_id,
+                                             LiveConnection.heartbeat_at >= presence_cutoff(session))
+    )).scalars())
     rows = (await session.execute(
         select(Participant, User.display_name).join(User, User.id == Participant.user_id)
         .where(Participant.conference_id == conference_id).order_by(Participant.agency, User.display_name)
     )).all()
     return [PersonView(participant_id=p.id, user_id=p.user_id, name=name, agency=p.agency, role=p.role,
-                       accepted=p.statement_accepted_at is not None, apology=p.apology, present=p.connections > 0,
+                       accepted=p.statement_accepted_at is not None, apology=p.apology, present=p.user_id in present,
                        joined=p.joined_at is not None) for p, name in rows]
 
 

@@ -6,7 +6,7 @@ from coordinator.cases import CASE_KINDS, KEY_DATE_KINDS, PERSON_ROLES, RISK_LEV
 from coordinator.hookspecs import TASK_DOMAINS
 from coordinator.plugins import AgencyRegistry
 from coordinator.tasks import STATUSES, is_overdue
-from coordinator.web import api, auth, conference, pages, sharing
+from coordinator.web import api, auth, conference, pages, probes, sharing
 from coordinator.web.live import socket
 
 
@@ -30,7 +30,7 @@ def template_globals(registry: AgencyRegistry) -> dict:
 
 
 ROUTES = [
-    auth.liveness, auth.login_page, auth.login, auth.logout,
+    probes.liveness, probes.readiness, auth.login_page, auth.login, auth.logout,
     pages.dashboard, pages.new_case_page, pages.create_case_page, pages.case_page, pages.add_agency_page,
     pages.assign_task_page, pages.change_task_page,
     api.me, api.list_agencies, api.dashboard_json, api.list_cases, api.create_case, api.get_case, api.add_agency,

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import cases, tasks
 from coordinator.cases import ReferralIn
+from coordinator.limits import Count, Key, OneOf, Text
 from coordinator.models import utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.settings import Settings
@@ -21,14 +22,14 @@ from coordinator.web.json import case_json, task_json
 
 @dataclass
 class AgencyIn:
-    agency: str
+    agency: Key
 
 
 @dataclass
 class TaskStatusIn:
-    status: str
-    version: int
-    reason: str | None = None
+    status: OneOf(tasks.STATUSES)
+    version: Count
+    reason: Text() | None = None
 
 
 @get("/api/me")

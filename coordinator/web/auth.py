@@ -1,4 +1,4 @@
-"""Who is asking: session cookie or bearer token; login, logout and the health check."""
+"""Who is asking: session cookie or bearer token; login and logout (the probes are in ``web.probes``)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from litestar import Request, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.enums import RequestEncodingType
+from litestar.enums import MediaType, RequestEncodingType
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.middleware.base import MiddlewareProtocol
 from litestar.middleware.csrf import CSRFMiddleware
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, FromQuery
 from litestar.response import Redirect, Template
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -25,7 +26,7 @@ from coordinator.accounts import LoginRefused, TokenRefused, actor_of
 from coordinator.models import User
 from coordinator.policy import Actor
 
-PUBLIC_PATHS = {"/health", "/login"}
+PUBLIC_PATHS = {"/health", "/ready", "/login"}
 PUBLIC_PREFIXES = ("/static/",)
 USERNAME_MAX = 80  # as stored
 PASSWORD_MAX = 1024  # hashing a megabyte on every try would be a cheap way to load the server
@@ -76,11 +77,6 @@ class CsrfUnlessBearer(MiddlewareProtocol):
 
 def current_actor(request: Request) -> Actor:
     return actor_of(request.user)
-
-
-@get("/health", exclude_from_auth=True, sync_to_thread=False, include_in_schema=False)
-def liveness() -> dict[str, str]:
-    return {"status": "ok"}
 
 
 @get("/login", exclude_from_auth=True, sync_to_thread=False)
@@ -138,7 +134,9 @@ def _bad_login_input(username: str, password: str) -> str | None:
     return None
 
 
-@post("/login", exclude_from_auth=True)
+@post("/login", exclude_from_auth=True, responses={
+    429: ResponseSpec(data_container=str, media_type=MediaType.HTML, generate_examples=False,
+                      description="too many failed attempts: try again after Retry-After seconds")})
 async def login(
     request: Request, db: NamedDependency[AsyncSession], state: State,
     data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],

@@ -28,7 +28,7 @@ from coordinator.errors import Conflict, DomainError, Invalid, NotFound
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor, StatementNeeded
 from coordinator.web.auth import current_actor
-from coordinator.web.forms import from_form, optional_int, text
+from coordinator.web.forms import checked, from_form, optional_int, text
 from coordinator.web.json import conference_view_json
 from coordinator.web.live.render import ConferenceView, conference_view, render_fragments
 
@@ -130,11 +130,11 @@ def _schedule_from_form(form: FormMultiDict) -> ConferenceIn:
     chair_id = optional_int(form, "chair_id")
     if chair_id is None:
         raise Invalid("choose the chair", field="chair_id")
-    return ConferenceIn(
+    return checked(ConferenceIn(
         title=text(form, "title"), scheduled_at=when, chair_id=chair_id, case_ids=_ids(form, "case_ids"),
         participants=[InviteIn(user_id, text(form, f"role_{user_id}") or "representative")
                       for user_id in _ids(form, "invite")],
-        add_invited_agencies=text(form, "add_invited_agencies") == "yes")
+        add_invited_agencies=text(form, "add_invited_agencies") == "yes"))
 
 
 @post("/conferences")

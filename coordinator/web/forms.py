@@ -3,15 +3,35 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import types
 import typing
 from dataclasses import fields
+from typing import TypeVar
 
+import msgspec
 from litestar.datastructures import FormMultiDict
 
 from coordinator.cases import KeyDateIn, PersonIn, ReferralIn
 from coordinator.errors import Invalid
+from coordinator.limits import explain
 from coordinator.tasks import TaskIn
+
+Input = TypeVar("Input")
+_AT = re.compile(r" - at `\$\.?(.*)`$")
+
+
+def checked(data: Input) -> Input:
+    """A form's input held to the same constraints the JSON API applies to it (declared on its
+    dataclass: lengths, characters, ranges, choices), naming the field at fault."""
+    builtins = msgspec.to_builtins(data, builtin_types=(dt.datetime, dt.date))
+    try:
+        return msgspec.convert(builtins, type(data))
+    except msgspec.ValidationError as error:
+        message = str(error)
+        at = _AT.search(message)
+        field = at.group(1) if at else None
+        raise Invalid(explain(_AT.sub("", message), type(data), field), field=field) from None
 
 
 def text(form: FormMultiDict, name: str) -> str:
@@ -52,7 +72,7 @@ def referral_from_form(form: FormMultiDict) -> ReferralIn:
         on = optional_date(form, f"key_date_on_{row}")
         if on is not None:
             key_dates.append(KeyDateIn(kind=text(form, f"key_date_kind_{row}"), on=on, note=text(form, f"key_date_note_{row}")))
-    return ReferralIn(
+    return checked(ReferralIn(
         kind=text(form, "kind"), people=people, summary=text(form, "summary"),
         checklist_score=optional_int(form, "checklist_score"),
         judgement_level=text(form, "judgement_level") or None, judgement_reasons=text(form, "judgement_reasons") or None,
@@ -60,17 +80,17 @@ def referral_from_form(form: FormMultiDict) -> ReferralIn:
         last_referral_on=optional_date(form, "last_referral_on"), last_incident_on=optional_date(form, "last_incident_on"),
         key_dates=key_dates, agencies=[a for a in form.getall("agencies") if a] if "agencies" in form else [],
         lead_agency=text(form, "lead_agency") or None,
-    )
+    ))
 
 
 def task_from_form(form: FormMultiDict) -> TaskIn:
-    return TaskIn(agency=text(form, "agency"), title=text(form, "title"), domain=text(form, "domain"),
-                  due_on=optional_date(form, "due_on"), assignee_id=optional_int(form, "assignee_id"))
+    return checked(TaskIn(agency=text(form, "agency"), title=text(form, "title"), domain=text(form, "domain"),
+                          due_on=optional_date(form, "due_on"), assignee_id=optional_int(form, "assignee_id")))
 
 
 def _read_field(form: FormMultiDict, name: str, kind: object) -> object:
     """One form field as the type the input dataclass declares."""
-    optional = isinstance(kind, types.UnionType) and type(None) in typing.get_args(kind)
+    optional = typing.get_origin(kind) in (typing.Union, types.UnionType) and type(None) in typing.get_args(kind)
     base = next((a for a in typing.get_args(kind) if a is not type(None)), kind) if optional else kind
     if typing.get_origin(base) is list:
         try:
@@ -92,4 +112,4 @@ def _read_field(form: FormMultiDict, name: str, kind: object) -> object:
 def from_form(data_class: type, form: FormMultiDict) -> object:
     """Build a service's input from a submitted form, by the dataclass's own field types."""
     hints = typing.get_type_hints(data_class)
-    return data_class(**{f.name: _read_field(form, f.name, hints[f.name]) for f in fields(data_class)})
+    return checked(data_class(**{f.name: _read_field(form, f.name, hints[f.name]) for f in fields(data_class)}))

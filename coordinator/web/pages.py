@@ -13,8 +13,8 @@ from coordinator.errors import DomainError, Invalid
 from coordinator.models import utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.settings import Settings
-from coordinator.web.auth import current_actor
 from coordinator.web.api import AgencyIn, TaskStatusIn
+from coordinator.web.auth import current_actor
 from coordinator.web.forms import checked, optional_int, referral_from_form, task_from_form, text
 from coordinator.web.sharing import information_context
 

@@ -23,7 +23,7 @@ from coordinator.overrides import OverrideDecisionIn, OverrideIn, SurvivorNotice
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 from coordinator.web.auth import current_actor
-from coordinator.web.forms import optional_date, text
+from coordinator.web.forms import checked, optional_date, text
 from coordinator.web.json import case_json, consent_json, disclosures_json, item_json, override_json, task_json
 
 # The fixed choices the sharing forms offer.
@@ -50,19 +50,20 @@ def _all(form: FormMultiDict, name: str) -> list[str]:
 
 
 def item_from_form(form: FormMultiDict) -> ItemIn:
-    return ItemIn(category=text(form, "category"), nature=text(form, "nature"), text=text(form, "text"),
-                  sensitivity=text(form, "sensitivity") or None)
+    return checked(ItemIn(category=text(form, "category"), nature=text(form, "nature"), text=text(form, "text"),
+                          sensitivity=text(form, "sensitivity") or None))
 
 
 def correction_from_form(form: FormMultiDict) -> CorrectionIn:
-    return CorrectionIn(text=text(form, "text"), nature=text(form, "nature") or None,
-                        sensitivity=text(form, "sensitivity") or None)
+    return checked(CorrectionIn(text=text(form, "text"), nature=text(form, "nature") or None,
+                                sensitivity=text(form, "sensitivity") or None))
 
 
 def consent_from_form(form: FormMultiDict) -> ConsentIn:
-    return ConsentIn(purpose=text(form, "purpose"), method=text(form, "method"), given_by=text(form, "given_by"),
-                     categories=_all(form, "categories"), recipients=_all(form, "recipients"),
-                     given_at=_day_start(form, "given_at"), expires_at=_day_end(form, "expires_at"))
+    return checked(ConsentIn(purpose=text(form, "purpose"), method=text(form, "method"),
+                             given_by=text(form, "given_by"), categories=_all(form, "categories"),
+                             recipients=_all(form, "recipients"), given_at=_day_start(form, "given_at"),
+                             expires_at=_day_end(form, "expires_at")))
 
 
 def withdrawal_from_form(form: FormMultiDict) -> WithdrawalIn:
@@ -72,27 +73,28 @@ def withdrawal_from_form(form: FormMultiDict) -> WithdrawalIn:
         raise Invalid("the form named a scope that is not a number: reload the page", field="scope_ids") from None
     if text(form, "whole") != "yes" and not scope_ids:
         raise Invalid("tick the parts of the consent to withdraw, or withdraw all of it", field="scope_ids")
-    return WithdrawalIn(scope_ids=[] if text(form, "whole") == "yes" else scope_ids, note=text(form, "note"))
+    return checked(WithdrawalIn(scope_ids=[] if text(form, "whole") == "yes" else scope_ids, note=text(form, "note")))
 
 
 def override_from_form(form: FormMultiDict) -> OverrideIn:
     expires_at = _day_end(form, "expires_at")
     if expires_at is None:
         raise Invalid("an override needs an expiry date", field="expires_at")
-    return OverrideIn(legal_basis=text(form, "legal_basis"), justification=text(form, "justification"),
-                      categories=_all(form, "categories"), recipients=_all(form, "recipients"), expires_at=expires_at)
+    return checked(OverrideIn(legal_basis=text(form, "legal_basis"), justification=text(form, "justification"),
+                              categories=_all(form, "categories"), recipients=_all(form, "recipients"),
+                              expires_at=expires_at))
 
 
 def decision_from_form(form: FormMultiDict) -> OverrideDecisionIn:
-    return OverrideDecisionIn(decision=text(form, "decision"), note=text(form, "note"))
+    return checked(OverrideDecisionIn(decision=text(form, "decision"), note=text(form, "note")))
 
 
 def notice_from_form(form: FormMultiDict) -> SurvivorNoticeIn:
     informed = text(form, "informed")
     if informed not in ("yes", "no"):
         raise Invalid("say whether the survivor was told", field="informed")
-    return SurvivorNoticeIn(informed=informed == "yes", informed_at=_day_start(form, "informed_at"),
-                            reason=text(form, "reason") or None)
+    return checked(SurvivorNoticeIn(informed=informed == "yes", informed_at=_day_start(form, "informed_at"),
+                                    reason=text(form, "reason") or None))
 
 
 Change = Callable[[FormMultiDict, Actor], Awaitable[object]]

@@ -24,11 +24,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from jinja2 import Environment
-from litestar.channels import ChannelsPlugin
-from litestar.channels.backends.asyncpg import AsyncPgChannelsBackend
-from litestar.channels.backends.memory import MemoryChannelsBackend
-from litestar.channels.backends.redis import RedisChannelsPubSubBackend
-from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -38,7 +33,7 @@ from coordinator.events import CaseChanged, ConferenceChanged, Event, SessionsEn
 from coordinator.models import AgendaItem, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor, Audience
-from coordinator.settings import Settings
+from coordinator.web.live.channels import Channels, Subscription
 from coordinator.web.live.render import render_fragments, view_for
 
 log = logging.getLogger("coordinator.live")
@@ -59,32 +54,33 @@ CONFERENCE_PART_ASPECTS = {
 }
 
 
-def channels_plugin(settings: Settings) -> ChannelsPlugin:
-    """The channels backend named by ``settings.channels_url``: ``memory`` (one process),
-    ``redis://…`` or ``postgresql://…`` (LISTEN/NOTIFY; a plain DSN, no ``+driver``)."""
-    url = settings.channels_url
-    if url == "memory":
-        backend = MemoryChannelsBackend()
-    elif url.startswith(("redis://", "rediss://")):
-        backend = RedisChannelsPubSubBackend(redis=Redis.from_url(url))
-    elif url.startswith(("postgresql://", "postgres://")):
-        backend = AsyncPgChannelsBackend(dsn=url)
-    else:
-        raise ValueError(f"COORDINATOR_CHANNELS_URL must be 'memory', 'redis://…' or 'postgresql://…', not {url!r}")
-    return ChannelsPlugin(backend=backend, arbitrary_channels_allowed=True)
-
-
 @dataclass(eq=False)
 class Member:
     """One open page: who is looking, as which audience, in which login session, and what is
-    waiting to be sent to it. ``ended`` is set when its session ends."""
+    waiting to be sent to it. ``ended`` is set when its session ends, ``behind`` when it fell
+    further behind than its outbox holds."""
 
     actor: Actor
     audience: Audience
     session_key: str | None
-    outbox: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    outbox_limit: int = 64
+    outbox: asyncio.Queue[str] = field(init=False)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
+    behind: asyncio.Event = field(default_factory=asyncio.Event)
     welcomed: bool = False  # sent the whole page; until then, partial updates would be out of order
+
+    def __post_init__(self) -> None:
+        self.outbox = asyncio.Queue(maxsize=self.outbox_limit)
+
+    def offer(self, message: str) -> None:
+        """Queue a message for the page. A slow or stuck page is not buffered without end: once
+        its outbox is full it is closed (1013), and it reconnects to the whole current state."""
+        if self.behind.is_set():
+            return
+        try:
+            self.outbox.put_nowait(message)
+        except asyncio.QueueFull:
+            self.behind.set()
 
 
 class Room:
@@ -103,6 +99,7 @@ class Room:
         self._inbox: asyncio.Queue[frozenset[str] | Member] = asyncio.Queue()
         self._tasks: list[asyncio.Task] = []
         self._expiry: asyncio.TimerHandle | None = None
+        self._failed: list[frozenset[str] | Member] = []  # jobs of a failed update, retried with the next
 
     async def open(self) -> None:
         async with self.hub.sessionmaker() as session:
@@ -123,6 +120,12 @@ class Room:
     def send_everything(self, member: Member) -> None:
         self._inbox.put_nowait(member)
 
+    def resend_everything(self) -> None:
+        """After a channels outage: the pages missed an unknown part of what happened, so each
+        gets the whole state, as a newcomer does (one render per audience)."""
+        for member in self.members:
+            self.send_everything(member)
+
     def _aspects_of(self, message: dict) -> set[str]:
         if message["kind"] == "conference":
             return set().union(*(CONFERENCE_PART_ASPECTS[p] for p in message["parts"]))
@@ -139,11 +142,12 @@ class Room:
 
     async def _work(self) -> None:
         while True:
-            jobs = [await self._inbox.get()]
+            jobs = [*self._failed, await self._inbox.get()]
             while not self._inbox.empty():
                 jobs.append(self._inbox.get_nowait())
             aspects = frozenset().union(*(job for job in jobs if isinstance(job, frozenset)))
-            newcomers = [job for job in jobs if isinstance(job, Member)]
+            newcomers = list({job: None for job in jobs if isinstance(job, Member) and job in self.members})
+            self._failed = []
             try:
                 if aspects:
                     await self._deliver(aspects, [m for m in self.members if m.welcomed])
@@ -151,8 +155,11 @@ class Room:
                     await self._deliver(EVERYTHING, newcomers)
                     for member in newcomers:
                         member.welcomed = True
-            except Exception:  # one failed update must not silence the room: the next one resends
+            except Exception:
+                # One failed update must not silence the room, nor leave pages showing what it
+                # failed to replace: its aspects and newcomers are merged into the next job.
                 log.exception("live update of conference %s failed", self.conference_id)
+                self._failed = [aspects, *newcomers]
 
     async def _deliver(self, aspects: frozenset[str], members: Iterable[Member]) -> None:
         audiences: dict[Audience, list[Member]] = {}
@@ -175,7 +182,7 @@ class Room:
         for audience, group in audiences.items():
             hub.renders += 1
             for member in group:
-                member.outbox.put_nowait(rendered[audience])
+                member.offer(rendered[audience])
 
     def _wake_at(self, when) -> None:  # noqa: ANN001
         """Re-render the case when a consent or override on it expires, with no other change."""
@@ -192,9 +199,11 @@ class LiveHub:
     """This process's rooms, one per conference with pages open; the publisher of committed
     events to every process; and the closer of pages whose session ended."""
 
-    def __init__(self, channels: ChannelsPlugin, sessionmaker: async_sessionmaker[AsyncSession],
-                 registry: AgencyRegistry, env: Environment, prefix: str) -> None:
+    def __init__(self, channels: Channels, sessionmaker: async_sessionmaker[AsyncSession],
+                 registry: AgencyRegistry, env: Environment, prefix: str, outbox_limit: int = 64) -> None:
         self.channels = channels
+        channels.on_recovered = self._resend_everything
+        self.outbox_limit = outbox_limit
         self.sessionmaker = sessionmaker
         self.registry = registry
         self.env = env
@@ -220,7 +229,7 @@ class LiveHub:
 
     @property
     def running(self) -> bool:
-        return getattr(self.channels, "_pub_queue", None) is not None
+        return self.channels.started
 
     @property
     def sessions_topic(self) -> str:
@@ -258,7 +267,7 @@ class LiveHub:
                 room = Room(self, conference_id)
                 await room.open()
                 self.rooms[conference_id] = room
-            member = Member(actor, audience, session_key)
+            member = Member(actor, audience, session_key, self.outbox_limit)
             room.members.add(member)
         return room, member
 
@@ -269,7 +278,11 @@ class LiveHub:
                 del self.rooms[room.conference_id]
                 await room.close()
 
-    async def _end_sessions(self, subscriber) -> None:  # noqa: ANN001
+    def _resend_everything(self) -> None:
+        for room in self.rooms.values():
+            room.resend_everything()
+
+    async def _end_sessions(self, subscriber: Subscription) -> None:
         async for payload in subscriber.iter_events():
             ended = json.loads(payload)
             for room in list(self.rooms.values()):

@@ -10,6 +10,9 @@ the session ended.
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from litestar import WebSocket, websocket
@@ -19,7 +22,7 @@ from sqlalchemy import select
 from coordinator import accounts
 from coordinator.conference import participation
 from coordinator.errors import NotFound
-from coordinator.models import User, WebSession, utcnow
+from coordinator.models import LiveConnection, User, WebSession, utcnow
 from coordinator.policy import Actor, Audience, StatementNeeded
 from coordinator.web.live.hub import LiveHub, Member
 
@@ -29,7 +32,9 @@ CLOSE_SESSION_ENDED = 4401
 CLOSE_FORBIDDEN = 4403  # wrong origin
 CLOSE_NOT_FOUND = 4404
 CLOSE_STATEMENT_NEEDED = 4428
+CLOSE_BEHIND = 1013  # "try again later": htmx's ws extension reconnects, and gets the whole state
 SESSION_COOKIE = "session"
+log = logging.getLogger("coordinator.live")
 
 
 class Refused(Exception):
@@ -75,10 +80,23 @@ async def _admit(socket: WebSocket, conference_id: int) -> tuple[Actor, Audience
     return actor, place.audience, session_key
 
 
-async def _presence(socket: WebSocket, change, actor: Actor, conference_id: int) -> None:  # noqa: ANN001
+async def _presence(socket: WebSocket, change: Callable[..., Awaitable[Any]], *args: Any) -> Any:
     async with socket.app.state.sessionmaker() as db:
-        await change(db, actor, conference_id)
+        result = await change(db, *args)
         await db.commit()
+    return result
+
+
+async def _heartbeat(socket: WebSocket, connection: LiveConnection) -> None:
+    """Keep the page's connection fresh, so it counts as present, and sweep its conference's
+    stale ones (``participation.heartbeat``)."""
+    every = socket.app.state.settings.heartbeat_seconds
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await _presence(socket, participation.heartbeat, connection)
+        except Exception:  # a missed beat must not close the page: the next one tries again
+            log.exception("heartbeat of live connection %s failed", connection.id)
 
 
 async def _send_outbox(socket: WebSocket, member: Member) -> None:
@@ -113,20 +131,29 @@ async def conference_live(socket: WebSocket, conference_id: FromPath[int]) -> No
         return
     hub: LiveHub = socket.app.state.live
     room, member = await hub.enter(conference_id, actor, audience, session_key)  # subscribed before accepting
+    connection: LiveConnection | None = None
     try:
         await socket.accept()
-        await _presence(socket, participation.enter_room, actor, conference_id)
+        connection = await _presence(socket, participation.enter_room, actor, conference_id, socket.app.state.process)
+        heartbeat = asyncio.create_task(_heartbeat(socket, connection))
         room.send_everything(member)
         every = socket.app.state.settings.session_check_seconds
         watchers = [asyncio.create_task(_send_outbox(socket, member)),
                     asyncio.create_task(_until_disconnect(socket)),
-                    asyncio.create_task(_until_session_ends(socket, member, every))]
+                    asyncio.create_task(_until_session_ends(socket, member, every)),
+                    # Not left to the sender: a stuck page's send never returns.
+                    asyncio.create_task(member.behind.wait())]
         done, pending = await asyncio.wait(watchers, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         if watchers[2] in done:
             await socket.close(code=CLOSE_SESSION_ENDED, reason="your session has ended: log in again")
+        elif watchers[3] in done:
+            await socket.close(code=CLOSE_BEHIND, reason="the page fell behind: reconnect for the current state")
     finally:
         await hub.leave(room, member)
-        await _presence(socket, participation.leave_room, actor, conference_id)
+        if connection is not None:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)  # no beat may bring the row back
+            await _presence(socket, participation.leave_room, actor, connection)

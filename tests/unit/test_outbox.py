@@ -1,0 +1,110 @@
+"""A live page's outbox, in process: a page that falls behind is closed with 1013 instead of
+being buffered without end, and an update that failed is sent with the next one."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+from sqlalchemy import select
+
+from coordinator import accounts
+from coordinator.conference import participation
+from coordinator.models import User
+from coordinator.web.live import hub as hub_module
+from coordinator.web.live import socket as socket_module
+from tests.conference_scenario import build_conference
+
+WAIT = 10.0  # seconds: a safety net only
+
+
+async def seat_of(sessionmaker, username: str, conference_id: int):  # noqa: ANN001, ANN201
+    async with sessionmaker() as db:
+        actor = accounts.actor_of((await db.execute(select(User).where(User.username == username))).scalar_one())
+        return actor, (await participation.seat(db, actor, conference_id)).audience
+
+
+class StuckPage:
+    """A websocket whose reader stopped reading: the first send never returns."""
+
+    def __init__(self, app) -> None:  # noqa: ANN001
+        self.app = app
+        self.closed: int | None = None
+
+    async def accept(self) -> None:
+        pass
+
+    async def send_text(self, _message: str) -> None:
+        await asyncio.Event().wait()
+
+    async def receive(self) -> dict:
+        await asyncio.Event().wait()
+
+    async def close(self, code: int, reason: str = "") -> None:
+        self.closed = code
+
+
+async def test_a_page_that_falls_behind_is_closed_with_1013(app, sessionmaker, registry, monkeypatch):
+    scenario = await build_conference(sessionmaker, registry)
+    live = app.state.live
+    live.outbox_limit = 2
+    actor, audience = await seat_of(sessionmaker, "pc", scenario.conference_id)
+
+    async def admitted(_socket, _conference_id):  # noqa: ANN001, ANN202
+        return actor, audience, "session-key"
+
+    async def no_presence(*_args):  # noqa: ANN002, ANN202
+        return SimpleNamespace(id=0)
+
+    monkeypatch.setattr(socket_module, "_admit", admitted)
+    monkeypatch.setattr(socket_module, "_presence", no_presence)
+    page = StuckPage(app)
+    async with live.channels:
+        handler = asyncio.create_task(socket_module.conference_live.fn(page, scenario.conference_id))
+        async with asyncio.timeout(WAIT):
+            while not live.rooms.get(scenario.conference_id):
+                await asyncio.sleep(0.01)
+        room = live.rooms[scenario.conference_id]
+        [member] = room.members
+        # The sender is stuck on the first page; two more fit in the outbox, the next does not.
+        # One at a time: pages queued together are merged into one render.
+        async with asyncio.timeout(WAIT):
+            while not member.behind.is_set():
+                renders = live.renders
+                room.send_everything(member)
+                while live.renders == renders:
+                    await asyncio.sleep(0.01)
+        await asyncio.wait_for(handler, WAIT)
+    assert page.closed == socket_module.CLOSE_BEHIND
+    assert member.outbox.qsize() <= live.outbox_limit
+    assert scenario.conference_id not in live.rooms  # the page left its room
+
+
+async def test_a_failed_update_is_sent_with_the_next_one(app, sessionmaker, registry, monkeypatch):
+    scenario = await build_conference(sessionmaker, registry)
+    live = app.state.live
+    actor, audience = await seat_of(sessionmaker, "pc", scenario.conference_id)
+    render = hub_module.render_fragments
+    failures = []
+
+    def render_failing_once(env, view, aspects):  # noqa: ANN001, ANN202
+        if not failures:
+            failures.append(aspects)
+            raise RuntimeError("a template failed")
+        return render(env, view, aspects)
+
+    async with live.channels:
+        room, member = await live.enter(scenario.conference_id, actor, audience, "session-key")
+        room.send_everything(member)
+        await asyncio.wait_for(member.outbox.get(), WAIT)  # the whole page
+
+        monkeypatch.setattr(hub_module, "render_fragments", render_failing_once)
+        room._inbox.put_nowait(frozenset({"notes"}))
+        async with asyncio.timeout(WAIT):
+            while not failures:
+                await asyncio.sleep(0.01)
+        room._inbox.put_nowait(frozenset({"roles"}))
+        message = await asyncio.wait_for(member.outbox.get(), WAIT)
+        await live.leave(room, member)
+    assert f'id="conference-roles-{scenario.conference_id}"' in message
+    assert f'id="conference-notes-{scenario.conference_id}"' in message  # the update that failed
