@@ -157,6 +157,16 @@ class TokenRefused(Exception):
         self.message = message
 
 
+async def live_sessions(session: AsyncSession, keys: set[str]) -> set[str]:
+    """Of these login sessions, those that still hold: not ended, not expired, user active."""
+    if not keys:
+        return set()
+    return set((await session.execute(
+        select(WebSession.key).join(User, User.id == WebSession.user_id)
+        .where(WebSession.key.in_(keys), User.active.is_(True),
+               (WebSession.expires_at.is_(None)) | (WebSession.expires_at > utcnow())))).scalars())
+
+
 def _token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

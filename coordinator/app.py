@@ -172,7 +172,9 @@ def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, ch
     declare_errors([*ROUTES, *plugin_routes])
     jinja = _jinja(registry)
     channels = Channels(settings.channels_url, retry_seconds=settings.channels_retry_seconds)
-    live = LiveHub(channels, sessionmaker, registry, jinja, settings.channels_prefix, settings.live_outbox_limit)
+    live = LiveHub(channels, sessionmaker, registry, jinja, settings.channels_prefix, settings.live_outbox_limit,
+                   process=process, heartbeat_seconds=settings.heartbeat_seconds,
+                   session_check_seconds=settings.session_check_seconds)
     events.attach(sessionmaker, live.publish)  # committed changes reach every open page
     participation.use_presence_timeout(sessionmaker, settings.presence_timeout_seconds)  # after attach, which sets info
 

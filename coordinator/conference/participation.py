@@ -196,18 +196,27 @@ def presence_cutoff(session: AsyncSession) -> dt.datetime:
     return utcnow() - dt.timedelta(seconds=seconds)
 
 
-async def heartbeat(session: AsyncSession, connection: LiveConnection) -> None:
-    """An open page is still there. Its conference's stale connections are removed, and the
-    rooms told, so pages notice people whose server crashed without waiting for a change."""
-    connection.heartbeat_at = utcnow()
-    # Merged, not updated: if this process stalled past the timeout and another removed its row
-    # as stale, the row comes back, and the person with it.
-    returned = await session.merge(connection) in session.new
-    stale = await session.execute(delete(LiveConnection).where(
-        LiveConnection.conference_id == connection.conference_id,
-        LiveConnection.heartbeat_at < presence_cutoff(session)))
-    if returned or stale.rowcount:
-        events.conference_changed(session, connection.conference_id, "participants")
+async def heartbeat(session: AsyncSession, process: str, connections: list[LiveConnection]) -> None:
+    """The pages one process serves are still there: one statement for all of them, so the cost
+    grows with processes, not pages. Stale connections (of a crashed process) are removed and
+    their rooms told, so pages notice people whose server crashed without waiting for a change."""
+    now = utcnow()
+    refreshed = await session.execute(
+        update(LiveConnection).where(LiveConnection.process == process).values(heartbeat_at=now))
+    if refreshed.rowcount < len(connections):
+        # This process stalled past the timeout and another removed its rows as stale: the pages
+        # are still open, so their rows come back, and the people with them.
+        kept = set((await session.execute(
+            select(LiveConnection.id).where(LiveConnection.process == process))).scalars())
+        for connection in connections:
+            if connection.id not in kept:
+                connection.heartbeat_at = now
+                await session.merge(connection)
+                events.conference_changed(session, connection.conference_id, "participants")
+    stale = await session.execute(delete(LiveConnection).where(LiveConnection.heartbeat_at < presence_cutoff(session))
+                                  .returning(LiveConnection.conference_id))
+    for conference_id in set(stale.scalars()):
+        events.conference_changed(session, conference_id, "participants")
 
 
 async def clear_process(session: AsyncSession, process: str) -> int:

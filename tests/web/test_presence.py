@@ -60,7 +60,7 @@ async def _rows(sessionmaker) -> list[tuple[int, str]]:
 
 async def _beat(sessionmaker, connection: LiveConnection) -> None:
     async with sessionmaker() as session:
-        await participation.heartbeat(session, connection)
+        await participation.heartbeat(session, connection.process, [connection])
         await session.commit()
 
 
@@ -76,7 +76,7 @@ async def test_a_connection_silent_for_longer_than_the_timeout_is_not_present(se
 async def test_a_heartbeat_keeps_its_page_present_and_sweeps_and_announces_the_stale_ones(sessionmaker, scenario):
     conference = scenario.conference_id
     beating = await _enter(sessionmaker, scenario.users["pc"], conference)
-    crashed = await _enter(sessionmaker, scenario.users["sw"], conference)
+    crashed = await _enter(sessionmaker, scenario.users["sw"], conference, process="crashed:2:2")  # its server died
     await _silent_for(sessionmaker, beating, TIMEOUT + 2)
     await _silent_for(sessionmaker, crashed, TIMEOUT + 2)
     announced = published_events(sessionmaker)

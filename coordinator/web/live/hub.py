@@ -27,10 +27,11 @@ from jinja2 import Environment
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from coordinator import gate
+from coordinator import accounts, gate
+from coordinator.conference import participation
 from coordinator.conference.state import CASE_ASPECTS, EVERYTHING, load_state
 from coordinator.events import CaseChanged, ConferenceChanged, Event, SessionsEnded
-from coordinator.models import AgendaItem, utcnow
+from coordinator.models import AgendaItem, LiveConnection, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor, Audience
 from coordinator.web.live.channels import Channels, Subscription
@@ -67,6 +68,7 @@ class Member:
     outbox: asyncio.Queue[str] = field(init=False)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     behind: asyncio.Event = field(default_factory=asyncio.Event)
+    connection: LiveConnection | None = None  # its presence row, kept fresh by the hub's heartbeat
     welcomed: bool = False  # sent the whole page; until then, partial updates would be out of order
 
     def __post_init__(self) -> None:
@@ -200,8 +202,12 @@ class LiveHub:
     events to every process; and the closer of pages whose session ended."""
 
     def __init__(self, channels: Channels, sessionmaker: async_sessionmaker[AsyncSession],
-                 registry: AgencyRegistry, env: Environment, prefix: str, outbox_limit: int = 64) -> None:
+                 registry: AgencyRegistry, env: Environment, prefix: str, outbox_limit: int = 64, *,
+                 process: str = "", heartbeat_seconds: float = 10, session_check_seconds: float = 15) -> None:
         self.channels = channels
+        self.process = process
+        self.heartbeat_seconds = heartbeat_seconds
+        self.session_check_seconds = session_check_seconds
         channels.on_recovered = self._resend_everything
         self.outbox_limit = outbox_limit
         self.sessionmaker = sessionmaker
@@ -212,6 +218,7 @@ class LiveHub:
         self.renders = 0  # fragments rendered for an audience, since start (for measurements)
         self._lock = asyncio.Lock()
         self._sessions_task: asyncio.Task | None = None
+        self._watchers: list[asyncio.Task] = []
 
     def stats(self) -> dict:
         """What this process is serving: renders so far, and per conference the open pages and
@@ -262,6 +269,7 @@ class LiveHub:
             if self._sessions_task is None:
                 subscriber = await self.channels.subscribe([self.sessions_topic])
                 self._sessions_task = asyncio.create_task(self._end_sessions(subscriber))
+                self._watchers = [asyncio.create_task(self._keep_alive()), asyncio.create_task(self._check_sessions())]
             room = self.rooms.get(conference_id)
             if room is None:
                 room = Room(self, conference_id)
@@ -281,6 +289,39 @@ class LiveHub:
     def _resend_everything(self) -> None:
         for room in self.rooms.values():
             room.resend_everything()
+
+    def _members(self) -> list[Member]:
+        return [member for room in self.rooms.values() for member in room.members]
+
+    async def _every(self, seconds: float, work, what: str) -> None:  # noqa: ANN001
+        """Run ``work`` (under the lock, so no page comes or goes meanwhile) every ``seconds``:
+        once per process, whatever the number of pages; a failed run is logged and retried."""
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                async with self._lock, self.sessionmaker() as session:
+                    await work(session)
+                    await session.commit()
+            except Exception:
+                log.exception("%s failed; retrying in %s s", what, seconds)
+
+    async def _keep_alive(self) -> None:
+        """Heartbeat of every page this process serves (presence), and the sweep of the stale."""
+        async def beat(session: AsyncSession) -> None:
+            connections = [m.connection for m in self._members() if m.connection is not None]
+            await participation.heartbeat(session, self.process, connections)
+        await self._every(self.heartbeat_seconds, beat, "the presence heartbeat")
+
+    async def _check_sessions(self) -> None:
+        """Close the pages whose login session no longer holds (idle expiry, deactivation, or a
+        logout whose announcement never reached this process): one query for all of them."""
+        async def check(session: AsyncSession) -> None:
+            members = self._members()
+            held = await accounts.live_sessions(session, {m.session_key for m in members if m.session_key})
+            for member in members:
+                if member.session_key not in held:
+                    member.ended.set()
+        await self._every(self.session_check_seconds, check, "the session check")
 
     async def _end_sessions(self, subscriber: Subscription) -> None:
         async for payload in subscriber.iter_events():

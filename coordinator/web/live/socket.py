@@ -17,12 +17,11 @@ from urllib.parse import urlsplit
 
 from litestar import WebSocket, websocket
 from litestar.params import FromPath
-from sqlalchemy import select
 
 from coordinator import accounts
 from coordinator.conference import participation
 from coordinator.errors import NotFound
-from coordinator.models import LiveConnection, User, WebSession, utcnow
+from coordinator.models import LiveConnection, User
 from coordinator.policy import Actor, Audience, StatementNeeded
 from coordinator.web.live.hub import LiveHub, Member
 
@@ -51,15 +50,12 @@ def _same_origin(socket: WebSocket) -> bool:
     return bool(origin and host) and urlsplit(origin).netloc == host
 
 
-async def session_holds(socket: WebSocket, session_key: str | None, user_id: int) -> bool:
+async def session_holds(socket: WebSocket, session_key: str | None) -> bool:
     """The login session still exists, has not expired, and its user is still active."""
     if session_key is None:
         return False
     async with socket.app.state.sessionmaker() as db:
-        row = (await db.execute(
-            select(WebSession.expires_at, User.active).join(User, User.id == user_id)
-            .where(WebSession.key == session_key))).first()
-    return row is not None and row.active and (row.expires_at is None or row.expires_at > utcnow())
+        return session_key in await accounts.live_sessions(db, {session_key})
 
 
 async def _admit(socket: WebSocket, conference_id: int) -> tuple[Actor, Audience, str]:
@@ -67,7 +63,7 @@ async def _admit(socket: WebSocket, conference_id: int) -> tuple[Actor, Audience
         raise Refused(CLOSE_FORBIDDEN, "origin not allowed")
     session_key = socket.cookies.get(SESSION_COOKIE)
     user_id = socket.scope.get("session", {}).get("user_id") if "session" in socket.scope else None
-    if user_id is None or not await session_holds(socket, session_key, user_id):
+    if user_id is None or not await session_holds(socket, session_key):
         raise Refused(CLOSE_SESSION_ENDED, "your session has ended: log in again")
     async with socket.app.state.sessionmaker() as db:
         actor = accounts.actor_of(await db.get(User, user_id))
@@ -87,18 +83,6 @@ async def _presence(socket: WebSocket, change: Callable[..., Awaitable[Any]], *a
     return result
 
 
-async def _heartbeat(socket: WebSocket, connection: LiveConnection) -> None:
-    """Keep the page's connection fresh, so it counts as present, and sweep its conference's
-    stale ones (``participation.heartbeat``)."""
-    every = socket.app.state.settings.heartbeat_seconds
-    while True:
-        await asyncio.sleep(every)
-        try:
-            await _presence(socket, participation.heartbeat, connection)
-        except Exception:  # a missed beat must not close the page: the next one tries again
-            log.exception("heartbeat of live connection %s failed", connection.id)
-
-
 async def _send_outbox(socket: WebSocket, member: Member) -> None:
     while True:
         await socket.send_text(await member.outbox.get())
@@ -107,16 +91,6 @@ async def _send_outbox(socket: WebSocket, member: Member) -> None:
 async def _until_disconnect(socket: WebSocket) -> None:
     while (await socket.receive())["type"] != "websocket.disconnect":
         pass  # the page sends nothing we act on; changes come by HTTP
-
-
-async def _until_session_ends(socket: WebSocket, member: Member, every: float) -> None:
-    while True:
-        try:
-            await asyncio.wait_for(member.ended.wait(), timeout=every)
-            return
-        except TimeoutError:
-            if not await session_holds(socket, member.session_key, member.actor.id):
-                return
 
 
 @websocket("/conferences/{conference_id:int}/live", opt={"exclude_from_auth": True})
@@ -135,12 +109,12 @@ async def conference_live(socket: WebSocket, conference_id: FromPath[int]) -> No
     try:
         await socket.accept()
         connection = await _presence(socket, participation.enter_room, actor, conference_id, socket.app.state.process)
-        heartbeat = asyncio.create_task(_heartbeat(socket, connection))
+        member.connection = connection  # from now on kept fresh by the hub's heartbeat
         room.send_everything(member)
-        every = socket.app.state.settings.session_check_seconds
         watchers = [asyncio.create_task(_send_outbox(socket, member)),
                     asyncio.create_task(_until_disconnect(socket)),
-                    asyncio.create_task(_until_session_ends(socket, member, every)),
+                    # Set by a logout announced from any process, or by the hub's session check.
+                    asyncio.create_task(member.ended.wait()),
                     # Not left to the sender: a stuck page's send never returns.
                     asyncio.create_task(member.behind.wait())]
         done, pending = await asyncio.wait(watchers, return_when=asyncio.FIRST_COMPLETED)
@@ -152,8 +126,6 @@ async def conference_live(socket: WebSocket, conference_id: FromPath[int]) -> No
         elif watchers[3] in done:
             await socket.close(code=CLOSE_BEHIND, reason="the page fell behind: reconnect for the current state")
     finally:
-        await hub.leave(room, member)
+        await hub.leave(room, member)  # after this no heartbeat lists the page, so none brings its row back
         if connection is not None:
-            heartbeat.cancel()
-            await asyncio.gather(heartbeat, return_exceptions=True)  # no beat may bring the row back
             await _presence(socket, participation.leave_room, actor, connection)
