@@ -176,7 +176,7 @@ def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, ch
                    process=process, heartbeat_seconds=settings.heartbeat_seconds,
                    session_check_seconds=settings.session_check_seconds)
     events.attach(sessionmaker, live.publish)  # committed changes reach every open page
-    participation.use_presence_timeout(sessionmaker, settings.presence_timeout_seconds)  # after attach, which sets info
+    participation.use_presence_timeout(sessionmaker, settings.presence_timeout_seconds)
 
     return Litestar(
         route_handlers=[*ROUTES, *plugin_routes,

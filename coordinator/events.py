@@ -75,7 +75,7 @@ def emit(session: AsyncSession, fact: Event) -> None:
 
 def attach(sessionmaker: async_sessionmaker[AsyncSession], publish: Publisher) -> None:
     """Every session this sessionmaker makes hands its committed events to ``publish``."""
-    sessionmaker.configure(info={_PUBLISHER: publish})
+    sessionmaker.configure(info={**sessionmaker.kw.get("info", {}), _PUBLISHER: publish})
 
 
 @event.listens_for(Session, "after_commit")

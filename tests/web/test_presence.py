@@ -80,7 +80,6 @@ async def test_a_heartbeat_keeps_its_page_present_and_sweeps_and_announces_the_s
     await _silent_for(sessionmaker, beating, TIMEOUT + 2)
     await _silent_for(sessionmaker, crashed, TIMEOUT + 2)
     announced = published_events(sessionmaker)
-    participation.use_presence_timeout(sessionmaker, TIMEOUT)  # attaching a listener replaced the sessions' info
 
     await _beat(sessionmaker, beating)
     assert await _rows(sessionmaker) == [(scenario.users["pc"], "elsewhere:1:1")]
