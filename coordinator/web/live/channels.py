@@ -185,7 +185,8 @@ class Channels:
         self.started = self.up = False
         for task in self._tasks:  # the listener closes its connection as it ends
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Bounded: a client library stuck on a dead connection must not hold up the shutdown.
+        await asyncio.wait(self._tasks, timeout=BACKEND_TIMEOUT)
         for subscription in {s for subscribers in self._subscriptions.values() for s in subscribers}:
             subscription.queue.put_nowait(None)
         self._subscriptions.clear()
