@@ -11,12 +11,29 @@ the change is one sample.
 
 In the same run, the floor: a bare websocket server (plain ``websockets`` on uvloop, as uvicorn
 runs the real one) that broadcasts each payload to the same number of clients (the very bytes the
-server sent for that change), measured the same way from the request to the last receipt. Each configuration prints one line:
+server sent for that change), measured the same way from the request to the last receipt.
 
-    fanout P=<p> C=<c> p50_ms=<x> p99_ms=<y> floor_p99_ms=<z> ratio=<p99/floor_p99>
+And the durable floor: a bare ASGI server on uvicorn, configured as the real one, that receives the
+very same request (form, headers, cookies), commits one row with it to the same database, and then
+broadcasts the same bytes. It says what persistence itself costs, so ``durable_ratio`` says how
+close the real path is to it.
+
+With ``--processes 2`` (PostgreSQL and ``--channels-url`` only: SQLite is one server process), the
+benchmark round-robins over the server processes itself: people log in and open their pages on
+each in turn, and each chair's successive changes go to each in turn.
+
+Each configuration prints one line:
+
+    fanout P=<p> C=<c> [db=postgresql processes=2] p50_ms=<x> p99_ms=<y> floor_p99_ms=<z> ratio=<p99/floor_p99>
+        durable_p99_ms=<d> durable_ratio=<p99/d> rss_kb_per_page=<r>
+
+``rss_kb_per_page``: the growth of the server processes' resident memory from before the pages
+open to after they all are, divided by the pages. ``--profile DIR`` records each server process
+with py-spy while the changes are made and prints the top entries.
 
 Usage: python bench/fanout.py [--participants 200 50 20 --conferences 1 1 20]
                               [--changes N] [--rate PER_SECOND] [--no-compression] [--database-url URL]
+                              [--channels-url URL --processes N] [--profile DIR]
 Everything runs on this machine, over loopback, and every process started is stopped.
 """
 
@@ -38,8 +55,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the server helpers are shared with the live tests
 
+import httpx  # noqa: E402
 from argon2 import PasswordHasher  # noqa: E402
-from sqlalchemy import select, update  # noqa: E402
+from profiling import start_recording, stop_recording, summary  # noqa: E402  (bench/, beside this file)
+from sqlalchemy import Column, Integer, MetaData, Table, Text, insert, select, update  # noqa: E402
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 
 from coordinator import cases, db
@@ -225,28 +244,54 @@ async def create_conferences(url: str, participants: int, count: int) -> list[Co
     return created
 
 
-async def measure_server(server: ServerProcess, planned: list[Conference], changes: int, rate: float,
-                         compression: str | None) -> tuple[list[float], list[dict[int, str]]]:
-    """The latencies over the real server, and per conference the message that showed each change."""
+def change_form(conference: Conference, change: int) -> dict[str, object]:
+    """The live page's form for one change, as the chair's browser sends it."""
+    return {"task_id": conference.action_ids[change % ACTIONS], "status": "blocked",
+            "reason": f"{MARK}{change:06d}", "version": change // ACTIONS + 1}
+
+
+def resident_kb(pids: list[int]) -> int:
+    """The resident memory of these processes together."""
+    total = 0
+    for pid in pids:
+        status = Path(f"/proc/{pid}/status").read_text()
+        total += int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE).group(1))
+    return total
+
+
+@dataclass
+class ServerRun:
+    latencies: list[float]
+    messages: list[dict[int, str]]  # per conference, the message that first showed each change
+    chair_cookies: list[dict[str, str]]  # per conference, what the chair's requests carried
+    rss_kb_per_page: float
+    profile: str | None = None
+
+
+async def measure_server(servers: list[ServerProcess], planned: list[Conference], changes: int, rate: float,
+                         compression: str | None, profile: Path | None) -> ServerRun:
+    """The latencies over the real server processes, taken in turn (round-robin) by logins,
+    pages and each chair's changes."""
     people: list[Person] = []
     receivers: list[Receiver] = []
     tasks: list[asyncio.Task] = []
     try:
         everyone = [(conference, name) for conference in planned for name in conference.usernames]
 
-        async def log_in(entry: tuple[Conference, str]) -> Person:
-            person = Person(server, entry[1])
+        async def log_in(entry: tuple[int, tuple[Conference, str]]) -> Person:
+            person = Person(servers[entry[0] % len(servers)], entry[1][1])
             people.append(person)
             return await person.login(PASSWORD)
 
-        logged_in = await asyncio.wait_for(in_batches(log_in, everyone), WAIT)
+        logged_in = await asyncio.wait_for(in_batches(log_in, list(enumerate(everyone))), WAIT)
         log(f"  {len(logged_in)} people logged in")
+        rss_before = resident_kb([server.pid for server in servers])
 
         async def open_page(entry: tuple[tuple[Conference, str], Person]) -> Receiver:
             (conference, _), person = entry
             cookies = "; ".join(f"{name}={value}" for name, value in person.http.cookies.items())
-            socket = await open_socket(server.ws_url(f"/conferences/{conference.id}/live"), compression,
-                                       origin=server.base_url, additional_headers={"Cookie": cookies})
+            socket = await open_socket(person.server.ws_url(f"/conferences/{conference.id}/live"), compression,
+                                       origin=person.server.base_url, additional_headers={"Cookie": cookies})
             receiver = Receiver(socket, changes)
             receivers.append(receiver)
             tasks.append(asyncio.create_task(receiver.run()))
@@ -254,31 +299,43 @@ async def measure_server(server: ServerProcess, planned: list[Conference], chang
             return receiver
 
         opened = await asyncio.wait_for(in_batches(open_page, list(zip(everyone, logged_in))), WAIT)
-        log(f"  {len(opened)} live pages open")
+        await asyncio.sleep(1.0)  # the arrivals' presence updates settle
+        rss_kb_per_page = (resident_kb([server.pid for server in servers]) - rss_before) / len(opened)
+        log(f"  {len(opened)} live pages open; {rss_kb_per_page:.0f} kB resident per page")
         rooms = []
         for number, conference in enumerate(planned):
             members = opened[number * len(conference.usernames):(number + 1) * len(conference.usernames)]
             members[0].keep_messages = True
             rooms.append(Room(members, [math.nan] * (changes + 1)))
-        chairs = [logged_in[number * len(c.usernames)] for number, c in enumerate(planned)]
+        chairs = [logged_in[number * len(c.usernames)].http for number, c in enumerate(planned)]
         turns = [asyncio.Lock() for _ in planned]  # each change names the version the previous one left
 
         async def update_action(index: int, change: int) -> None:
-            conference = planned[index]
-            chair = chairs[index].http
+            conference, chair = planned[index], chairs[index]
+            server = servers[(index + change) % len(servers)]
             async with turns[index]:  # the live page's own form, as the chair's browser sends it
-                response = await chair.post(f"/conferences/{conference.id}/changes/action-status", data={
-                    "task_id": conference.action_ids[change % ACTIONS], "status": "blocked",
-                    "reason": f"{MARK}{change:06d}", "version": change // ACTIONS + 1},
-                    headers={"hx-request": "true", "x-csrftoken": chair.cookies["csrftoken"]})
+                response = await chair.post(f"{server.base_url}/conferences/{conference.id}/changes/action-status",
+                                            data=change_form(conference, change),
+                                            headers={"hx-request": "true", "x-csrftoken": chair.cookies["csrftoken"]})
             if response.status_code != 200:
                 raise RuntimeError(f"the change was refused: {response.status_code} {response.text}")
 
-        await drive(rooms, update_action, changes, rate)
-        latencies = [ms for room in rooms for ms in room.latencies_ms(1, changes)]
-        return latencies, [room.receivers[0].first_messages for room in rooms]
+        recorders = [start_recording(server.pid, profile / f"server-{n}.raw") for n, server in enumerate(servers)] \
+            if profile else []
+        try:
+            await drive(rooms, update_action, changes, rate)
+        finally:
+            for recorder in recorders:
+                stop_recording(recorder)
+        return ServerRun(latencies=[ms for room in rooms for ms in room.latencies_ms(1, changes)],
+                         messages=[room.receivers[0].first_messages for room in rooms],
+                         chair_cookies=[dict(chair.cookies.items()) for chair in chairs],
+                         rss_kb_per_page=rss_kb_per_page,
+                         profile="\n".join(summary(profile / f"server-{n}.raw") for n in range(len(servers)))
+                         if profile else None)
     finally:
-        await asyncio.to_thread(server.stop)  # first, so closing the pages sets off no storm of departures
+        for server in servers:  # first, so closing the pages sets off no storm of departures
+            await asyncio.to_thread(server.stop)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -323,13 +380,20 @@ async def floor_server() -> None:
         await asyncio.get_running_loop().create_future()
 
 
-def start_floor() -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen([sys.executable, __file__, "--floor-server"], stdout=subprocess.PIPE, text=True)
+def start_floor(*arguments: str) -> tuple[subprocess.Popen, str]:
+    process = subprocess.Popen([sys.executable, __file__, *(arguments or ["--floor-server"])], stdout=subprocess.PIPE,
+                               text=True)
     line = process.stdout.readline()
     if not line.startswith("floor listening on "):
-        process.kill()
+        stop_floor(process)
         raise RuntimeError(f"the floor server did not start: {line!r}")
     return process, f"ws://127.0.0.1:{line.split()[-1]}"
+
+
+def stop_floor(process: subprocess.Popen) -> None:
+    process.kill()
+    process.wait()
+    process.stdout.close()
 
 
 async def measure_floor(planned: list[Conference], messages: list[dict[int, str]], changes: int, rate: float,
@@ -367,9 +431,139 @@ async def measure_floor(planned: list[Conference], messages: list[dict[int, str]
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await asyncio.gather(*(r.socket.close() for r in receivers), return_exceptions=True)
-        process.kill()
-        process.wait()
-        process.stdout.close()
+        stop_floor(process)
+
+
+# --- the durable floor: a bare server that persists each change before broadcasting it ------------
+
+FLOOR_ROWS = Table("fanout_durable_floor", MetaData(), Column("id", Integer, primary_key=True),
+                   Column("room", Integer, nullable=False), Column("change", Integer, nullable=False),
+                   Column("body", Text, nullable=False))
+
+
+def durable_floor_app(database_url: str):  # noqa: ANN201 (an ASGI application)
+    """Pages connect to /room/<n>. ``POST /load/<n>/<change>`` holds a payload; ``POST
+    /change/<n>/<change>`` (the chair's very request) commits one row with the request's body,
+    then queues the held payload to every page of the room, each sent by its own task, as the
+    real server does."""
+    engine = db.create_engine(database_url)  # the same engine settings (SQLite: one connection, WAL)
+    rooms: dict[int, set[asyncio.Queue]] = defaultdict(set)
+    payloads: dict[tuple[int, int], str] = {}
+
+    async def body_of(receive) -> bytes:  # noqa: ANN001
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        return body
+
+    async def page(scope, receive, send) -> None:  # noqa: ANN001
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        outbox: asyncio.Queue[str] = asyncio.Queue()
+        room = rooms[int(scope["path"].rsplit("/", 1)[1])]
+        room.add(outbox)
+
+        async def forward() -> None:
+            while True:
+                await send({"type": "websocket.send", "text": await outbox.get()})
+
+        sender = asyncio.create_task(forward())
+        try:
+            while (await receive())["type"] != "websocket.disconnect":
+                pass
+        finally:
+            room.discard(outbox)
+            sender.cancel()
+
+    async def app(scope, receive, send) -> None:  # noqa: ANN001
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await engine.dispose()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        if scope["type"] == "websocket":
+            await page(scope, receive, send)
+            return
+        verb, room, change = scope["path"].strip("/").split("/")
+        key = int(room), int(change)
+        body = await body_of(receive)
+        if verb == "load":
+            payloads[key] = body.decode()
+        else:
+            async with engine.begin() as connection:
+                await connection.execute(insert(FLOOR_ROWS).values(room=key[0], change=key[1], body=body.decode()))
+            for outbox in rooms[key[0]]:
+                outbox.put_nowait(payloads[key])
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")]})
+        await send({"type": "http.response.body", "body": b""})
+
+    return app
+
+
+def serve_durable_floor(database_url: str) -> None:
+    """Uvicorn as ``coordinator serve`` runs it (uvloop, httptools, websockets-sansio, no deflate)."""
+    import socket
+
+    import uvicorn
+
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    print(f"floor listening on {listening.getsockname()[1]}", flush=True)
+    config = uvicorn.Config(durable_floor_app(database_url), log_level="warning", ws="websockets-sansio",
+                            ws_per_message_deflate=False)
+    uvicorn.Server(config).run(sockets=[listening])
+
+
+async def measure_durable_floor(planned: list[Conference], run: ServerRun, database_url: str, changes: int,
+                                rate: float, compression: str | None) -> list[float]:
+    """The same clients, the same requests and the same payloads, through the durable floor."""
+    engine = db.create_engine(database_url)
+    async with engine.begin() as connection:
+        await connection.run_sync(FLOOR_ROWS.create, checkfirst=True)
+    await engine.dispose()
+    process, base = start_floor("--durable-floor-server", database_url)
+    http_base = "http" + base.removeprefix("ws")
+    receivers: list[Receiver] = []
+    tasks: list[asyncio.Task] = []
+    chairs = [httpx.AsyncClient(base_url=http_base, cookies=cookies) for cookies in run.chair_cookies]
+    try:
+        for number, shown in enumerate(run.messages):
+            for change, message in shown.items():
+                (await chairs[number].post(f"/load/{number}/{change}", content=message.encode())).raise_for_status()
+
+        async def open_page(number: int) -> Receiver:
+            receiver = Receiver(await open_socket(f"{base}/room/{number}", compression), changes)
+            receivers.append(receiver)
+            tasks.append(asyncio.create_task(receiver.run()))
+            return receiver
+
+        rooms = []
+        for number, conference in enumerate(planned):
+            members = await in_batches(open_page, [number] * len(conference.usernames))
+            rooms.append(Room(members, [math.nan] * (changes + 1)))
+
+        async def send(index: int, change: int) -> None:
+            chair = chairs[index]
+            response = await chair.post(f"/change/{index}/{change}", data=change_form(planned[index], change),
+                                        headers={"hx-request": "true", "x-csrftoken": chair.cookies["csrftoken"]})
+            response.raise_for_status()
+
+        await drive(rooms, send, changes, rate)
+        return [ms for room in rooms for ms in room.latencies_ms(1, changes)]
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*(r.socket.close() for r in receivers), return_exceptions=True)
+        await asyncio.gather(*(chair.aclose() for chair in chairs))
+        stop_floor(process)
+        engine = db.create_engine(database_url)
+        async with engine.begin() as connection:
+            await connection.run_sync(FLOOR_ROWS.drop, checkfirst=True)
+        await engine.dispose()
 
 
 # --- the run ------------------------------------------------------------------------------------------
@@ -381,20 +575,51 @@ class Load:
     compression: str | None  # "deflate" (as browsers offer) or None
 
 
-def run_configuration(participants: int, count: int, load: Load, database_url: str | None, folder: Path) -> str:
-    log(f"P={participants} C={count}: {load.changes} changes per conference at {load.rate:g}/s, "
+@dataclass(frozen=True)
+class Deployment:
+    database_url: str | None  # None: a new SQLite file per configuration
+    channels_url: str  # "memory", or Redis / PostgreSQL shared by the processes
+    processes: int
+    profile: Path | None  # where py-spy's recordings go, if the servers are profiled
+
+    @property
+    def label(self) -> str:
+        if self.database_url is None:
+            return ""
+        return f" db=postgresql channels={self.channels_url.split(':')[0]} processes={self.processes}"
+
+
+def run_configuration(participants: int, count: int, load: Load, deployment: Deployment, folder: Path) -> str:
+    log(f"P={participants} C={count}{deployment.label}: {load.changes} changes per conference at {load.rate:g}/s, "
         f"compression {load.compression or 'off'}")
-    url = fresh_database(database_url, folder, f"fanout-{participants}x{count}")
+    url = fresh_database(deployment.database_url, folder, f"fanout-{participants}x{count}")
     planned = asyncio.run(create_conferences(url, participants, count))
-    server = start_server(database_url=url)
-    latencies, messages = asyncio.run(measure_server(server, planned, load.changes, load.rate, load.compression))
-    sizes = sorted(len(message.encode()) for shown in messages for message in shown.values())
-    log(f"  server: {len(latencies)} samples; median message {sizes[len(sizes) // 2]} bytes")
-    floor = asyncio.run(measure_floor(planned, messages, load.changes, load.rate, load.compression))
+    prefix = f"fanout{time.monotonic_ns()}"  # processes of one run share topics; no other run hears them
+    servers = []
+    try:
+        for _ in range(deployment.processes):
+            servers.append(start_server(database_url=url, channels_url=deployment.channels_url, channels_prefix=prefix))
+    except BaseException:
+        for server in servers:
+            server.stop()
+        raise
+    profile = deployment.profile / f"P{participants}C{count}" if deployment.profile else None
+    if profile:
+        profile.mkdir(parents=True, exist_ok=True)
+    run = asyncio.run(measure_server(servers, planned, load.changes, load.rate, load.compression, profile))
+    sizes = sorted(len(message.encode()) for shown in run.messages for message in shown.values())
+    log(f"  server: {len(run.latencies)} samples; median message {sizes[len(sizes) // 2]} bytes")
+    if run.profile:
+        log(run.profile)
+    floor = asyncio.run(measure_floor(planned, run.messages, load.changes, load.rate, load.compression))
     log(f"  floor: {len(floor)} samples; p50 {statistics.median(floor):.1f} ms")
-    p99, floor_p99 = percentile(latencies, 0.99), percentile(floor, 0.99)
-    return (f"fanout P={participants} C={count} p50_ms={statistics.median(latencies):.1f} p99_ms={p99:.1f} "
-            f"floor_p99_ms={floor_p99:.1f} ratio={p99 / floor_p99:.2f}")
+    durable = asyncio.run(measure_durable_floor(planned, run, url, load.changes, load.rate, load.compression))
+    log(f"  durable floor: {len(durable)} samples; p50 {statistics.median(durable):.1f} ms")
+    p99, floor_p99, durable_p99 = (percentile(samples, 0.99) for samples in (run.latencies, floor, durable))
+    return (f"fanout P={participants} C={count}{deployment.label} p50_ms={statistics.median(run.latencies):.1f} "
+            f"p99_ms={p99:.1f} floor_p99_ms={floor_p99:.1f} ratio={p99 / floor_p99:.2f} "
+            f"durable_p99_ms={durable_p99:.1f} durable_ratio={p99 / durable_p99:.2f} "
+            f"rss_kb_per_page={run.rss_kb_per_page:.0f}")
 
 
 def configurations(args: argparse.Namespace) -> list[tuple[int, int]]:
@@ -420,20 +645,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-compression", action="store_true",
                         help="clients do not offer permessage-deflate (browsers do, so by default they offer it)")
     parser.add_argument("--database-url", help="a scratch PostgreSQL database to use (emptied first); default: a new SQLite file")
+    parser.add_argument("--channels-url", default="memory",
+                        help="the channels the server processes share (Redis or PostgreSQL); default: memory")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="server processes, taken in turn by the benchmark (more than one: PostgreSQL only)")
+    parser.add_argument("--profile", type=Path, help="record the server processes with py-spy into this folder")
     parser.add_argument("--floor-server", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--durable-floor-server", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.floor_server:
         import uvloop  # the event loop uvicorn runs the real server on
 
         uvloop.run(floor_server())
         return 0
+    if args.durable_floor_server:
+        serve_durable_floor(args.durable_floor_server)
+        return 0
+    if args.processes > 1 and (args.database_url is None or args.channels_url == "memory"):
+        raise SystemExit("several server processes need --database-url (PostgreSQL) and --channels-url")
+    deployment = Deployment(args.database_url, args.channels_url, args.processes, args.profile)
     with tempfile.TemporaryDirectory(prefix="fanout-") as folder:
         for participants, count in configurations(args):
             if participants < 2 or count < 1:
                 raise SystemExit("each conference needs a chair and at least one other participant")
             load = Load(changes=args.changes or max(25, 200 // count), rate=args.rate or max(1.0, 5 / count),
                         compression=None if args.no_compression else "deflate")
-            print(run_configuration(participants, count, load, args.database_url, Path(folder)), flush=True)
+            print(run_configuration(participants, count, load, deployment, Path(folder)), flush=True)
     return 0
 
 

@@ -11,11 +11,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from coordinator import audit, events, policy
+from coordinator import audit, duties, events, policy
 from coordinator.errors import Conflict, Invalid, NotFound
-from coordinator.hookspecs import CaseEvent, CaseFacts, TaskTemplate
+from coordinator.hookspecs import CaseFacts, TaskTemplate
 from coordinator.limits import Count, Key, Line, ListOf, OneOf, Text
-from coordinator.models import Case, CaseAgency, CasePerson, InformationItem, KeyDate, Task, TaskEvent
+from coordinator.models import Case, CaseAgency, CasePerson, InformationItem, KeyDate, RoleAssignment, Task, TaskEvent
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 from coordinator.settings import ReferralThresholds
@@ -28,7 +28,11 @@ CASE_KINDS = {
 STAGES = ("referral", "information_gathering", "conference", "action_plan", "follow_up", "closed")
 RISK_LEVELS = ("standard", "medium", "high")
 PERSON_ROLES = ("survivor", "subject", "child")
-KEY_DATE_KINDS = ("court_order_served", "release_from_custody", "anniversary", "hearing", "other")
+KEY_DATE_KINDS = ("court_order_served", "release_from_custody", "hearing", "relationship_start", "relationship_end",
+                  "birthday", "anniversary", "other")
+# Dates the monitor warns of ahead (COORDINATOR_MONITOR_NEAR_DAYS), and dates that recur each year.
+NEAR_KINDS = ("release_from_custody", "hearing")
+RECURRING_KINDS = ("court_order_served", "relationship_start", "relationship_end", "birthday", "anniversary")
 
 
 @dataclass
@@ -56,11 +60,15 @@ class ReferralIn:
     judgement_level: OneOf(RISK_LEVELS) | None = None
     judgement_reasons: Text() | None = None
     incidents_last_12_months: Count = 0
+    # The dates of earlier incidents, when known: escalation then counts those within the
+    # escalation window (a setting) instead of the number typed above.
+    incident_dates: ListOf(100, dt.date) = field(default_factory=list)
     last_referral_on: dt.date | None = None
     last_incident_on: dt.date | None = None
     key_dates: ListOf(20, KeyDateIn) = field(default_factory=list)
     agencies: ListOf(50, Key) = field(default_factory=list)
     lead_agency: Key | None = None
+    referring_agency: Key | None = None
 
 
 @dataclass(frozen=True)
@@ -109,7 +117,7 @@ def assess_referral(referral: ReferralIn, thresholds: ReferralThresholds, today:
         level = referral.judgement_level
         if level == "high":
             grounds.append("professional_judgement")
-    if referral.incidents_last_12_months >= thresholds.escalation_incidents:
+    if incidents_in_window(referral, thresholds, today) >= thresholds.escalation_incidents:
         grounds.append("escalation")
     if referral.last_referral_on is not None:
         incident = referral.last_incident_on or today
@@ -121,11 +129,21 @@ def assess_referral(referral: ReferralIn, thresholds: ReferralThresholds, today:
         raise Invalid(
             f"the referral meets no criterion: a checklist score of {thresholds.checklist_high}+, "
             "professional judgement of high risk with reasons, "
-            f"{thresholds.escalation_incidents}+ incidents in 12 months, or a repeat incident "
+            f"{thresholds.escalation_incidents}+ incidents in {thresholds.escalation_window_days} days, or a repeat incident "
             "within 12 months of the last referral",
             field="checklist_score",
         )
     return Assessment(level, tuple(grounds))
+
+
+def incidents_in_window(referral: ReferralIn, thresholds: ReferralThresholds, today: dt.date) -> int:
+    """The incidents that count for escalation: those dated within the escalation window before
+    the new incident, or the number typed when no dates are known."""
+    if not referral.incident_dates:
+        return referral.incidents_last_12_months
+    incident = referral.last_incident_on or today
+    window = dt.timedelta(days=thresholds.escalation_window_days)
+    return sum(1 for when in referral.incident_dates if incident - window <= when <= incident)
 
 
 def _validate(referral: ReferralIn, registry: AgencyRegistry) -> None:
@@ -146,6 +164,11 @@ def _validate(referral: ReferralIn, registry: AgencyRegistry) -> None:
             raise Invalid(f"no agency {agency!r} is installed", field="agencies")
     if referral.lead_agency is not None and referral.lead_agency not in referral.agencies:
         raise Invalid("the lead agency must be one of the agencies involved", field="lead_agency")
+    if referral.referring_agency is not None and referral.referring_agency not in registry:
+        raise Invalid(f"no agency {referral.referring_agency!r} is installed", field="referring_agency")
+    today = dt.date.today()
+    if any(when > today for when in referral.incident_dates):
+        raise Invalid("an earlier incident cannot be dated in the future", field="incident_dates")
 
 
 async def create_case(
@@ -159,9 +182,10 @@ async def create_case(
     case = Case(
         reference=f"new-{secrets.token_hex(8)}", kind=referral.kind, risk_level=assessment.risk_level,
         checklist_score=referral.checklist_score, judgement_level=referral.judgement_level,
-        judgement_reasons=referral.judgement_reasons, incidents_last_12_months=referral.incidents_last_12_months,
+        judgement_reasons=referral.judgement_reasons,
+        incidents_last_12_months=incidents_in_window(referral, thresholds, today),
         last_referral_on=referral.last_referral_on, last_incident_on=referral.last_incident_on,
-        referral_grounds=",".join(assessment.grounds), lead_agency=referral.lead_agency,
+        referral_grounds=",".join(assessment.grounds), referring_agency=referral.referring_agency,
         summary=referral.summary.strip(), created_by_id=actor.id,
         people=[CasePerson(role=p.role, name=p.name.strip(), born_on=p.born_on) for p in referral.people],
         key_dates=[KeyDate(kind=k.kind, on=k.on, note=k.note) for k in referral.key_dates],
@@ -172,6 +196,10 @@ async def create_case(
     case.reference = f"C-{today.year}-{case.id:04d}"
     await audit.record(session, actor, "case.created", case_id=case.id, subject=f"case:{case.id}",
                        risk_level=case.risk_level, grounds=list(assessment.grounds))
+    if referral.lead_agency is not None:
+        # The lead is the role map's: held from the referral until a coordinator gives it to another agency.
+        session.add(RoleAssignment(case_id=case.id, responsibility="lead_agency", agency=referral.lead_agency,
+                                   assigned_by_id=actor.id))
     for agency in dict.fromkeys(referral.agencies):
         await join_case(session, registry, actor, case, agency)
     return case
@@ -179,7 +207,7 @@ async def create_case(
 
 async def load_case(session: AsyncSession, case_id: int) -> Case:
     case = (await session.execute(
-        select(Case).where(Case.id == case_id)
+        select(Case).where(Case.id == case_id).execution_options(populate_existing=True)
         .options(selectinload(Case.people), selectinload(Case.key_dates), selectinload(Case.agencies))
     )).scalar()
     if case is None:
@@ -209,8 +237,8 @@ async def case_facts(session: AsyncSession, case: Case) -> CaseFacts:
     )
 
 
-def _task_from(case: Case, agency: str, template: TaskTemplate, source: str, actor: Actor) -> Task:
-    return Task(case_id=case.id, agency=agency, title=template.title, domain=template.domain,
+def task_from(case_id: int, agency: str, template: TaskTemplate, source: str, actor: Actor) -> Task:
+    return Task(case_id=case_id, agency=agency, title=template.title, domain=template.domain, duty=template.duty,
                 source="standing" if template.standing else source, created_by_id=actor.id,
                 history=[TaskEvent(by_id=actor.id, status="open")])
 
@@ -226,9 +254,16 @@ async def join_case(session: AsyncSession, registry: AgencyRegistry, actor: Acto
             session.add(CaseAgency(case_id=case.id, agency=agency, added_by_id=actor.id))
     except IntegrityError:
         raise Conflict(f"{registry.name(agency)} is already part of case {case.reference}", field="agency") from None
-    session.add_all([_task_from(case, agency, t, "agency_list", actor) for t in templates])
+    # A shared duty is created once per case, whichever agency lists it first; who holds it is
+    # then settled for every shared duty of the case (the joining agency may be a duty's fallback).
+    held = set((await session.execute(
+        select(Task.duty).where(Task.case_id == case.id, Task.duty.is_not(None)))).scalars())
+    new = [t for t in templates if t.duty is None or t.duty not in held]
+    session.add_all([task_from(case.id, agency, t, "agency_list", actor) for t in new])
+    await session.flush()
+    await duties.settle(session, registry, actor, case.id)
     await audit.record(session, actor, "case.agency_added", case_id=case.id, subject=f"case:{case.id}",
-                       agency=agency, tasks=len(templates))
+                       agency=agency, tasks=len(new))
     events.case_changed(session, case.id, "agencies", "tasks")
 
 
@@ -262,27 +297,6 @@ async def ensure_case_open(session: AsyncSession, case_id: int) -> None:
 async def agencies_on(session: AsyncSession, case_id: int) -> list[str]:
     """The agencies part of a case, without loading the case."""
     return list((await session.execute(select(CaseAgency.agency).where(CaseAgency.case_id == case_id))).scalars())
-
-
-async def raise_event(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case: Case,
-                      name: str, detail: str = "") -> list[Task]:
-    """Tell every agency on the case; each may answer with follow-up tasks for itself. A plugin
-    that fails is recorded and skipped: the change that raised the event stands."""
-    facts = await case_facts(session, case)
-    event = CaseEvent(name=name, case=facts, detail=detail)
-    reactions, failures = registry.reactions(agencies_of(case), event)
-    added = [_task_from(case, agency, template, "case_event", actor)
-             for agency, templates in reactions.items() for template in templates]
-    session.add_all(added)
-    if added:
-        events.case_changed(session, case.id, "tasks")
-    for failure in failures:
-        # Names only: the exception's message is the plugin's own text and may hold case details.
-        await audit.record(session, actor, "plugin.failed", case_id=case.id, subject=f"case:{case.id}",
-                           plugin=failure.plugin, hook=failure.hook, error=failure.error)
-    await audit.record(session, actor, f"case.event.{name}", case_id=case.id, subject=f"case:{case.id}",
-                       detail=detail, tasks_added=len(added))
-    return added
 
 
 async def visible_cases(session: AsyncSession, actor: Actor) -> list[Case]:

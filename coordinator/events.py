@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 # What a case change can move (CaseChanged.parts).
-CASE_PARTS = frozenset({"case", "agencies", "items", "consents", "overrides", "tasks", "roles"})
+CASE_PARTS = frozenset({"case", "agencies", "items", "consents", "overrides", "tasks", "roles", "events", "follow_ups"})
 # What a conference change can move (ConferenceChanged.parts).
 CONFERENCE_PARTS = frozenset({"status", "agenda", "participants", "roles", "actions", "notes"})
 

@@ -1,7 +1,7 @@
 """Every hook an agency plugin may implement.
 
 Hooks prefixed ``agency_`` let an agency declare what it is and contributes; hooks prefixed
-``case_`` let it react to what happens on a case. Hooks are called with keyword arguments only.
+``case_`` let it react to what happens on a case (one hook per event, each raised once). Hooks are called with keyword arguments only.
 Implementations must not give their parameters default values (pluggy does not pass them).
 
 Declarations are small frozen dataclasses defined here, validated and owned by the core.
@@ -20,6 +20,17 @@ TASK_DOMAINS_DOMESTIC = ("victim", "children", "perpetrator")
 TASK_DOMAINS_THREAT = ("subject", "target", "environment", "precipitating_events")
 TASK_DOMAINS = TASK_DOMAINS_DOMESTIC + TASK_DOMAINS_THREAT
 
+# The threat-assessment exhibit's precipitating events (001, "Monitoring for the Impact of
+# Precipitating Events"), word for word.
+PRECIPITATING_EVENTS = {
+    "loss": "Loss impacting the subject",
+    "injustice": "Injustice",
+    "order_implemented": "Implementation of administrative notices/court orders",
+    "order_violated": "Violation of administrative notices/court orders",
+    "anniversary": "Anniversary events",
+    "contagion": "Contagion effect of other high-profile or locally significant acts of violence",
+}
+
 
 @dataclass(frozen=True)
 class AgencyIdentity:
@@ -31,11 +42,49 @@ class AgencyIdentity:
 
 @dataclass(frozen=True)
 class TaskTemplate:
-    """A task an agency takes on for a case. ``standing`` duties hold for the life of the case."""
+    """A task an agency takes on for a case. ``standing`` duties hold for the life of the case.
+
+    ``duty`` names a shared duty (declared by ``agency_shared_duties``): several agencies list it,
+    the core creates it once per case and gives it to one holder, and moves it when the role map
+    changes; the other agencies see it as held by that agency."""
 
     title: str
     domain: str
     standing: bool = False
+    duty: str | None = None
+
+
+@dataclass(frozen=True)
+class SharedDuty:
+    """A duty several agencies carry "if it does not belong to another agency".
+
+    The holder is the agency on the case that holds ``responsibility`` in the role map; while
+    nobody does, the agency that declares it with ``fallback=True`` (if on the case), else the
+    first agency on the case to list it."""
+
+    key: str
+    responsibility: str
+    fallback: bool = False
+
+
+STRATEGY_DOMAINS = {"subject": "S", "target": "T", "environment": "E", "precipitating_events": "P"}
+STRATEGY_KINDS = ("separation", "containment", "support", "other")
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A threat-assessment case-management strategy an agency can deliver.
+
+    ``key`` identifies the strategy across agencies (several may deliver the same one; the
+    catalogue shows it once with every agency that offers it). ``domain`` is one of
+    STRATEGY_DOMAINS; ``kind`` one of STRATEGY_KINDS (the separation-without-containment warning
+    reads it); ``details`` are its sub-strategies or purposes, word for word."""
+
+    key: str
+    domain: str
+    title: str
+    kind: str = "other"
+    details: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,18 +116,6 @@ class CaseFacts:
     has_children: bool
     categories_recorded: frozenset[str] = field(default_factory=frozenset)
     key_dates: tuple[tuple[str, dt.date], ...] = ()
-
-
-@dataclass(frozen=True)
-class CaseEvent:
-    """Something that happened on a case. ``name`` is one of CASE_EVENTS."""
-
-    name: str
-    case: CaseFacts
-    detail: str = ""
-
-
-CASE_EVENTS = ("risk_raised", "order_violated", "release_date_near", "task_overdue", "information_recorded")
 
 
 @hookspec
@@ -129,14 +166,141 @@ def agency_restrict_disclosure(category: str, viewer_agency: str) -> str | None:
 
 
 @hookspec
-def case_event(event: CaseEvent) -> list[TaskTemplate] | None:
-    """React to an event on a case this agency is part of (called on that agency's plugin only).
+def case_risk_raised(case: CaseFacts, previous_level: str) -> list[TaskTemplate] | None:
+    """The case's risk level rose (from ``previous_level`` to ``case.risk_level``) at a reassessment.
 
-    Return follow-up tasks for the agency itself (added to the case at once), or None. Answers
-    are not combined: each agency's tasks are its own. A plugin that raises or returns anything
-    else is skipped, logged and recorded in the audit (``plugin.failed``); it never blocks the
-    change that raised the event, nor the other agencies' reactions.
+    Called on the plugin of each agency on the case, one at a time. Returns follow-up tasks for
+    that agency itself (added to the case at once), or None. Answers are not combined: each
+    agency's tasks are its own. A plugin that raises or returns anything else is skipped, logged
+    and recorded in the audit (``plugin.failed``); it never blocks the change or the monitor run
+    that raised the event, nor the other agencies' reactions.
     """
+
+
+@hookspec
+def case_key_date_near(case: CaseFacts, kind: str, on: dt.date, days_before: int) -> list[TaskTemplate] | None:
+    """A release from custody or a hearing (``kind``) is ``days_before`` days away (the monitor's
+    COORDINATOR_MONITOR_NEAR_DAYS window), raised once per key date.
+
+    Called on the plugin of each agency on the case, one at a time. Returns follow-up tasks for
+    that agency itself (added to the case at once), or None. Answers are not combined: each
+    agency's tasks are its own. A plugin that raises or returns anything else is skipped, logged
+    and recorded in the audit (``plugin.failed``); it never blocks the change or the monitor run
+    that raised the event, nor the other agencies' reactions.
+    """
+
+
+@hookspec
+def case_anniversary(case: CaseFacts, kind: str, on: dt.date, years: int) -> list[TaskTemplate] | None:
+    """A key date recurs today: the anniversary (``years`` since ``on``) of a relationship's start
+    or end, an order served, a birthday.
+
+    Called on the plugin of each agency on the case, one at a time. Returns follow-up tasks for
+    that agency itself (added to the case at once), or None. Answers are not combined: each
+    agency's tasks are its own. A plugin that raises or returns anything else is skipped, logged
+    and recorded in the audit (``plugin.failed``); it never blocks the change or the monitor run
+    that raised the event, nor the other agencies' reactions.
+    """
+
+
+@hookspec
+def case_order_violated(case: CaseFacts, on: dt.date) -> list[TaskTemplate] | None:
+    """Someone on the case recorded that an order or notice was violated.
+
+    Called on the plugin of each agency on the case, one at a time. Returns follow-up tasks for
+    that agency itself (added to the case at once), or None. Answers are not combined: each
+    agency's tasks are its own. A plugin that raises or returns anything else is skipped, logged
+    and recorded in the audit (``plugin.failed``); it never blocks the change or the monitor run
+    that raised the event, nor the other agencies' reactions.
+    """
+
+
+@hookspec
+def case_precipitating_event(case: CaseFacts, kind: str, on: dt.date) -> list[TaskTemplate] | None:
+    """Someone on the case recorded a precipitating event (``kind`` is one of PRECIPITATING_EVENTS:
+    loss, injustice, order_implemented, anniversary, contagion; an order violated has its own hook).
+
+    Called on the plugin of each agency on the case, one at a time. Returns follow-up tasks for
+    that agency itself (added to the case at once), or None. Answers are not combined: each
+    agency's tasks are its own. A plugin that raises or returns anything else is skipped, logged
+    and recorded in the audit (``plugin.failed``); it never blocks the change or the monitor run
+    that raised the event, nor the other agencies' reactions.
+    """
+
+
+@hookspec
+def case_follow_up_due(case: CaseFacts, agency: str, planned_on: dt.date) -> list[TaskTemplate] | None:
+    """A planned follow-up contact by ``agency`` is due today.
+
+    Called on the plugin of each agency on the case, one at a time. Returns follow-up tasks for
+    that agency itself (added to the case at once), or None. Answers are not combined: each
+    agency's tasks are its own. A plugin that raises or returns anything else is skipped, logged
+    and recorded in the audit (``plugin.failed``); it never blocks the change or the monitor run
+    that raised the event, nor the other agencies' reactions.
+    """
+
+
+@hookspec
+def case_follow_up_missed(case: CaseFacts, agency: str, planned_on: dt.date) -> list[TaskTemplate] | None:
+    """A planned follow-up contact by ``agency`` passed with no outcome recorded.
+
+    Called on the plugin of each agency on the case, one at a time. Returns follow-up tasks for
+    that agency itself (added to the case at once), or None. Answers are not combined: each
+    agency's tasks are its own. A plugin that raises or returns anything else is skipped, logged
+    and recorded in the audit (``plugin.failed``); it never blocks the change or the monitor run
+    that raised the event, nor the other agencies' reactions.
+    """
+
+
+@hookspec
+def case_task_overdue(case: CaseFacts, agency: str, title: str, due_on: dt.date) -> list[TaskTemplate] | None:
+    """A task of ``agency`` passed its due date while still to do.
+
+    Called on the plugin of each agency on the case, one at a time. Returns follow-up tasks for
+    that agency itself (added to the case at once), or None. Answers are not combined: each
+    agency's tasks are its own. A plugin that raises or returns anything else is skipped, logged
+    and recorded in the audit (``plugin.failed``); it never blocks the change or the monitor run
+    that raised the event, nor the other agencies' reactions.
+    """
+
+
+@hookspec
+def case_safety_plan_review_due(case: CaseFacts, review_on: dt.date) -> list[TaskTemplate] | None:
+    """The safety plan's review-by date passed with no newer version.
+
+    Called on the plugin of each agency on the case, one at a time. Returns follow-up tasks for
+    that agency itself (added to the case at once), or None. Answers are not combined: each
+    agency's tasks are its own. A plugin that raises or returns anything else is skipped, logged
+    and recorded in the audit (``plugin.failed``); it never blocks the change or the monitor run
+    that raised the event, nor the other agencies' reactions.
+    """
+
+
+@hookspec
+def case_information_recorded(case: CaseFacts, category: str) -> list[TaskTemplate] | None:
+    """An agency recorded an item in ``category`` (no text is passed).
+
+    Called on the plugin of each agency on the case, one at a time. Returns follow-up tasks for
+    that agency itself (added to the case at once), or None. Answers are not combined: each
+    agency's tasks are its own. A plugin that raises or returns anything else is skipped, logged
+    and recorded in the audit (``plugin.failed``); it never blocks the change or the monitor run
+    that raised the event, nor the other agencies' reactions.
+    """
+
+
+@hookspec
+def agency_shared_duties() -> list[SharedDuty]:
+    """The shared duties the agency's task list names (``TaskTemplate.duty``). Called once per
+    plugin at start-up; returns a list. Declarations of one key by several agencies are combined:
+    the responsibility must agree, and at most one agency declares itself the fallback."""
+
+
+@hookspec
+def agency_strategies() -> list[Strategy]:
+    """The threat-assessment strategies the agency can deliver. Called once per plugin at
+    start-up; returns a list. The strategy catalogue is the union over the installed agencies
+    (the core names no strategy of its own); one key declared by several agencies must agree on
+    domain, title and kind."""
 
 
 @hookspec

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import audit, cases, events, gate, policy
+from coordinator import audit, case_events, cases, events, gate, policy
 from coordinator.errors import Conflict, Forbidden, Invalid, NotFound
 from coordinator.gate import ItemView
 from coordinator.limits import Category, OneOf, Text
@@ -97,7 +97,8 @@ async def record_item(session: AsyncSession, registry: AgencyRegistry, actor: Ac
     await audit.record(session, actor, "information.recorded", case_id=case.id, subject=f"item:{item.id}",
                        category=item.category, nature=item.nature, sensitivity=item.sensitivity)
     events.case_changed(session, case.id, "items")
-    await cases.raise_event(session, registry, actor, case, "information_recorded", detail=item.category)
+    await case_events.raise_event(session, registry, actor, case, "information_recorded", subject=f"item:{item.id}",
+                                  on=item.recorded_at.date(), category=item.category)
     return item
 
 

@@ -142,7 +142,9 @@ class Case(Base):
     last_referral_on: Mapped[dt.date | None] = mapped_column(Date)
     last_incident_on: Mapped[dt.date | None] = mapped_column(Date)
     referral_grounds: Mapped[str] = mapped_column(String(200), default="")  # comma-separated
-    lead_agency: Mapped[str | None] = mapped_column(AgencyKey)
+    referring_agency: Mapped[str | None] = mapped_column(AgencyKey)
+    # The survivor's named caseworker (by default whoever holds victim contact).
+    caseworker_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     summary: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -152,10 +154,102 @@ class Case(Base):
     people: Mapped[list[CasePerson]] = relationship(back_populates="case", order_by="CasePerson.id")
     key_dates: Mapped[list[KeyDate]] = relationship(back_populates="case", order_by="KeyDate.on")
     agencies: Mapped[list[CaseAgency]] = relationship(back_populates="case", order_by="CaseAgency.id")
+    # The lead agency is the role map's "lead_agency" responsibility: one record, loaded with the case.
+    lead_role: Mapped[RoleAssignment | None] = relationship(
+        primaryjoin="and_(Case.id == RoleAssignment.case_id, RoleAssignment.responsibility == 'lead_agency', "
+                    "RoleAssignment.ended_at.is_(None))",
+        viewonly=True, lazy="selectin", uselist=False)
 
     @property
     def has_children(self) -> bool:
         return any(p.role == "child" for p in self.people)
+
+    @property
+    def lead_agency(self) -> str | None:
+        return self.lead_role.agency if self.lead_role else None
+
+
+class CaseRevision(Base):
+    """One change of a case's own record (its people, key dates, summary, risk, stage, lead),
+    with who, when, why and each field's value before and after: the case's history."""
+
+    __tablename__ = "case_revisions"
+    __table_args__ = (UniqueConstraint("case_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)  # the case's version this change made
+    kind: Mapped[str] = mapped_column(String(20))  # edit, risk, stage, lead
+    reason: Mapped[str] = mapped_column(Text)
+    changes: Mapped[str] = mapped_column(Text)  # JSON: field -> [before, after]
+    by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class RaisedEvent(Base):
+    """A case event raised, once: the unique key (case, event, subject, date) is what makes the
+    monitor safe to run in several processes at once and to run again after a restart."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (UniqueConstraint("case_id", "event", "subject", "occurs_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    event: Mapped[str] = mapped_column(String(40))  # the hook's name without "case_"
+    subject: Mapped[str] = mapped_column(String(80))  # what it is about: "key_date:3", "task:9", "kind:loss"
+    occurs_on: Mapped[dt.date] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(Text, default="")  # what someone recorded; case data, never audited
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: the monitor
+    raised_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    tasks_added: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class HearingRequest(Base):
+    """The "to be heard" queue: a case that should come back to the next conference, and why.
+    Scheduling a conference offers the queue; placing the case on an agenda answers the request."""
+
+    __tablename__ = "hearing_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(300))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("case_events.id"))
+    requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    conference_id: Mapped[int | None] = mapped_column(ForeignKey("conferences.id"))  # set once placed
+
+
+class FollowUp(Base):
+    """A planned contact with the survivor (GBV step 5) and, once attempted, its outcome. What is
+    said (the safe-contact words, the reassessment answers, services, new needs) is information
+    held by the contacting agency: the plan and outcome notes are items, read through the gate."""
+
+    __tablename__ = "follow_ups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    agency: Mapped[str] = mapped_column(AgencyKey)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    planned_on: Mapped[dt.date] = mapped_column(Date, index=True)
+    method: Mapped[str] = mapped_column(String(20))  # phone, visit, text, email, in_person
+    safe_to_call: Mapped[bool] = mapped_column(Boolean)
+    plan_item_id: Mapped[int | None] = mapped_column(ForeignKey("information_items.id"))
+    outcome: Mapped[str | None] = mapped_column(String(20))  # reached, not_reached, unsafe_to_contact
+    attempted_on: Mapped[dt.date | None] = mapped_column(Date)
+    updated_risk: Mapped[str | None] = mapped_column(String(20))
+    outcome_item_id: Mapped[int | None] = mapped_column(ForeignKey("information_items.id"))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class MonitorRun(Base):
+    """Each day the monitor completed: where the next run starts catching up from."""
+
+    __tablename__ = "monitor_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ran_on: Mapped[dt.date] = mapped_column(Date, index=True)
+    finished_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class CasePerson(Base):
@@ -212,7 +306,8 @@ class Task(Base):
     due_on: Mapped[dt.date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20), default="open")
     reason: Mapped[str | None] = mapped_column(Text)
-    source: Mapped[str] = mapped_column(String(20))  # agency_list, standing, coordinator, conference
+    source: Mapped[str] = mapped_column(String(20))  # agency_list, standing, coordinator, conference, case_event, follow_up
+    duty: Mapped[str | None] = mapped_column(String(60))  # a shared duty's key: one task per case, one holder
     conference_id: Mapped[int | None] = mapped_column(ForeignKey("conferences.id"))
     confirmed_at: Mapped[dt.datetime | None] = mapped_column()
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -258,6 +353,7 @@ class InformationItem(Base):
     text: Mapped[str] = mapped_column(Text, deferred=True, deferred_raiseload=True)
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    review_on: Mapped[dt.date | None] = mapped_column(Date)  # a safety plan's review-by date
 
 
 class Consent(Base):
@@ -469,5 +565,8 @@ class ConferenceNote(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
     kind: Mapped[str] = mapped_column(String(20))  # decision, note
     text: Mapped[str] = mapped_column(Text)
+    # A correction is a new note that supersedes the old one, which stays as history.
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("conference_notes.id"))
+    superseded: Mapped[bool] = mapped_column(Boolean, default=False)
     by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -19,17 +19,29 @@ import pluggy
 
 from coordinator import hookspecs
 from coordinator.hookspecs import (
+    STRATEGY_DOMAINS,
+    STRATEGY_KINDS,
     TASK_DOMAINS,
     AgencyIdentity,
-    CaseEvent,
     CaseFacts,
     InformationCategory,
     Responsibility,
+    SharedDuty,
+    Strategy,
     TaskTemplate,
 )
 
 ENTRY_POINT_GROUP = "coordinator.agencies"
 _KEY = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
+# Responsibilities of the core, which any agency on the case may hold. The lead agency is one
+# record, the role map's: everything that asks "who leads" reads it there.
+CORE_RESPONSIBILITIES = (Responsibility("lead_agency", "Lead agency"),)
+# Information the core itself keeps on every case, owned by the agency that writes it and shared
+# through the consent gate like any agency's category (a survivor consents to them by name).
+CORE_CATEGORIES = {c.key: c for c in (
+    InformationCategory("case.safety_plan", "Safety plan", "high"),
+    InformationCategory("case.follow_up", "Follow-up contact notes", "high"),
+)}
 log = logging.getLogger(__name__)
 
 
@@ -55,6 +67,8 @@ class Agency:
     plugin: Any
     categories: dict[str, InformationCategory] = field(default_factory=dict)
     responsibilities: list[Responsibility] = field(default_factory=list)
+    shared_duties: list[SharedDuty] = field(default_factory=list)
+    strategies: list[Strategy] = field(default_factory=list)
     routes: list = field(default_factory=list)
     template_dir: str | None = None
 
@@ -87,13 +101,15 @@ class AgencyRegistry:
         return agency.name if agency else f"{key} (not installed)"
 
     def category(self, key: str) -> InformationCategory | None:
+        if key in CORE_CATEGORIES:
+            return CORE_CATEGORIES[key]
         owner = key.split(".", 1)[0]
         agency = self._agencies.get(owner)
         return agency.categories.get(key) if agency else None
 
     @property
     def responsibilities(self) -> list[Responsibility]:
-        seen: dict[str, Responsibility] = {}
+        seen: dict[str, Responsibility] = {r.key: r for r in CORE_RESPONSIBILITIES}
         for agency in self._agencies.values():
             for responsibility in agency.responsibilities:
                 seen.setdefault(responsibility.key, responsibility)
@@ -101,16 +117,44 @@ class AgencyRegistry:
 
     def can_take(self, agency_key: str, responsibility: str) -> bool:
         agency = self._agencies.get(agency_key)
-        return agency is not None and any(r.key == responsibility for r in agency.responsibilities)
+        if agency is None:
+            return False
+        return any(r.key == responsibility for r in (*CORE_RESPONSIBILITIES, *agency.responsibilities))
+
+    def shared_duty(self, key: str) -> SharedDuty:
+        for agency in self._agencies.values():
+            for duty in agency.shared_duties:
+                if duty.key == key:
+                    return duty
+        raise KeyError(key)
+
+    def duty_fallback(self, key: str) -> str | None:
+        """The agency that holds the shared duty while nobody holds its responsibility."""
+        return next((a.key for a in self._agencies.values() for d in a.shared_duties if d.key == key and d.fallback),
+                    None)
+
+    def duty_carriers(self, key: str) -> list[str]:
+        """The agencies whose task lists carry the shared duty."""
+        return [a.key for a in self._agencies.values() if any(d.key == key for d in a.shared_duties)]
 
     # -- calls at run time -------------------------------------------------------------------
     def task_list(self, agency_key: str, case: CaseFacts) -> list[TaskTemplate]:
         result = _call_one(self.pm, self.get(agency_key), "agency_task_list", case=case)
-        return _check_tasks(agency_key, "agency_task_list", result)
+        return self._checked_tasks(agency_key, "agency_task_list", result)
 
-    def reactions(self, agency_keys: Iterable[str], event: CaseEvent
+    def _checked_tasks(self, plugin: str, hook: str, result: Any) -> list[TaskTemplate]:
+        tasks = _check_tasks(plugin, hook, result)
+        declared = {d.key for d in self.get(plugin).shared_duties}
+        for task in tasks:
+            if task.duty is not None and task.duty not in declared:
+                raise PluginError(plugin, hook, f"task {task.title!r} names the shared duty {task.duty!r}, "
+                                                "which agency_shared_duties does not declare")
+        return tasks
+
+    def reactions(self, agency_keys: Iterable[str], hook: str, **arguments: Any
                   ) -> tuple[dict[str, list[TaskTemplate]], list[PluginError]]:
-        """Each agency's follow-up tasks for ``event``, and the plugins that failed to answer.
+        """Each agency's follow-up tasks for the case event ``hook`` (a ``case_*`` hook), and the
+        plugins that failed to answer.
 
         The event reports a change already made: a failing plugin is logged and skipped (the
         caller records it) so that it can neither undo the change nor silence the others.
@@ -119,8 +163,8 @@ class AgencyRegistry:
         failures: list[PluginError] = []
         for key in agency_keys:
             try:
-                result = _call_one(self.pm, self.get(key), "case_event", event=event)
-                reactions[key] = _check_tasks(key, "case_event", result or [])
+                result = _call_one(self.pm, self.get(key), hook, **arguments)
+                reactions[key] = self._checked_tasks(key, hook, result or [])
             except PluginError as failure:
                 _log_failure(failure, "its reaction was skipped")
                 failures.append(failure)
@@ -187,6 +231,8 @@ def _register(pm: pluggy.PluginManager, name: str, module: Any) -> Agency:
         raise PluginError(name, "agency_identity", f"key {identity.key!r} differs from the entry point name")
     if not _KEY.match(name):
         raise PluginError(name, "agency_identity", "key must be lower-case letters, digits and _")
+    if any(key.startswith(f"{name}.") for key in CORE_CATEGORIES):
+        raise PluginError(name, "agency_identity", f"key {name!r} is reserved for the core's own categories")
     agency = Agency(key=name, name=identity.name, plugin=module)
 
     categories = _expect_list(name, "agency_information_categories",
@@ -199,6 +245,13 @@ def _register(pm: pluggy.PluginManager, name: str, module: Any) -> Agency:
     agency.categories = {c.key: c for c in categories}
     agency.responsibilities = _expect_list(
         name, "agency_responsibilities", _call_one(pm, agency, "agency_responsibilities"), Responsibility)
+    agency.shared_duties = _expect_list(
+        name, "agency_shared_duties", _call_one(pm, agency, "agency_shared_duties"), SharedDuty)
+    agency.strategies = _expect_list(name, "agency_strategies", _call_one(pm, agency, "agency_strategies"), Strategy)
+    for strategy in agency.strategies:
+        if strategy.domain not in STRATEGY_DOMAINS or strategy.kind not in STRATEGY_KINDS:
+            raise PluginError(name, "agency_strategies", f"strategy {strategy.key!r}: domain must be one of "
+                              f"{', '.join(STRATEGY_DOMAINS)} and kind one of {', '.join(STRATEGY_KINDS)}")
     agency.routes = _expect_list(name, "agency_routes", _call_one(pm, agency, "agency_routes"), object)
     for handler in agency.routes:
         paths = getattr(handler, "paths", set())
@@ -224,12 +277,34 @@ def load_agencies(found: Iterable[EntryPoint] | None = None) -> AgencyRegistry:
             agencies[entry_point.name] = _register(pm, entry_point.name, module)
         except pluggy.PluginValidationError as exc:
             raise PluginError(entry_point.name, _hook_named_in(str(exc)), str(exc)) from exc
+    _check_shared_duties(agencies)
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         plugin_name = pm.get_name(exc.plugin) if exc.plugin is not None else "?"
         raise PluginError(plugin_name or "?", _hook_named_in(str(exc)), f"implements a hook that does not exist: {exc}") from exc
     return AgencyRegistry(pm, agencies)
+
+
+def _check_shared_duties(agencies: dict[str, Agency]) -> None:
+    """One shared duty key means one duty: every declaration names the same responsibility, one
+    agency at most is its fallback, and some agency (or the core) can hold that responsibility."""
+    first: dict[str, tuple[str, SharedDuty]] = {}
+    fallback: dict[str, str] = {}
+    holdable = {r.key for r in CORE_RESPONSIBILITIES} | {r.key for a in agencies.values() for r in a.responsibilities}
+    for agency in agencies.values():
+        for duty in agency.shared_duties:
+            seen = first.setdefault(duty.key, (agency.key, duty))
+            if seen[1].responsibility != duty.responsibility:
+                raise PluginError(agency.key, "agency_shared_duties",
+                                  f"duty {duty.key!r} is held through {duty.responsibility!r} here but through "
+                                  f"{seen[1].responsibility!r} by {seen[0]!r}")
+            if duty.fallback and fallback.setdefault(duty.key, agency.key) != agency.key:
+                raise PluginError(agency.key, "agency_shared_duties",
+                                  f"duty {duty.key!r} already has {fallback[duty.key]!r} as its fallback")
+            if duty.responsibility not in holdable:
+                raise PluginError(agency.key, "agency_shared_duties",
+                                  f"duty {duty.key!r}: no agency can hold the responsibility {duty.responsibility!r}")
 
 
 def _hook_named_in(message: str) -> str:

@@ -16,6 +16,7 @@ from coordinator.settings import Settings
 from coordinator.web.api import AgencyIn, TaskStatusIn
 from coordinator.web.auth import current_actor
 from coordinator.web.forms import checked, optional_int, referral_from_form, task_from_form, text
+from coordinator.web import follow_up
 from coordinator.web.sharing import information_context
 
 
@@ -72,8 +73,10 @@ async def case_page_context(db: AsyncSession, request: Request, case_id: int) ->
     information = await information_context(db, request.app.state.registry, actor, case)
     failures = (await audit.case_entries(db, case.id, "plugin.failed")
                 if policy.may_see_plugin_failures(actor) else [])
+    registry = request.app.state.registry
     return {"case": case, "tasks_by_agency": by_agency, "today": today, "actor": actor,
-            "can": policy.Permissions(actor), "plugin_failures": failures, **information}
+            "can": policy.Permissions(actor), "plugin_failures": failures, **information,
+            **await follow_up.case_context(db, registry, actor, case)}
 
 
 @get("/cases/{case_id:int}")

@@ -1,7 +1,7 @@
 """Health care: task list and duties from the multi-agency safety-planning to-do list."""
 
 from coordinator import hookimpl
-from coordinator.hookspecs import AgencyIdentity, InformationCategory, Responsibility, TaskTemplate
+from coordinator.hookspecs import AgencyIdentity, InformationCategory, Responsibility, SharedDuty, TaskTemplate
 
 KEY = "health"
 
@@ -23,7 +23,8 @@ def agency_task_list(case):
     ]
     if case.has_children:
         tasks.insert(3, TaskTemplate("Initiate child protection procedures if not yet done",
-                                     "target" if case.kind == "threat_assessment" else "children"))
+                                     "target" if case.kind == "threat_assessment" else "children",
+                                     duty="child_protection_procedures"))
     return tasks
 
 
@@ -45,8 +46,11 @@ def agency_responsibilities():
 
 
 @hookimpl
-def case_event(event):
-    if event.name == "risk_raised":
-        return [TaskTemplate("Offer a follow-up appointment and reassess safety at the next contact",
-                             "victim" if event.case.kind != "threat_assessment" else "target")]
-    return None
+def agency_shared_duties():
+    return [SharedDuty("child_protection_procedures", "child_protection")]
+
+
+@hookimpl
+def case_risk_raised(case, previous_level):
+    return [TaskTemplate("Offer a follow-up appointment and reassess safety at the next contact",
+                         "victim" if case.kind != "threat_assessment" else "target")]

@@ -1,20 +1,22 @@
 """Police: task list and duties from the multi-agency safety-planning to-do list."""
 
 from coordinator import hookimpl
-from coordinator.hookspecs import AgencyIdentity, InformationCategory, Responsibility, TaskTemplate
+from coordinator.hookspecs import AgencyIdentity, InformationCategory, Responsibility, SharedDuty, TaskTemplate
 
 KEY = "police"
 
-# (title, domain in a domestic-abuse case, domain in a threat-assessment case, condition)
-# Conditions read the CaseFacts; None means always.
+# (title, domain in a domestic-abuse case, domain in a threat-assessment case, condition[, shared duty])
+# Conditions read the CaseFacts; None means always. The list's "*" duties ("if this duty does not
+# belong to another agency") and child protection are shared duties: one holder per case.
 TASKS = [
     ("Inform the victim about shelters and guide the victim to a shelter if needed", "victim", "target", None),
-    ("Initiate child protection procedures if not yet done", "children", "target", "children"),
+    ("Initiate child protection procedures if not yet done", "children", "target", "children", "child_protection_procedures"),
     ("File a crime offence report if not yet done", "perpetrator", "subject", None),
     ("By the victim's consent, contact the victim support services", "victim", "target", None),
     ("Inform the victim about a restraining order or issue a temporary restraining order", "victim", "target", None),
     ("Inform the victim of possible moments when the police is going to contact the perpetrator", "victim", "target", None),
-    ("Inform the victim when the perpetrator will be released from custody", "victim", "precipitating_events", "release"),
+    ("Inform the victim when the perpetrator will be released from custody", "victim", "precipitating_events", "release",
+     "release_notice"),
     ("Create a safety plan for the victim", "victim", "target", None),
     ("In case of physical injuries, guide the victim to Health Care services to have them treated and documented",
      "victim", "target", "injuries"),
@@ -25,7 +27,7 @@ TASKS = [
     ("Depending on the legislation, consider secret means of gathering intelligence to prevent crimes or avoid danger",
      "perpetrator", "subject", None),
     ("Consider the benefits of a portable alarm system for the victim", "victim", "target", None),
-    ("Assist the perpetrator in joining a perpetrator programme", "perpetrator", "subject", None),
+    ("Assist the perpetrator in joining a perpetrator programme", "perpetrator", "subject", None, "perpetrator_programme"),
 ]
 STANDING = [
     ("Document information produced by risk assessment and keep it confidential", "victim", "environment"),
@@ -53,8 +55,8 @@ def agency_identity():
 @hookimpl
 def agency_task_list(case):
     threat = case.kind == "threat_assessment"
-    tasks = [TaskTemplate(title, threat_domain if threat else domain)
-             for title, domain, threat_domain, condition in TASKS if _applies(condition, case)]
+    tasks = [TaskTemplate(title, threat_domain if threat else domain, duty=duty[0] if duty else None)
+             for title, domain, threat_domain, condition, *duty in TASKS if _applies(condition, case)]
     tasks += [TaskTemplate(title, threat_domain if threat else domain, standing=True)
               for title, domain, threat_domain in STANDING]
     return tasks
@@ -74,7 +76,6 @@ def agency_information_categories():
 @hookimpl
 def agency_responsibilities():
     return [
-        Responsibility("lead_agency", "Lead agency"),
         Responsibility("perpetrator_management", "Perpetrator management"),
         Responsibility("safety_planning", "Safety planning"),
         Responsibility("victim_contact", "Victim contact"),
@@ -90,11 +91,30 @@ def agency_restrict_disclosure(category, viewer_agency):
 
 
 @hookimpl
-def case_event(event):
-    if event.name == "release_date_near":
-        return [TaskTemplate("Inform the victim when the perpetrator will be released from custody",
-                             "victim" if event.case.kind != "threat_assessment" else "precipitating_events")]
-    if event.name == "order_violated":
-        return [TaskTemplate("Respond to the violation of the restraining order and review the safety plan",
-                             "perpetrator" if event.case.kind != "threat_assessment" else "subject")]
+def agency_shared_duties():
+    return [
+        SharedDuty("child_protection_procedures", "child_protection"),
+        SharedDuty("release_notice", "victim_contact", fallback=True),
+        SharedDuty("perpetrator_programme", "perpetrator_management", fallback=True),
+    ]
+
+
+def _domain(case, domestic, threat):
+    return threat if case.kind == "threat_assessment" else domestic
+
+
+@hookimpl
+def case_key_date_near(case, kind, on, days_before):
+    if kind == "release_from_custody":
+        return [TaskTemplate(f"Release from custody on {on.isoformat()}: tell the victim and review the safety plan",
+                             _domain(case, "victim", "precipitating_events"))]
+    if kind == "hearing":
+        return [TaskTemplate(f"Hearing on {on.isoformat()}: plan the victim's protection around it",
+                             _domain(case, "victim", "precipitating_events"))]
     return None
+
+
+@hookimpl
+def case_order_violated(case, on):
+    return [TaskTemplate("Respond to the violation of the restraining order and review the safety plan",
+                         _domain(case, "perpetrator", "subject"))]

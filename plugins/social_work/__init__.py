@@ -1,7 +1,7 @@
 """Social work: task list and duties from the multi-agency safety-planning to-do list."""
 
 from coordinator import hookimpl
-from coordinator.hookspecs import AgencyIdentity, InformationCategory, Responsibility, TaskTemplate
+from coordinator.hookspecs import AgencyIdentity, InformationCategory, Responsibility, SharedDuty, TaskTemplate
 
 KEY = "social_work"
 
@@ -26,7 +26,8 @@ def agency_identity():
 @hookimpl
 def agency_task_list(case):
     threat = case.kind == "threat_assessment"
-    return [TaskTemplate(title, threat_domain if threat else domain)
+    return [TaskTemplate(title, threat_domain if threat else domain,
+                         duty="child_protection_procedures" if needs_children else None)
             for title, domain, threat_domain, needs_children in TASKS
             if case.has_children or not needs_children]
 
@@ -43,7 +44,6 @@ def agency_information_categories():
 @hookimpl
 def agency_responsibilities():
     return [
-        Responsibility("lead_agency", "Lead agency"),
         Responsibility("child_protection", "Child protection"),
         Responsibility("housing", "Housing"),
         Responsibility("safety_planning", "Safety planning"),
@@ -52,8 +52,20 @@ def agency_responsibilities():
 
 
 @hookimpl
-def case_event(event):
-    if event.name == "risk_raised":
-        return [TaskTemplate("Review safe housing and crisis support now that the risk is raised",
-                             "victim" if event.case.kind != "threat_assessment" else "target")]
-    return None
+def agency_shared_duties():
+    # Child protection is social work's unless the role map gives it to another agency.
+    return [SharedDuty("child_protection_procedures", "child_protection", fallback=True)]
+
+
+@hookimpl
+def case_risk_raised(case, previous_level):
+    return [TaskTemplate("Review safe housing and crisis support now that the risk is raised",
+                         "victim" if case.kind != "threat_assessment" else "target")]
+
+
+@hookimpl
+def case_follow_up_missed(case, agency, planned_on):
+    if agency != KEY:
+        return None
+    return [TaskTemplate(f"The follow-up of {planned_on.isoformat()} did not happen: agree a new safe time to make contact",
+                         "victim" if case.kind != "threat_assessment" else "target")]

@@ -15,5 +15,5 @@ def agency_task_list(case):
 
 
 @hookimpl
-def case_event(event):
-    raise RuntimeError(f"reaction service down while handling case {event.case.case_id}")
+def case_information_recorded(case, category):
+    raise RuntimeError(f"reaction service down while handling case {case.case_id}")

@@ -50,8 +50,8 @@ def agency_restrict_disclosure(category, viewer_agency):
 
 
 @hookimpl
-def case_event(event):
-    if event.name == "information_recorded" and not event.detail.startswith(f"{KEY}."):
+def case_information_recorded(case, category):
+    if not category.startswith(f"{KEY}."):
         return [TaskTemplate(REVIEW, "perpetrator")]
     return None
 

@@ -81,7 +81,7 @@ async def test_hook_agency_restrict_disclosure_withholds_from_the_consent_gate(c
     assert police.text == "MAPPA level 2, plan reviewed monthly"  # the restriction is per reader
 
 
-async def test_hook_case_event_reaction_adds_a_task_for_the_agency(client_for, staff):
+async def test_hook_case_information_recorded_reaction_adds_a_task_for_the_agency(client_for, staff):
     chair, police = await client_for("chair"), await client_for("pc")
     case = await open_case(chair, ["police", "probation"])
     assert probation.REVIEW not in await task_titles(chair, case["id"], "probation")
