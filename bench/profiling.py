@@ -6,9 +6,10 @@
     stop_recording(recorder)
     print(summary(Path("fanout.raw")))
 
-The summary names where the server's CPU went: per function, the share of samples in which it
-was on the stack (inclusive, the project's own functions) and at the top of it (own time).
-Idle samples (the event loop waiting) are not recorded, so shares are of busy time.
+The summary names where the event loop's busy time went: by area (the library at the top of
+the stack), per function of the project (inclusive: on the stack), and per function (own: at
+the top). Shares are of busy samples: samples of the loop waiting, or of a database call
+waiting for SQLite's thread, are counted apart.
 """
 
 from __future__ import annotations
@@ -50,30 +51,56 @@ def _frames(stack: str) -> list[tuple[str, str]]:
     return frames
 
 
+# Where the event loop's time goes, by the library on the stack (the first that matches).
+AREAS = [("database (SQLAlchemy, aiosqlite, asyncpg)", ("sqlalchemy/", "aiosqlite/", "asyncpg/")),
+         ("templates (Jinja)", ("jinja2/", "markupsafe/", "templates/")),
+         ("websocket frames (uvicorn, websockets)", ("websockets/", "uvicorn/protocols/websockets")),
+         ("HTTP and middleware (uvicorn, Litestar)", ("litestar/", "uvicorn/", "httptools")),
+         ("the project's own code", (OWN_PACKAGE,))]
+DATABASE_THREAD = "_connection_worker_thread"  # aiosqlite runs SQLite on a thread of its own
+SKIPPED = ("coordinator/cli.py",)  # the process's entry: on every stack, says nothing
+# Top frames that are not work: the loop waiting (or in uvloop's C code, which has no frames), and
+# a database call's greenlet suspended until SQLite's thread answers.
+WAITING = {"Runner.run", "Connection._execute"}
+
+
 def summary(raw: Path, top: int = 15) -> str:
-    """The top entries: the project's functions by inclusive share, then all by own share."""
+    """The event loop's busy samples by area, the project's functions by inclusive share, and all
+    functions by own share; plus how busy SQLite's own thread was executing statements."""
     inclusive: Counter[tuple[str, str]] = Counter()
     own: Counter[tuple[str, str]] = Counter()
-    total = 0
+    areas: Counter[str] = Counter()
+    loop = executing = waiting = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
             continue
         samples, frames = int(count), _frames(stack)
-        total += samples
+        if any(function == DATABASE_THREAD for function, _ in frames):
+            executing += samples if any(f == "Connection._execute" for f, _ in frames[-2:]) else 0
+            continue
+        if not frames:
+            continue
+        if frames[-1][0] in WAITING:
+            waiting += samples
+            continue
+        loop += samples
         for frame in set(frames):
-            if frame[1].startswith(OWN_PACKAGE):
+            if frame[1].startswith(OWN_PACKAGE) and frame[1] not in SKIPPED:
                 inclusive[frame] += samples
-        if frames:
-            own[frames[-1]] += samples
-    if not total:
+        own[frames[-1]] += samples
+        areas[next((name for name, marks in AREAS if any(m in frames[-1][1] for m in marks)), "other")] += samples
+    if not loop:
         return "profile: no samples"
 
     def lines(counter: Counter) -> list[str]:
-        return [f"  {100 * n / total:5.1f}%  {function} ({file})" for (function, file), n in counter.most_common(top)]
+        return [f"  {100 * n / loop:5.1f}%  {name if isinstance(name, str) else f'{name[0]} ({name[1]})'}"
+                for name, n in counter.most_common(top)]
 
-    return "\n".join([f"profile: {total} busy samples", "inclusive (project functions):", *lines(inclusive),
-                      "own time:", *lines(own)])
+    return "\n".join([f"profile: {loop} busy samples of the event loop ({waiting} more waiting in the loop or on "
+                      f"the database); SQLite's thread executing statements in {executing}", "own time by area:", *lines(areas),
+                      "inclusive (the project's functions; database calls run in greenlets and are not under them):",
+                      *lines(inclusive), "own time:", *lines(own)])
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -25,7 +26,7 @@ from litestar.types import Message, Scope
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import db as database
-from coordinator import events
+from coordinator import events, monitor
 from coordinator.conference import participation
 from coordinator.errors import DomainError
 from coordinator.limits import explain
@@ -159,8 +160,13 @@ def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, ch
             if await participation.clear_process(session, process):
                 log.info("cleared the live connections of an earlier process %s", process.rsplit(":", 1)[0])
             await session.commit()
+        if settings.monitor_seconds:
+            app.state.monitor = asyncio.create_task(monitor.run_forever(
+                sessionmaker, registry, settings.monitor_near_days, settings.monitor_seconds))
 
     async def on_shutdown(app: Litestar) -> None:
+        if task := app.state.get("monitor"):
+            task.cancel()
         await engine.dispose()
 
     sessions = session_config(idle_minutes=settings.session_idle_minutes, secure=settings.secure_cookies,

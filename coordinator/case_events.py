@@ -26,6 +26,13 @@ from coordinator.models import Case, HearingRequest, RaisedEvent
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 
+# Each event as the case page names it.
+EVENT_LABELS = {
+    "risk_raised": "Risk raised", "key_date_near": "Key date near", "anniversary": "Anniversary of a key date",
+    "order_violated": "Order or notice violated", "precipitating_event": "Precipitating event",
+    "follow_up_due": "Follow-up due", "follow_up_missed": "Follow-up missed", "task_overdue": "Task overdue",
+    "safety_plan_review_due": "Safety plan due for review", "information_recorded": "Information recorded",
+}
 # Why an event brings the case back to the agenda, as the queue shows it (None: it does not).
 AGENDA_REASONS = {
     "risk_raised": "the risk level rose",
@@ -51,10 +58,11 @@ class PrecipitatingEventIn:
 
 
 async def raise_event(session: AsyncSession, registry: AgencyRegistry, actor: Actor | None, case: Case, event: str,
-                      *, subject: str, on: dt.date, note: str = "", **arguments: Any) -> RaisedEvent | None:
-    """Raise ``event`` on ``case`` once; None if it was raised before. ``arguments`` are passed to
-    the hook ``case_<event>`` with the case's facts. ``actor`` None is the monitor."""
-    raised = RaisedEvent(case_id=case.id, event=event, subject=subject, occurs_on=on, note=note,
+                      /, *, subject: str, occurs_on: dt.date, note: str = "", **arguments: Any) -> RaisedEvent | None:
+    """Raise ``event`` on ``case`` once for (``subject``, ``occurs_on``); None if it was raised
+    before. ``arguments`` are passed to the hook ``case_<event>`` with the case's facts. ``actor``
+    None is the monitor."""
+    raised = RaisedEvent(case_id=case.id, event=event, subject=subject, occurs_on=occurs_on, note=note,
                          by_id=actor.id if actor else None)
     try:
         async with session.begin_nested():
@@ -74,7 +82,7 @@ async def raise_event(session: AsyncSession, registry: AgencyRegistry, actor: Ac
                            plugin=failure.plugin, hook=failure.hook, error=failure.error)
     await session.flush()
     await audit.record(session, doer, f"case.event.{event}", case_id=case.id, subject=f"event:{raised.id}",
-                       about=subject, on=on, tasks_added=len(added))
+                       about=subject, on=occurs_on, tasks_added=len(added))
     reason = AGENDA_REASONS[event]
     if reason is not None:
         await request_hearing(session, case.id, reason, event_id=raised.id)
@@ -116,10 +124,10 @@ async def record_precipitating_event(session: AsyncSession, registry: AgencyRegi
     policy.require_on_case(actor, cases.agencies_of(case), case.reference, "record an event on it")
     if data.kind == "order_violated":
         raised = await raise_event(session, registry, actor, case, "order_violated", subject="kind:order_violated",
-                                   on=data.on, note=data.note.strip())
+                                   occurs_on=data.on, note=data.note.strip(), on=data.on)
     else:
         raised = await raise_event(session, registry, actor, case, "precipitating_event", subject=f"kind:{data.kind}",
-                                   on=data.on, note=data.note.strip(), kind=data.kind)
+                                   occurs_on=data.on, note=data.note.strip(), kind=data.kind, on=data.on)
     if raised is None:
         raise Conflict(f"{PRECIPITATING_EVENTS[data.kind]} on {data.on.isoformat()} is already recorded on "
                        f"case {case.reference}", field="kind")

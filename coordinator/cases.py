@@ -77,7 +77,7 @@ class Assessment:
     grounds: tuple[str, ...]
 
 
-def _level_from_score(score: int | None, thresholds: ReferralThresholds) -> str:
+def level_from_score(score: int | None, thresholds: ReferralThresholds) -> str:
     if score is None:
         return "standard"
     if score >= thresholds.checklist_high:
@@ -100,7 +100,7 @@ def assess_referral(referral: ReferralIn, thresholds: ReferralThresholds, today:
         raise Invalid("the risk checklist score counts 'yes' answers of 24: give 0 to 24", field="checklist_score")
     if referral.incidents_last_12_months < 0:
         raise Invalid("the number of incidents cannot be negative", field="incidents_last_12_months")
-    level = _level_from_score(score, thresholds)
+    level = level_from_score(score, thresholds)
     grounds: list[str] = []
     if score is not None and score >= thresholds.checklist_high:
         grounds.append("checklist")
@@ -146,19 +146,27 @@ def incidents_in_window(referral: ReferralIn, thresholds: ReferralThresholds, to
     return sum(1 for when in referral.incident_dates if incident - window <= when <= incident)
 
 
-def _validate(referral: ReferralIn, registry: AgencyRegistry) -> None:
-    if referral.kind not in CASE_KINDS:
-        raise Invalid(f"kind must be one of {', '.join(CASE_KINDS)}", field="kind")
-    for i, person in enumerate(referral.people):
+def validate_people(people: list[PersonIn]) -> None:
+    for i, person in enumerate(people):
         if person.role not in PERSON_ROLES:
             raise Invalid(f"person role must be one of {', '.join(PERSON_ROLES)}", field=f"people[{i}].role")
         if not person.name.strip():
             raise Invalid("every person needs a name", field=f"people[{i}].name")
-    if not any(p.role == "survivor" for p in referral.people):
+    if not any(p.role == "survivor" for p in people):
         raise Invalid("name the survivor (victim or target) of the case", field="people")
-    for i, key_date in enumerate(referral.key_dates):
+
+
+def validate_key_dates(key_dates: list[KeyDateIn]) -> None:
+    for i, key_date in enumerate(key_dates):
         if key_date.kind not in KEY_DATE_KINDS:
             raise Invalid(f"key date kind must be one of {', '.join(KEY_DATE_KINDS)}", field=f"key_dates[{i}].kind")
+
+
+def _validate(referral: ReferralIn, registry: AgencyRegistry) -> None:
+    if referral.kind not in CASE_KINDS:
+        raise Invalid(f"kind must be one of {', '.join(CASE_KINDS)}", field="kind")
+    validate_people(referral.people)
+    validate_key_dates(referral.key_dates)
     for agency in referral.agencies:
         if agency not in registry:
             raise Invalid(f"no agency {agency!r} is installed", field="agencies")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import fcntl
 import getpass
 import secrets
@@ -11,8 +12,9 @@ import sys
 
 from sqlalchemy.engine import make_url
 
-from coordinator import accounts, db
+from coordinator import accounts, db, monitor
 from coordinator.errors import DomainError
+from coordinator.models import utcnow
 from coordinator.plugins import PluginError, load_agencies
 from coordinator.settings import Settings
 
@@ -194,7 +196,38 @@ def parser() -> argparse.ArgumentParser:
 
     audit_cmd = sub.add_parser("audit", help="the audit log").add_subparsers(dest="action", required=True)
     audit_cmd.add_parser("verify", help="check the hash chain").set_defaults(run=cmd_audit_verify)
+    watch = sub.add_parser("monitor", help="raise the case events dates bring (key dates, follow-ups, overdue tasks)")
+    watch.add_argument("--once", action="store_true", help="one run, then exit (for cron)")
+    watch.add_argument("--today", type=_date, help=argparse.SUPPRESS)  # a run as of another day
+    watch.set_defaults(run=cmd_monitor)
     return p
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def cmd_monitor(args: argparse.Namespace, settings: Settings) -> int:
+    """One monitor run, for cron: raise what is due (and what was missed while nothing ran)."""
+    if not args.once:
+        print("error: give --once (inside `coordinator serve` the monitor runs by itself)", file=sys.stderr)
+        return 2
+    registry = load_agencies()
+
+    async def run() -> int:
+        engine = db.create_engine(settings.database_url)
+        try:
+            await db.ensure_migrated(engine)
+            return await monitor.run_once(db.create_sessionmaker(engine), registry, args.today or utcnow().date(),
+                                          settings.monitor_near_days)
+        finally:
+            await engine.dispose()
+
+    print(f"raised {asyncio.run(run())} case events")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -98,7 +98,7 @@ async def record_item(session: AsyncSession, registry: AgencyRegistry, actor: Ac
                        category=item.category, nature=item.nature, sensitivity=item.sensitivity)
     events.case_changed(session, case.id, "items")
     await case_events.raise_event(session, registry, actor, case, "information_recorded", subject=f"item:{item.id}",
-                                  on=item.recorded_at.date(), category=item.category)
+                                  occurs_on=item.recorded_at.date(), category=item.category)
     return item
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from sqlalchemy import (
     Boolean,
@@ -184,6 +185,10 @@ class CaseRevision(Base):
     changes: Mapped[str] = mapped_column(Text)  # JSON: field -> [before, after]
     by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    @property
+    def changed_fields(self) -> list[str]:
+        return sorted(json.loads(self.changes))
 
 
 class RaisedEvent(Base):

@@ -151,7 +151,7 @@ class AgencyRegistry:
                                                 "which agency_shared_duties does not declare")
         return tasks
 
-    def reactions(self, agency_keys: Iterable[str], hook: str, **arguments: Any
+    def reactions(self, agency_keys: Iterable[str], hook: str, /, **arguments: Any
                   ) -> tuple[dict[str, list[TaskTemplate]], list[PluginError]]:
         """Each agency's follow-up tasks for the case event ``hook`` (a ``case_*`` hook), and the
         plugins that failed to answer.
@@ -193,7 +193,7 @@ def _log_failure(failure: PluginError, consequence: str) -> None:
     log.error("%s; %s", failure, consequence, exc_info=failure)
 
 
-def _call_one(pm: pluggy.PluginManager, agency: Agency, hook_name: str, **kwargs: Any) -> Any:
+def _call_one(pm: pluggy.PluginManager, agency: Agency, hook_name: str, /, **kwargs: Any) -> Any:
     """Call one hook on one agency's plugin alone; None if it does not implement it."""
     others = [p for p in pm.get_plugins() if p is not agency.plugin]
     caller = pm.subset_hook_caller(hook_name, remove_plugins=others)

@@ -64,6 +64,7 @@ class CaseLike(Protocol):
     id: int
     created_by_id: int
     lead_agency: str | None
+    closed_at: object
 
 
 def on_case(agency: str | None, case_agencies: Collection[str]) -> bool:
@@ -130,6 +131,27 @@ def require_override_decider(actor: Actor, requested_by_id: int) -> None:
 def require_survivor_notice_recorder(actor: Actor, case: CaseLike, requested_by_id: int) -> None:
     if not (actor.id == requested_by_id or actor.role == APPROVER_ROLE or is_case_worker(actor, case)):
         raise Forbidden("only the requester, a supervisor or the case worker records whether the survivor was told")
+
+
+def may_write_safety_plan(actor: Actor, holder: str | None) -> bool:
+    """The safety plan: the agency holding safety planning in the role map, or someone who
+    coordinates (writing on that agency's behalf); nobody while no agency holds it."""
+    return holder is not None and (coordinates(actor) or actor.agency == holder)
+
+
+def require_safety_plan_writer(actor: Actor, holder: str, holder_name: str) -> None:
+    if not may_write_safety_plan(actor, holder):
+        raise Forbidden(f"only {holder_name} (holding safety planning) or a coordinator can change the safety plan")
+
+
+def may_follow_up_for(actor: Actor, agency: str) -> bool:
+    """Plan a follow-up contact for an agency, or record its outcome: that agency, or someone who coordinates."""
+    return actor.agency == agency or coordinates(actor)
+
+
+def require_follow_up_for(actor: Actor, agency: str, agency_name: str, doing: str) -> None:
+    if not may_follow_up_for(actor, agency):
+        raise Forbidden(f"only {agency_name} or a coordinator can {doing}")
 
 
 # --- conferences ---------------------------------------------------------------------------------
@@ -284,3 +306,11 @@ class Permissions:
     def record_survivor_notice(self, override: object, case: CaseLike) -> bool:
         return (self.actor.id == override.requested_by_id or self.actor.role == APPROVER_ROLE
                 or is_case_worker(self.actor, case))
+
+    def edit_case(self, case: CaseLike) -> bool:
+        """Edit, reassess and move the case: its case worker (a coordinator or the lead agency)."""
+        return is_case_worker(self.actor, case) and case.closed_at is None
+
+    def change_role_map(self, case: CaseLike) -> bool:
+        """Between meetings only a coordinator changes the role map (the lead agency included)."""
+        return coordinates(self.actor) and case.closed_at is None

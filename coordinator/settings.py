@@ -68,6 +68,11 @@ class Settings:
     # off by default so http://localhost works in development.
     secure_cookies: bool = False
     referral: ReferralThresholds = field(default_factory=ReferralThresholds)
+    # The monitor inside the server runs this often (0: not in this process; `coordinator
+    # monitor --once` from cron instead). From the environment the default is hourly.
+    monitor_seconds: int = 0
+    # A release from custody or a hearing this many days ahead raises its event.
+    monitor_near_days: int = 14
     debug: bool = False
 
     @classmethod
@@ -100,5 +105,7 @@ class Settings:
             escalation_window_days=_int(env, "COORDINATOR_REFERRAL_ESCALATION_WINDOW_DAYS", 365),
             repeat_window_days=_int(env, "COORDINATOR_REFERRAL_REPEAT_WINDOW_DAYS", 365),
         )
+        kwargs["monitor_seconds"] = max(0, _int(env, "COORDINATOR_MONITOR_SECONDS", 3600))
+        kwargs["monitor_near_days"] = max(0, _int(env, "COORDINATOR_MONITOR_NEAR_DAYS", 14))
         kwargs["debug"] = env.get("COORDINATOR_DEBUG", "") == "1"
         return cls(**kwargs)

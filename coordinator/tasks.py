@@ -143,3 +143,33 @@ async def open_tasks_for_agency(session: AsyncSession, agency: str | None, today
         .where(Task.agency == agency, Task.status.not_in(CLOSED_STATUSES), Case.closed_at.is_(None))
         .order_by(*_overdue_first(today)).limit(limit)
     )).scalars())
+
+
+@dataclass(frozen=True)
+class CaseWork:
+    """One case's tasks in a work list, with the case reference people recognise it by."""
+
+    case_id: int
+    reference: str
+    agency: str
+    tasks: list[Task]
+
+
+async def due_work(session: AsyncSession, today: dt.date, *, agency: str | None = None, overdue_only: bool = False,
+                   limit: int = 500) -> list[CaseWork]:
+    """Open tasks that have a due date (due or overdue), grouped by agency and case: one agency's
+    reminders, or (``overdue_only``) every agency's overdue work for a coordinator."""
+    query = (select(Task, Case.reference).join(Case, Case.id == Task.case_id)
+             .where(Task.status.not_in(CLOSED_STATUSES), Case.closed_at.is_(None), Task.due_on.is_not(None))
+             .order_by(Task.agency, Case.id, Task.due_on, Task.id).limit(limit))
+    if agency is not None:
+        query = query.where(Task.agency == agency)
+    if overdue_only:
+        query = query.where(Task.due_on < today)
+    groups: dict[tuple[str, int], CaseWork] = {}
+    for task, reference in (await session.execute(query)).all():
+        key = (task.agency, task.case_id)
+        if key not in groups:
+            groups[key] = CaseWork(task.case_id, reference, task.agency, [])
+        groups[key].tasks.append(task)
+    return list(groups.values())

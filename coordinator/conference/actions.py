@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import audit, events, policy, tasks
 from coordinator.conference.participation import Seat, agenda_case, seat
-from coordinator.errors import Conflict, Forbidden, Invalid, NotFound, require_version
+from coordinator.errors import Conflict, Invalid, NotFound, require_version
 from coordinator.limits import Count, Id, Key, Line, OneOf, Text
-from coordinator.models import Task, utcnow
+from coordinator.models import AgendaItem, CaseAgency, Task, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 from coordinator.tasks import CLOSED_STATUSES, TaskIn
@@ -69,18 +69,18 @@ async def add_action(session: AsyncSession, registry: AgencyRegistry, actor: Act
 
 async def _action(session: AsyncSession, place: Seat, task_id: int) -> Task:
     """An action of a case on this agenda that the seat may see (this conference's or one
-    carried over from an earlier one); anything else is not found. Changes compare the version
-    in their UPDATE, so no lock is taken here."""
-    task = (await session.execute(
-        select(Task).where(Task.id == task_id).execution_options(populate_existing=True)
-    )).scalar()
-    if task is None or task.source != CONFERENCE_SOURCE:
+    carried over from an earlier one); anything else is not found. One statement: the action,
+    its case's agenda line here and the case's agencies. Changes compare the version in their
+    UPDATE, so no lock is taken here."""
+    rows = (await session.execute(
+        select(Task, CaseAgency.agency).join(AgendaItem, (AgendaItem.case_id == Task.case_id)
+                                             & (AgendaItem.conference_id == place.conference.id))
+        .outerjoin(CaseAgency, CaseAgency.case_id == Task.case_id)
+        .where(Task.id == task_id, Task.source == CONFERENCE_SOURCE).execution_options(populate_existing=True)
+    )).all()
+    if not rows or not policy.may_see_agenda_case(place.audience, [agency for _, agency in rows if agency]):
         raise NotFound(f"no action {task_id} in this conference")
-    try:
-        await agenda_case(session, place, task.case_id)
-    except (Invalid, Forbidden):
-        raise NotFound(f"no action {task_id} in this conference") from None
-    return task
+    return rows[0][0]
 
 
 async def change_action(session: AsyncSession, registry: AgencyRegistry, actor: Actor, conference_id: int,

@@ -68,8 +68,15 @@ async def seat(session: AsyncSession, actor: Actor, conference_id: int, *, live:
                lock: bool = False) -> Seat:
     """The actor's seat: invited (else the conference does not exist for them), statement
     accepted, and, for changes made during the meeting, the meeting live."""
-    participant = policy.require_admitted(await participant_of(session, conference_id, actor.id), conference_id)
-    conference = await load_conference(session, conference_id, lock=lock)
+    # One statement for both: every change in a meeting starts here.
+    query = (select(Participant, Conference).join(Conference, Conference.id == Participant.conference_id)
+             .where(Participant.conference_id == conference_id, Participant.user_id == actor.id)
+             .execution_options(populate_existing=True))
+    if lock:  # serialise changes to one conference (a no-op on SQLite, which serialises writers)
+        query = query.with_for_update(of=Conference)
+    found = (await session.execute(query)).first()
+    participant, conference = found if found is not None else (None, None)
+    policy.require_admitted(participant, conference_id)  # not invited: as if there were no such conference
     if live and conference.status != "live":
         raise Conflict(f"the conference is {conference.status}: you can change it only while it is live")
     return Seat(conference, participant)

@@ -1,6 +1,7 @@
-"""The role map of a case, changed in a conference: the chair assigns and confirms, an agency
-on the case volunteers. Each role is stored once with its history (a reassignment ends the old
-row), and every change is checked against the version the actor saw."""
+"""The role map of a case, changed in a conference (the chair assigns and confirms, an agency on
+the case volunteers) or between meetings by a coordinator. Each role is stored once with its
+history (a reassignment ends the old row), and every change is checked against the version the
+actor saw. The shared duties follow the role map (``duties.settle``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import audit, events, policy
+from coordinator import audit, cases, duties, events, policy
 from coordinator.conference.participation import Seat, agenda_case, seat
 from coordinator.errors import Conflict, Forbidden, Invalid, require_version
 from coordinator.limits import Count, Id, Key, Line
@@ -24,6 +25,16 @@ class RoleIn:
     version as the chair saw it (0 while nobody holds it)."""
 
     case_id: Id
+    responsibility: Line(60)
+    agency: Key
+    version: Count
+    person_id: Id | None = None
+
+
+@dataclass
+class CaseRoleIn:
+    """A coordinator gives a responsibility on a case to an agency between meetings."""
+
     responsibility: Line(60)
     agency: Key
     version: Count
@@ -91,7 +102,7 @@ async def _still_as_seen(session: AsyncSession, registry: AgencyRegistry, holder
                        field="version")
 
 
-async def _replace_role(session: AsyncSession, registry: AgencyRegistry, conference_id: int, actor: Actor,
+async def _replace_role(session: AsyncSession, registry: AgencyRegistry, conference_id: int | None, actor: Actor,
                         previous: RoleAssignment | None, *,
                         case_id: int, responsibility: str, agency: str, person_id: int | None, status: str) -> None:
     """End the previous holder (kept as history) and record the new one."""
@@ -107,13 +118,12 @@ async def _replace_role(session: AsyncSession, registry: AgencyRegistry, confere
                        subject=f"role:{assignment.id}", responsibility=responsibility, agency=agency,
                        person_id=person_id, previous=previous.agency if previous else None)
     events.case_changed(session, case_id, "roles")
+    await duties.settle(session, registry, actor, case_id)
 
 
-async def assign_role(session: AsyncSession, registry: AgencyRegistry, actor: Actor, conference_id: int,
-                      data: RoleIn) -> None:
-    """The chair gives a responsibility on a case to an agency (and optionally a named person)."""
-    place, case, label = await _role_in_play(session, registry, actor, conference_id, data.case_id, data.responsibility)
-    policy.require_chair(place.participant, "assign roles")
+async def _give_role(session: AsyncSession, registry: AgencyRegistry, actor: Actor, conference_id: int | None,
+                    case: Case, label: str, data: RoleIn | CaseRoleIn) -> None:
+    """Give the role to an agency on the case that can take it (and a person of that agency)."""
     if not registry.can_take(data.agency, data.responsibility):
         raise Invalid(f"{registry.name(data.agency)} cannot take {label}", field="agency")
     if not policy.on_case(data.agency, [a.agency for a in case.agencies]):
@@ -122,10 +132,34 @@ async def assign_role(session: AsyncSession, registry: AgencyRegistry, actor: Ac
         person = await session.get(User, data.person_id)
         if person is None or person.agency != data.agency:
             raise Invalid(f"the person must be someone of {registry.name(data.agency)}", field="person_id")
-    current = await _role_as_seen(session, registry, data.case_id, data.responsibility, data.version)
-    await _replace_role(session, registry, conference_id, actor, current, case_id=data.case_id,
+    current = await _role_as_seen(session, registry, case.id, data.responsibility, data.version)
+    await _replace_role(session, registry, conference_id, actor, current, case_id=case.id,
                         responsibility=data.responsibility, agency=data.agency, person_id=data.person_id,
                         status="confirmed")
+
+
+async def assign_role(session: AsyncSession, registry: AgencyRegistry, actor: Actor, conference_id: int,
+                      data: RoleIn) -> None:
+    """The chair gives a responsibility on a case to an agency (and optionally a named person)."""
+    place, case, label = await _role_in_play(session, registry, actor, conference_id, data.case_id, data.responsibility)
+    policy.require_chair(place.participant, "assign roles")
+    await _give_role(session, registry, actor, conference_id, case, label, data)
+
+
+async def assign_case_role(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int,
+                           data: CaseRoleIn) -> None:
+    """A coordinator changes the role map between meetings (the lead agency at any time)."""
+    policy.require_coordinator(actor, "change the role map outside a conference")
+    case = await cases.load_case(session, case_id)
+    cases.ensure_open(case)
+    await _give_role(session, registry, actor, None, case, responsibility_label(registry, data.responsibility), data)
+
+
+async def case_roles(session: AsyncSession, case_id: int) -> list[RoleAssignment]:
+    """The role map as it stands (current holders)."""
+    return list((await session.execute(
+        select(RoleAssignment).where(RoleAssignment.case_id == case_id, RoleAssignment.ended_at.is_(None))
+        .order_by(RoleAssignment.responsibility))).scalars())
 
 
 async def volunteer_for_role(session: AsyncSession, registry: AgencyRegistry, actor: Actor, conference_id: int,
@@ -158,3 +192,4 @@ async def confirm_role(session: AsyncSession, registry: AgencyRegistry, actor: A
     await audit.record(session, actor, "role.confirmed", case_id=data.case_id, subject=f"role:{current.id}",
                        responsibility=data.responsibility, agency=current.agency)
     events.case_changed(session, data.case_id, "roles")
+    await duties.settle(session, registry, actor, data.case_id)

@@ -13,12 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from coordinator.conference.actions import carried_over
-from coordinator.conference.participation import load_conference, presence_cutoff
+from coordinator.conference.participation import presence_cutoff
 from coordinator.conference.roles import role_version
+from coordinator.errors import NotFound
 from coordinator.models import (
     AgendaItem,
     Case,
     CaseAgency,
+    Conference,
     ConferenceNote,
     LiveConnection,
     Participant,
@@ -143,22 +145,16 @@ class ConferenceState:
     notes: list[NoteView] | None = None
 
 
-async def carried_over_counts(session: AsyncSession, conference_id: int, case_ids: list[int]) -> dict[int, int]:
-    rows = await session.execute(
-        select(Task.case_id, func.count()).where(carried_over(conference_id), Task.case_id.in_(case_ids))
-        .group_by(Task.case_id))
-    return dict(rows.all())
-
-
 async def load_agenda(session: AsyncSession, conference_id: int) -> list[AgendaEntry]:
-    rows = (await session.execute(
-        select(AgendaItem, Case.reference, Case.risk_level).join(Case, Case.id == AgendaItem.case_id)
+    carried = (select(func.count()).select_from(Task)
+               .where(carried_over(conference_id), Task.case_id == AgendaItem.case_id).scalar_subquery())
+    rows = (await session.execute(  # one statement, the counts included: every agenda update reads it
+        select(AgendaItem, Case.reference, Case.risk_level, carried).join(Case, Case.id == AgendaItem.case_id)
         .where(AgendaItem.conference_id == conference_id).order_by(AgendaItem.position)
     )).all()
-    counts = await carried_over_counts(session, conference_id, [item.case_id for item, _, _ in rows])
     return [AgendaEntry(id=item.id, case_id=item.case_id, reference=reference, group=item.group, risk_level=risk,
-                        status=item.status, carried_over=counts.get(item.case_id, 0))
-            for item, reference, risk in rows]
+                        status=item.status, carried_over=count)
+            for item, reference, risk, count in rows]
 
 
 async def load_participants(session: AsyncSession, conference_id: int) -> list[PersonView]:
@@ -244,11 +240,15 @@ async def load_state(session: AsyncSession, registry: AgencyRegistry, conference
                      aspects: Iterable[str] = EVERYTHING) -> ConferenceState:
     """The conference and the aspects asked for, read in one go (for a page or a live update)."""
     aspects = set(aspects)
-    conference = await load_conference(session, conference_id)
-    current_case_id = None
-    if conference.current_item_id is not None:
-        current_case_id = (await session.execute(
-            select(AgendaItem.case_id).where(AgendaItem.id == conference.current_item_id))).scalar()
+    # The conference, its current case and that case's agenda line: one statement, read on every update.
+    found = (await session.execute(
+        select(Conference, AgendaItem.case_id, Case.reference, Case.risk_level)
+        .outerjoin(AgendaItem, AgendaItem.id == Conference.current_item_id)
+        .outerjoin(Case, Case.id == AgendaItem.case_id)
+        .where(Conference.id == conference_id).execution_options(populate_existing=True))).first()
+    if found is None:
+        raise NotFound(f"no conference {conference_id}")
+    conference, current_case_id, reference, risk_level = found
     state = ConferenceState(
         id=conference.id, title=conference.title, scheduled_at=conference.scheduled_at, status=conference.status,
         version=conference.version, chair_id=conference.chair_id, started_at=conference.started_at,
@@ -260,8 +260,6 @@ async def load_state(session: AsyncSession, registry: AgencyRegistry, conference
     if current_case_id is not None:
         state.current_case_agencies = list((await session.execute(
             select(CaseAgency.agency).where(CaseAgency.case_id == current_case_id))).scalars())
-        reference, risk_level = (await session.execute(
-            select(Case.reference, Case.risk_level).where(Case.id == current_case_id))).one()
         state.current_case_line = CaseLine(reference, risk_level)
         if "case" in aspects:
             state.case = await load_case(session, current_case_id)

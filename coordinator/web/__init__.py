@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from coordinator.case_changes import OPEN_STAGES
+from coordinator.case_events import EVENT_LABELS
 from coordinator.cases import CASE_KINDS, KEY_DATE_KINDS, PERSON_ROLES, RISK_LEVELS, STAGES
-from coordinator.hookspecs import TASK_DOMAINS
+from coordinator.hookspecs import PRECIPITATING_EVENTS, TASK_DOMAINS
 from coordinator.plugins import AgencyRegistry
 from coordinator.tasks import STATUSES, is_overdue
-from coordinator.web import api, auth, conference, follow_up, pages, probes, sharing
+from coordinator.web import api, auth, casework, conference, follow_up, pages, probes, sharing
 from coordinator.web.live import socket
 
 
@@ -25,7 +27,9 @@ def template_globals(registry: AgencyRegistry) -> dict:
         "registry": registry, "agency_name": registry.name, "label": label, "dom_id": dom_id,
         "is_overdue": is_overdue, "CASE_KINDS": CASE_KINDS, "STAGES": STAGES, "RISK_LEVELS": RISK_LEVELS,
         "PERSON_ROLES": PERSON_ROLES, "KEY_DATE_KINDS": KEY_DATE_KINDS, "TASK_DOMAINS": TASK_DOMAINS,
-        "TASK_STATUSES": STATUSES,
+        "TASK_STATUSES": STATUSES, "OPEN_STAGES": OPEN_STAGES, "precipitating": PRECIPITATING_EVENTS,
+        "event_labels": EVENT_LABELS, "responsibility_labels": {r.key: r.label for r in registry.responsibilities},
+        "item_sections": follow_up.item_sections, "CORE_CATEGORIES": follow_up.CORE_CATEGORIES,
     }
 
 
@@ -35,6 +39,6 @@ ROUTES = [
     pages.assign_task_page, pages.change_task_page,
     api.me, api.list_agencies, api.dashboard_json, api.list_cases, api.create_case, api.get_case, api.add_agency,
     api.list_case_tasks, api.assign_task, api.get_task, api.change_task,
-    *sharing.PAGES, *sharing.API, *follow_up.ROUTES,
+    *sharing.PAGES, *sharing.API, *follow_up.ROUTES, *casework.PAGES, *casework.API,
     *conference.ROUTES, socket.conference_live,
 ]

@@ -25,6 +25,7 @@ from coordinator import accounts, audit
 from coordinator.accounts import LoginRefused, TokenRefused, actor_of
 from coordinator.models import User
 from coordinator.policy import Actor
+from coordinator.web.sessions import loaded_user
 
 PUBLIC_PATHS = {"/health", "/ready", "/login"}
 PUBLIC_PREFIXES = ("/static/",)
@@ -43,18 +44,21 @@ class UserMiddleware(AbstractAuthenticationMiddleware):
     """Every route but the login page, the health check and static files needs a user."""
 
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
-        state = connection.app.state
+        sessionmaker = connection.app.state.sessionmaker
         token = bearer_token(connection.scope)
-        async with state.sessionmaker() as db:
-            if token is not None:
+        if token is not None:
+            async with sessionmaker() as db:
                 try:
                     return AuthenticationResult(user=await accounts.user_for_token(db, token), auth="token")
                 except TokenRefused as refusal:
                     raise NotAuthorizedException(refusal.message) from None
-            user_id = connection.scope.get("session", {}).get("user_id") if "session" in connection.scope else None
-            if user_id is None:
-                raise NotAuthorizedException("log in first")
-            user = await db.get(User, user_id)
+        user_id = connection.scope.get("session", {}).get("user_id") if "session" in connection.scope else None
+        if user_id is None:
+            raise NotAuthorizedException("log in first")
+        user = loaded_user(connection.scope, user_id)  # read with the session, in its statement
+        if user is None:
+            async with sessionmaker() as db:
+                user = await db.get(User, user_id)
         if user is None or not user.active:
             raise NotAuthorizedException("your account is no longer active")
         return AuthenticationResult(user=user, auth="session")

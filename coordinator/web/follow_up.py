@@ -1,17 +1,257 @@
-"""Between meetings: the safety plan and follow-up contacts, as pages and their API twins."""
+"""Between meetings: the safety plan and follow-up contacts, as pages and their API twins.
+
+Every plan and note shown goes through the consent gate, and every view that shows them
+commits the disclosures the gate wrote."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
+from litestar import Request, Response, get, post, put
+from litestar.datastructures import FormMultiDict
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from coordinator import cases, follow_ups, policy, safety_plans
+from coordinator.cases import RISK_LEVELS
+from coordinator.errors import Conflict, DomainError, Invalid
+from coordinator.follow_ups import FollowUpIn, NewTaskIn, OutcomeIn
 from coordinator.models import Case
-from coordinator.plugins import AgencyRegistry
+from coordinator.plugins import CORE_CATEGORIES, AgencyRegistry
 from coordinator.policy import Actor
+from coordinator.safety_plans import SafetyPlanIn
+from coordinator.web.auth import current_actor
+from coordinator.web.forms import checked, optional_date, optional_int, text
+from coordinator.web.json import follow_up_json, safety_plan_json
 
+__all__ = ["CORE_CATEGORIES", "ROUTES", "case_context", "item_sections"]  # the core's categories: for the scope forms
+NO_VALUES = FormMultiDict()
+TASK_ROWS = 2  # new tasks the outcome form offers at once; the API takes up to follow_ups.MAX_NEW_TASKS
+STRUCTURED = {safety_plans.CATEGORY: safety_plans.plan_sections, follow_ups.CATEGORY: follow_ups.note_sections}
+
+
+def item_sections(category: str, text: str | None) -> list[tuple[str, str]] | None:
+    """An item kept in named parts (a safety plan, a follow-up's notes) as (heading, text) pairs,
+    or None for an item of free text: every template shows items through one macro that asks this."""
+    sections = STRUCTURED.get(category)
+    return sections(text) if sections else None
+
+
+# --- the case page's sections --------------------------------------------------------------
 
 async def case_context(db: AsyncSession, registry: AgencyRegistry, actor: Actor, case: Case) -> dict:
     """What the case page shows of the safety plan and the follow-ups, through the gate."""
-    return {}
+    holder = await safety_plans.holder(db, case.id)
+    views = await follow_ups.case_follow_ups(db, registry, actor, case.id, channel="page")
+    agencies = [link.agency for link in case.agencies]
+    open_case = case.closed_at is None
+    return {
+        "safety_plan": await safety_plans.current_plan(db, registry, actor, case, channel="page"),
+        "plan_holder": holder, "plan_labels": safety_plans.section_labels(case.kind),
+        "can_write_plan": open_case and policy.may_write_safety_plan(actor, holder),
+        "follow_ups": views, "not_reached_days": follow_ups.not_reached_days(v.row for v in views),
+        "follow_up_agencies": [a for a in agencies if open_case and policy.may_follow_up_for(actor, a)],
+        "can_record_outcome": {v.row.id for v in views
+                               if open_case and v.row.outcome is None and policy.may_follow_up_for(actor, v.row.agency)},
+        "follow_up_choices": {"methods": follow_ups.METHODS, "outcomes": follow_ups.OUTCOMES, "risks": RISK_LEVELS,
+                              "questions": follow_ups.QUESTIONS, "task_rows": range(TASK_ROWS)},
+        "follow_up_error": None, "follow_up_form": "", "follow_up_values": NO_VALUES,
+    }
 
 
-ROUTES: list = []
+async def _case_page(request: Request, db: AsyncSession, case_id: int, error: DomainError, form_id: str,
+                     values: FormMultiDict) -> Template:
+    """The case page again, with the message beside the form that failed and what was typed."""
+    from coordinator.web.pages import case_page_context  # the case page includes this module's sections
+
+    context = await case_page_context(db, request, case_id)
+    await db.commit()  # the view's disclosures
+    context.update(follow_up_error=error, follow_up_form=form_id, follow_up_values=values)
+    return Template("case.html", status_code=error.status, context=context)
+
+
+Change = Callable[[FormMultiDict, Actor], Awaitable[int]]
+
+
+async def _submit(request: Request, db: AsyncSession, case_id: int | None, *, form_id: str, anchor: str,
+                  change: Change) -> Template | Redirect:
+    """Run a form's change and commit it, then back to the case; on a rule broken, nothing is
+    written and the case page comes back with the message. ``change`` answers the case's id."""
+    form = await request.form()
+    actor = current_actor(request)
+    try:
+        case_id = await change(form, actor)
+    except DomainError as error:
+        await db.rollback()
+        if case_id is None:
+            raise
+        return await _case_page(request, db, case_id, error, form_id, form)
+    await db.commit()
+    return Redirect(f"/cases/{case_id}#{anchor}", status_code=303)
+
+
+def _required_date(form: FormMultiDict, name: str, what: str):  # noqa: ANN202
+    day = optional_date(form, name)
+    if day is None:
+        raise Invalid(f"enter {what}", field=name)
+    return day
+
+
+def plan_from_form(form: FormMultiDict) -> SafetyPlanIn:
+    sections = {key: text(form, key) for key in (*safety_plans.SECTIONS, *safety_plans.THREAT_SECTIONS)}
+    return checked(SafetyPlanIn(review_on=_required_date(form, "review_on", "the review-by date"),
+                                supersedes_id=optional_int(form, "supersedes_id"), **sections))
+
+
+def _yes_no(form: FormMultiDict, name: str, question: str) -> bool:
+    answer = text(form, name)
+    if answer not in ("yes", "no"):
+        raise Invalid(question, field=name)
+    return answer == "yes"
+
+
+def follow_up_from_form(form: FormMultiDict) -> FollowUpIn:
+    return checked(FollowUpIn(agency=text(form, "agency"),
+                              planned_on=_required_date(form, "planned_on", "the date of the contact"),
+                              method=text(form, "method"),
+                              safe_to_call=_yes_no(form, "safe_to_call", "say whether it is safe to call"),
+                              person_id=optional_int(form, "person_id"), safe_contact=text(form, "safe_contact")))
+
+
+def outcome_from_form(form: FormMultiDict) -> OutcomeIn:
+    version = optional_int(form, "version")
+    if version is None:
+        raise Invalid("the form lost the follow-up's version: reload the page", field="version")
+    new_tasks = [NewTaskIn(agency=text(form, f"task_agency_{row}"), title=text(form, f"task_title_{row}"),
+                           domain=text(form, f"task_domain_{row}"), due_on=optional_date(form, f"task_due_on_{row}"),
+                           referral=text(form, f"task_referral_{row}") == "yes",
+                           referral_consent=text(form, f"task_referral_consent_{row}") == "yes")
+                 for row in range(TASK_ROWS) if text(form, f"task_title_{row}")]
+    notes = {key: text(form, key) for key in (*follow_ups.QUESTIONS, "services_accessed")}
+    return checked(OutcomeIn(version=version, outcome=text(form, "outcome"),
+                             attempted_on=_required_date(form, "attempted_on", "the date of the attempt"),
+                             updated_risk=text(form, "updated_risk") or None, tasks=new_tasks, **notes))
+
+
+@post("/cases/{case_id:int}/safety-plan")
+async def write_plan_page(request: Request, db: NamedDependency[AsyncSession],
+                          registry: NamedDependency[AgencyRegistry], case_id: FromPath[int]) -> Template | Redirect:
+    async def change(form: FormMultiDict, actor: Actor) -> int:
+        await safety_plans.write_plan(db, registry, actor, case_id, plan_from_form(form))
+        return case_id
+
+    return await _submit(request, db, case_id, form_id="safety-plan", anchor="safety-plan", change=change)
+
+
+@post("/cases/{case_id:int}/follow-ups")
+async def plan_follow_up_page(request: Request, db: NamedDependency[AsyncSession],
+                              registry: NamedDependency[AgencyRegistry], case_id: FromPath[int]) -> Template | Redirect:
+    async def change(form: FormMultiDict, actor: Actor) -> int:
+        await follow_ups.plan_follow_up(db, registry, actor, case_id, follow_up_from_form(form))
+        return case_id
+
+    return await _submit(request, db, case_id, form_id="plan-follow-up", anchor="follow-ups", change=change)
+
+
+@post("/follow-ups/{follow_up_id:int}/outcome")
+async def record_outcome_page(request: Request, db: NamedDependency[AsyncSession],
+                              registry: NamedDependency[AgencyRegistry],
+                              follow_up_id: FromPath[int]) -> Template | Redirect:
+    case_id = (await follow_ups.follow_up_for(db, current_actor(request), follow_up_id)).case_id
+
+    async def change(form: FormMultiDict, actor: Actor) -> int:
+        await follow_ups.record_outcome(db, registry, actor, follow_up_id, outcome_from_form(form))
+        return case_id
+
+    return await _submit(request, db, case_id, form_id=f"outcome-{follow_up_id}", anchor="follow-ups",
+                         change=change)
+
+
+# --- JSON API ------------------------------------------------------------------------------
+
+def _conflict(error: Conflict, current: object) -> Response:
+    """A 409 carries the refused thing's current state, as the gate lets the viewer see it."""
+    body = {"status_code": error.status, "detail": error.message, "field": error.field, "extra": {"current": current}}
+    return Response(body, status_code=error.status)
+
+
+async def _plan_state(db: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int) -> dict:
+    case = await cases.case_for(db, actor, case_id)
+    holder = await safety_plans.holder(db, case.id)
+    plan = await safety_plans.current_plan(db, registry, actor, case, channel="api")
+    await db.commit()
+    return {"case_id": case.id, "holder": holder, "holder_name": registry.name(holder) if holder else None,
+            "current": safety_plan_json(plan, registry) if plan else None}
+
+
+@get("/api/cases/{case_id:int}/safety-plan")
+async def get_safety_plan(request: Request, db: NamedDependency[AsyncSession],
+                          registry: NamedDependency[AgencyRegistry], case_id: FromPath[int]) -> dict:
+    return await _plan_state(db, registry, current_actor(request), case_id)
+
+
+@put("/api/cases/{case_id:int}/safety-plan")
+async def write_safety_plan(request: Request, db: NamedDependency[AsyncSession],
+                            registry: NamedDependency[AgencyRegistry], case_id: FromPath[int],
+                            data: JSONBody[SafetyPlanIn]) -> Response:
+    actor = current_actor(request)
+    try:
+        await safety_plans.write_plan(db, registry, actor, case_id, data)
+    except Conflict as error:
+        await db.rollback()
+        return _conflict(error, await _plan_state(db, registry, actor, case_id))
+    await db.commit()
+    return Response(await _plan_state(db, registry, actor, case_id), status_code=200)
+
+
+@get("/api/cases/{case_id:int}/safety-plan/history")
+async def safety_plan_history(request: Request, db: NamedDependency[AsyncSession],
+                              registry: NamedDependency[AgencyRegistry], case_id: FromPath[int]) -> list[dict]:
+    views = await safety_plans.plan_history(db, registry, current_actor(request), case_id, channel="api")
+    await db.commit()
+    return [safety_plan_json(v, registry) for v in views]
+
+
+@get("/api/cases/{case_id:int}/follow-ups")
+async def list_follow_ups(request: Request, db: NamedDependency[AsyncSession],
+                          registry: NamedDependency[AgencyRegistry], case_id: FromPath[int]) -> dict:
+    views = await follow_ups.case_follow_ups(db, registry, current_actor(request), case_id, channel="api")
+    await db.commit()
+    return {"not_reached_days": follow_ups.not_reached_days(v.row for v in views),
+            "follow_ups": [follow_up_json(v, registry) for v in views]}
+
+
+async def _follow_up_json(db: AsyncSession, registry: AgencyRegistry, actor: Actor, follow_up_id: int) -> dict:
+    view = await follow_ups.follow_up_view(db, registry, actor, follow_up_id, channel="api")
+    await db.commit()
+    return follow_up_json(view, registry)
+
+
+@post("/api/cases/{case_id:int}/follow-ups")
+async def plan_follow_up(request: Request, db: NamedDependency[AsyncSession],
+                         registry: NamedDependency[AgencyRegistry], case_id: FromPath[int],
+                         data: JSONBody[FollowUpIn]) -> dict:
+    actor = current_actor(request)
+    follow_up = await follow_ups.plan_follow_up(db, registry, actor, case_id, data)
+    await db.commit()
+    return await _follow_up_json(db, registry, actor, follow_up.id)
+
+
+@post("/api/follow-ups/{follow_up_id:int}/outcome", status_code=200)
+async def record_outcome(request: Request, db: NamedDependency[AsyncSession],
+                         registry: NamedDependency[AgencyRegistry], follow_up_id: FromPath[int],
+                         data: JSONBody[OutcomeIn]) -> Response:
+    actor = current_actor(request)
+    try:
+        await follow_ups.record_outcome(db, registry, actor, follow_up_id, data)
+    except Conflict as error:
+        await db.rollback()
+        return _conflict(error, await _follow_up_json(db, registry, actor, follow_up_id))
+    await db.commit()
+    return Response(await _follow_up_json(db, registry, actor, follow_up_id), status_code=200)
+
+
+ROUTES: list = [write_plan_page, plan_follow_up_page, record_outcome_page, get_safety_plan, write_safety_plan,
+                safety_plan_history, list_follow_ups, plan_follow_up, record_outcome]

@@ -62,16 +62,27 @@ def optional_date(form: FormMultiDict, name: str) -> dt.date | None:
 KEY_DATE_ROWS = 3
 
 
-def referral_from_form(form: FormMultiDict) -> ReferralIn:
+def people_from_form(form: FormMultiDict) -> list[PersonIn]:
+    """The survivor, the subject and the children (one per line), as the referral and edit forms ask."""
     people = [PersonIn("survivor", text(form, "survivor_name"))]
     if text(form, "subject_name"):
         people.append(PersonIn("subject", text(form, "subject_name")))
-    people += [PersonIn("child", line.strip()) for line in text(form, "children").splitlines() if line.strip()]
+    return people + [PersonIn("child", line.strip()) for line in text(form, "children").splitlines() if line.strip()]
+
+
+def key_dates_from_form(form: FormMultiDict) -> list[KeyDateIn]:
+    """The rows of key dates with a date filled in (``key_date_kind_<n>``, ``_on_<n>``, ``_note_<n>``)."""
     key_dates = []
-    for row in range(KEY_DATE_ROWS):
+    rows = max(KEY_DATE_ROWS, optional_int(form, "key_date_rows") or 0)
+    for row in range(min(rows, 20)):
         on = optional_date(form, f"key_date_on_{row}")
         if on is not None:
             key_dates.append(KeyDateIn(kind=text(form, f"key_date_kind_{row}"), on=on, note=text(form, f"key_date_note_{row}")))
+    return key_dates
+
+
+def referral_from_form(form: FormMultiDict) -> ReferralIn:
+    people, key_dates = people_from_form(form), key_dates_from_form(form)
     return checked(ReferralIn(
         kind=text(form, "kind"), people=people, summary=text(form, "summary"),
         checklist_score=optional_int(form, "checklist_score"),
@@ -79,7 +90,7 @@ def referral_from_form(form: FormMultiDict) -> ReferralIn:
         incidents_last_12_months=optional_int(form, "incidents_last_12_months") or 0,
         last_referral_on=optional_date(form, "last_referral_on"), last_incident_on=optional_date(form, "last_incident_on"),
         key_dates=key_dates, agencies=[a for a in form.getall("agencies") if a] if "agencies" in form else [],
-        lead_agency=text(form, "lead_agency") or None,
+        lead_agency=text(form, "lead_agency") or None, referring_agency=text(form, "referring_agency") or None,
     ))
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from coordinator import consents, disclosures, overrides
 from coordinator.gate import ItemView
-from coordinator.models import Case, Consent, Override, Task
+from coordinator.models import Case, CaseRevision, Consent, Override, RaisedEvent, RoleAssignment, Task
 from coordinator.plugins import AgencyRegistry
+from coordinator.safety_plans import stored_fields
 from coordinator.tasks import is_overdue
 
 
@@ -15,7 +17,7 @@ def task_json(task: Task, registry: AgencyRegistry, today: dt.date, *, history: 
     body = {
         "id": task.id, "case_id": task.case_id, "agency": task.agency, "agency_name": registry.name(task.agency),
         "title": task.title, "domain": task.domain, "due_on": task.due_on, "status": task.status,
-        "reason": task.reason, "source": task.source, "assignee_id": task.assignee_id,
+        "reason": task.reason, "source": task.source, "assignee_id": task.assignee_id, "duty": task.duty,
         "overdue": is_overdue(task, today), "version": task.version, "updated_at": task.updated_at,
     }
     if history:
@@ -31,7 +33,8 @@ def case_json(case: Case, registry: AgencyRegistry) -> dict:
         "incidents_last_12_months": case.incidents_last_12_months, "last_referral_on": case.last_referral_on,
         "last_incident_on": case.last_incident_on,
         "referral_grounds": [g for g in case.referral_grounds.split(",") if g],
-        "lead_agency": case.lead_agency, "summary": case.summary, "has_children": case.has_children,
+        "lead_agency": case.lead_agency, "referring_agency": case.referring_agency,
+        "caseworker_id": case.caseworker_id, "summary": case.summary, "has_children": case.has_children,
         "people": [{"role": p.role, "name": p.name, "born_on": p.born_on} for p in case.people],
         "key_dates": [{"kind": k.kind, "on": k.on, "note": k.note} for k in case.key_dates],
         "agencies": [{"key": a.agency, "name": registry.name(a.agency)} for a in case.agencies],
@@ -92,3 +95,44 @@ def conference_view_json(view, registry: AgencyRegistry) -> dict:  # noqa: ANN00
     audience may see it) and the current case's items as the gate allows."""
     return {"conference": view.conference, "case_visible": view.case_visible,
             "items": [item_json(v, registry) for v in view.items or []]}
+
+
+def safety_plan_json(view, registry: AgencyRegistry) -> dict:  # noqa: ANN001 (a safety_plans.PlanView)
+    """A version of the safety plan as the viewer may see it: withheld, it has no sections."""
+    return {**item_json(view.item, registry), "review_on": view.review_on,
+            "sections": None if view.item.withheld else stored_fields(view.item.text)}
+
+
+def _note_json(view: ItemView | None, registry: AgencyRegistry) -> dict | None:
+    if view is None:
+        return None
+    return {**item_json(view, registry), "notes": None if view.withheld else stored_fields(view.text)}
+
+
+def follow_up_json(view, registry: AgencyRegistry) -> dict:  # noqa: ANN001 (a follow_ups.FollowUpView)
+    """A follow-up: its dates, kinds and ids as the case's agencies see them; what was said (its
+    notes) as the gate allows."""
+    row = view.row
+    return {
+        "id": row.id, "case_id": row.case_id, "agency": row.agency, "agency_name": registry.name(row.agency),
+        "person_id": row.person_id, "person_name": view.person_name, "planned_on": row.planned_on,
+        "method": row.method, "safe_to_call": row.safe_to_call, "outcome": row.outcome,
+        "attempted_on": row.attempted_on, "updated_risk": row.updated_risk, "version": row.version,
+        "plan_note": _note_json(view.plan_note, registry), "outcome_note": _note_json(view.outcome_note, registry),
+    }
+
+
+def revision_json(revision: CaseRevision) -> dict:
+    return {"version": revision.version, "kind": revision.kind, "reason": revision.reason,
+            "changes": json.loads(revision.changes), "by_id": revision.by_id, "at": revision.at}
+
+
+def event_json(event: RaisedEvent) -> dict:
+    return {"id": event.id, "event": event.event, "subject": event.subject, "on": event.occurs_on, "note": event.note,
+            "by_id": event.by_id, "raised_at": event.raised_at, "tasks_added": event.tasks_added}
+
+
+def role_json(role: RoleAssignment, registry: AgencyRegistry) -> dict:
+    return {"responsibility": role.responsibility, "agency": role.agency, "agency_name": registry.name(role.agency),
+            "person_id": role.person_id, "status": role.status, "version": role.version,
+            "assigned_at": role.assigned_at}

@@ -6,17 +6,19 @@ from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import audit, cases, policy, tasks
+from coordinator import audit, case_changes, case_events, cases, duties, policy, tasks
+from coordinator.conference import roles
 from coordinator.errors import DomainError, Invalid
-from coordinator.models import utcnow
+from coordinator.models import User, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.settings import Settings
+from coordinator.web import follow_up
 from coordinator.web.api import AgencyIn, TaskStatusIn
 from coordinator.web.auth import current_actor
 from coordinator.web.forms import checked, optional_int, referral_from_form, task_from_form, text
-from coordinator.web import follow_up
 from coordinator.web.sharing import information_context
 
 
@@ -74,8 +76,15 @@ async def case_page_context(db: AsyncSession, request: Request, case_id: int) ->
     failures = (await audit.case_entries(db, case.id, "plugin.failed")
                 if policy.may_see_plugin_failures(actor) else [])
     registry = request.app.state.registry
+    revisions = await case_changes.history(db, case.id)
+    authors = {r.by_id for r in revisions}
+    names = dict((await db.execute(select(User.id, User.display_name).where(User.id.in_(authors)))).all())
+    all_tasks = [t for agency_tasks in by_agency.values() for t in agency_tasks]
     return {"case": case, "tasks_by_agency": by_agency, "today": today, "actor": actor,
             "can": policy.Permissions(actor), "plugin_failures": failures, **information,
+            "roles": await roles.case_roles(db, case.id), "revisions": revisions, "people_names": names,
+            "case_event_list": await case_events.case_events(db, case.id), "not_reached_days": None,
+            "held_elsewhere": {agency: duties.held_elsewhere(registry, all_tasks, agency) for agency in by_agency},
             **await follow_up.case_context(db, registry, actor, case)}
 
 

@@ -16,7 +16,11 @@ a row even for an empty session. Here instead:
 Litestar asks the store to renew the session on every request and to save it on every
 response. Writing the same row twice per request would cost every live change a few
 milliseconds, so an unchanged session is rewritten only when its expiry has fallen more than
-RENEW_SLACK behind: the idle limit then holds to within that slack."""
+RENEW_SLACK behind: the idle limit then holds to within that slack. The session is loaded with
+its user in one statement (the authentication reads the user from it), and a response that
+leaves the session as it was loaded writes nothing and reads nothing again: the load renewed it.
+Every request still reads its session from the database, so a session ended by any process, or
+a user deactivated from the command line, refuses the very next request."""
 
 from __future__ import annotations
 
@@ -34,13 +38,30 @@ from litestar.utils.dataclass import extract_dataclass_items
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from coordinator.models import WebSession, utcnow
+from coordinator.models import User, WebSession, utcnow
 
 RENEW_SLACK = dt.timedelta(seconds=60)
 COOKIE = "session"  # the live websocket reads this cookie too
 ID_BYTES = 32
 _ISSUED_ID = re.compile(f"[0-9a-f]{{{ID_BYTES * 2}}}")
-_LOADED = "coordinator.session"  # scope state: (id, user id) of the session this request loaded
+_LOADED = "coordinator.session"  # scope state: the session this request loaded (a Loaded)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A session as a request loaded it: its id, its stored data, and its user (active or not:
+    whether an inactive user may do anything is the authentication's decision)."""
+
+    key: str
+    data: bytes
+    user_id: int
+    user: User | None
+
+
+def loaded_user(scope: dict, user_id: int) -> User | None:
+    """The user loaded with this request's session, if it is ``user_id``: no second lookup."""
+    loaded: Loaded | None = scope.get("state", {}).get(_LOADED)
+    return loaded.user if loaded is not None and loaded.user is not None and loaded.user.id == user_id else None
 
 
 def _stale(current: dt.datetime | None, wanted: dt.datetime | None) -> bool:
@@ -81,18 +102,26 @@ class DatabaseSessionStore(Store):
             await db.commit()
 
     async def get(self, key: str, renew_for: int | dt.timedelta | None = None) -> bytes | None:
+        loaded = await self.load(key, renew_for)
+        return loaded.data if loaded is not None else None
+
+    async def load(self, key: str, renew_for: int | dt.timedelta | None = None) -> Loaded | None:
+        """The session under ``key`` with its user, in one statement; renewed if its expiry lags
+        by more than the slack; None (and deleted) once expired."""
         async with self._sessionmaker() as db:
-            row = await db.get(WebSession, key)
-            if row is None:
+            found = (await db.execute(select(WebSession, User).outerjoin(User, User.id == WebSession.user_id)
+                                      .where(WebSession.key == key))).first()
+            if found is None:
                 return None
+            row, user = found
             if row.expires_at is not None and row.expires_at <= utcnow():
-                await db.delete(row)
+                await db.execute(delete(WebSession).where(WebSession.key == key))
                 await db.commit()
                 return None
             if renew_for is not None and _stale(row.expires_at, _expiry(renew_for)):
-                row.expires_at = _expiry(renew_for)
+                await db.execute(update(WebSession).where(WebSession.key == key).values(expires_at=_expiry(renew_for)))
                 await db.commit()
-            return row.data
+            return Loaded(key, row.data, row.user_id, user)
 
     async def delete(self, key: str) -> None:
         async with self._sessionmaker() as db:
@@ -126,37 +155,39 @@ class IssuedSessionBackend(ServerSideSessionBackend):
     async def load_from_connection(self, connection: ASGIConnection) -> dict[str, Any]:
         session_id = self._cookie_id(connection)
         if session_id is not None:
-            data = await self.get(session_id, store=self.config.get_store_from_app(connection.scope["app"]))
-            if data is not None:
-                session = self.deserialize_data(data)
-                connection.scope.setdefault("state", {})[_LOADED] = (session_id, session.get("user_id"))
-                return session
+            store: DatabaseSessionStore = self.config.get_store_from_app(connection.scope["app"])  # type: ignore[assignment]
+            loaded = await store.load(session_id, renew_for=self.config.max_age if self.config.renew_on_access else None)
+            if loaded is not None:
+                connection.scope.setdefault("state", {})[_LOADED] = loaded
+                return self.deserialize_data(loaded.data)
         return {}
 
-    def _loaded(self, connection: ASGIConnection) -> tuple[str | None, int | None]:
-        return connection.scope.get("state", {}).get(_LOADED, (None, None))
+    def _loaded(self, connection: ASGIConnection) -> Loaded | None:
+        return connection.scope.get("state", {}).get(_LOADED)
 
     def get_session_id(self, connection: ASGIConnection) -> str | None:  # type: ignore[override]
         """The loaded session's id, or None: an id exists only once the server has issued it."""
-        return self._loaded(connection)[0]
+        loaded = self._loaded(connection)
+        return loaded.key if loaded is not None else None
 
     async def store_in_message(self, scope_session: ScopeSession, message: Message, connection: ASGIConnection) -> None:
         store: DatabaseSessionStore = self.config.get_store_from_app(connection.scope["app"])  # type: ignore[assignment]
         headers = MutableScopeHeaders.from_message(message)
-        loaded, loaded_user_id = self._loaded(connection)
+        loaded = self._loaded(connection)
+        loaded_key = loaded.key if loaded is not None else None
         user_id = scope_session.get("user_id") if isinstance(scope_session, dict) else None
         if user_id is None:  # logged out, or never logged in: nothing to keep
-            if loaded is not None:
-                await store.delete(loaded)
+            if loaded_key is not None:
+                await store.delete(loaded_key)
             if connection.cookies.get(self.config.key):
                 headers.add("Set-Cookie", self._cookie("null", expires=0))
             return
         data = self.serialize_data(scope_session, connection.scope)
         session_id = connection.get_session_id()  # None once the handler cleared the session
-        if session_id is None or user_id != loaded_user_id:  # whoever it is, a new user gets a new id
+        if session_id is None or loaded is None or user_id != loaded.user_id:  # whoever it is, a new user gets a new id
             session_id = self.generate_session_id()
-            await store.create(session_id, data, self.config.max_age, user_id=user_id, replacing=loaded)
-        else:
+            await store.create(session_id, data, self.config.max_age, user_id=user_id, replacing=loaded_key)
+        elif data != loaded.data:  # unchanged, it was renewed as it was loaded
             await self.set(session_id, data, store=store)
         headers.add("Set-Cookie", self._cookie(session_id))
 

@@ -7,12 +7,13 @@ from litestar import get
 from litestar.response import Template
 
 from coordinator import hookimpl
-from coordinator.hookspecs import AgencyIdentity, InformationCategory, Responsibility, TaskTemplate
+from coordinator.hookspecs import AgencyIdentity, InformationCategory, Responsibility, SharedDuty, Strategy, TaskTemplate
 
 KEY = "probation"
 SUPERVISE = "Supervise the licence conditions"
 CHILD_CONTACT = "Check the licence conditions on contact with the children"
 REVIEW = "Review the licence conditions in the light of new information"
+RECALL = "Consider recall to custody"  # a shared duty, held through offender supervision
 MAPPA_WITHHELD = "MAPPA plans are shared with the police only"
 
 
@@ -23,7 +24,7 @@ def agency_identity():
 
 @hookimpl
 def agency_task_list(case):
-    tasks = [TaskTemplate(SUPERVISE, "perpetrator", standing=True)]
+    tasks = [TaskTemplate(SUPERVISE, "perpetrator", standing=True), TaskTemplate(RECALL, "perpetrator", duty="recall")]
     if case.has_children:
         tasks.append(TaskTemplate(CHILD_CONTACT, "children"))
     return tasks
@@ -47,6 +48,66 @@ def agency_restrict_disclosure(category, viewer_agency):
     if category == "probation.mappa" and viewer_agency != "police":
         return MAPPA_WITHHELD
     return None
+
+
+@hookimpl
+def agency_shared_duties():
+    return [SharedDuty("recall", "offender_supervision", fallback=True)]
+
+
+@hookimpl
+def agency_strategies():
+    return [Strategy("probation.licence_conditions", "subject", "Licence conditions restricting contact", "containment")]
+
+
+def reaction(hook: str, *details: object) -> list[TaskTemplate]:
+    """What probation answers to each case event: a task naming the event, so a test sees it arrive."""
+    return [TaskTemplate(" ".join([f"Probation reacts to {hook}", *map(str, details)]), "perpetrator")]
+
+
+@hookimpl
+def case_risk_raised(case, previous_level):
+    return reaction("risk_raised", previous_level, case.risk_level)
+
+
+@hookimpl
+def case_key_date_near(case, kind, on, days_before):
+    return reaction("key_date_near", kind, on, days_before)
+
+
+@hookimpl
+def case_anniversary(case, kind, on, years):
+    return reaction("anniversary", kind, years)
+
+
+@hookimpl
+def case_order_violated(case, on):
+    return reaction("order_violated", on)
+
+
+@hookimpl
+def case_precipitating_event(case, kind, on):
+    return reaction("precipitating_event", kind, on)
+
+
+@hookimpl
+def case_follow_up_due(case, agency, planned_on):
+    return reaction("follow_up_due", agency, planned_on)
+
+
+@hookimpl
+def case_follow_up_missed(case, agency, planned_on):
+    return reaction("follow_up_missed", agency, planned_on)
+
+
+@hookimpl
+def case_task_overdue(case, agency, title, due_on):
+    return reaction("task_overdue", agency, due_on) if agency == KEY else None
+
+
+@hookimpl
+def case_safety_plan_review_due(case, review_on):
+    return reaction("safety_plan_review_due", review_on)
 
 
 @hookimpl

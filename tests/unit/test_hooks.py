@@ -30,11 +30,11 @@ async def test_hook_agency_task_list_gives_the_agency_its_tasks_as_it_joins_a_ca
     chair = await client_for("chair")
     with_children = await open_case(chair, ["probation"], children=True)
     adults_only = await open_case(chair, ["police"], children=False)
-    assert await task_titles(chair, with_children["id"], "probation") == [probation.SUPERVISE, probation.CHILD_CONTACT]
+    assert await task_titles(chair, with_children["id"], "probation") == [probation.SUPERVISE, probation.RECALL, probation.CHILD_CONTACT]
 
     added = await chair.post(f"/api/cases/{adults_only['id']}/agencies", json={"agency": "probation"})
     assert added.status_code == 201, added.text
-    assert await task_titles(chair, adults_only["id"], "probation") == [probation.SUPERVISE]
+    assert await task_titles(chair, adults_only["id"], "probation") == [probation.SUPERVISE, probation.RECALL]
 
 
 async def test_hook_agency_information_categories_are_what_the_agency_may_record(client_for, staff):

@@ -108,3 +108,25 @@ async def test_a_failed_update_is_sent_with_the_next_one(app, sessionmaker, regi
         await live.leave(room, member)
     assert f'id="conference-roles-{scenario.conference_id}"' in message
     assert f'id="conference-notes-{scenario.conference_id}"' in message  # the update that failed
+
+
+async def test_a_room_renders_after_giving_back_its_database_connection(app, sessionmaker, registry, monkeypatch):
+    """SQLite has one connection per process: every request and every other room waits while it
+    is held, so a room holds it to read the state, never while rendering the fragments."""
+    scenario = await build_conference(sessionmaker, registry)
+    live = app.state.live
+    actor, audience = await seat_of(sessionmaker, "pc", scenario.conference_id)
+    render = hub_module.render_fragments
+    held_while_rendering = []
+
+    def render_watching_the_pool(env, view, aspects):  # noqa: ANN001, ANN202
+        held_while_rendering.append(app.state.engine.pool.checkedout())
+        return render(env, view, aspects)
+
+    monkeypatch.setattr(hub_module, "render_fragments", render_watching_the_pool)
+    async with live.channels:
+        room, member = await live.enter(scenario.conference_id, actor, audience, "session-key")
+        room.send_everything(member)
+        await asyncio.wait_for(member.outbox.get(), WAIT)
+        await live.leave(room, member)
+    assert held_while_rendering == [0]

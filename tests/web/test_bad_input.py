@@ -29,7 +29,7 @@ BAD_CASES = [
     (survivor(agencies=["police", "fire_brigade"]), "agencies"),
     (survivor(lead_agency="health", agencies=["police"]), "lead_agency"),
     (survivor(checklist_score=2), "checklist_score"),
-    (survivor(key_dates=[{"kind": "birthday", "on": "2026-01-01"}]), "key_dates[0].kind"),
+    (survivor(key_dates=[{"kind": "graduation", "on": "2026-01-01"}]), "key_dates[0].kind"),
     (survivor(key_dates=[{"kind": "hearing", "on": "not a date"}]), "key_dates"),
     (survivor(judgement_level="extreme", judgement_reasons="x"), "judgement_level"),
     ([1, 2, 3], None),

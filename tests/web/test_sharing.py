@@ -218,12 +218,12 @@ async def test_a_correction_is_a_new_version_and_the_old_one_stays_in_history(cl
 
 async def test_recording_an_item_tells_the_agencies_on_the_case(client_for, case, sessionmaker):
     health = await client_for("doc")
-    await record_item(health, case["id"], "health.injuries", INJURIES)
+    item = await record_item(health, case["id"], "health.injuries", INJURIES)
     async with sessionmaker() as session:
         events = (await session.execute(
             select(AuditEntry.detail).where(AuditEntry.action == "case.event.information_recorded")
         )).scalars().all()
-    assert len(events) == 1 and '"detail":"health.injuries"' in events[0]
+    assert len(events) == 1 and f'"about":"item:{item["id"]}"' in events[0]
 
 
 async def test_the_export_holds_the_case_its_tasks_and_only_what_the_gate_allows(client_for, case):

@@ -170,21 +170,23 @@ class Room:
         if not audiences:
             return
         hub = self.hub
-        rendered: dict[Audience, str] = {}
+        views = {}
         async with hub.sessionmaker() as session:
             state = await load_state(session, hub.registry, self.conference_id, aspects)
             self.current_case_id = state.current_case_id
             for audience, group in audiences.items():
                 viewers = list({m.actor.id: m.actor for m in group}.values())
-                view = await view_for(session, hub.registry, state, audience, viewers, aspects)
-                rendered[audience] = render_fragments(hub.env, view, aspects)
+                views[audience] = await view_for(session, hub.registry, state, audience, viewers, aspects)
             if "case" in aspects and state.current_case_id is not None:
                 self._wake_at(await gate.next_grant_change(session, state.current_case_id, utcnow()))
             await session.commit()  # the disclosures the gate recorded
+        # Rendered once the session has given its connection back: on SQLite there is one, and
+        # every request and every other room waits for it.
         for audience, group in audiences.items():
+            rendered = render_fragments(hub.env, views[audience], aspects)
             hub.renders += 1
             for member in group:
-                member.offer(rendered[audience])
+                member.offer(rendered)
 
     def _wake_at(self, when) -> None:  # noqa: ANN001
         """Re-render the case when a consent or override on it expires, with no other change."""

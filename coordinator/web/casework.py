@@ -1,0 +1,154 @@
+"""A case between meetings: edits, risk reassessment, stages, the role map and recorded events,
+as page forms (redirecting back to the case) and their JSON twins."""
+
+from __future__ import annotations
+
+from litestar import Request, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+from litestar.response import Redirect
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from coordinator import case_changes, case_events, cases
+from coordinator.case_changes import CaseEditIn, ReassessmentIn, StageIn
+from coordinator.case_events import PrecipitatingEventIn
+from coordinator.conference import roles
+from coordinator.conference.roles import CaseRoleIn
+from coordinator.models import utcnow
+from coordinator.plugins import AgencyRegistry
+from coordinator.settings import Settings
+from coordinator.web.auth import current_actor
+from coordinator.web.forms import checked, from_form, key_dates_from_form, optional_int, people_from_form, text
+from coordinator.web.json import case_json, event_json, revision_json, role_json
+
+
+def _back(case_id: int, section: str) -> Redirect:
+    return Redirect(f"/cases/{case_id}#{section}", status_code=303)
+
+
+# --- services, shared by the page forms and the API --------------------------------------------
+
+async def _edit(db: AsyncSession, registry: AgencyRegistry, request: Request, case_id: int, data: CaseEditIn) -> None:
+    await case_changes.edit_case(db, registry, current_actor(request), case_id, data)
+    await db.commit()
+
+
+async def _reassess(db: AsyncSession, registry: AgencyRegistry, settings: Settings, request: Request, case_id: int,
+                    data: ReassessmentIn) -> None:
+    await case_changes.reassess_risk(db, registry, settings.referral, current_actor(request), case_id, data,
+                                     utcnow().date())
+    await db.commit()
+
+
+async def _move(db: AsyncSession, request: Request, case_id: int, data: StageIn) -> None:
+    await case_changes.move_stage(db, current_actor(request), case_id, data)
+    await db.commit()
+
+
+async def _give_role(db: AsyncSession, registry: AgencyRegistry, request: Request, case_id: int,
+                     data: CaseRoleIn) -> None:
+    await roles.assign_case_role(db, registry, current_actor(request), case_id, data)
+    await db.commit()
+
+
+async def _record_event(db: AsyncSession, registry: AgencyRegistry, request: Request, case_id: int,
+                        data: PrecipitatingEventIn):  # noqa: ANN202
+    raised = await case_events.record_precipitating_event(db, registry, current_actor(request), case_id, data,
+                                                          utcnow().date())
+    await db.commit()
+    return raised
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+@post("/cases/{case_id:int}/edit")
+async def edit_case_page(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                         case_id: FromPath[int]) -> Redirect:
+    form = await request.form()
+    data = checked(CaseEditIn(
+        version=optional_int(form, "version") or 0, reason=text(form, "reason"), summary=text(form, "summary"),
+        people=people_from_form(form), key_dates=key_dates_from_form(form),
+        caseworker_id=optional_int(form, "caseworker_id")))
+    await _edit(db, registry, request, case_id, data)
+    return _back(case_id, "history")
+
+
+@post("/cases/{case_id:int}/risk")
+async def reassess_page(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                        settings: NamedDependency[Settings], case_id: FromPath[int]) -> Redirect:
+    await _reassess(db, registry, settings, request, case_id, from_form(ReassessmentIn, await request.form()))
+    return _back(case_id, "history")
+
+
+@post("/cases/{case_id:int}/stage")
+async def stage_page(request: Request, db: NamedDependency[AsyncSession], case_id: FromPath[int]) -> Redirect:
+    await _move(db, request, case_id, from_form(StageIn, await request.form()))
+    return _back(case_id, "history")
+
+
+@post("/cases/{case_id:int}/roles")
+async def role_page(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                    case_id: FromPath[int]) -> Redirect:
+    await _give_role(db, registry, request, case_id, from_form(CaseRoleIn, await request.form()))
+    return _back(case_id, "role-map")
+
+
+@post("/cases/{case_id:int}/events")
+async def event_page(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                     case_id: FromPath[int]) -> Redirect:
+    await _record_event(db, registry, request, case_id, from_form(PrecipitatingEventIn, await request.form()))
+    return _back(case_id, "events")
+
+
+# --- the JSON twins --------------------------------------------------------------------------------
+
+@patch("/api/cases/{case_id:int}")
+async def edit_case(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                    case_id: FromPath[int], data: JSONBody[CaseEditIn]) -> dict:
+    await _edit(db, registry, request, case_id, data)
+    return case_json(await cases.load_case(db, case_id), registry)
+
+
+@post("/api/cases/{case_id:int}/risk")
+async def reassess(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                   settings: NamedDependency[Settings], case_id: FromPath[int], data: JSONBody[ReassessmentIn]) -> dict:
+    await _reassess(db, registry, settings, request, case_id, data)
+    return case_json(await cases.load_case(db, case_id), registry)
+
+
+@post("/api/cases/{case_id:int}/stage")
+async def move_stage(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                     case_id: FromPath[int], data: JSONBody[StageIn]) -> dict:
+    await _move(db, request, case_id, data)
+    return case_json(await cases.load_case(db, case_id), registry)
+
+
+@post("/api/cases/{case_id:int}/roles")
+async def give_role(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                    case_id: FromPath[int], data: JSONBody[CaseRoleIn]) -> list[dict]:
+    await _give_role(db, registry, request, case_id, data)
+    return [role_json(r, registry) for r in await roles.case_roles(db, case_id)]
+
+
+@get("/api/cases/{case_id:int}/roles")
+async def list_roles(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                     case_id: FromPath[int]) -> list[dict]:
+    case = await cases.case_for(db, current_actor(request), case_id)
+    return [role_json(r, registry) for r in await roles.case_roles(db, case.id)]
+
+
+@post("/api/cases/{case_id:int}/events")
+async def record_event(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                       case_id: FromPath[int], data: JSONBody[PrecipitatingEventIn]) -> dict:
+    return event_json(await _record_event(db, registry, request, case_id, data))
+
+
+@get("/api/cases/{case_id:int}/history")
+async def case_history(request: Request, db: NamedDependency[AsyncSession], case_id: FromPath[int]) -> dict:
+    case = await cases.case_for(db, current_actor(request), case_id)
+    return {"revisions": [revision_json(r) for r in await case_changes.history(db, case.id)],
+            "events": [event_json(e) for e in await case_events.case_events(db, case.id)]}
+
+
+PAGES = [edit_case_page, reassess_page, stage_page, role_page, event_page]
+API = [edit_case, reassess, move_stage, give_role, list_roles, record_event, case_history]
