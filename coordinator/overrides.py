@@ -16,7 +16,7 @@ from coordinator.consents import aware, case_to_change, record_on_case, required
 from coordinator.errors import Conflict, Invalid
 from coordinator.gate import override_in_force
 from coordinator.limits import Category, Key, ListOf, OneOf, Text
-from coordinator.models import Override, OverrideScope, utcnow
+from coordinator.models import Case, Override, OverrideScope, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 
@@ -144,3 +144,12 @@ def override_status(override: Override, now: dt.datetime) -> str:
     if override.status == "approved":
         return "expired"
     return override.status
+
+
+async def awaiting_decision(session: AsyncSession) -> list[tuple[Override, str]]:
+    """Overrides requested and not yet decided, oldest first, with their case reference: a
+    supervisor's queue."""
+    return [tuple(row) for row in (await session.execute(
+        select(Override, Case.reference).join(Case, Case.id == Override.case_id)
+        .where(Override.status == "requested", Case.closed_at.is_(None)).order_by(Override.requested_at)
+    )).all()]

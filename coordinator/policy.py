@@ -311,6 +311,11 @@ class Permissions:
         """Edit, reassess and move the case: its case worker (a coordinator or the lead agency)."""
         return is_case_worker(self.actor, case) and case.closed_at is None
 
+    @property
+    def decide_overrides(self) -> bool:
+        """Supervisors decide overrides (never their own request: checked per override)."""
+        return self.actor.role == APPROVER_ROLE
+
     def change_role_map(self, case: CaseLike) -> bool:
         """Between meetings only a coordinator changes the role map (the lead agency included)."""
         return coordinates(self.actor) and case.closed_at is None

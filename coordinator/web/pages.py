@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import audit, case_changes, case_events, cases, duties, policy, tasks
+from coordinator import audit, case_changes, case_events, cases, duties, overrides, policy, tasks
 from coordinator.conference import roles
 from coordinator.errors import DomainError, Invalid
 from coordinator.models import User, utcnow
@@ -27,13 +27,22 @@ def is_htmx(request: Request) -> bool:
 
 
 @get("/", name="dashboard")
-async def dashboard(request: Request, db: NamedDependency[AsyncSession]) -> Template:
+async def dashboard(request: Request, db: NamedDependency[AsyncSession], stage: FromQuery[str | None] = None) -> Template:
+    """Each person's reminders and queues: their agency's due and overdue work by case; for those
+    who coordinate, every agency's overdue work and the cases waiting to be heard; for a
+    supervisor, the overrides awaiting a decision. ``stage`` filters the cases."""
     actor = current_actor(request)
+    can = policy.Permissions(actor)
     today = utcnow().date()
+    visible = await cases.visible_cases(db, actor)
     return Template("dashboard.html", context={
-        "cases": await cases.visible_cases(db, actor),
-        "tasks": await tasks.open_tasks_for_agency(db, actor.agency, today),
-        "today": today, "can": policy.Permissions(actor),
+        "cases": [c for c in visible if stage in (None, "", c.stage)], "stage": stage or "",
+        "due": await tasks.due_work(db, today, agency=actor.agency) if actor.agency else [],
+        "overdue": await tasks.due_work(db, today, overdue_only=True) if can.coordinate else [],
+        "queue": await case_events.hearing_queue(db) if can.coordinate else {},
+        "references": {c.id: c.reference for c in visible},
+        "awaiting": await overrides.awaiting_decision(db) if can.decide_overrides else [],
+        "today": today, "can": can,
     })
 
 
