@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -15,7 +15,7 @@ from coordinator import audit, cases, policy
 from coordinator.conference.participation import InviteIn, active_user, check_invite
 from coordinator.errors import Invalid
 from coordinator.limits import Id, Line, ListOf
-from coordinator.models import AgendaItem, Case, Conference, Participant, User
+from coordinator.models import AgendaItem, Case, Conference, HearingRequest, Participant, User
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 
@@ -95,6 +95,10 @@ async def schedule_conference(session: AsyncSession, registry: AgencyRegistry, a
         session.add(AgendaItem(conference_id=conference.id, case_id=case.id, position=position, group=group))
     for user, role in invited.values():
         session.add(Participant(conference_id=conference.id, user_id=user.id, agency=user.agency, role=role))
+    # The cases placed on this agenda leave the "to be heard" queue: their requests are answered.
+    await session.execute(update(HearingRequest).where(
+        HearingRequest.case_id.in_([c.id for c in found]), HearingRequest.conference_id.is_(None)
+    ).values(conference_id=conference.id))
     await session.flush()
     await audit.record(session, actor, "conference.scheduled", subject=f"conference:{conference.id}",
                        scheduled_at=conference.scheduled_at, chair_id=chair.id, cases=[c.id for c in found],

@@ -7,7 +7,14 @@ from litestar import get
 from litestar.response import Template
 
 from coordinator import hookimpl
-from coordinator.hookspecs import AgencyIdentity, InformationCategory, Responsibility, SharedDuty, Strategy, TaskTemplate
+from coordinator.hookspecs import (
+    AgencyIdentity,
+    InformationCategory,
+    Responsibility,
+    SharedDuty,
+    Strategy,
+    TaskTemplate,
+)
 
 KEY = "probation"
 SUPERVISE = "Supervise the licence conditions"

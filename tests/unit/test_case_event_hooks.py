@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from coordinator import monitor
 from coordinator.models import FollowUp, HearingRequest, InformationItem, RaisedEvent
-from tests.unit.conftest import open_case, task_titles
+from tests.unit.conftest import task_titles
 
 TODAY = dt.date.today()
 
@@ -64,6 +64,12 @@ async def test_hook_case_key_date_near_is_raised_once_within_the_window(client_f
         queued = (await session.execute(select(HearingRequest.reason).where(
             HearingRequest.case_id == case["id"]))).scalars().all()
     assert queued == ["a key date is near"]  # back on the next agenda, with the reason
+    assert "a key date is near" in (await chair.get("/")).text
+    scheduled = await chair.post("/api/conferences", json={
+        "title": "MARAC", "scheduled_at": "2030-01-07T10:00:00Z", "chair_id": staff["chair"].id,
+        "case_ids": [case["id"]]})
+    assert scheduled.status_code == 201, scheduled.text
+    assert "a key date is near" not in (await chair.get("/")).text  # placed on an agenda: the queue is answered
 
 
 async def test_hook_case_anniversary_recurs_and_is_caught_up_after_the_monitor_was_down(
