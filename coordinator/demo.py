@@ -8,11 +8,13 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import accounts, cases
+from coordinator import accounts, case_changes, cases, monitor
 from coordinator.accounts import actor_of
+from coordinator.case_changes import StageIn
 from coordinator.cases import KeyDateIn, PersonIn, ReferralIn
-from coordinator.conference import schedule
+from coordinator.conference import roles, schedule
 from coordinator.conference.participation import InviteIn
+from coordinator.conference.roles import CaseRoleIn
 from coordinator.conference.schedule import ConferenceIn
 from coordinator.models import User, utcnow
 from coordinator.plugins import AgencyRegistry
@@ -51,6 +53,15 @@ async def load_demo(session: AsyncSession, registry: AgencyRegistry) -> list[str
                    KeyDateIn("hearing", today + dt.timedelta(days=21), "Restraining order hearing")],
         agencies=registry.keys, lead_agency=registry.keys[0],
     ), today)
+    # Between meetings: police holds safety planning, the case is in follow-up, and the monitor
+    # has raised the release date's event (with the agencies' tasks).
+    chair = actor_of(users["chair"])
+    planner = next((a.key for a in registry if registry.can_take(a.key, "safety_planning")), None)
+    if planner is not None:
+        await roles.assign_case_role(session, registry, chair, case.id, CaseRoleIn("safety_planning", planner, 0))
+    await case_changes.move_stage(session, chair, case.id, StageIn(case.version, "follow_up", "action plan agreed"))
+    due = [d for d in await monitor.due_events(session, today, near_days=14) if d.case_id == case.id]
+    await monitor.raise_due(session, registry, case.id, due)
     conference = await schedule.schedule_conference(session, registry, actor_of(users["chair"]), ConferenceIn(
         title="Demo MARAC", scheduled_at=utcnow() + dt.timedelta(hours=1), chair_id=users["chair"].id,
         case_ids=[case.id], participants=[InviteIn(u.id, "representative") for name, u in users.items()

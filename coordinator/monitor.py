@@ -113,6 +113,17 @@ async def due_events(session: AsyncSession, today: dt.date, near_days: int) -> l
             *await _follow_ups(session, today), *await _overdue_tasks(session, today), *await _plan_reviews(session, today)]
 
 
+async def raise_due(session: AsyncSession, registry: AgencyRegistry, case_id: int, due: list[Due]) -> int:
+    """Raise one case's due events in the caller's transaction; the number not raised before."""
+    case = await cases.load_case(session, case_id)
+    raised = 0
+    for item in due:
+        if await case_events.raise_event(session, registry, None, case, item.event, subject=item.subject,
+                                         occurs_on=item.on, **dict(item.arguments)):
+            raised += 1
+    return raised
+
+
 async def run_once(sessionmaker: async_sessionmaker[AsyncSession], registry: AgencyRegistry, today: dt.date,
                    near_days: int) -> int:
     """Raise every event due by ``today`` that was not raised before; the number raised. Each case's
@@ -122,11 +133,7 @@ async def run_once(sessionmaker: async_sessionmaker[AsyncSession], registry: Age
     raised = 0
     for case_id in dict.fromkeys(d.case_id for d in due):
         async with sessionmaker() as session:
-            case = await cases.load_case(session, case_id)
-            for item in (d for d in due if d.case_id == case_id):
-                if await case_events.raise_event(session, registry, None, case, item.event, subject=item.subject,
-                                                 occurs_on=item.on, **dict(item.arguments)):
-                    raised += 1
+            raised += await raise_due(session, registry, case_id, [d for d in due if d.case_id == case_id])
             await session.commit()
     async with sessionmaker() as session:
         session.add(MonitorRun(ran_on=today))

@@ -53,8 +53,8 @@ async def case_context(db: AsyncSession, registry: AgencyRegistry, actor: Actor,
         "can_write_plan": open_case and policy.may_write_safety_plan(actor, holder),
         "follow_ups": views, "not_reached_days": follow_ups.not_reached_days(v.row for v in views),
         "follow_up_agencies": [a for a in agencies if open_case and policy.may_follow_up_for(actor, a)],
-        "can_record_outcome": {v.row.id for v in views
-                               if open_case and v.row.outcome is None and policy.may_follow_up_for(actor, v.row.agency)},
+        "can_record_outcome": {v.row.id for v in views if open_case and v.row.outcome is None
+                               and policy.may_follow_up_for(actor, v.row.agency)},
         "follow_up_choices": {"methods": follow_ups.METHODS, "outcomes": follow_ups.OUTCOMES, "risks": RISK_LEVELS,
                               "questions": follow_ups.QUESTIONS, "task_rows": range(TASK_ROWS)},
         "follow_up_error": None, "follow_up_form": "", "follow_up_values": NO_VALUES,

@@ -27,7 +27,8 @@ def test_less_than_thirty_days_or_a_single_attempt_is_not_the_criterion():
 
 def test_a_successful_contact_in_between_starts_the_count_again():
     assert not_reached_days(attempts((0, "not_reached"), (20, "reached"), (45, "not_reached"))) is None
-    assert not_reached_days(attempts((0, "not_reached"), (5, "reached"), (10, "not_reached"), (40, "not_reached"))) == 30
+    again = attempts((0, "not_reached"), (5, "reached"), (10, "not_reached"), (40, "not_reached"))
+    assert not_reached_days(again) == 30
     assert not_reached_days(attempts((0, "not_reached"), (40, "not_reached"), (41, "reached"))) is None
 
 

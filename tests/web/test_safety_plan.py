@@ -7,8 +7,8 @@ import json
 from sqlalchemy import select
 
 from coordinator.models import AuditEntry, RoleAssignment, utcnow
-from tests.sharing_steps import grant_consent, row_counts
 from tests.conference_scenario import build_conference
+from tests.sharing_steps import grant_consent, row_counts
 
 SAFE_PLACE = "Her sister at Mill Road; the refuge number is saved under Dentist"
 ESCAPE = "Back door to the garden, car keys by the door"
