@@ -98,7 +98,7 @@ async def _record(session: AsyncSession, actor: Actor, case: Case, version: int,
 
 
 def _people(people: list[PersonIn]) -> list[tuple]:
-    return [(p.role, p.name, p.born_on) for p in people]
+    return [(p.role, p.name, p.born_on, p.target_kind) for p in people]
 
 
 def _dates(key_dates: list[KeyDateIn]) -> list[tuple]:
@@ -114,7 +114,7 @@ async def edit_case(session: AsyncSession, registry: AgencyRegistry, actor: Acto
     values: dict[str, object] = {}
     if edit.people is not None:
         cases.validate_people(edit.people)
-        people = [PersonIn(p.role, p.name.strip(), p.born_on) for p in edit.people]
+        people = [PersonIn(p.role, p.name.strip(), p.born_on, p.target_kind) for p in edit.people]
         if _people(people) != _people(case.people):
             changes["people"] = [_people(case.people), _people(people)]
     if edit.key_dates is not None:
@@ -133,7 +133,8 @@ async def edit_case(session: AsyncSession, registry: AgencyRegistry, actor: Acto
     version = await _new_version(session, case, edit.version, **values)
     if "people" in changes:
         await session.execute(delete(CasePerson).where(CasePerson.case_id == case.id))
-        session.add_all([CasePerson(case_id=case.id, role=p.role, name=p.name, born_on=p.born_on) for p in people])
+        session.add_all([CasePerson(case_id=case.id, role=p.role, name=p.name, born_on=p.born_on,
+                                    target_kind=p.target_kind) for p in people])
     if "key_dates" in changes:
         await session.execute(delete(KeyDate).where(KeyDate.case_id == case.id))
         session.add_all([KeyDate(case_id=case.id, kind=k.kind, on=k.on, note=k.note) for k in edit.key_dates])

@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,16 +22,18 @@ from coordinator import audit, cases, events, policy
 from coordinator.errors import Conflict, Invalid
 from coordinator.hookspecs import PRECIPITATING_EVENTS
 from coordinator.limits import OneOf, Text
-from coordinator.models import Case, HearingRequest, RaisedEvent
+from coordinator.models import Case, HearingRequest, RaisedEvent, Task
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
+from coordinator.tasks import CLOSED_STATUSES
 
 # Each event as the case page names it.
 EVENT_LABELS = {
     "risk_raised": "Risk raised", "key_date_near": "Key date near", "anniversary": "Anniversary of a key date",
     "order_violated": "Order or notice violated", "precipitating_event": "Precipitating event",
     "follow_up_due": "Follow-up due", "follow_up_missed": "Follow-up missed", "task_overdue": "Task overdue",
-    "safety_plan_review_due": "Safety plan due for review", "information_recorded": "Information recorded",
+    "safety_plan_review_due": "Safety plan due for review", "monitoring_review_due": "Monitoring review due",
+    "information_recorded": "Information recorded",
 }
 # Why an event brings the case back to the agenda, as the queue shows it (None: it does not).
 AGENDA_REASONS = {
@@ -43,6 +45,7 @@ AGENDA_REASONS = {
     "follow_up_missed": "a follow-up contact was missed",
     "task_overdue": "an action is overdue",
     "safety_plan_review_due": "the safety plan is due for review",
+    "monitoring_review_due": "its monitoring review is due",
     "follow_up_due": None,
     "information_recorded": None,
 }
@@ -131,7 +134,22 @@ async def record_precipitating_event(session: AsyncSession, registry: AgencyRegi
     if raised is None:
         raise Conflict(f"{PRECIPITATING_EVENTS[data.kind]} on {data.on.isoformat()} is already recorded on "
                        f"case {case.reference}", field="kind")
+    if case.kind == "threat_assessment":
+        await _prompt_precipitating_review(session, actor, case, today)
     return raised
+
+
+async def _prompt_precipitating_review(session: AsyncSession, actor: Actor, case: Case, today: dt.date) -> None:
+    """On a threat-assessment case a precipitating event brings the plan's P-domain items up for
+    review today (the exhibit: "prepare for and mitigate precipitating events")."""
+    prompted = await session.execute(
+        update(Task).where(Task.case_id == case.id, Task.domain == "precipitating_events",
+                           Task.status.not_in(CLOSED_STATUSES), Task.strategy.is_not(None))
+        .values(review_on=today, version=Task.version + 1))
+    if prompted.rowcount:
+        await audit.record(session, actor, "plan.review_prompted", case_id=case.id, subject=f"case:{case.id}",
+                           items=prompted.rowcount)
+        events.case_changed(session, case.id, "tasks")
 
 
 async def case_events(session: AsyncSession, case_id: int) -> list[RaisedEvent]:

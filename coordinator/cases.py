@@ -27,7 +27,8 @@ CASE_KINDS = {
 }
 STAGES = ("referral", "information_gathering", "conference", "action_plan", "follow_up", "closed")
 RISK_LEVELS = ("standard", "medium", "high")
-PERSON_ROLES = ("survivor", "subject", "child")
+PERSON_ROLES = ("survivor", "subject", "child", "target")
+TARGET_KINDS = ("person", "group", "place")  # a threat-assessment case's target
 KEY_DATE_KINDS = ("court_order_served", "release_from_custody", "hearing", "relationship_start", "relationship_end",
                   "birthday", "anniversary", "other")
 # Dates the monitor warns of ahead (COORDINATOR_MONITOR_NEAR_DAYS), and dates that recur each year.
@@ -40,6 +41,7 @@ class PersonIn:
     role: OneOf(PERSON_ROLES)
     name: Line(200)
     born_on: dt.date | None = None
+    target_kind: OneOf(TARGET_KINDS) | None = None
 
 
 @dataclass
@@ -56,6 +58,7 @@ class ReferralIn:
     kind: OneOf(CASE_KINDS)
     people: ListOf(50, PersonIn)
     summary: Text() = ""
+    concern: Text() = ""  # a threat-assessment case: what the team is concerned about
     checklist_score: Count | None = None
     judgement_level: OneOf(RISK_LEVELS) | None = None
     judgement_reasons: Text() | None = None
@@ -152,7 +155,10 @@ def validate_people(people: list[PersonIn]) -> None:
             raise Invalid(f"person role must be one of {', '.join(PERSON_ROLES)}", field=f"people[{i}].role")
         if not person.name.strip():
             raise Invalid("every person needs a name", field=f"people[{i}].name")
-    if not any(p.role == "survivor" for p in people):
+        if (person.role == "target") != (person.target_kind is not None):
+            raise Invalid("a target says whether it is a person, a group or a place (and only a target does)",
+                          field=f"people[{i}].target_kind")
+    if not any(p.role in ("survivor", "target") for p in people):
         raise Invalid("name the survivor (victim or target) of the case", field="people")
 
 
@@ -194,8 +200,9 @@ async def create_case(
         incidents_last_12_months=incidents_in_window(referral, thresholds, today),
         last_referral_on=referral.last_referral_on, last_incident_on=referral.last_incident_on,
         referral_grounds=",".join(assessment.grounds), referring_agency=referral.referring_agency,
-        summary=referral.summary.strip(), created_by_id=actor.id,
-        people=[CasePerson(role=p.role, name=p.name.strip(), born_on=p.born_on) for p in referral.people],
+        summary=referral.summary.strip(), concern=referral.concern.strip(), created_by_id=actor.id,
+        people=[CasePerson(role=p.role, name=p.name.strip(), born_on=p.born_on, target_kind=p.target_kind)
+                for p in referral.people],
         key_dates=[KeyDate(kind=k.kind, on=k.on, note=k.note) for k in referral.key_dates],
     )
     session.add(case)

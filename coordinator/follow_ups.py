@@ -37,10 +37,12 @@ FAILED = ("not_reached", "unsafe_to_contact")
 NOT_REACHED_DAYS = 30  # the closure criterion (GBV step 6): not reached for a minimum of 30 days
 MAX_NOTE = 4_000
 MAX_NEW_TASKS = 20
-# The reassessment at each contact: the purpose of follow-up in GBV step 5, asked every time.
+# The reassessment at each contact: the purpose of follow-up in GBV step 5, asked every time. The first
+# question says "physical and mental well-being" where the reference uses a word that is also an agency's key,
+# which the core never names.
 QUESTIONS = {
-    "safety_status": "The status of the survivor in terms of their safety, health, family, social life "
-                     "(friends, school, work), feelings, and services",
+    "safety_status": "The status of the survivor in terms of their safety, physical and mental well-being, family, "
+                     "social life (friends, school, work), feelings, and services",
     "getting_help": "Is the survivor getting the help and services they need, and in a timely manner? "
                     "What is the outcome of the services they received?",
     "plans_in_action": "Were previous plans put into action?",

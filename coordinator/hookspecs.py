@@ -165,16 +165,21 @@ def agency_restrict_disclosure(category: str, viewer_agency: str) -> str | None:
     """
 
 
+# --- Case event hooks -------------------------------------------------------------------------
+# One hook per event, each raised once per case and date (``coordinator.case_events``). Every one
+# is called on the plugin of each agency on the case, one at a time, with the case's facts
+# (``case``, no names, no text) and the event's own arguments. It returns follow-up tasks for that
+# agency itself (added to the case at once), or None. Answers are not combined: each agency's
+# tasks are its own. A plugin that raises or returns anything else is skipped, logged and
+# recorded in the audit (``plugin.failed``); it never blocks the change or the monitor run that
+# raised the event, nor the other agencies' reactions.
+
+
 @hookspec
 def case_risk_raised(case: CaseFacts, previous_level: str) -> list[TaskTemplate] | None:
     """The case's risk level rose (from ``previous_level`` to ``case.risk_level``) at a reassessment.
 
-    Called on the plugin of each agency on the case, one at a time. Returns follow-up tasks for
-    that agency itself (added to the case at once), or None. Answers are not combined: each
-    agency's tasks are its own. A plugin that raises or returns anything else is skipped, logged
-    and recorded in the audit (``plugin.failed``); it never blocks the change or the monitor run
-    that raised the event, nor the other agencies' reactions.
-    """
+    A reaction hook: see "Case event hooks" above."""
 
 
 @hookspec
@@ -182,12 +187,7 @@ def case_key_date_near(case: CaseFacts, kind: str, on: dt.date, days_before: int
     """A release from custody or a hearing (``kind``) is ``days_before`` days away (the monitor's
     COORDINATOR_MONITOR_NEAR_DAYS window), raised once per key date.
 
-    Called on the plugin of each agency on the case, one at a time. Returns follow-up tasks for
-    that agency itself (added to the case at once), or None. Answers are not combined: each
-    agency's tasks are its own. A plugin that raises or returns anything else is skipped, logged
-    and recorded in the audit (``plugin.failed``); it never blocks the change or the monitor run
-    that raised the event, nor the other agencies' reactions.
-    """
+    A reaction hook: see "Case event hooks" above."""
 
 
 @hookspec
@@ -195,24 +195,14 @@ def case_anniversary(case: CaseFacts, kind: str, on: dt.date, years: int) -> lis
     """A key date recurs today: the anniversary (``years`` since ``on``) of a relationship's start
     or end, an order served, a birthday.
 
-    Called on the plugin of each agency on the case, one at a time. Returns follow-up tasks for
-    that agency itself (added to the case at once), or None. Answers are not combined: each
-    agency's tasks are its own. A plugin that raises or returns anything else is skipped, logged
-    and recorded in the audit (``plugin.failed``); it never blocks the change or the monitor run
-    that raised the event, nor the other agencies' reactions.
-    """
+    A reaction hook: see "Case event hooks" above."""
 
 
 @hookspec
 def case_order_violated(case: CaseFacts, on: dt.date) -> list[TaskTemplate] | None:
     """Someone on the case recorded that an order or notice was violated.
 
-    Called on the plugin of each agency on the case, one at a time. Returns follow-up tasks for
-    that agency itself (added to the case at once), or None. Answers are not combined: each
-    agency's tasks are its own. A plugin that raises or returns anything else is skipped, logged
-    and recorded in the audit (``plugin.failed``); it never blocks the change or the monitor run
-    that raised the event, nor the other agencies' reactions.
-    """
+    A reaction hook: see "Case event hooks" above."""
 
 
 @hookspec
@@ -220,72 +210,48 @@ def case_precipitating_event(case: CaseFacts, kind: str, on: dt.date) -> list[Ta
     """Someone on the case recorded a precipitating event (``kind`` is one of PRECIPITATING_EVENTS:
     loss, injustice, order_implemented, anniversary, contagion; an order violated has its own hook).
 
-    Called on the plugin of each agency on the case, one at a time. Returns follow-up tasks for
-    that agency itself (added to the case at once), or None. Answers are not combined: each
-    agency's tasks are its own. A plugin that raises or returns anything else is skipped, logged
-    and recorded in the audit (``plugin.failed``); it never blocks the change or the monitor run
-    that raised the event, nor the other agencies' reactions.
-    """
+    A reaction hook: see "Case event hooks" above."""
 
 
 @hookspec
 def case_follow_up_due(case: CaseFacts, agency: str, planned_on: dt.date) -> list[TaskTemplate] | None:
     """A planned follow-up contact by ``agency`` is due today.
 
-    Called on the plugin of each agency on the case, one at a time. Returns follow-up tasks for
-    that agency itself (added to the case at once), or None. Answers are not combined: each
-    agency's tasks are its own. A plugin that raises or returns anything else is skipped, logged
-    and recorded in the audit (``plugin.failed``); it never blocks the change or the monitor run
-    that raised the event, nor the other agencies' reactions.
-    """
+    A reaction hook: see "Case event hooks" above."""
 
 
 @hookspec
 def case_follow_up_missed(case: CaseFacts, agency: str, planned_on: dt.date) -> list[TaskTemplate] | None:
     """A planned follow-up contact by ``agency`` passed with no outcome recorded.
 
-    Called on the plugin of each agency on the case, one at a time. Returns follow-up tasks for
-    that agency itself (added to the case at once), or None. Answers are not combined: each
-    agency's tasks are its own. A plugin that raises or returns anything else is skipped, logged
-    and recorded in the audit (``plugin.failed``); it never blocks the change or the monitor run
-    that raised the event, nor the other agencies' reactions.
-    """
+    A reaction hook: see "Case event hooks" above."""
 
 
 @hookspec
 def case_task_overdue(case: CaseFacts, agency: str, title: str, due_on: dt.date) -> list[TaskTemplate] | None:
     """A task of ``agency`` passed its due date while still to do.
 
-    Called on the plugin of each agency on the case, one at a time. Returns follow-up tasks for
-    that agency itself (added to the case at once), or None. Answers are not combined: each
-    agency's tasks are its own. A plugin that raises or returns anything else is skipped, logged
-    and recorded in the audit (``plugin.failed``); it never blocks the change or the monitor run
-    that raised the event, nor the other agencies' reactions.
-    """
+    A reaction hook: see "Case event hooks" above."""
 
 
 @hookspec
 def case_safety_plan_review_due(case: CaseFacts, review_on: dt.date) -> list[TaskTemplate] | None:
     """The safety plan's review-by date passed with no newer version.
 
-    Called on the plugin of each agency on the case, one at a time. Returns follow-up tasks for
-    that agency itself (added to the case at once), or None. Answers are not combined: each
-    agency's tasks are its own. A plugin that raises or returns anything else is skipped, logged
-    and recorded in the audit (``plugin.failed``); it never blocks the change or the monitor run
-    that raised the event, nor the other agencies' reactions.
-    """
+    A reaction hook: see "Case event hooks" above."""
+
+
+@hookspec
+def case_monitoring_review_due(case: CaseFacts, review_on: dt.date) -> list[TaskTemplate] | None:
+    """A threat-assessment case in long-term monitoring reached its review date (it comes back to
+    the agenda). A reaction hook: see "Case event hooks" above."""
 
 
 @hookspec
 def case_information_recorded(case: CaseFacts, category: str) -> list[TaskTemplate] | None:
     """An agency recorded an item in ``category`` (no text is passed).
 
-    Called on the plugin of each agency on the case, one at a time. Returns follow-up tasks for
-    that agency itself (added to the case at once), or None. Answers are not combined: each
-    agency's tasks are its own. A plugin that raises or returns anything else is skipped, logged
-    and recorded in the audit (``plugin.failed``); it never blocks the change or the monitor run
-    that raised the event, nor the other agencies' reactions.
-    """
+    A reaction hook: see "Case event hooks" above."""
 
 
 @hookspec

@@ -146,6 +146,13 @@ class Case(Base):
     referring_agency: Mapped[str | None] = mapped_column(AgencyKey)
     # The survivor's named caseworker (by default whoever holds victim contact).
     caseworker_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Threat-assessment cases: the concern, and monitoring (active, long_term with a review
+    # interval that brings the case back to the agenda, or closed; not a case closure).
+    concern: Mapped[str] = mapped_column(Text, default="")
+    monitoring_status: Mapped[str | None] = mapped_column(String(20))
+    monitoring_review_days: Mapped[int | None] = mapped_column(Integer)
+    monitoring_review_on: Mapped[dt.date | None] = mapped_column(Date)
+    reopened_at: Mapped[dt.datetime | None] = mapped_column()
     summary: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -247,6 +254,127 @@ class FollowUp(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 
+class PlanAcknowledgement(Base):
+    """Why a threat-assessment plan keeps a separation strategy without containment or support:
+    the warning stands until a newer plan change, and the reason goes into the minutes."""
+
+    __tablename__ = "plan_acknowledgements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    strategies: Mapped[str] = mapped_column(Text)  # JSON: the plan's strategy keys when acknowledged
+    by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+# --- referrals, closure, feedback --------------------------------------------------------------
+
+class Service(Base):
+    """An entry in the service directory: kept by administrators, or contributed by an agency's
+    plugin (``agency`` set: refreshed from the plugin at start-up)."""
+
+    __tablename__ = "services"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(60))
+    offers: Mapped[str] = mapped_column(Text, default="")
+    contact: Mapped[str] = mapped_column(String(300), default="")
+    area: Mapped[str] = mapped_column(String(200), default="")
+    agency: Mapped[str | None] = mapped_column(AgencyKey)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Referral(Base):
+    """The survivor referred to an installed agency or a directory service (GBV step 4), with
+    the consent that covers what it shares; states draft, sent, accepted, declined, completed."""
+
+    __tablename__ = "referrals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    to_agency: Mapped[str | None] = mapped_column(AgencyKey, index=True)
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
+    purpose: Mapped[str] = mapped_column(String(500))
+    consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id"))
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str] = mapped_column(Text, default="")  # accompanying and advocating
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    history: Mapped[list[ReferralEvent]] = relationship(order_by="ReferralEvent.id")
+
+
+class ReferralEvent(Base):
+    __tablename__ = "referral_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Closure(Base):
+    """A request to close a case (GBV step 6) with its criterion, date and reasons, the file
+    review's missing items, and a supervisor's decision (never the requester's)."""
+
+    __tablename__ = "closures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    criterion: Mapped[str] = mapped_column(String(40))
+    closing_on: Mapped[dt.date] = mapped_column(Date)
+    reasons: Mapped[str] = mapped_column(Text)
+    missing_items: Mapped[str] = mapped_column(Text, default="[]")  # JSON: the file review's findings
+    status: Mapped[str] = mapped_column(String(20), default="requested")  # requested, approved, refused
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column()
+    decision_note: Mapped[str | None] = mapped_column(Text)
+
+
+class Reopening(Base):
+    __tablename__ = "reopenings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class SurveyAdministration(Base):
+    """That the feedback survey was administered on a closed case, by whom and how: the answers
+    are kept apart (``SurveyResponse``) and never linked back to the case."""
+
+    __tablename__ = "survey_administrations"
+    __table_args__ = (UniqueConstraint("case_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    mode: Mapped[str] = mapped_column(String(20))  # self_completed, interview
+    consent_read_at: Mapped[dt.datetime] = mapped_column()
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class SurveyResponse(Base):
+    """One survivor's answers, with only the period (month) they belong to."""
+
+    __tablename__ = "survey_responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), index=True)  # YYYY-MM
+    answers: Mapped[str] = mapped_column(Text)  # JSON: question key -> answer
+
+
 class MonitorRun(Base):
     """Each day the monitor completed: where the next run starts catching up from."""
 
@@ -262,8 +390,9 @@ class CasePerson(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    role: Mapped[str] = mapped_column(String(20))  # survivor, subject, child
+    role: Mapped[str] = mapped_column(String(20))  # survivor, subject, child, target
     name: Mapped[str] = mapped_column(String(200))
+    target_kind: Mapped[str | None] = mapped_column(String(20))  # a target: person, group, place
     born_on: Mapped[dt.date | None] = mapped_column(Date)
 
     case: Mapped[Case] = relationship(back_populates="people")
@@ -313,6 +442,8 @@ class Task(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(20))  # agency_list, standing, coordinator, conference, case_event, follow_up
     duty: Mapped[str | None] = mapped_column(String(60))  # a shared duty's key: one task per case, one holder
+    strategy: Mapped[str | None] = mapped_column(String(120))  # a threat-assessment plan item's strategy key
+    review_on: Mapped[dt.date | None] = mapped_column(Date)  # a plan item's review date
     conference_id: Mapped[int | None] = mapped_column(ForeignKey("conferences.id"))
     confirmed_at: Mapped[dt.datetime | None] = mapped_column()
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -5,7 +5,8 @@
   anniversary (``anniversary``, every year);
 - a follow-up due today, or past with no outcome (``follow_up_due``, ``follow_up_missed``);
 - a task past its due date while still to do (``task_overdue``);
-- a safety plan past its review-by date with no newer version (``safety_plan_review_due``).
+- a safety plan past its review-by date with no newer version (``safety_plan_review_due``);
+- a threat-assessment case in long-term monitoring at its review date (``monitoring_review_due``).
 
 Each event is keyed by case, event, subject and date (``case_events``): two processes scanning
 at once, or a run repeated after a restart, raise nothing twice. Anniversaries are scanned from
@@ -103,6 +104,14 @@ async def _plan_reviews(session: AsyncSession, today: dt.date) -> list[Due]:
             for item_id, case_id, review_on in rows]
 
 
+async def _monitoring_reviews(session: AsyncSession, today: dt.date) -> list[Due]:
+    rows = (await session.execute(
+        select(Case.id, Case.monitoring_review_on).where(
+            Case.closed_at.is_(None), Case.monitoring_status == "long_term", Case.monitoring_review_on <= today))).all()
+    return [Due(case_id, "monitoring_review_due", "monitoring", review_on, (("review_on", review_on),))
+            for case_id, review_on in rows]
+
+
 async def last_run(session: AsyncSession) -> dt.date | None:
     return (await session.execute(select(func.max(MonitorRun.ran_on)))).scalar()
 
@@ -110,7 +119,8 @@ async def last_run(session: AsyncSession) -> dt.date | None:
 async def due_events(session: AsyncSession, today: dt.date, near_days: int) -> list[Due]:
     since = await last_run(session) or today - dt.timedelta(days=FIRST_LOOK_BACK_DAYS)
     return [*await _key_dates(session, min(since, today - dt.timedelta(days=1)), today, near_days),
-            *await _follow_ups(session, today), *await _overdue_tasks(session, today), *await _plan_reviews(session, today)]
+            *await _follow_ups(session, today), *await _overdue_tasks(session, today), *await _plan_reviews(session, today),
+            *await _monitoring_reviews(session, today)]
 
 
 async def raise_due(session: AsyncSession, registry: AgencyRegistry, case_id: int, due: list[Due]) -> int:

@@ -41,6 +41,7 @@ CORE_RESPONSIBILITIES = (Responsibility("lead_agency", "Lead agency"),)
 CORE_CATEGORIES = {c.key: c for c in (
     InformationCategory("case.safety_plan", "Safety plan", "high"),
     InformationCategory("case.follow_up", "Follow-up contact notes", "high"),
+    InformationCategory("case.contact_log", "Contact log (subject and target)", "high"),
 )}
 log = logging.getLogger(__name__)
 

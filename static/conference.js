@@ -280,7 +280,7 @@
   // state); afterSwap fires once per swapped element, all after the swapping, so the first does it.
   var answer = null;
   document.addEventListener("htmx:beforeSwap", function (event) {
-    var form = event.detail.elt;
+    var form = event.detail.requestConfig && event.detail.requestConfig.elt;  // detail.elt is the target
     if (!(form && form.matches && form.matches("form[data-notice]"))) { return; }
     answer = {state: capture(), slot: form.dataset.notice, status: event.detail.xhr.status};
   });

@@ -19,6 +19,11 @@ def _render_item(type_, obj, autogen_context):  # noqa: ANN001, ANN202
 
 
 def _run(connection) -> None:  # noqa: ANN001
+    if connection.dialect.name == "sqlite":
+        # SQLite alters a table by copying it and dropping the old one, which the foreign keys of
+        # the tables pointing at it would refuse; the pragma only takes effect outside a transaction.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()  # end the transaction the statement began, so the migrations run in their own
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

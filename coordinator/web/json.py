@@ -35,7 +35,10 @@ def case_json(case: Case, registry: AgencyRegistry) -> dict:
         "referral_grounds": [g for g in case.referral_grounds.split(",") if g],
         "lead_agency": case.lead_agency, "referring_agency": case.referring_agency,
         "caseworker_id": case.caseworker_id, "summary": case.summary, "has_children": case.has_children,
-        "people": [{"role": p.role, "name": p.name, "born_on": p.born_on} for p in case.people],
+        "people": [{"role": p.role, "name": p.name, "born_on": p.born_on, "target_kind": p.target_kind}
+                   for p in case.people],
+        "concern": case.concern, "monitoring_status": case.monitoring_status,
+        "monitoring_review_on": case.monitoring_review_on,
         "key_dates": [{"kind": k.kind, "on": k.on, "note": k.note} for k in case.key_dates],
         "agencies": [{"key": a.agency, "name": registry.name(a.agency)} for a in case.agencies],
         "created_at": case.created_at, "closed_at": case.closed_at, "version": case.version,

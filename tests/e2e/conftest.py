@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Locator, Page, async_playwright, expect
 from sqlalchemy import update
 
 from coordinator.models import Participant
@@ -62,15 +62,26 @@ async def scenario(sessionmaker, registry) -> Scenario:
 
 
 @pytest.fixture
-async def logged_in(browser, server):
+def console() -> list[str]:
+    """What the pages of a test logged as errors or warnings (a CSP violation is one)."""
+    return []
+
+
+@pytest.fixture
+async def logged_in(browser, server, console):
     """logged_in("pc") -> a page in a browser context of its own, logged in through the login
-    page and showing the dashboard. Contexts are closed after the test."""
+    page and showing the dashboard. Contexts are closed after the test. ``viewport`` gives the
+    page another size (a phone's, say)."""
     contexts: list[BrowserContext] = []
 
-    async def log_in(username: str) -> Page:
-        context = await browser.new_context(base_url=server.base_url, viewport=VIEWPORT, accept_downloads=True)
+    async def log_in(username: str, viewport: dict[str, int] = VIEWPORT) -> Page:
+        context = await browser.new_context(base_url=server.base_url, viewport=viewport, accept_downloads=True,
+                                            locale="en-US")
         contexts.append(context)
         page = await context.new_page()
+        page.on("console", lambda message: console.append(f"{username}: {message.text}")
+                if message.type in ("error", "warning") else None)
+        page.on("pageerror", lambda error: console.append(f"{username}: uncaught {error}"))
         await page.goto("/login")
         await page.get_by_label("Username").fill(username)
         await page.get_by_label("Password").fill(PASSWORD)
@@ -90,3 +101,31 @@ def screenshots(tmp_path) -> Path:
     folder = Path(os.environ.get("COORDINATOR_SCREENSHOTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+async def tab_to(page: Page, target: Locator, *, backwards: bool = False, limit: int = 120) -> None:
+    """Press Tab (or Shift+Tab) until ``target`` has the focus, as a keyboard user would; fails if it
+    cannot be reached that way."""
+    key = "Shift+Tab" if backwards else "Tab"
+    for _ in range(limit):
+        if await target.evaluate("element => element === document.activeElement"):
+            return
+        await page.keyboard.press(key)
+    raise AssertionError(f"could not reach {target} with {key}")
+
+
+async def serious_accessibility_violations(page: Page) -> list[str]:
+    """axe-core's serious and critical findings on the page as it stands (axe is served from the
+    server itself, so the strict CSP stays as it is)."""
+    if not await page.evaluate("() => typeof window.axe !== 'undefined'"):
+        await page.add_script_tag(url="/static/vendor/axe.min.js")
+    found = await page.evaluate("""async () => {
+        const results = await axe.run(document, {resultTypes: ["violations"]});
+        return results.violations.filter(v => v.impact === "serious" || v.impact === "critical")
+            .map(v => v.id + ": " + v.nodes.map(n => n.target.join(" ")).join(", "));
+    }""")
+    return found
+
+
+def csp_violations(console: list[str]) -> list[str]:
+    return [line for line in console if "Content Security Policy" in line]

@@ -87,11 +87,12 @@ async def test_three_agencies_follow_the_chair_live_and_download_their_own_minut
 
     # Police, the owner, confirms its action; then the chair ends the meeting and every page
     # offers the minutes.
-    police_action = section(police, "actions", scenario.conference_id).locator("li", has_text=ACTION)
+    police_action = section(police, "actions", scenario.conference_id).locator("tr", has_text=ACTION)
     await police_action.get_by_role("button", name="Confirm").click()
-    await expect(section(chair, "actions", scenario.conference_id).locator("li", has_text=ACTION)).to_contain_text(
+    await expect(section(chair, "actions", scenario.conference_id).locator("tr", has_text=ACTION)).to_contain_text(
         "Confirmed")
-    await chair.get_by_role("button", name="End the conference").click()
+    await chair.get_by_role("button", name="End the conference…").click()
+    await chair.get_by_role("dialog").get_by_role("button", name="End the conference").click()
     minutes = {}
     for name, page in zip(("social_work", "police", "health"), everyone):
         await expect(section(page, "status", scenario.conference_id)).to_contain_text("Ended")

@@ -118,6 +118,11 @@ def case_safety_plan_review_due(case, review_on):
 
 
 @hookimpl
+def case_monitoring_review_due(case, review_on):
+    return reaction("monitoring_review_due", review_on)
+
+
+@hookimpl
 def case_information_recorded(case, category):
     if not category.startswith(f"{KEY}."):
         return [TaskTemplate(REVIEW, "perpetrator")]

@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from coordinator import monitor
-from coordinator.models import FollowUp, HearingRequest, InformationItem, RaisedEvent
+from coordinator.models import Case, FollowUp, HearingRequest, InformationItem, RaisedEvent
 from tests.unit.conftest import task_titles
 
 TODAY = dt.date.today()
@@ -162,6 +162,21 @@ async def test_hook_case_safety_plan_review_due_is_raised_when_the_plan_is_past_
     await run_monitor(sessionmaker, app)
     assert await reactions(chair, case["id"], "safety_plan_review_due") == [
         f"Probation reacts to safety_plan_review_due {review_on}"]
+
+
+async def test_hook_case_monitoring_review_due_brings_a_long_term_case_back_at_its_review(
+        client_for, staff, sessionmaker, app):
+    chair = await client_for("chair")
+    case = await case_with(chair, kind="threat_assessment", checklist_score=None, judgement_level="high",
+                           judgement_reasons="specific threat")
+    async with sessionmaker() as session:
+        await session.execute(update(Case).where(Case.id == case["id"]).values(
+            monitoring_status="long_term", monitoring_review_days=90, monitoring_review_on=TODAY))
+        await session.commit()
+    await run_monitor(sessionmaker, app)
+    assert await reactions(chair, case["id"], "monitoring_review_due") == [
+        f"Probation reacts to monitoring_review_due {TODAY}"]
+    assert "its monitoring review is due" in (await chair.get("/")).text
 
 
 async def test_hook_agency_shared_duties_give_one_holder_that_moves_with_the_role_map(client_for, staff):
