@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import socket
@@ -113,6 +114,7 @@ def _jinja(registry: AgencyRegistry) -> Environment:
     )
     env.globals.update(template_globals(registry))
     env.filters["agency_name"] = registry.name
+    env.filters["fromjson"] = json.loads
     return env
 
 

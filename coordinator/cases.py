@@ -296,9 +296,14 @@ async def add_agency(session: AsyncSession, registry: AgencyRegistry, actor: Act
     return case
 
 
+def closed_conflict(reference: str, closed_at: dt.datetime) -> Conflict:
+    return Conflict(f"this case is closed: case {reference} was closed on {closed_at.date().isoformat()} and is "
+                    "read-only (a coordinator can reopen it)")
+
+
 def ensure_open(case: Case) -> None:
     if case.closed_at is not None:
-        raise Conflict(f"case {case.reference} is closed and read-only")
+        raise closed_conflict(case.reference, case.closed_at)
 
 
 async def ensure_case_open(session: AsyncSession, case_id: int) -> None:
@@ -306,7 +311,7 @@ async def ensure_case_open(session: AsyncSession, case_id: int) -> None:
     reference, closed_at = (await session.execute(
         select(Case.reference, Case.closed_at).where(Case.id == case_id))).one()
     if closed_at is not None:
-        raise Conflict(f"case {reference} is closed and read-only")
+        raise closed_conflict(reference, closed_at)
 
 
 async def agencies_on(session: AsyncSession, case_id: int) -> list[str]:

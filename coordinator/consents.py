@@ -168,13 +168,43 @@ async def withdraw_consent(session: AsyncSession, actor: Actor, case_id: int, co
     return consent
 
 
-async def case_consents(session: AsyncSession, actor: Actor, case_id: int) -> list[Consent]:
-    """The case's consents, newest first, with their scopes (the actor must see the case)."""
-    case = await cases.case_for(session, actor, case_id)
+async def _consents_of(session: AsyncSession, case_id: int) -> list[Consent]:
     return list((await session.execute(
-        select(Consent).where(Consent.case_id == case.id).options(selectinload(Consent.scopes))
+        select(Consent).where(Consent.case_id == case_id).options(selectinload(Consent.scopes))
         .order_by(Consent.id.desc())
     )).scalars())
+
+
+async def case_consents(session: AsyncSession, actor: Actor, case_id: int) -> list[Consent]:
+    """The case file's consents, newest first, with their scopes (the actor must see the case).
+    A closed case's file holds none: they are kept apart, in the consent register (GBV step 6,
+    "do not include the consent form in the closed file")."""
+    case = await cases.case_for(session, actor, case_id)
+    return [] if case.closed_at is not None else await _consents_of(session, case.id)
+
+
+async def _recorders(session: AsyncSession, records: list[Consent]) -> set[str | None]:
+    return set((await session.execute(
+        select(User.agency).where(User.id.in_({c.recorded_by_id for c in records})))).scalars())
+
+
+async def may_open_register(session: AsyncSession, actor: Actor, case_id: int) -> bool:
+    return policy.may_open_consent_register(actor, await _recorders(session, await _consents_of(session, case_id)))
+
+
+async def consent_register(session: AsyncSession, actor: Actor, case_id: int) -> tuple[Case, list[Consent]]:
+    """A closed case's consent records, for supervisors and the agencies that recorded them; to
+    anyone else the register does not exist (404). The gate goes on using these records for as
+    long as the case could be reopened."""
+    case = await cases.load_case(session, case_id)
+    records = await _consents_of(session, case.id)
+    if not policy.may_open_consent_register(actor, await _recorders(session, records)):
+        raise NotFound(f"no consent register for case {case_id}")
+    if case.closed_at is None:
+        raise Conflict(f"case {case.reference} is open: its consent records are in the case file", field="case_id")
+    await audit.record(session, actor, "consent.register_opened", case_id=case.id, subject=f"case:{case.id}",
+                       consents=[c.id for c in records])
+    return case, records
 
 
 async def withdrawals_by_consent(session: AsyncSession, consent_ids: list[int]) -> dict[int, list[ConsentWithdrawal]]:

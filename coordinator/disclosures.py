@@ -44,13 +44,19 @@ async def disclosure_report(session: AsyncSession, actor: Actor, case_id: int) -
     case = await cases.case_for(session, actor, case_id)
     if not policy.may_see_disclosures(actor, case):
         raise Forbidden("only a supervisor or the survivor's case worker can see who has seen this information")
+    return await sightings(session, case.id)
+
+
+async def sightings(session: AsyncSession, case_id: int) -> list[ItemDisclosures]:
+    """The report itself, for a caller that has decided the reader may see it (the disclosure
+    page, the consent register)."""
     rows = await session.execute(
         select(Disclosure.item_id, Disclosure.at, Disclosure.viewer_id, Disclosure.viewer_agency, Disclosure.basis,
                Disclosure.channel, User.display_name, InformationItem.lineage_id, InformationItem.category,
                InformationItem.agency, InformationItem.superseded)
         .join(InformationItem, InformationItem.id == Disclosure.item_id)
         .outerjoin(User, User.id == Disclosure.viewer_id)
-        .where(Disclosure.case_id == case.id)
+        .where(Disclosure.case_id == case_id)
         .order_by(Disclosure.item_id, Disclosure.id)
     )
     report: dict[int, ItemDisclosures] = {}

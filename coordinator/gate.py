@@ -19,13 +19,14 @@ from functools import cached_property
 from sqlalchemy import Row, Select, case, func, insert, literal, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import audit
-from coordinator.models import Consent, ConsentScope, Disclosure, InformationItem, Override, OverrideScope, utcnow
+from coordinator import audit, policy
+from coordinator.models import Case, Consent, ConsentScope, Disclosure, InformationItem, Override, OverrideScope, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 
 OWNER = "owner"
 NO_BASIS = "withheld: no consent or override covers it"
+CLOSED = "withheld: the case is closed, and a closed case's information is shown only to the agency that holds it"
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class Grants:
     category -> the basis that covers it (consent preferred over override)."""
 
     by_category: dict[str, str]
+    withheld: str = NO_BASIS  # why a category without a basis is withheld
 
     def basis_for(self, category: str) -> str | None:
         return self.by_category.get(category)
@@ -151,7 +153,7 @@ def decide(owner: str, category: str, viewer_agency: str | None, grants: Grants,
         return Decision(True, OWNER)
     basis = grants.basis_for(category)
     if basis is None or viewer_agency is None:
-        return Decision(False, NO_BASIS)
+        return Decision(False, grants.withheld)
     reasons = restrictions.reasons(category, viewer_agency)
     if reasons:
         return Decision(False, "withheld: " + "; ".join(reasons))
@@ -185,7 +187,11 @@ async def visible_items(
     ``channel`` names the read path (page, api, export, conference, minutes) for the audit.
     """
     now = now or utcnow()
-    grants = await load_grants(session, case_id, viewer.agency, now)
+    closed_at = (await session.execute(select(Case.closed_at).where(Case.id == case_id))).scalar()
+    if closed_at is not None and not policy.may_see_closed_case_information(viewer):
+        grants = Grants({}, withheld=CLOSED)  # closing stops disclosure; reopening resumes it
+    else:
+        grants = await load_grants(session, case_id, viewer.agency, now)
     restrictions = Restrictions(registry)
     query = (select(*_METADATA, _permitted_text(viewer.agency, grants, restrictions))
              .where(InformationItem.case_id == case_id).order_by(InformationItem.id))

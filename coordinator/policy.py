@@ -106,6 +106,22 @@ def may_see_disclosures(actor: Actor, case: CaseLike) -> bool:
     return is_case_worker(actor, case)
 
 
+def may_see_closed_case_information(actor: Actor) -> bool:
+    """Closing a case stops disclosure to other agencies; supervisors still see what the
+    consents and overrides then in force allow (owners always see their own)."""
+    return actor.role == APPROVER_ROLE
+
+
+def require_supervisor(actor: Actor, doing: str) -> None:
+    if actor.role != APPROVER_ROLE:
+        raise Forbidden(f"only a supervisor can {doing}")
+
+
+def may_open_consent_register(actor: Actor, recorded_by_agencies: Collection[str]) -> bool:
+    """A closed case's consent records: supervisors, and the agencies that recorded them."""
+    return actor.role == APPROVER_ROLE or (actor.agency is not None and actor.agency in recorded_by_agencies)
+
+
 def may_see_plugin_failures(actor: Actor) -> bool:
     """Failures of agency plugins on a case: those who coordinate follow them up."""
     return coordinates(actor)
@@ -315,6 +331,13 @@ class Permissions:
     def decide_overrides(self) -> bool:
         """Supervisors decide overrides (never their own request: checked per override)."""
         return self.actor.role == APPROVER_ROLE
+
+    def decide_closure(self, closure: object) -> bool:
+        """A supervisor other than the person who requested it."""
+        return self.actor.role == APPROVER_ROLE and self.actor.id != closure.requested_by_id
+
+    def reopen(self, case: CaseLike) -> bool:
+        return coordinates(self.actor) and case.closed_at is not None
 
     def change_role_map(self, case: CaseLike) -> bool:
         """Between meetings only a coordinator changes the role map (the lead agency included)."""

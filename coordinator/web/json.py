@@ -7,7 +7,7 @@ import json
 
 from coordinator import consents, disclosures, overrides
 from coordinator.gate import ItemView
-from coordinator.models import Case, CaseRevision, Consent, Override, RaisedEvent, RoleAssignment, Task
+from coordinator.models import Case, CaseRevision, Closure, Consent, Override, RaisedEvent, RoleAssignment, Task
 from coordinator.plugins import AgencyRegistry
 from coordinator.safety_plans import stored_fields
 from coordinator.tasks import is_overdue
@@ -139,3 +139,12 @@ def role_json(role: RoleAssignment, registry: AgencyRegistry) -> dict:
     return {"responsibility": role.responsibility, "agency": role.agency, "agency_name": registry.name(role.agency),
             "person_id": role.person_id, "status": role.status, "version": role.version,
             "assigned_at": role.assigned_at}
+
+
+def closure_json(closure: Closure) -> dict:
+    return {"id": closure.id, "case_id": closure.case_id, "criterion": closure.criterion,
+            "closing_on": closure.closing_on, "reasons": closure.reasons,
+            "missing_items": json.loads(closure.missing_items), "status": closure.status,
+            "requested_by_id": closure.requested_by_id, "requested_at": closure.requested_at,
+            "decided_by_id": closure.decided_by_id, "decided_at": closure.decided_at,
+            "decision_note": closure.decision_note}

@@ -9,7 +9,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import audit, case_changes, case_events, cases, duties, overrides, policy, tasks
+from coordinator import audit, case_changes, case_events, cases, closure, consents, duties, overrides, policy, tasks
 from coordinator.conference import roles
 from coordinator.errors import DomainError, Invalid
 from coordinator.models import User, utcnow
@@ -94,6 +94,9 @@ async def case_page_context(db: AsyncSession, request: Request, case_id: int) ->
             "roles": await roles.case_roles(db, case.id), "revisions": revisions, "people_names": names,
             "case_event_list": await case_events.case_events(db, case.id), "not_reached_days": None,
             "held_elsewhere": {agency: duties.held_elsewhere(registry, all_tasks, agency) for agency in by_agency},
+            "open_tasks": [t for t in all_tasks if t.status not in tasks.CLOSED_STATUSES and t.source != "standing"],
+            "closures": await closure.case_closures(db, case.id), "CLOSURE_CRITERIA": closure.CRITERIA,
+            "register_open": case.closed_at is not None and await consents.may_open_register(db, actor, case.id),
             **await follow_up.case_context(db, registry, actor, case)}
 
 

@@ -5,6 +5,7 @@ import asyncio
 import datetime as dt
 import os
 
+import httpx
 import pytest
 from sqlalchemy import func, select, update
 from websockets.exceptions import ConnectionClosed
@@ -16,6 +17,8 @@ from tests.live.test_two_servers import two_processes
 
 QUICK_CHECKS = {"COORDINATOR_SESSION_CHECK_SECONDS": "1"}
 EVENTS_ONLY = {"COORDINATOR_SESSION_CHECK_SECONDS": "3600"}  # no periodic check: only the logout event can close
+SHARED_CHANNELS = {"channels_url": os.environ.get("COORDINATOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+                   "channels_prefix": f"test{os.getpid()}"}  # two processes that hear each other
 
 
 async def closed_with(page) -> int:  # noqa: ANN001
@@ -100,14 +103,27 @@ async def test_a_socket_ends_when_its_session_does(servers, people_on, scenario,
 
 @two_processes
 async def test_logout_through_another_server_process_closes_the_page(servers, people_on, scenario):
-    shared = {"channels_url": os.environ.get("COORDINATOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
-              "channels_prefix": f"test{os.getpid()}"}
-    first, second = servers(**shared), servers(**shared, env=EVENTS_ONLY)
+    first, second = servers(**SHARED_CHANNELS), servers(**SHARED_CHANNELS, env=EVENTS_ONLY)
     (sw,) = await people_on(second, "sw")
     page = await sw.open_page(scenario.conference_id)
     sw.http.base_url = first.base_url  # the same browser session, served by the other process
     assert (await sw.api("POST", "/logout")).status_code == 200
     assert await closed_with(page) == 4401
+
+
+@two_processes
+async def test_a_session_ended_through_one_process_is_refused_by_the_other_at_the_next_request(servers, people_on,
+                                                                                              scenario):
+    """No process keeps a session it has served: the other process's next request reads it again."""
+    first, second = servers(**SHARED_CHANNELS), servers(**SHARED_CHANNELS)
+    (sw,) = await people_on(second, "sw")
+    cookie = {"Cookie": f"session={sw.http.cookies['session']}"}
+    async with httpx.AsyncClient(base_url=second.base_url) as replay:
+        assert (await replay.get("/api/me", headers=cookie)).status_code == 200  # served by the second
+        sw.http.base_url = first.base_url
+        assert (await sw.api("POST", "/logout")).status_code == 200  # ended through the first
+        refused = await replay.get("/api/me", headers=cookie)
+    assert refused.status_code == 401 and refused.json()["detail"] == "log in first"
 
 
 async def test_opening_a_live_page_discloses_once_and_keeps_it(servers, people_on, scenario, sessionmaker):

@@ -1,0 +1,284 @@
+"""Closing and reopening a case (GBV case management, step 6).
+
+A coordinator or the lead agency requests closure with one of the module's criteria, the date and
+the specific reasons, having reviewed every open task (each done, not applicable with a reason,
+or handed to another agency on the case) and the file (what is missing is listed for the
+supervisor). A supervisor who is not the requester approves or refuses with a reason. Approval
+closes the case: it becomes read-only, its roles and overrides end, it leaves every scheduled
+agenda and the work lists, and its consent records leave the case file for the consent register.
+A coordinator reopens it with a reason; a new incident within the repeat window of the last
+referral counts as a repeat (MARAC's rule; reopening does not reset it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from coordinator import audit, cases, events, follow_ups, policy
+from coordinator.errors import Conflict, Forbidden, Invalid, NotFound
+from coordinator.limits import Id, Key, ListOf, OneOf, Text
+from coordinator.models import (
+    AgendaItem,
+    Case,
+    CaseRevision,
+    Closure,
+    Conference,
+    Consent,
+    FollowUp,
+    HearingRequest,
+    InformationItem,
+    Override,
+    Reopening,
+    RoleAssignment,
+    Task,
+    TaskEvent,
+    utcnow,
+)
+from coordinator.plugins import AgencyRegistry
+from coordinator.policy import Actor
+from coordinator.settings import ReferralThresholds
+from coordinator.tasks import CLOSED_STATUSES
+
+# The module's criteria for closing (step 6, "Determining when to close").
+CRITERIA = {
+    "needs_met": "The survivor's needs are met and her support systems are functioning",
+    "survivor_wishes": "The survivor wants to close the case",
+    "relocated": "The survivor left the area or was relocated",
+    "not_reached": "The survivor could not be reached for at least 30 days",
+}
+TASK_DECISIONS = ("done", "not_applicable", "hand_over")
+
+
+@dataclass
+class TaskReviewIn:
+    """What becomes of one open task at closure."""
+
+    task_id: Id
+    decision: OneOf(TASK_DECISIONS, "each open task is done, not applicable (with a reason) or handed over")
+    reason: Text(2000) = ""
+    agency: Key | None = None  # hand_over: the agency on the case that takes it
+
+
+@dataclass
+class ClosureIn:
+    criterion: OneOf(CRITERIA)
+    closing_on: dt.date
+    reasons: Text(4000)
+    tasks: ListOf(500, TaskReviewIn) = field(default_factory=list)
+
+
+@dataclass
+class DecisionIn:
+    approve: bool
+    note: Text(2000) = ""
+
+
+@dataclass
+class ReopenIn:
+    reason: Text(2000)
+    incident_on: dt.date | None = None  # a new incident, if that is why she returns
+
+
+def _text(value: str, name: str, what: str) -> str:
+    value = value.strip()
+    if not value:
+        raise Invalid(f"give {what}", field=name)
+    return value
+
+
+async def file_review(session: AsyncSession, case: Case) -> list[str]:
+    """What the file lacks, for the supervisor to weigh (it does not block the request)."""
+    missing = []
+    counts = {
+        "consent": select(func.count()).select_from(Consent).where(Consent.case_id == case.id),
+        "plan": select(func.count()).select_from(InformationItem).where(
+            InformationItem.case_id == case.id, InformationItem.category == "case.safety_plan"),
+        "follow_up": select(func.count()).select_from(FollowUp).where(
+            FollowUp.case_id == case.id, FollowUp.outcome.is_not(None)),
+    }
+    found = {name: (await session.execute(query)).scalar() for name, query in counts.items()}
+    if not found["consent"]:
+        missing.append("no consent of the survivor is recorded")
+    if not found["plan"]:
+        missing.append("no safety plan is on file")
+    if not found["follow_up"]:
+        missing.append("no follow-up contact is recorded")
+    if case.checklist_score is None and not case.judgement_reasons:
+        missing.append("no risk assessment (checklist score or professional judgement) is recorded")
+    if case.lead_agency is None:
+        missing.append("no lead agency holds the case")
+    return missing
+
+
+async def _review_tasks(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case: Case,
+                        reviews: list[TaskReviewIn]) -> None:
+    """Apply the decision on each open task; every open task must have one."""
+    open_tasks = {t.id: t for t in (await session.execute(
+        select(Task).where(Task.case_id == case.id, Task.status.not_in(CLOSED_STATUSES))
+        .execution_options(populate_existing=True))).scalars()}
+    decided = {r.task_id: r for r in reviews}
+    unknown = [i for i in decided if i not in open_tasks]
+    if unknown:
+        raise Invalid(f"task {unknown[0]} is not an open task of case {case.reference}", field="tasks")
+    undecided = [t for i, t in open_tasks.items() if i not in decided and t.source != "standing"]
+    if undecided:
+        titles = "; ".join(f"{registry.name(t.agency)}: {t.title}" for t in undecided[:5])
+        raise Conflict(f"{len(undecided)} task(s) are still open: each must be done, not applicable with a reason, "
+                       f"or handed to another agency before the case can close ({titles})", field="tasks")
+    on_case = cases.agencies_of(case)
+    for task_id, review in decided.items():
+        task = open_tasks[task_id]
+        reason = review.reason.strip() or None
+        values: dict[str, object] = {"version": task.version + 1, "updated_at": utcnow()}
+        if review.decision == "hand_over":
+            if review.agency not in on_case or review.agency == task.agency:
+                raise Invalid("hand a task to another agency on the case", field="tasks")
+            values["agency"] = review.agency
+            reason = f"handed over from {registry.name(task.agency)} at closure" + (f": {reason}" if reason else "")
+        else:
+            if review.decision == "not_applicable" and reason is None:
+                raise Invalid(f"say why '{task.title}' is not applicable", field="tasks")
+            values |= {"status": review.decision, "reason": reason}
+        changed = await session.execute(update(Task).where(Task.id == task.id, Task.version == task.version)
+                                        .values(**values))
+        if changed.rowcount != 1:
+            raise Conflict(f"the task '{task.title}' was changed meanwhile: review it again", field="tasks")
+        session.add(TaskEvent(task_id=task.id, by_id=actor.id, status=values.get("status", task.status), reason=reason))
+    if decided:
+        events.case_changed(session, case.id, "tasks")
+
+
+async def pending(session: AsyncSession, case_id: int) -> Closure | None:
+    return (await session.execute(select(Closure).where(
+        Closure.case_id == case_id, Closure.status == "requested"))).scalar()
+
+
+async def request_closure(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int,
+                          data: ClosureIn, today: dt.date) -> Closure:
+    case = await cases.case_for(session, actor, case_id)
+    cases.ensure_open(case)
+    policy.require_case_worker(actor, case, "request the case's closure")
+    reasons = _text(data.reasons, "reasons", "the specific reasons for closing")
+    if data.criterion not in CRITERIA:
+        raise Invalid(f"criterion must be one of {', '.join(CRITERIA)}", field="criterion")
+    if data.closing_on > today:
+        raise Invalid("the closing date cannot be in the future", field="closing_on")
+    if data.criterion == "not_reached":
+        attempts = (await session.execute(select(FollowUp).where(FollowUp.case_id == case.id))).scalars().all()
+        if follow_ups.not_reached_days(attempts) is None:
+            raise Invalid("the follow-ups do not show 30 days or more without reaching the survivor",
+                          field="criterion")
+    if await pending(session, case.id) is not None:
+        raise Conflict(f"a closure of case {case.reference} is already awaiting a supervisor's decision")
+    await _review_tasks(session, registry, actor, case, data.tasks)
+    closure = Closure(case_id=case.id, criterion=data.criterion, closing_on=data.closing_on, reasons=reasons,
+                      missing_items=json.dumps(await file_review(session, case)), requested_by_id=actor.id)
+    session.add(closure)
+    await session.flush()
+    await audit.record(session, actor, "case.closure_requested", case_id=case.id, subject=f"closure:{closure.id}",
+                       criterion=data.criterion, closing_on=data.closing_on)
+    events.case_changed(session, case.id, "case")
+    return closure
+
+
+async def decide_closure(session: AsyncSession, actor: Actor, case_id: int, closure_id: int,
+                         data: DecisionIn) -> Closure:
+    """A supervisor, not the requester, approves (the case closes) or refuses with a reason."""
+    case = await cases.case_for(session, actor, case_id)
+    closure = await session.get(Closure, closure_id)
+    if closure is None or closure.case_id != case.id:
+        raise NotFound(f"no closure {closure_id} on case {case_id}")
+    policy.require_supervisor(actor, "approve or refuse a closure")
+    if actor.id == closure.requested_by_id:
+        raise Forbidden("a closure is decided by a supervisor other than the person who requested it")
+    note = data.note.strip()
+    if not data.approve and not note:
+        raise Invalid("say why the closure is refused", field="note")
+    now = utcnow()
+    decided = await session.execute(update(Closure).where(Closure.id == closure.id, Closure.status == "requested")
+                                    .values(status="approved" if data.approve else "refused", decided_by_id=actor.id,
+                                            decided_at=now, decision_note=note or None))
+    if decided.rowcount != 1:
+        raise Conflict(f"closure {closure.id} has been decided already")
+    await audit.record(session, actor, f"case.closure_{'approved' if data.approve else 'refused'}",
+                       case_id=case.id, subject=f"closure:{closure.id}")
+    if data.approve:
+        await _close(session, actor, case, closure, now)
+    events.case_changed(session, case.id, "case")
+    await session.refresh(closure)
+    return closure
+
+
+async def _close(session: AsyncSession, actor: Actor, case: Case, closure: Closure, now: dt.datetime) -> None:
+    closed_at = dt.datetime.combine(closure.closing_on, now.timetz()) if closure.closing_on < now.date() else now
+    changed = await session.execute(update(Case).where(Case.id == case.id, Case.closed_at.is_(None)).values(
+        closed_at=closed_at, stage="closed", version=Case.version + 1))
+    if changed.rowcount != 1:
+        raise Conflict(f"case {case.reference} is closed already")
+    session.add(CaseRevision(case_id=case.id, version=case.version + 1, kind="closed", reason=closure.reasons,
+                             changes=json.dumps({"stage": [case.stage, "closed"], "criterion": [None, closure.criterion]}),
+                             by_id=actor.id))
+    await session.execute(update(RoleAssignment).where(
+        RoleAssignment.case_id == case.id, RoleAssignment.ended_at.is_(None)).values(ended_at=now))
+    await session.execute(update(Override).where(
+        Override.case_id == case.id, Override.status == "approved", Override.expires_at > now).values(expires_at=now))
+    await session.execute(update(Override).where(Override.case_id == case.id, Override.status == "requested").values(
+        status="refused", decided_at=now, decision_note="the case closed"))
+    scheduled = list((await session.execute(select(AgendaItem.conference_id).join(Conference).where(
+        AgendaItem.case_id == case.id, Conference.status == "scheduled"))).scalars())
+    await session.execute(delete(AgendaItem).where(AgendaItem.case_id == case.id,
+                                                   AgendaItem.conference_id.in_(scheduled)))
+    await session.execute(delete(HearingRequest).where(HearingRequest.case_id == case.id,
+                                                       HearingRequest.conference_id.is_(None)))
+    await audit.record(session, actor, "case.closed", case_id=case.id, subject=f"case:{case.id}",
+                       closure=closure.id, agendas_left=scheduled)
+    events.case_changed(session, case.id, "case", "roles", "overrides")
+    for conference_id in scheduled:
+        events.conference_changed(session, conference_id, "agenda")
+
+
+async def reopen(session: AsyncSession, thresholds: ReferralThresholds, actor: Actor, case_id: int,
+                 data: ReopenIn, today: dt.date) -> Case:
+    """A coordinator reopens a closed case: it returns to follow-up with its history."""
+    policy.require_coordinator(actor, "reopen a case")
+    case = await cases.case_for(session, actor, case_id)
+    if case.closed_at is None:
+        raise Conflict(f"case {case.reference} is open: there is nothing to reopen")
+    reason = _text(data.reason, "reason", "the reason for reopening")
+    if data.incident_on is not None and data.incident_on > today:
+        raise Invalid("the new incident cannot be in the future", field="incident_on")
+    values: dict[str, object] = {"closed_at": None, "reopened_at": utcnow(), "stage": "follow_up",
+                                 "version": case.version + 1}
+    changes: dict[str, list] = {"stage": ["closed", "follow_up"]}
+    if data.incident_on is not None:
+        values["last_incident_on"] = data.incident_on
+        referred = case.last_referral_on or case.created_at.date()
+        if (data.incident_on - referred).days <= thresholds.repeat_window_days:
+            grounds = [g for g in case.referral_grounds.split(",") if g]
+            values["referral_grounds"] = ",".join(dict.fromkeys([*grounds, "repeat"]))
+            changes["repeat"] = [False, True]
+    changed = await session.execute(update(Case).where(Case.id == case.id, Case.version == case.version,
+                                                       Case.closed_at.is_not(None)).values(**values))
+    if changed.rowcount != 1:
+        raise Conflict(f"case {case.reference} was changed meanwhile: reload it and try again")
+    session.add(Reopening(case_id=case.id, reason=reason, by_id=actor.id))
+    session.add(CaseRevision(case_id=case.id, version=case.version + 1, kind="reopened", reason=reason,
+                             changes=json.dumps(changes), by_id=actor.id))
+    await audit.record(session, actor, "case.reopened", case_id=case.id, subject=f"case:{case.id}",
+                       repeat="repeat" in changes)
+    events.case_changed(session, case.id, "case")
+    return await cases.load_case(session, case.id)
+
+
+def is_repeat(case: Case) -> bool:
+    return "repeat" in case.referral_grounds.split(",")
+
+
+async def case_closures(session: AsyncSession, case_id: int) -> list[Closure]:
+    return list((await session.execute(
+        select(Closure).where(Closure.case_id == case_id).order_by(Closure.id.desc()))).scalars())

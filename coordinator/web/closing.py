@@ -1,0 +1,128 @@
+"""Closing and reopening a case and its consent register, as page forms and their JSON twins."""
+
+from __future__ import annotations
+
+from litestar import Request, get, post
+from litestar.datastructures import FormMultiDict
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from coordinator import cases, closure, consents, disclosures
+from coordinator.closure import ClosureIn, DecisionIn, ReopenIn, TaskReviewIn
+from coordinator.models import Closure, utcnow
+from coordinator.plugins import AgencyRegistry
+from coordinator.settings import Settings
+from coordinator.web.auth import current_actor
+from coordinator.web.forms import checked, from_form, optional_date, optional_int, text
+from coordinator.web.json import case_json, closure_json, consent_json
+
+
+def _back(case_id: int, section: str = "closure") -> Redirect:
+    return Redirect(f"/cases/{case_id}#{section}", status_code=303)
+
+
+def closure_from_form(form: FormMultiDict) -> ClosureIn:
+    """The request and, per open task listed on the form (``task_ids``), its decision."""
+    reviews = []
+    for raw in form.getall("task_ids") if "task_ids" in form else []:
+        task_id = optional_int(FormMultiDict({"task": raw}), "task")
+        decision = text(form, f"task_{task_id}_decision")
+        if decision:
+            reviews.append(TaskReviewIn(task_id=task_id, decision=decision, reason=text(form, f"task_{task_id}_reason"),
+                                        agency=text(form, f"task_{task_id}_agency") or None))
+    return checked(ClosureIn(criterion=text(form, "criterion"), closing_on=optional_date(form, "closing_on") or utcnow().date(),
+                             reasons=text(form, "reasons"), tasks=reviews))
+
+
+async def _request(db: AsyncSession, registry: AgencyRegistry, request: Request, case_id: int,
+                   data: ClosureIn) -> Closure:
+    requested = await closure.request_closure(db, registry, current_actor(request), case_id, data, utcnow().date())
+    await db.commit()
+    return requested
+
+
+async def _decide(db: AsyncSession, request: Request, case_id: int, closure_id: int, data: DecisionIn) -> Closure:
+    decided = await closure.decide_closure(db, current_actor(request), case_id, closure_id, data)
+    await db.commit()
+    return decided
+
+
+@post("/cases/{case_id:int}/closure")
+async def request_closure_page(request: Request, db: NamedDependency[AsyncSession],
+                               registry: NamedDependency[AgencyRegistry], case_id: FromPath[int]) -> Redirect:
+    await _request(db, registry, request, case_id, closure_from_form(await request.form()))
+    return _back(case_id)
+
+
+@post("/cases/{case_id:int}/closures/{closure_id:int}/decision")
+async def decide_closure_page(request: Request, db: NamedDependency[AsyncSession], case_id: FromPath[int],
+                              closure_id: FromPath[int]) -> Redirect:
+    await _decide(db, request, case_id, closure_id, from_form(DecisionIn, await request.form()))
+    return _back(case_id)
+
+
+@post("/cases/{case_id:int}/reopen")
+async def reopen_page(request: Request, db: NamedDependency[AsyncSession], settings: NamedDependency[Settings],
+                      case_id: FromPath[int]) -> Redirect:
+    data = from_form(ReopenIn, await request.form())
+    await closure.reopen(db, settings.referral, current_actor(request), case_id, data, utcnow().date())
+    await db.commit()
+    return _back(case_id, "history")
+
+
+@get("/cases/{case_id:int}/consent-register")
+async def register_page(request: Request, db: NamedDependency[AsyncSession], case_id: FromPath[int]) -> Template:
+    actor = current_actor(request)
+    case, records = await consents.consent_register(db, actor, case_id)
+    seen = await disclosures.sightings(db, case.id)
+    withdrawals = await consents.withdrawals_by_consent(db, [c.id for c in records])
+    await db.commit()  # the register's opening is audited
+    return Template("consent_register.html", context={
+        "case": case, "consents": records, "seen": seen, "withdrawals": withdrawals, "now": utcnow(),
+        "scope_status": consents.scope_status,
+        "names": await consents.display_names(db, {c.recorded_by_id for c in records})})
+
+
+@post("/api/cases/{case_id:int}/closure")
+async def request_closure(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                          case_id: FromPath[int], data: JSONBody[ClosureIn]) -> dict:
+    return closure_json(await _request(db, registry, request, case_id, data))
+
+
+@get("/api/cases/{case_id:int}/closures")
+async def list_closures(request: Request, db: NamedDependency[AsyncSession], case_id: FromPath[int]) -> list[dict]:
+    case = await cases.case_for(db, current_actor(request), case_id)
+    return [closure_json(c) for c in await closure.case_closures(db, case.id)]
+
+
+@post("/api/cases/{case_id:int}/closures/{closure_id:int}/decision")
+async def decide_closure(request: Request, db: NamedDependency[AsyncSession], case_id: FromPath[int],
+                         closure_id: FromPath[int], data: JSONBody[DecisionIn]) -> dict:
+    return closure_json(await _decide(db, request, case_id, closure_id, data))
+
+
+@post("/api/cases/{case_id:int}/reopen")
+async def reopen(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                 settings: NamedDependency[Settings], case_id: FromPath[int], data: JSONBody[ReopenIn]) -> dict:
+    case = await closure.reopen(db, settings.referral, current_actor(request), case_id, data, utcnow().date())
+    await db.commit()
+    return case_json(case, registry) | {"repeat": closure.is_repeat(case)}
+
+
+@get("/api/cases/{case_id:int}/consent-register")
+async def consent_register(request: Request, db: NamedDependency[AsyncSession], case_id: FromPath[int]) -> dict:
+    """Who has her consent, and who has seen her information: a survivor's questions about a closed case."""
+    case, records = await consents.consent_register(db, current_actor(request), case_id)
+    seen = await disclosures.sightings(db, case.id)
+    await db.commit()
+    now = utcnow()
+    return {"case": case.reference, "consents": [consent_json(c, now) for c in records],
+            "seen_by": [{"item_id": entry.item_id, "category": entry.category, "agency": entry.agency,
+                         "sightings": [{"viewer_agency": s.viewer_agency, "at": s.at, "basis": s.basis,
+                                        "channel": s.channel} for s in entry.sightings]} for entry in seen]}
+
+
+PAGES = [request_closure_page, decide_closure_page, reopen_page, register_page]
+API = [request_closure, list_closures, decide_closure, reopen, consent_register]
