@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from coordinator import audit, duties, events, policy
-from coordinator.errors import Conflict, Invalid, NotFound
+from coordinator.errors import CaseClosed, Conflict, Invalid, NotFound
 from coordinator.hookspecs import CaseFacts, TaskTemplate
 from coordinator.limits import Count, Key, Line, ListOf, OneOf, Text
 from coordinator.models import Case, CaseAgency, CasePerson, InformationItem, KeyDate, RoleAssignment, Task, TaskEvent
@@ -296,8 +296,8 @@ async def add_agency(session: AsyncSession, registry: AgencyRegistry, actor: Act
     return case
 
 
-def closed_conflict(reference: str, closed_at: dt.datetime) -> Conflict:
-    return Conflict(f"this case is closed: case {reference} was closed on {closed_at.date().isoformat()} and is "
+def closed_conflict(reference: str, closed_at: dt.datetime) -> CaseClosed:
+    return CaseClosed(f"this case is closed: case {reference} was closed on {closed_at.date().isoformat()} and is "
                     "read-only (a coordinator can reopen it)")
 
 

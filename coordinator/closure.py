@@ -282,3 +282,10 @@ def is_repeat(case: Case) -> bool:
 async def case_closures(session: AsyncSession, case_id: int) -> list[Closure]:
     return list((await session.execute(
         select(Closure).where(Closure.case_id == case_id).order_by(Closure.id.desc()))).scalars())
+
+
+async def awaiting_decision(session: AsyncSession) -> list[tuple[Closure, str]]:
+    """Closures requested and not yet decided, oldest first, with their case reference: a supervisor's queue."""
+    return [tuple(row) for row in (await session.execute(
+        select(Closure, Case.reference).join(Case, Case.id == Closure.case_id)
+        .where(Closure.status == "requested").order_by(Closure.requested_at))).all()]

@@ -37,6 +37,11 @@ class Conflict(DomainError):
     status = 409
 
 
+class CaseClosed(Conflict):
+    """A write on a closed case: answered with this message alone, never with the page it came from
+    (a closed case's page offers no form to show it beside)."""
+
+
 def require_version(current: int, seen: int, what: str) -> None:
     """Refuse a change made on a stale view: someone else changed ``what`` meanwhile."""
     if current != seen:

@@ -80,6 +80,7 @@ async def decide_override(session: AsyncSession, actor: Actor, case_id: int, ove
                           decision_in: OverrideDecisionIn) -> Override:
     """A supervisor who is not the requester approves or refuses a requested override."""
     case = await cases.case_for(session, actor, case_id)
+    cases.ensure_open(case)
     override = await record_on_case(session, Override, case.id, override_id)
     if decision_in.decision not in DECISIONS:
         raise Invalid("decide to approve or refuse", field="decision")
@@ -88,7 +89,6 @@ async def decide_override(session: AsyncSession, actor: Actor, case_id: int, ove
         raise Conflict(f"override {override.id} was {override.status} already")
     now = utcnow()
     if decision_in.decision == "approve":
-        cases.ensure_open(case)
         if override.expires_at <= now:
             raise Conflict(f"override {override.id} expired before it was approved: request a new one")
     # Decided only if still requested, so two supervisors deciding at once cannot both win.
@@ -109,6 +109,7 @@ async def record_survivor_notice(session: AsyncSession, actor: Actor, case_id: i
                                  notice: SurvivorNoticeIn) -> Override:
     """Record that the survivor was told of an override (and when), or why they were not."""
     case = await cases.case_for(session, actor, case_id)
+    cases.ensure_open(case)
     override = await record_on_case(session, Override, case.id, override_id)
     policy.require_survivor_notice_recorder(actor, case, override.requested_by_id)
     now = utcnow()

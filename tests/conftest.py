@@ -128,6 +128,9 @@ class Client(httpx.AsyncClient):
     async def patch(self, url, **kwargs):  # noqa: ANN001
         return await super().patch(url, **self._csrf(kwargs))
 
+    async def put(self, url, **kwargs):  # noqa: ANN001
+        return await super().put(url, **self._csrf(kwargs))
+
     async def delete(self, url, **kwargs):  # noqa: ANN001
         return await super().delete(url, **self._csrf(kwargs))
 

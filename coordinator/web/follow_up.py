@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import cases, follow_ups, policy, safety_plans
 from coordinator.cases import RISK_LEVELS
-from coordinator.errors import Conflict, DomainError, Invalid
+from coordinator.errors import CaseClosed, Conflict, DomainError, Invalid
 from coordinator.follow_ups import FollowUpIn, NewTaskIn, OutcomeIn
 from coordinator.models import Case
 from coordinator.plugins import CORE_CATEGORIES, AgencyRegistry
@@ -85,7 +85,7 @@ async def _submit(request: Request, db: AsyncSession, case_id: int | None, *, fo
         case_id = await change(form, actor)
     except DomainError as error:
         await db.rollback()
-        if case_id is None:
+        if case_id is None or isinstance(error, CaseClosed):
             raise
         return await _case_page(request, db, case_id, error, form_id, form)
     await db.commit()

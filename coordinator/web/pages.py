@@ -42,6 +42,7 @@ async def dashboard(request: Request, db: NamedDependency[AsyncSession], stage: 
         "queue": await case_events.hearing_queue(db) if can.coordinate else {},
         "references": {c.id: c.reference for c in visible},
         "awaiting": await overrides.awaiting_decision(db) if can.decide_overrides else [],
+        "closures": await closure.awaiting_decision(db) if can.decide_overrides else [],
         "today": today, "can": can,
     })
 

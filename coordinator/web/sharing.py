@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import cases, consents, disclosures, gate, information, overrides, policy, tasks
 from coordinator.consents import ConsentIn, WithdrawalIn
-from coordinator.errors import DomainError, Invalid
+from coordinator.errors import CaseClosed, DomainError, Invalid
 from coordinator.information import CorrectionIn, ItemIn
 from coordinator.models import Case, Consent, Override, utcnow
 from coordinator.overrides import OverrideDecisionIn, OverrideIn, SurvivorNoticeIn
@@ -111,6 +111,8 @@ async def _submit(request: Request, db: AsyncSession, registry: AgencyRegistry, 
         await change(form, actor)
     except DomainError as error:
         await db.rollback()
+        if isinstance(error, CaseClosed):
+            raise
         return await page(db, registry, actor, case_id, error=error, form_id=form_id, values=form)
     await db.commit()
     return Redirect(success, status_code=303)

@@ -1,9 +1,23 @@
 """Health care: task list and duties from the multi-agency safety-planning to-do list."""
 
 from coordinator import hookimpl
-from coordinator.hookspecs import AgencyIdentity, InformationCategory, Responsibility, SharedDuty, TaskTemplate
+from coordinator.hookspecs import (
+    AgencyIdentity,
+    InformationCategory,
+    Responsibility,
+    SharedDuty,
+    Strategy,
+    TaskTemplate,
+)
 
 KEY = "health"
+# The threat-assessment exhibit's strategies that health care delivers, word for word.
+STRATEGIES = [
+    Strategy("subject.counseling", "subject", "Counseling/mental health services", "support",
+             ("Outpatient counseling/mental health care", "Emergency psychiatric evaluation")),
+    Strategy("target.support_systems", "target", "Encourage use of support systems, e.g., counseling/mental services "
+             "and victim assistance programs", "support"),
+]
 
 
 @hookimpl
@@ -54,3 +68,8 @@ def agency_shared_duties():
 def case_risk_raised(case, previous_level):
     return [TaskTemplate("Offer a follow-up appointment and reassess safety at the next contact",
                          "victim" if case.kind != "threat_assessment" else "target")]
+
+
+@hookimpl
+def agency_strategies():
+    return list(STRATEGIES)

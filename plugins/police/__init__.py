@@ -1,7 +1,14 @@
 """Police: task list and duties from the multi-agency safety-planning to-do list."""
 
 from coordinator import hookimpl
-from coordinator.hookspecs import AgencyIdentity, InformationCategory, Responsibility, SharedDuty, TaskTemplate
+from coordinator.hookspecs import (
+    AgencyIdentity,
+    InformationCategory,
+    Responsibility,
+    SharedDuty,
+    Strategy,
+    TaskTemplate,
+)
 
 KEY = "police"
 
@@ -32,6 +39,28 @@ TASKS = [
 STANDING = [
     ("Document information produced by risk assessment and keep it confidential", "victim", "environment"),
     ("Assist the victim in protecting her/his personal data", "victim", "target"),
+]
+
+
+# The threat-assessment exhibit's strategies that the police deliver, word for word.
+STRATEGIES = [
+    Strategy("subject.discipline.containment", "subject", "Disciplinary measures", "containment",
+             ("Law enforcement involvement", "Court-issued protective orders")),
+    Strategy("subject.discipline.other", "subject", "Disciplinary measures", "other", ("Diversion programs",)),
+    Strategy("target.coaching", "target", "Coaching regarding personal safety approaches in dealing with the subject",
+             "support", ("Clear statements to the subject, e.g., “relationship/contact is unwanted” or "
+                         "“stop all contact and/or communication”", "Avoid subsequent contact/response",
+                         "Document all further contacts", "Do not engage emotionally, monitor “buttons” getting pushed")),
+    Strategy("target.public_information", "target", "Minimize publicly available information, e.g., by scrubbing "
+             "internet information, checking privacy settings on social media applications"),
+    Strategy("target.awareness", "target", "Maintain awareness of surroundings"),
+    Strategy("target.vary_routine", "target", "Vary routine"),
+    Strategy("environment.associates", "environment",
+             "Intervene with associates that support or encourage violent behavior"),
+    Strategy("precipitating_events.order_implemented", "precipitating_events",
+             "Implementation of administrative notices/court orders"),
+    Strategy("precipitating_events.order_violated", "precipitating_events",
+             "Violation of administrative notices/court orders"),
 ]
 
 
@@ -97,6 +126,11 @@ def agency_shared_duties():
         SharedDuty("release_notice", "victim_contact", fallback=True),
         SharedDuty("perpetrator_programme", "perpetrator_management", fallback=True),
     ]
+
+
+@hookimpl
+def agency_strategies():
+    return list(STRATEGIES)
 
 
 def _domain(case, domestic, threat):

@@ -1,7 +1,14 @@
 """Social work: task list and duties from the multi-agency safety-planning to-do list."""
 
 from coordinator import hookimpl
-from coordinator.hookspecs import AgencyIdentity, InformationCategory, Responsibility, SharedDuty, TaskTemplate
+from coordinator.hookspecs import (
+    AgencyIdentity,
+    InformationCategory,
+    Responsibility,
+    SharedDuty,
+    Strategy,
+    TaskTemplate,
+)
 
 KEY = "social_work"
 
@@ -15,6 +22,19 @@ TASKS = [
     ("Secure safe housing for the victim", "victim", "environment", False),
     ("Assist the victim in protecting her/his personal data", "victim", "target", False),
     ("Assist the victim in getting immediate crisis help and psychosocial support", "victim", "target", False),
+]
+
+# The threat-assessment exhibit's strategies that social work delivers, word for word.
+STRATEGIES = [
+    Strategy("subject.referral", "subject", "Referral for assistance or support services", "support",
+             ("Social skills training", "Peer coaching/mentoring")),
+    Strategy("target.contingency_plans", "target", "Develop contingency plans for escape, shelter, and support",
+             "support"),
+    Strategy("precipitating_events.loss", "precipitating_events",
+             "Loss impacting the subject, e.g., job or income, status, relationship, health, rejection/ostracization"),
+    Strategy("precipitating_events.anniversary", "precipitating_events",
+             "Anniversary events, e.g., date of beginning of relationship, date of end of relationship, "
+             "date served with court orders/separation documents, birthdays, holidays"),
 ]
 
 
@@ -69,3 +89,8 @@ def case_follow_up_missed(case, agency, planned_on):
         return None
     return [TaskTemplate(f"The follow-up of {planned_on.isoformat()} did not happen: agree a new safe time to make contact",
                          "victim" if case.kind != "threat_assessment" else "target")]
+
+
+@hookimpl
+def agency_strategies():
+    return list(STRATEGIES)

@@ -1,0 +1,227 @@
+"""Threat-assessment cases: the strategy catalogue, the case-management plan, the monitoring status and
+the contact log, as page forms (back to the case) and their JSON twins.
+
+The contact log is read through the consent gate on every path, and every view that shows it
+commits the disclosures the gate wrote."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from litestar import Request, Response, get, post, put
+from litestar.datastructures import FormMultiDict
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+from litestar.response import Redirect, Template
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from coordinator import cases, policy, strategies, threat_plans
+from coordinator.gate import ItemView
+from coordinator.hookspecs import STRATEGY_DOMAINS
+from coordinator.models import Case, User, utcnow
+from coordinator.plugins import AgencyRegistry
+from coordinator.policy import Actor
+from coordinator.strategies import Entry
+from coordinator.threat_plans import ContactIn, KeepReasonIn, MonitoringIn, MonitoringReviewIn, PlanItemIn, PlanWarning
+from coordinator.web import follow_up
+from coordinator.web.auth import current_actor
+from coordinator.web.forms import checked, from_form, optional_date, optional_int, text
+from coordinator.web.json import case_json, item_json, task_json
+
+__all__ = ["API", "PAGES", "case_context"]
+
+# The contact log is kept in named parts like the safety plan: shown through the same item macro.
+follow_up.STRUCTURED.setdefault(threat_plans.CONTACT_CATEGORY, threat_plans.contact_sections)
+
+
+# --- the case page's sections --------------------------------------------------------------------
+
+async def case_context(db: AsyncSession, registry: AgencyRegistry, actor: Actor, case: Case) -> dict:
+    """What the case page shows of a threat-assessment case: the plan, the catalogue to choose from, the
+    monitoring status and the contact log (through the gate). Empty for any other kind of case."""
+    if case.kind != threat_plans.KIND:
+        return {"threat": None}
+    today = utcnow().date()
+    agencies = cases.agencies_of(case)
+    open_case = case.closed_at is None
+    plan = await threat_plans.case_plan(db, registry, case.id)
+    people = (await db.execute(select(User.id, User.display_name, User.agency).where(
+        User.agency.in_(agencies), User.active.is_(True)).order_by(User.display_name))).all()
+    return {"threat": {
+        "plan": plan, "review_now": {i.task.id for i in plan.items if threat_plans.review_now(i.task, today)},
+        "catalogue": strategies.catalogue(registry).offered_to(agencies),
+        "domain_labels": strategies.DOMAIN_LABELS, "letters": STRATEGY_DOMAINS,
+        "can_plan_for": [a for a in agencies if open_case and policy.may_change_task(actor, a)],
+        "can_keep": open_case and (policy.coordinates(actor) or policy.on_case(actor.agency, agencies)),
+        "can_set_monitoring": open_case and policy.coordinates(actor),
+        "can_log_contact": open_case and policy.on_case(actor.agency, agencies),
+        "people": people, "contact_log": await threat_plans.contact_log(db, registry, actor, case, channel="page"),
+        "monitoring": threat_plans.MONITORING, "channels": threat_plans.CHANNELS,
+        "contact_about": threat_plans.CONTACT_ABOUT,
+    }}
+
+
+# --- pages --------------------------------------------------------------------------------------------
+
+def plan_item_from_form(form: FormMultiDict) -> PlanItemIn:
+    """The catalogue form's choice is ``strategy`` as "key" or "key|detail"."""
+    key, _, detail = text(form, "strategy").partition("|")
+    return checked(PlanItemIn(strategy=key, agency=text(form, "agency"), detail=detail or None,
+                              assignee_id=optional_int(form, "assignee_id"), due_on=optional_date(form, "due_on"),
+                              review_on=optional_date(form, "review_on"),
+                              keep_reason=text(form, "keep_reason") or None))
+
+
+def _page(path: str, form_id: str, anchor: str, change):  # noqa: ANN001, ANN202
+    """A form post on a case: the change runs and is committed, or the case page comes back with the
+    message beside the form (the follow-up forms' way, shared)."""
+
+    @post(path, name=f"threat_{form_id.replace('-', '_')}_page")
+    async def handler(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                      case_id: FromPath[int]) -> Template | Redirect:
+        async def run(form: FormMultiDict, actor: Actor) -> int:
+            await change(db, registry, actor, case_id, form, utcnow().date())
+            return case_id
+
+        return await follow_up._submit(request, db, case_id, form_id=form_id, anchor=anchor, change=run)
+
+    return handler
+
+
+async def _add_item(db, registry, actor, case_id, form, today):  # noqa: ANN001, ANN202
+    await threat_plans.add_plan_item(db, registry, actor, case_id, plan_item_from_form(form), today)
+
+
+async def _keep(db, registry, actor, case_id, form, today):  # noqa: ANN001, ANN202
+    await threat_plans.keep_separation(db, registry, actor, case_id, from_form(KeepReasonIn, form))
+
+
+async def _monitoring(db, registry, actor, case_id, form, today):  # noqa: ANN001, ANN202
+    await threat_plans.set_monitoring(db, actor, case_id, from_form(MonitoringIn, form), today)
+
+
+async def _review(db, registry, actor, case_id, form, today):  # noqa: ANN001, ANN202
+    await threat_plans.record_monitoring_review(db, actor, case_id, from_form(MonitoringReviewIn, form), today)
+
+
+async def _contact(db, registry, actor, case_id, form, today):  # noqa: ANN001, ANN202
+    await threat_plans.record_contact(db, registry, actor, case_id, from_form(ContactIn, form), today)
+
+
+add_plan_item_page = _page("/cases/{case_id:int}/plan", "plan-item", "plan", _add_item)
+keep_separation_page = _page("/cases/{case_id:int}/plan/keep", "plan-keep", "plan", _keep)
+monitoring_page = _page("/cases/{case_id:int}/monitoring", "monitoring", "monitoring", _monitoring)
+monitoring_review_page = _page("/cases/{case_id:int}/monitoring/review", "monitoring-review", "monitoring", _review)
+contact_page = _page("/cases/{case_id:int}/contact-log", "contact-log", "contact-log", _contact)
+
+
+# --- JSON -------------------------------------------------------------------------------------------
+
+def entry_json(entry: Entry, registry: AgencyRegistry) -> dict:
+    return {"key": entry.key, "domain": entry.domain, "letter": entry.letter, "title": entry.title, "kind": entry.kind,
+            "agencies": entry.agencies,
+            "details": [{"text": d.text, "agencies": d.agencies} for d in entry.details]}
+
+
+def warning_json(warning: PlanWarning | None) -> dict | None:
+    if warning is None:
+        return None
+    kept = warning.kept and {"reason": warning.kept.reason, "by_id": warning.kept.by_id, "by": warning.kept_by,
+                             "at": warning.kept.at}
+    return {"message": warning.message, "separations": warning.separations, "kept": kept or None}
+
+
+def plan_json(plan: threat_plans.Plan, registry: AgencyRegistry, today: dt.date) -> dict:
+    return {"items": [task_json(i.task, registry, today) | {
+                "strategy": i.task.strategy, "kind": i.kind, "review_on": i.task.review_on,
+                "review_now": threat_plans.review_now(i.task, today)} for i in plan.items],
+            "warning": warning_json(plan.warning)}
+
+
+def contact_json(view: ItemView, registry: AgencyRegistry) -> dict:
+    """An entry as the viewer may see it: a withheld one keeps its owner and date recorded, never its fields."""
+    return item_json(view, registry) | {"entry": threat_plans.contact_fields(view)}
+
+
+@get("/api/strategies")
+async def strategy_catalogue(registry: NamedDependency[AgencyRegistry]) -> list[dict]:
+    """Every strategy the installed agencies deliver, by domain (S, T, E, P)."""
+    grouped = strategies.catalogue(registry).by_domain()
+    return [entry_json(e, registry) for entries in grouped.values() for e in entries]
+
+
+async def _plan_state(db: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int) -> dict:
+    plan = await threat_plans.plan_for(db, registry, actor, case_id)
+    return plan_json(plan, registry, utcnow().date())
+
+
+@get("/api/cases/{case_id:int}/plan")
+async def get_plan(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                   case_id: FromPath[int]) -> dict:
+    return await _plan_state(db, registry, current_actor(request), case_id)
+
+
+@post("/api/cases/{case_id:int}/plan/items")
+async def add_plan_item(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                        case_id: FromPath[int], data: JSONBody[PlanItemIn]) -> dict:
+    actor = current_actor(request)
+    task = await threat_plans.add_plan_item(db, registry, actor, case_id, data, utcnow().date())
+    await db.commit()
+    return {"item_id": task.id, **await _plan_state(db, registry, actor, case_id)}
+
+
+@post("/api/cases/{case_id:int}/plan/keep", status_code=200)
+async def keep_separation(request: Request, db: NamedDependency[AsyncSession],
+                          registry: NamedDependency[AgencyRegistry], case_id: FromPath[int],
+                          data: JSONBody[KeepReasonIn]) -> dict:
+    actor = current_actor(request)
+    await threat_plans.keep_separation(db, registry, actor, case_id, data)
+    await db.commit()
+    return await _plan_state(db, registry, actor, case_id)
+
+
+def _monitoring_json(case: Case, registry: AgencyRegistry) -> dict:
+    return case_json(case, registry) | {"monitoring_review_days": case.monitoring_review_days}
+
+
+@put("/api/cases/{case_id:int}/monitoring")
+async def set_monitoring(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                         case_id: FromPath[int], data: JSONBody[MonitoringIn]) -> dict:
+    case = await threat_plans.set_monitoring(db, current_actor(request), case_id, data, utcnow().date())
+    await db.commit()
+    return _monitoring_json(case, registry)
+
+
+@post("/api/cases/{case_id:int}/monitoring/review", status_code=200)
+async def record_monitoring_review(request: Request, db: NamedDependency[AsyncSession],
+                                   registry: NamedDependency[AgencyRegistry], case_id: FromPath[int],
+                                   data: JSONBody[MonitoringReviewIn]) -> dict:
+    case = await threat_plans.record_monitoring_review(db, current_actor(request), case_id, data, utcnow().date())
+    await db.commit()
+    return _monitoring_json(case, registry)
+
+
+@get("/api/cases/{case_id:int}/contact-log")
+async def get_contact_log(request: Request, db: NamedDependency[AsyncSession],
+                          registry: NamedDependency[AgencyRegistry], case_id: FromPath[int]) -> list[dict]:
+    views = await threat_plans.contact_log_for(db, registry, current_actor(request), case_id, channel="api")
+    await db.commit()  # the view's disclosures
+    return [contact_json(v, registry) for v in views]
+
+
+@post("/api/cases/{case_id:int}/contact-log")
+async def log_contact(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                      case_id: FromPath[int], data: JSONBody[ContactIn]) -> Response:
+    actor = current_actor(request)
+    item = await threat_plans.record_contact(db, registry, actor, case_id, data, utcnow().date())
+    await db.commit()
+    views = await threat_plans.contact_log_for(db, registry, actor, case_id, channel="api")
+    await db.commit()
+    [view] = [v for v in views if v.id == item.id]
+    return Response(contact_json(view, registry), status_code=201)
+
+
+PAGES: list = [add_plan_item_page, keep_separation_page, monitoring_page, monitoring_review_page, contact_page]
+API: list = [strategy_catalogue, get_plan, add_plan_item, keep_separation, set_monitoring, record_monitoring_review,
+             get_contact_log, log_contact]

@@ -1,0 +1,211 @@
+"""Closing a case (GBV step 6) and reopening it: the task and file review, a supervisor other than
+the requester, a closed case read-only on every write path, disclosure stopped, its consent
+records moved to the register, and a new incident counted as a repeat."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from coordinator.models import AgendaItem, RoleAssignment
+from tests.sharing_steps import grant_consent, record_item
+from tests.web.test_hostile_input import json_input, sample, url
+
+TODAY = dt.date.today()
+# Writes a closed case still takes (DECISIONS: reopening, the survey, withdrawing consent, the register).
+STILL_ALLOWED = {"/api/cases/{case_id:int}/reopen", "/cases/{case_id:int}/reopen",
+                 "/api/cases/{case_id:int}/consents/{consent_id:int}/withdrawals",
+                 "/cases/{case_id:int}/consents/{consent_id:int}/withdrawals",
+                 "/api/cases/{case_id:int}/closures/{closure_id:int}/decision",
+                 "/cases/{case_id:int}/closures/{closure_id:int}/decision"}
+CASE_PARAMETERS = ("{case_id", "{task_id", "{follow_up_id")
+# A page form's JSON twin where the paths differ by more than the /api prefix: its input is the form's.
+TWINS = {"/tasks/{task_id:int}/status": ("/api/tasks/{task_id:int}", "PATCH"),
+         "/cases/{case_id:int}/edit": ("/api/cases/{case_id:int}", "PATCH"),
+         "/cases/{case_id:int}/safety-plan": ("/api/cases/{case_id:int}/safety-plan", "PUT")}
+
+
+def as_form(body: dict) -> dict:
+    """A JSON sample as a browser's form sends it (days, not times; yes or no)."""
+    def field(value: object) -> str:
+        return ("yes" if value else "no") if isinstance(value, bool) else str(value).removesuffix("T00:00:00Z")
+    return {k: field(v) for k, v in body.items() if not isinstance(v, list | dict)}
+
+
+def declared_input(app, path: str, method: str):
+    """The input a route takes: its own JSON body, or for a page form its API twin's."""
+    twin_path, twin_method = TWINS.get(path, (path if path.startswith("/api/") else f"/api{path}", method))
+    handler = app.route_handler_method_map.get(twin_path, {}).get(twin_method)
+    return json_input(handler) if handler is not None else None
+
+
+async def open_tasks(client, case_id: int) -> list[dict]:
+    return [t for t in (await client.get(f"/api/cases/{case_id}/tasks")).json()
+            if t["status"] not in ("done", "not_applicable") and t["source"] != "standing"]
+
+
+async def request_closure(client, case_id: int, **fields):
+    reviews = [{"task_id": t["id"], "decision": "not_applicable", "reason": "survivor moved away"}
+               for t in await open_tasks(client, case_id)]
+    return await client.post(f"/api/cases/{case_id}/closure", json={
+        "criterion": "relocated", "closing_on": TODAY.isoformat(), "reasons": "moved to another city",
+        "tasks": reviews, **fields})
+
+
+async def close(chair, supervisor, case_id: int) -> dict:
+    requested = await request_closure(chair, case_id)
+    assert requested.status_code == 201, requested.text
+    decided = await supervisor.post(f"/api/cases/{case_id}/closures/{requested.json()['id']}/decision",
+                                    json={"approve": True})
+    assert decided.status_code == 201, decided.text
+    return decided.json()
+
+
+async def test_a_closure_is_refused_while_a_task_is_open_and_lists_what_the_file_lacks(client_for, case):
+    chair = await client_for("chair")
+    bare = await chair.post(f"/api/cases/{case['id']}/closure", json={
+        "criterion": "needs_met", "closing_on": TODAY.isoformat(), "reasons": "safe now"})
+    assert bare.status_code == 409 and bare.json()["field"] == "tasks" and "still open" in bare.json()["detail"]
+    [first, *_] = await open_tasks(chair, case["id"])
+    unexplained = await request_closure(chair, case["id"], tasks=[
+        {"task_id": t["id"], "decision": "not_applicable"} for t in await open_tasks(chair, case["id"])])
+    assert unexplained.status_code == 400 and unexplained.json()["field"] == "tasks"
+    assert [t["id"] for t in await open_tasks(chair, case["id"])][0] == first["id"]  # nothing half-written
+    requested = await request_closure(chair, case["id"])
+    assert requested.status_code == 201, requested.text
+    assert "no consent of the survivor is recorded" in requested.json()["missing_items"]
+    assert await open_tasks(chair, case["id"]) == []
+    again = await request_closure(chair, case["id"])
+    assert again.status_code == 409  # one request awaits its decision
+
+
+async def test_not_reached_is_computed_from_the_follow_ups_never_typed(client_for, case):
+    chair = await client_for("chair")
+    refused = await request_closure(chair, case["id"], criterion="not_reached")
+    assert refused.status_code == 400 and refused.json()["field"] == "criterion"
+
+
+async def test_only_a_supervisor_other_than_the_requester_decides(client_for, people, case, make_user):
+    chair, supervisor, social = await client_for("chair"), await client_for("supervisor"), await client_for("sw")
+    await make_user("boss", "police", "supervisor")
+    boss = await client_for("boss")
+    requested = await request_closure(boss, case["id"])
+    assert requested.status_code == 201, requested.text
+    assert case["reference"] in (await supervisor.get("/")).text.split("Closures awaiting approval")[1]
+    decision = f"/api/cases/{case['id']}/closures/{requested.json()['id']}/decision"
+    own = await boss.post(decision, json={"approve": True})
+    assert own.status_code == 403 and "other than the person who requested it" in own.json()["detail"]
+    member = await social.post(decision, json={"approve": True})
+    assert member.status_code == 403
+    refused = await supervisor.post(decision, json={"approve": False})
+    assert refused.status_code == 400 and refused.json()["field"] == "note"
+    refused = await supervisor.post(decision, json={"approve": False, "note": "safety plan first"})
+    assert refused.status_code == 201 and refused.json()["status"] == "refused"
+    assert (await chair.get(f"/api/cases/{case['id']}")).json()["closed_at"] is None
+
+
+async def test_closing_ends_roles_and_leaves_scheduled_agendas(client_for, people, case, sessionmaker):
+    chair, supervisor = await client_for("chair"), await client_for("supervisor")
+    scheduled = await chair.post("/api/conferences", json={
+        "title": "MARAC", "scheduled_at": "2030-01-07T10:00:00Z", "chair_id": people["chair"].id,
+        "case_ids": [case["id"]]})
+    assert scheduled.status_code == 201, scheduled.text
+    await close(chair, supervisor, case["id"])
+    closed = (await chair.get(f"/api/cases/{case['id']}")).json()
+    assert closed["stage"] == "closed" and closed["closed_at"].startswith(TODAY.isoformat())
+    async with sessionmaker() as session:
+        assert (await session.execute(select(AgendaItem).where(AgendaItem.case_id == case["id"]))).first() is None
+        assert (await session.execute(select(RoleAssignment).where(
+            RoleAssignment.case_id == case["id"], RoleAssignment.ended_at.is_(None)))).first() is None
+    police = await client_for("pc")
+    assert "Visit" not in (await police.get("/")).text  # out of the work lists
+
+
+@pytest.fixture
+async def closed_case(client_for, people, case):
+    """The shared case with a consent, an item, a follow-up, then closed."""
+    chair, supervisor, police = await client_for("chair"), await client_for("supervisor"), await client_for("pc")
+    await record_item(police, case["id"], "police.call_outs", "Two call-outs in May")
+    consent = await grant_consent(chair, case["id"], ["police.call_outs"], ["health"])
+    override = await police.post(f"/api/cases/{case['id']}/overrides", json={
+        "legal_basis": "risk_to_life", "justification": "threats", "categories": ["police.call_outs"],
+        "recipients": ["social_work"], "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).isoformat()})
+    assert override.status_code == 201, override.text
+    planned = await chair.post(f"/api/cases/{case['id']}/follow-ups", json={
+        "agency": "social_work", "planned_on": TODAY.isoformat(), "method": "visit", "safe_to_call": False})
+    assert planned.status_code == 201, planned.text
+    await close(chair, supervisor, case["id"])
+    return {**case, "consent": consent, "override": override.json()["id"], "follow_up": planned.json()["id"]}
+
+
+async def test_every_write_on_a_closed_case_answers_409_naming_the_date(client_for, closed_case, app):
+    chair = await client_for("chair")
+    task_id = (await chair.get(f"/api/cases/{closed_case['id']}/tasks")).json()[0]["id"]
+    ids = {"case_id": closed_case["id"], "task_id": task_id, "follow_up_id": closed_case["follow_up"],
+           "consent_id": closed_case["consent"]["id"], "override_id": closed_case["override"], "item_id": 1}
+    checked = 0
+    for path, methods in app.route_handler_method_map.items():
+        if not any(p in path for p in CASE_PARAMETERS) or path in STILL_ALLOWED:
+            continue
+        for method, handler in methods.items():
+            if method not in {"POST", "PUT", "PATCH", "DELETE"}:
+                continue
+            kind = declared_input(app, path, method)
+            body = sample(kind) if kind is not None else {}
+            send = getattr(chair, method.lower())
+            if path.startswith("/api/"):
+                response = await send(url(path, **ids), json=body)
+            else:
+                response = await send(url(path, **ids), data=as_form(body))
+            assert response.status_code == 409, (method, path, response.status_code, response.text[:300])
+            assert "this case is closed" in response.text and TODAY.isoformat() in response.text, (method, path)
+            checked += 1
+    assert checked >= 20
+
+
+async def test_a_closed_case_discloses_nothing_to_other_agencies_until_reopened(client_for, closed_case):
+    health, chair = await client_for("doc"), await client_for("chair")
+    items = (await health.get(f"/api/cases/{closed_case['id']}/items")).json()
+    assert [(i["category"], i["withheld"]) for i in items] == [("police.call_outs", True)]
+    assert "The case is closed" in items[0]["withheld_reason"]
+    reopened = await chair.post(f"/api/cases/{closed_case['id']}/reopen", json={"reason": "she asked for help again"})
+    assert reopened.status_code == 201, reopened.text
+    assert reopened.json()["stage"] == "follow_up" and reopened.json()["closed_at"] is None
+    items = (await health.get(f"/api/cases/{closed_case['id']}/items")).json()
+    assert items[0]["text"] == "Two call-outs in May"  # under the consent then in force
+
+
+async def test_consent_records_leave_the_closed_file_for_the_register(client_for, closed_case):
+    chair, supervisor, health = await client_for("chair"), await client_for("supervisor"), await client_for("doc")
+    assert (await chair.get(f"/api/cases/{closed_case['id']}/consents")).json() == []
+    page = await chair.get(f"/cases/{closed_case['id']}/consents")
+    assert "case conference" not in page.text
+    export = (await chair.get(f"/api/cases/{closed_case['id']}/export")).json()
+    assert "consents" not in export or export["consents"] == []
+
+    register = await chair.get(f"/api/cases/{closed_case['id']}/consent-register")  # social work recorded it
+    assert register.status_code == 200
+    assert [c["purpose"] for c in register.json()["consents"]] == ["case conference"]
+    assert (await supervisor.get(f"/api/cases/{closed_case['id']}/consent-register")).status_code == 200
+    assert (await health.get(f"/api/cases/{closed_case['id']}/consent-register")).status_code == 404
+    page = await supervisor.get(f"/cases/{closed_case['id']}/consent-register")
+    assert "Who has her consent" in page.text and "case conference" in page.text
+    withdrawn = await chair.post(f"/api/cases/{closed_case['id']}/consents/{closed_case['consent']['id']}/withdrawals",
+                                 json={"scope_ids": []})
+    assert withdrawn.status_code == 201  # her right at any time
+
+
+async def test_reopening_with_a_new_incident_within_a_year_counts_as_a_repeat(client_for, closed_case):
+    chair, police = await client_for("chair"), await client_for("pc")
+    refused = await police.post(f"/api/cases/{closed_case['id']}/reopen", json={"reason": "x"})
+    assert refused.status_code == 403
+    reopened = await chair.post(f"/api/cases/{closed_case['id']}/reopen", json={
+        "reason": "new assault", "incident_on": TODAY.isoformat()})
+    assert reopened.status_code == 201 and reopened.json()["repeat"] is True
+    assert "repeat" in reopened.json()["referral_grounds"]
+    again = await chair.post(f"/api/cases/{closed_case['id']}/reopen", json={"reason": "x"})
+    assert again.status_code == 409
+    history = (await chair.get(f"/api/cases/{closed_case['id']}/history")).json()["revisions"]
+    assert [r["kind"] for r in history][:2] == ["reopened", "closed"]
