@@ -67,6 +67,17 @@ class SharedDuty:
     fallback: bool = False
 
 
+@dataclass(frozen=True)
+class ServiceEntry:
+    """A service the agency offers survivors, for the service directory (referrals go to it)."""
+
+    name: str
+    kind: str  # e.g. shelter, counselling, legal advice, housing
+    offers: str = ""
+    contact: str = ""
+    area: str = ""
+
+
 STRATEGY_DOMAINS = {"subject": "S", "target": "T", "environment": "E", "precipitating_events": "P"}
 STRATEGY_KINDS = ("separation", "containment", "support", "other")
 
@@ -259,6 +270,12 @@ def agency_shared_duties() -> list[SharedDuty]:
     """The shared duties the agency's task list names (``TaskTemplate.duty``). Called once per
     plugin at start-up; returns a list. Declarations of one key by several agencies are combined:
     the responsibility must agree, and at most one agency declares itself the fallback."""
+
+
+@hookspec
+def agency_services() -> list[ServiceEntry]:
+    """Entries the agency contributes to the service directory. Called once per plugin at start-up;
+    returns a list. They are listed beside the administrators' entries, marked with the agency."""
 
 
 @hookspec

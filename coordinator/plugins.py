@@ -26,6 +26,7 @@ from coordinator.hookspecs import (
     CaseFacts,
     InformationCategory,
     Responsibility,
+    ServiceEntry,
     SharedDuty,
     Strategy,
     TaskTemplate,
@@ -70,6 +71,7 @@ class Agency:
     responsibilities: list[Responsibility] = field(default_factory=list)
     shared_duties: list[SharedDuty] = field(default_factory=list)
     strategies: list[Strategy] = field(default_factory=list)
+    services: list[ServiceEntry] = field(default_factory=list)
     routes: list = field(default_factory=list)
     template_dir: str | None = None
 
@@ -253,6 +255,7 @@ def _register(pm: pluggy.PluginManager, name: str, module: Any) -> Agency:
         if strategy.domain not in STRATEGY_DOMAINS or strategy.kind not in STRATEGY_KINDS:
             raise PluginError(name, "agency_strategies", f"strategy {strategy.key!r}: domain must be one of "
                               f"{', '.join(STRATEGY_DOMAINS)} and kind one of {', '.join(STRATEGY_KINDS)}")
+    agency.services = _expect_list(name, "agency_services", _call_one(pm, agency, "agency_services"), ServiceEntry)
     agency.routes = _expect_list(name, "agency_routes", _call_one(pm, agency, "agency_routes"), object)
     for handler in agency.routes:
         paths = getattr(handler, "paths", set())

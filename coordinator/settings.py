@@ -73,6 +73,11 @@ class Settings:
     monitor_seconds: int = 0
     # A release from custody or a hearing this many days ahead raises its event.
     monitor_near_days: int = 14
+    # A file replacing the feedback survey's default questions (one question per line), or "".
+    survey_questions_file: str = ""
+    # Closed cases are kept this long; then `coordinator retention --apply` removes their text
+    # and personal details (the audit chain stays verifiable).
+    retention_days: int = 6 * 365
     debug: bool = False
 
     @classmethod
@@ -107,5 +112,7 @@ class Settings:
         )
         kwargs["monitor_seconds"] = max(0, _int(env, "COORDINATOR_MONITOR_SECONDS", 3600))
         kwargs["monitor_near_days"] = max(0, _int(env, "COORDINATOR_MONITOR_NEAR_DAYS", 14))
+        kwargs["survey_questions_file"] = env.get("COORDINATOR_SURVEY_QUESTIONS", "")
+        kwargs["retention_days"] = max(0, _int(env, "COORDINATOR_RETENTION_DAYS", 6 * 365))
         kwargs["debug"] = env.get("COORDINATOR_DEBUG", "") == "1"
         return cls(**kwargs)
