@@ -147,6 +147,25 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     return 1
 
 
+def cmd_retention(args: argparse.Namespace, settings: Settings) -> int:
+    """List (--dry-run) or remove (--apply) the text of closed cases past the retention period."""
+    from coordinator import retention
+
+    async def work(session):  # noqa: ANN001, ANN202
+        if args.apply:
+            return await retention.apply(session, utcnow(), settings.retention_days)
+        found = await retention.due(session, utcnow(), settings.retention_days)
+        await session.rollback()
+        return found
+
+    found = asyncio.run(_with_session(settings, work))
+    verb = "removed the text of" if args.apply else "due (nothing changed; --apply removes their text):"
+    print(f"{verb} {len(found)} closed case(s) past {settings.retention_days} days")
+    for case in found:
+        print(f"  {case.reference} closed {case.closed_at.date().isoformat()}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from coordinator.demo import load_demo
 
@@ -196,6 +215,11 @@ def parser() -> argparse.ArgumentParser:
 
     audit_cmd = sub.add_parser("audit", help="the audit log").add_subparsers(dest="action", required=True)
     audit_cmd.add_parser("verify", help="check the hash chain").set_defaults(run=cmd_audit_verify)
+    keep = sub.add_parser("retention", help="closed cases past the retention period: list, or remove their text")
+    mode = keep.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--dry-run", action="store_true", help="list what is due, change nothing")
+    mode.add_argument("--apply", action="store_true", help="remove the text and personal details of what is due")
+    keep.set_defaults(run=cmd_retention)
     watch = sub.add_parser("monitor", help="raise the case events dates bring (key dates, follow-ups, overdue tasks)")
     watch.add_argument("--once", action="store_true", help="one run, then exit (for cron)")
     watch.add_argument("--today", type=_date, help=argparse.SUPPRESS)  # a run as of another day

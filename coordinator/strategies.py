@@ -63,12 +63,12 @@ class Entry:
         if detail is None:
             return True
         found = self.detail(detail)
-        return found is not None and (agency in found.agencies or agency in self._whole)
+        return found is not None and agency in self.offering(found)
 
-    @property
-    def _whole(self) -> set[str]:
-        offering = {a for d in self.details for a in d.agencies}
-        return {a for a in self.agencies if a not in offering}
+    def offering(self, detail: Detail) -> list[str]:
+        """The agencies that offer ``detail``: those naming it, and those delivering the whole strategy."""
+        naming = {a for d in self.details for a in d.agencies}
+        return [*detail.agencies, *(a for a in self.agencies if a not in naming)]
 
 
 class Catalogue:

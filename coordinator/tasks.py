@@ -52,8 +52,8 @@ async def task_for(session: AsyncSession, actor: Actor, task_id: int, *, with_hi
 
 def _changed_meanwhile(task: Task) -> Conflict:
     return Conflict(
-        f"this task was changed by someone else (now {task.status.replace('_', ' ')}, version {task.version}); "
-        "reload and try again", field="version",
+        f"this task was changed by someone else (now {task.status.replace('_', ' ')}, version {task.version}): "
+        "the current state is shown, check it and try again", field="version",
     )
 
 

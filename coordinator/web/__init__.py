@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from coordinator.case_changes import OPEN_STAGES
 from coordinator.case_events import EVENT_LABELS
-from coordinator.cases import CASE_KINDS, KEY_DATE_KINDS, PERSON_ROLES, RISK_LEVELS, STAGES
+from coordinator.cases import CASE_KINDS, KEY_DATE_KINDS, PERSON_ROLES, RISK_LEVELS, STAGES, TARGET_KINDS
 from coordinator.hookspecs import PRECIPITATING_EVENTS, TASK_DOMAINS
 from coordinator.plugins import AgencyRegistry
-from coordinator.tasks import STATUSES, is_overdue
-from coordinator.web import api, auth, casework, closing, conference, follow_up, pages, probes, sharing
+from coordinator.tasks import CLOSED_STATUSES, STATUSES, is_overdue
+from coordinator.web import api, auth, casework, closing, conference, follow_up, pages, probes, sharing, threat
 from coordinator.web.live import socket
 
 
@@ -27,7 +27,8 @@ def template_globals(registry: AgencyRegistry) -> dict:
         "registry": registry, "agency_name": registry.name, "label": label, "dom_id": dom_id,
         "is_overdue": is_overdue, "CASE_KINDS": CASE_KINDS, "STAGES": STAGES, "RISK_LEVELS": RISK_LEVELS,
         "PERSON_ROLES": PERSON_ROLES, "KEY_DATE_KINDS": KEY_DATE_KINDS, "TASK_DOMAINS": TASK_DOMAINS,
-        "TASK_STATUSES": STATUSES, "OPEN_STAGES": OPEN_STAGES, "precipitating": PRECIPITATING_EVENTS,
+        "TARGET_KINDS": TARGET_KINDS,
+        "TASK_STATUSES": STATUSES, "CLOSED_STATUSES": CLOSED_STATUSES, "OPEN_STAGES": OPEN_STAGES, "precipitating": PRECIPITATING_EVENTS,
         "event_labels": EVENT_LABELS, "responsibility_labels": {r.key: r.label for r in registry.responsibilities},
         "item_sections": follow_up.item_sections, "CORE_CATEGORIES": follow_up.CORE_CATEGORIES,
     }
@@ -41,5 +42,5 @@ ROUTES = [
     api.list_case_tasks, api.assign_task, api.get_task, api.change_task,
     *sharing.PAGES, *sharing.API, *follow_up.ROUTES, *casework.PAGES, *casework.API,
     *closing.PAGES, *closing.API,
-    *conference.ROUTES, socket.conference_live,
+    *conference.ROUTES, socket.conference_live, *threat.PAGES, *threat.API,
 ]

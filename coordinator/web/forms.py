@@ -81,10 +81,21 @@ def key_dates_from_form(form: FormMultiDict) -> list[KeyDateIn]:
     return key_dates
 
 
+TARGET_ROWS = 3
+
+
+def _targets(form: FormMultiDict) -> list[PersonIn]:
+    """A threat-assessment case's targets: the rows with a name (``target_name_<n>``, ``target_kind_<n>``)."""
+    return [PersonIn("target", text(form, f"target_name_{row}"), target_kind=text(form, f"target_kind_{row}") or None)
+            for row in range(TARGET_ROWS) if text(form, f"target_name_{row}")]
+
+
 def referral_from_form(form: FormMultiDict) -> ReferralIn:
-    people, key_dates = people_from_form(form), key_dates_from_form(form)
+    targets, key_dates = _targets(form), key_dates_from_form(form)
+    # The survivor's field may stay empty when the case names its targets instead (a threat assessment).
+    people = [p for p in people_from_form(form) if p.role != "survivor" or p.name or not targets] + targets
     return checked(ReferralIn(
-        kind=text(form, "kind"), people=people, summary=text(form, "summary"),
+        kind=text(form, "kind"), people=people, summary=text(form, "summary"), concern=text(form, "concern"),
         checklist_score=optional_int(form, "checklist_score"),
         judgement_level=text(form, "judgement_level") or None, judgement_reasons=text(form, "judgement_reasons") or None,
         incidents_last_12_months=optional_int(form, "incidents_last_12_months") or 0,

@@ -147,3 +147,16 @@ async def test_the_dashboard_groups_due_work_by_case_with_its_reference(client_f
     assert first["reference"] in page and second["reference"] in page
     overview = (await chair.get("/")).text
     assert "Overdue work by agency" in overview and "Police" in overview
+
+
+async def test_the_coordinator_is_offered_only_the_agencies_not_yet_on_the_case(client_for, people, app):
+    chair, police = await client_for("chair"), await client_for("pc")
+    case = await _case(chair)
+    page = (await chair.get(f"/cases/{case['id']}")).text
+    assert "Add with its task list" in page and "Assign a task" in page
+    assert "Add with its task list" not in (await police.get(f"/cases/{case['id']}")).text
+    for agency in app.state.registry.keys:
+        if agency not in ("police", "social_work", "health"):
+            assert (await chair.post(f"/api/cases/{case['id']}/agencies", json={"agency": agency})).status_code == 201
+    page = (await chair.get(f"/cases/{case['id']}")).text
+    assert "Add with its task list" not in page and "Every installed agency is part of this case" in page
