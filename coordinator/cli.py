@@ -1,4 +1,4 @@
-"""The ``coordinator`` command: serve, migrate, users, tokens, agencies, audit, demo."""
+"""The ``coordinator`` command: serve, migrate, users, tokens, agencies, audit, minutes, demo."""
 
 from __future__ import annotations
 
@@ -147,6 +147,43 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     return 1
 
 
+def cmd_minutes_verify(args: argparse.Namespace, settings: Settings) -> int:
+    """Is FILE a copy of minutes this server gave out, unchanged? Its SHA-256 is looked up among
+    the digests the audit chain recorded as files were served; the chain itself is checked too,
+    since a match in a broken chain proves nothing."""
+    from pathlib import Path
+
+    from coordinator import audit, minutes_files
+
+    try:
+        content = Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    sha256 = minutes_files.digest(content)
+
+    async def work(session):  # noqa: ANN001, ANN202
+        return await audit.verify(session), await minutes_files.generated_with(session, sha256)
+
+    chain, found = asyncio.run(_with_session(settings, work))
+    if not chain.ok:
+        print(f"{args.file}: cannot be checked: the audit log is BROKEN at entry {chain.broken_id} ({chain.problem})")
+        return 1
+    if not found:
+        print(f"{args.file}: matches no generated minutes (sha256 {sha256}): not a copy this server gave out, "
+              "or changed since")
+        return 1
+    registry = load_agencies()
+    first = found[0]
+    copy = f"{registry.name(first.agency)} copy" if first.agency else "coordinators' copy"
+    title = f" ({first.conference_title})" if first.conference_title else ""
+    served = f"; served {len(found)} times, last {found[-1].at:%Y-%m-%d %H:%M} UTC" if len(found) > 1 else ""
+    print(f"{args.file}: minutes of conference {first.conference_id}{title}, {copy}, "
+          f"{minutes_files.FORMATS[first.format].label}, generated {first.at:%Y-%m-%d %H:%M} UTC "
+          f"(audit entry {first.audit_id}){served}")
+    return 0
+
+
 def cmd_retention(args: argparse.Namespace, settings: Settings) -> int:
     """List (--dry-run) or remove (--apply) the text of closed cases past the retention period."""
     from coordinator import retention
@@ -215,6 +252,10 @@ def parser() -> argparse.ArgumentParser:
 
     audit_cmd = sub.add_parser("audit", help="the audit log").add_subparsers(dest="action", required=True)
     audit_cmd.add_parser("verify", help="check the hash chain").set_defaults(run=cmd_audit_verify)
+    minutes_cmd = sub.add_parser("minutes", help="minutes files").add_subparsers(dest="action", required=True)
+    check = minutes_cmd.add_parser("verify", help="is FILE an unchanged copy of minutes the server gave out?")
+    check.add_argument("file")
+    check.set_defaults(run=cmd_minutes_verify)
     keep = sub.add_parser("retention", help="closed cases past the retention period: list, or remove their text")
     mode = keep.add_mutually_exclusive_group(required=True)
     mode.add_argument("--dry-run", action="store_true", help="list what is due, change nothing")

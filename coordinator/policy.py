@@ -170,6 +170,86 @@ def require_follow_up_for(actor: Actor, agency: str, agency_name: str, doing: st
         raise Forbidden(f"only {agency_name} or a coordinator can {doing}")
 
 
+def may_see_referral(actor: Actor, case_agencies: Collection[str], to_agency: str | None, status: str) -> bool:
+    """A referral: whoever sees its case, and the agency it is sent to once sent (that agency sees
+    the referral alone, never the case, until it accepts and joins)."""
+    return may_see_case(actor, case_agencies) or (
+        status != "draft" and to_agency is not None and actor.agency == to_agency)
+
+
+def may_decide_referral(actor: Actor, case: CaseLike, to_agency: str | None) -> bool:
+    """Accept or decline: the agency it is sent to; for a service outside the system, the case
+    worker records the service's answer."""
+    if to_agency is not None:
+        return actor.agency == to_agency
+    return is_case_worker(actor, case)
+
+
+def require_referral_decider(actor: Actor, case: CaseLike, to_agency: str | None, agency_name: str) -> None:
+    if not may_decide_referral(actor, case, to_agency):
+        raise Forbidden(f"only {agency_name} accepts or declines a referral to it" if to_agency is not None else
+                        "only the survivor's case worker records a service's answer to a referral")
+
+
+def may_complete_referral(actor: Actor, case: CaseLike, to_agency: str | None) -> bool:
+    """Record the outcome: the agency it was sent to, or the case worker."""
+    return (to_agency is not None and actor.agency == to_agency) or is_case_worker(actor, case)
+
+
+def require_referral_completer(actor: Actor, case: CaseLike, to_agency: str | None, agency_name: str) -> None:
+    if not may_complete_referral(actor, case, to_agency):
+        raise Forbidden(f"only {agency_name if to_agency else 'the service'} or the survivor's case worker "
+                        "records the outcome of a referral")
+
+
+def may_note_referral(actor: Actor, case: CaseLike, to_agency: str | None, case_agencies: Collection[str]) -> bool:
+    """Notes on accompanying and advocating for her: the case worker, and the agency it was sent
+    to once it is on the case."""
+    return is_case_worker(actor, case) or (actor.agency == to_agency and on_case(actor.agency, case_agencies))
+
+
+def require_referral_note_writer(actor: Actor, case: CaseLike, to_agency: str | None,
+                                 case_agencies: Collection[str]) -> None:
+    if not may_note_referral(actor, case, to_agency, case_agencies):
+        raise Forbidden("only the survivor's case worker, or the agency that took the referral, adds notes to it")
+
+
+def may_keep_directory(actor: Actor) -> bool:
+    """The service directory's own entries: administrators (the agencies' entries come from their plugins)."""
+    return actor.role == "admin"
+
+
+def require_directory_keeper(actor: Actor, doing: str) -> None:
+    if not may_keep_directory(actor):
+        raise Forbidden(f"only an administrator can {doing}")
+
+
+SURVEY_ROLES = ("member", "coordinator", "supervisor")  # people who work cases: a supervisor or another caseworker
+
+
+def may_administer_survey(actor: Actor, caseworker_id: int | None) -> bool:
+    """The feedback survey (GBV step 6): a supervisor or another caseworker, never her own caseworker."""
+    return actor.role in SURVEY_ROLES and actor.id is not None and actor.id != caseworker_id
+
+
+def require_survey_administrator(actor: Actor, caseworker_id: int | None) -> None:
+    if actor.role in SURVEY_ROLES and actor.id == caseworker_id:
+        raise Forbidden("you are the survivor's caseworker: the feedback survey is given by a supervisor or another "
+                        "caseworker, so that she can answer freely")
+    if not may_administer_survey(actor, caseworker_id):
+        raise Forbidden("only a supervisor or another caseworker administers the feedback survey")
+
+
+def may_see_feedback_report(actor: Actor) -> bool:
+    """The survey's aggregate report: supervisors and coordinators."""
+    return actor.role in ("coordinator", APPROVER_ROLE)
+
+
+def require_feedback_reader(actor: Actor) -> None:
+    if not may_see_feedback_report(actor):
+        raise Forbidden("only a supervisor or a coordinator reads the feedback survey's report")
+
+
 # --- conferences ---------------------------------------------------------------------------------
 
 class ParticipantLike(Protocol):
@@ -342,3 +422,30 @@ class Permissions:
     def change_role_map(self, case: CaseLike) -> bool:
         """Between meetings only a coordinator changes the role map (the lead agency included)."""
         return coordinates(self.actor) and case.closed_at is None
+
+    def refer(self, case: CaseLike) -> bool:
+        """Refer the survivor to a service: her case worker, on an open case."""
+        return is_case_worker(self.actor, case) and case.closed_at is None
+
+    def decide_referral(self, referral: object, case: CaseLike) -> bool:
+        return (referral.status == "sent" and case.closed_at is None
+                and may_decide_referral(self.actor, case, referral.to_agency))
+
+    def complete_referral(self, referral: object, case: CaseLike) -> bool:
+        return (referral.status == "accepted" and case.closed_at is None
+                and may_complete_referral(self.actor, case, referral.to_agency))
+
+    def note_referral(self, referral: object, case: object) -> bool:
+        return case.closed_at is None and may_note_referral(
+            self.actor, case, referral.to_agency, [link.agency for link in case.agencies])
+
+    @property
+    def keep_directory(self) -> bool:
+        return may_keep_directory(self.actor)
+
+    def administer_survey(self, case: CaseLike, caseworker_id: int | None) -> bool:
+        return case.closed_at is not None and may_administer_survey(self.actor, caseworker_id)
+
+    @property
+    def see_feedback_report(self) -> bool:
+        return may_see_feedback_report(self.actor)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import zoneinfo
 from dataclasses import dataclass, field
 
 
@@ -78,7 +79,13 @@ class Settings:
     # Closed cases are kept this long; then `coordinator retention --apply` removes their text
     # and personal details (the audit chain stays verifiable).
     retention_days: int = 6 * 365
+    # Times are stored in UTC, and entered and shown in this zone (an IANA name).
+    timezone: str = "Europe/London"
     debug: bool = False
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -114,5 +121,11 @@ class Settings:
         kwargs["monitor_near_days"] = max(0, _int(env, "COORDINATOR_MONITOR_NEAR_DAYS", 14))
         kwargs["survey_questions_file"] = env.get("COORDINATOR_SURVEY_QUESTIONS", "")
         kwargs["retention_days"] = max(0, _int(env, "COORDINATOR_RETENTION_DAYS", 6 * 365))
+        kwargs["timezone"] = env.get("COORDINATOR_TIMEZONE", "") or "Europe/London"
+        try:
+            zoneinfo.ZoneInfo(kwargs["timezone"])
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise SystemExit(f"setting COORDINATOR_TIMEZONE names no time zone: {kwargs['timezone']!r} "
+                             "(give an IANA name such as Europe/London)") from None
         kwargs["debug"] = env.get("COORDINATOR_DEBUG", "") == "1"
         return cls(**kwargs)

@@ -157,11 +157,11 @@ class CaseWork:
 
 async def due_work(session: AsyncSession, today: dt.date, *, agency: str | None = None, overdue_only: bool = False,
                    limit: int = 500) -> list[CaseWork]:
-    """Open tasks that have a due date (due or overdue), grouped by agency and case: one agency's
-    reminders, or (``overdue_only``) every agency's overdue work for a coordinator."""
+    """Open tasks grouped by agency and case, overdue first, then by due date: one agency's work
+    list, or (``overdue_only``) every agency's overdue work for a coordinator."""
     query = (select(Task, Case.reference).join(Case, Case.id == Task.case_id)
-             .where(Task.status.not_in(CLOSED_STATUSES), Case.closed_at.is_(None), Task.due_on.is_not(None))
-             .order_by(Task.agency, Case.id, Task.due_on, Task.id).limit(limit))
+             .where(Task.status.not_in(CLOSED_STATUSES), Case.closed_at.is_(None))
+             .order_by(Task.agency, Case.id, *_overdue_first(today)).limit(limit))
     if agency is not None:
         query = query.where(Task.agency == agency)
     if overdue_only:

@@ -23,7 +23,7 @@ from coordinator import audit, cases, events, gate, policy, strategies, tasks
 from coordinator.errors import Conflict, Forbidden, Invalid
 from coordinator.gate import ItemView
 from coordinator.limits import Count, Id, Key, Line, OneOf, Text
-from coordinator.models import Case, InformationItem, PlanAcknowledgement, Task, User
+from coordinator.models import Case, InformationItem, PlanAcknowledgement, Task, TaskEvent, User
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 from coordinator.safety_plans import labelled, stored_fields
@@ -137,8 +137,12 @@ def _require_team(actor: Actor, case: Case, doing: str) -> None:
         raise Forbidden(f"only an agency that is part of case {case.reference} or a coordinator can {doing}")
 
 
-async def threat_case(session: AsyncSession, actor: Actor, case_id: int, doing: str) -> Case:
+async def threat_case(session: AsyncSession, actor: Actor, case_id: int, doing: str, *, write: bool = False) -> Case:
+    """The threat-assessment case, if the actor may see it; for a change, open (a closed case says so first,
+    whatever its kind)."""
     case = await cases.case_for(session, actor, case_id)
+    if write:
+        cases.ensure_open(case)
     _require_threat(case, doing)
     return case
 
@@ -151,16 +155,53 @@ async def _plan_tasks(session: AsyncSession, case_id: int) -> list[Task]:
         .execution_options(populate_existing=True))).scalars())
 
 
-def _counted_keys(plan_tasks: list[Task]) -> list[str]:
-    return sorted({t.strategy for t in plan_tasks if t.status not in NOT_IN_PLAN})
+@dataclass(frozen=True)
+class _Held:
+    """What the separation rule reads of one plan item: its strategy, and its status since when."""
+
+    strategy: str
+    status: str
+    added_at: dt.datetime
+    status_at: dt.datetime
 
 
-async def _kept_for(session: AsyncSession, case_id: int, keys: list[str]) -> PlanAcknowledgement | None:
-    """The latest reason recorded for exactly this plan."""
-    recorded = (await session.execute(
-        select(PlanAcknowledgement).where(PlanAcknowledgement.case_id == case_id)
-        .order_by(PlanAcknowledgement.id.desc()))).scalars()
-    return next((a for a in recorded if json.loads(a.strategies) == keys), None)
+async def _held(session: AsyncSession, case_id: int, at: dt.datetime | None) -> list[_Held]:
+    """The plan's items as they stand, or as they stood at ``at`` (the minutes: when the meeting ended)."""
+    plan_tasks = [t for t in await _plan_tasks(session, case_id) if at is None or t.created_at <= at]
+    if at is None:
+        return [_Held(t.strategy, t.status, t.created_at, t.updated_at) for t in plan_tasks]
+    statuses = {task_id: (status, when) for task_id, status, when in (await session.execute(
+        select(TaskEvent.task_id, TaskEvent.status, TaskEvent.at)
+        .where(TaskEvent.task_id.in_([t.id for t in plan_tasks]), TaskEvent.at <= at).order_by(TaskEvent.id))).all()}
+    held = []
+    for task in plan_tasks:
+        status, since = statuses.get(task.id, ("open", task.created_at))
+        held.append(_Held(task.strategy, status, task.created_at, since))
+    return held
+
+
+def _counted_keys(held: list) -> list[str]:
+    """The strategy keys the plan holds (items set aside do not count); ``held`` are tasks or _Held."""
+    return sorted({h.strategy for h in held if h.status not in NOT_IN_PLAN})
+
+
+def _last_change(held: list[_Held]) -> dt.datetime | None:
+    """When the plan last changed what it holds: an item added, or one set aside."""
+    return max((h.status_at if h.status in NOT_IN_PLAN else h.added_at for h in held), default=None)
+
+
+async def _kept_for(session: AsyncSession, case_id: int, held: list[_Held],
+                    at: dt.datetime | None = None) -> PlanAcknowledgement | None:
+    """The reason recorded for the plan as it stands (or stood at ``at``): for these strategies, and since the
+    plan last changed (a plan that comes back to what it once was after a change needs the reason again)."""
+    keys, since = _counted_keys(held), _last_change(held)
+    query = select(PlanAcknowledgement).where(PlanAcknowledgement.case_id == case_id)
+    if at is not None:
+        query = query.where(PlanAcknowledgement.at <= at)
+    latest = (await session.execute(query.order_by(PlanAcknowledgement.id.desc()).limit(1))).scalar()
+    if latest is None or json.loads(latest.strategies) != keys or (since is not None and latest.at < since):
+        return None
+    return latest
 
 
 def _uncoupled(registry: AgencyRegistry, keys: list[str]) -> list[Entry] | None:
@@ -172,14 +213,15 @@ def _uncoupled(registry: AgencyRegistry, keys: list[str]) -> list[Entry] | None:
     return [e for e in entries if e.kind == strategies.SEPARATION]
 
 
-async def plan_warning(session: AsyncSession, registry: AgencyRegistry, case_id: int) -> PlanWarning | None:
-    """The separation warning of the case's plan as it stands, with the reason kept for it if any: what the plan,
-    the conference and the minutes show."""
-    keys = _counted_keys(await _plan_tasks(session, case_id))
-    separations = _uncoupled(registry, keys)
+async def plan_warning(session: AsyncSession, registry: AgencyRegistry, case_id: int, *,
+                       at: dt.datetime | None = None) -> PlanWarning | None:
+    """The separation warning of the case's plan as it stands (or as it stood at ``at``: the minutes give the
+    meeting's end), with the reason kept for it if any: what the plan, the conference and the minutes show."""
+    held = await _held(session, case_id, at)
+    separations = _uncoupled(registry, _counted_keys(held))
     if separations is None:
         return None
-    kept = await _kept_for(session, case_id, keys)
+    kept = await _kept_for(session, case_id, held, at)
     kept_by = (await session.get(User, kept.by_id)).display_name if kept else None
     return PlanWarning([e.title for e in separations], kept, kept_by)
 
@@ -224,15 +266,15 @@ async def add_plan_item(session: AsyncSession, registry: AgencyRegistry, actor: 
     """A strategy of the catalogue becomes a plan item of the agency that delivers it. Only that agency or
     a coordinator adds it, as only they change it; a plan it would leave with a separation and no
     containment or support of the subject needs the reason it is kept so."""
-    case = await threat_case(session, actor, case_id, "case-management plan")
-    cases.ensure_open(case)
+    case = await threat_case(session, actor, case_id, "case-management plan", write=True)
     if not policy.may_change_task(actor, item_in.agency):
         raise Forbidden(f"only {registry.name(item_in.agency)} or a coordinator can give it a plan item")
     entry = _checked_item(registry, item_in, today)
     detail = (item_in.detail or "").strip() or None
     keys = sorted({*_counted_keys(await _plan_tasks(session, case.id)), entry.key})
     reason = (item_in.keep_reason or "").strip()
-    needs_reason = _uncoupled(registry, keys) is not None and await _kept_for(session, case.id, keys) is None
+    # A new item changes the plan: a reason given for the plan before it does not cover the plan after.
+    needs_reason = _uncoupled(registry, keys) is not None
     if needs_reason and not reason:
         raise Invalid(f"{SEPARATION_WARNING} Add a containment or support strategy for the subject, or say why the "
                       "plan keeps the separation without them", field="keep_reason")
@@ -261,8 +303,7 @@ async def _keep(session: AsyncSession, actor: Actor, case_id: int, keys: list[st
 async def keep_separation(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int,
                           keep_in: KeepReasonIn) -> PlanWarning:
     """Record why the plan, as it stands, keeps a separation without containment or support."""
-    case = await threat_case(session, actor, case_id, "case-management plan")
-    cases.ensure_open(case)
+    case = await threat_case(session, actor, case_id, "case-management plan", write=True)
     _require_team(actor, case, "record why the plan is kept")
     reason = keep_in.reason.strip()
     if not reason:
@@ -298,8 +339,7 @@ async def set_monitoring(session: AsyncSession, actor: Actor, case_id: int, moni
     today) or closed. Monitoring a subject no longer connected to the district is long-term monitoring, not
     a closure of the case."""
     policy.require_coordinator(actor, "set a case's monitoring status")
-    case = await threat_case(session, actor, case_id, "monitoring status")
-    cases.ensure_open(case)
+    case = await threat_case(session, actor, case_id, "monitoring status", write=True)
     days = monitoring_in.review_days
     if monitoring_in.status == "long_term" and days is None:
         raise Invalid("long-term monitoring needs a review interval in days", field="review_days")
@@ -315,14 +355,15 @@ async def set_monitoring(session: AsyncSession, actor: Actor, case_id: int, moni
 
 async def record_monitoring_review(session: AsyncSession, actor: Actor, case_id: int, review_in: MonitoringReviewIn,
                                    today: dt.date) -> Case:
-    """The team reviewed a case in long-term monitoring: the next review is one interval from today."""
+    """The team reviewed a case in long-term monitoring: the next review is one interval later."""
     policy.require_coordinator(actor, "record a monitoring review")
-    case = await threat_case(session, actor, case_id, "monitoring status")
-    cases.ensure_open(case)
+    case = await threat_case(session, actor, case_id, "monitoring status", write=True)
     if case.monitoring_status != "long_term" or not case.monitoring_review_days:
         raise Conflict(f"case {case.reference} is not in long-term monitoring: it has no review to record",
                        field="version")
-    review_on = today + dt.timedelta(days=case.monitoring_review_days)
+    # One interval on from the review that was due (or from today, when it is recorded late): a review held
+    # early does not pull the next one forward, nor repeat the date just raised.
+    review_on = max(today, case.monitoring_review_on or today) + dt.timedelta(days=case.monitoring_review_days)
     await _set_monitoring(session, case, review_in.version, monitoring_review_on=review_on)
     await audit.record(session, actor, "case.monitoring_reviewed", case_id=case.id, subject=f"case:{case.id}",
                        next_review_on=review_on)
@@ -346,8 +387,7 @@ def contact_fields(view: ItemView) -> dict[str, str] | None:
 async def record_contact(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int,
                          contact_in: ContactIn, today: dt.date) -> InformationItem:
     """An agency on the case logs a contact with the subject or the target; the entry is its own information."""
-    case = await threat_case(session, actor, case_id, "contact log")
-    cases.ensure_open(case)
+    case = await threat_case(session, actor, case_id, "contact log", write=True)
     policy.require_on_case(actor, cases.agencies_of(case), case.reference, "log a contact on it")
     if contact_in.on > today:
         raise Invalid("log a contact once it has happened: the date is in the future", field="on")

@@ -8,7 +8,20 @@ from coordinator.cases import CASE_KINDS, KEY_DATE_KINDS, PERSON_ROLES, RISK_LEV
 from coordinator.hookspecs import PRECIPITATING_EVENTS, TASK_DOMAINS
 from coordinator.plugins import AgencyRegistry
 from coordinator.tasks import CLOSED_STATUSES, STATUSES, is_overdue
-from coordinator.web import api, auth, casework, closing, conference, follow_up, pages, probes, sharing, threat
+from coordinator.web import (
+    api,
+    auth,
+    casework,
+    closing,
+    conference,
+    figures,
+    follow_up,
+    pages,
+    probes,
+    referrals,
+    sharing,
+    threat,
+)
 from coordinator.web.live import socket
 
 
@@ -41,6 +54,6 @@ ROUTES = [
     api.me, api.list_agencies, api.dashboard_json, api.list_cases, api.create_case, api.get_case, api.add_agency,
     api.list_case_tasks, api.assign_task, api.get_task, api.change_task,
     *sharing.PAGES, *sharing.API, *follow_up.ROUTES, *casework.PAGES, *casework.API,
-    *closing.PAGES, *closing.API,
-    *conference.ROUTES, socket.conference_live, *threat.PAGES, *threat.API,
+    *closing.PAGES, *closing.API, *referrals.PAGES, *referrals.API,
+    *conference.ROUTES, socket.conference_live, *threat.PAGES, *threat.API, *figures.ROUTES,
 ]

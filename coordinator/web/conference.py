@@ -8,6 +8,7 @@ refused, through the same gated pipeline as any view, so the loser sees what won
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import policy
+from coordinator import minutes_files, policy
 from coordinator.conference import actions, meeting, minutes, participation, roles, schedule
 from coordinator.conference.participation import CONFIDENTIALITY_STATEMENT, InviteIn
 from coordinator.conference.schedule import ConferenceIn
@@ -121,10 +122,10 @@ def _ids(form: FormMultiDict, name: str) -> list[int]:
         raise Invalid("the form named something that is not a number: reload the page", field=name) from None
 
 
-def _schedule_from_form(form: FormMultiDict) -> ConferenceIn:
+def _schedule_from_form(form: FormMultiDict, zone: dt.tzinfo) -> ConferenceIn:
     raw_when = text(form, "scheduled_at")
-    try:  # the form's local time is taken as UTC, as the form says
-        when = dt.datetime.fromisoformat(raw_when).replace(tzinfo=dt.UTC)
+    try:  # typed in the deployment's local time, as the form says
+        when = dt.datetime.fromisoformat(raw_when).replace(tzinfo=zone).astimezone(dt.UTC)
     except ValueError:
         raise Invalid("enter a date and time", field="scheduled_at") from None
     chair_id = optional_int(form, "chair_id")
@@ -143,7 +144,8 @@ async def schedule_conference(request: Request, db: NamedDependency[AsyncSession
     form = await request.form()
     actor = current_actor(request)
     try:
-        conference = await schedule.schedule_conference(db, registry, actor, _schedule_from_form(form))
+        conference = await schedule.schedule_conference(
+            db, registry, actor, _schedule_from_form(form, request.app.state.settings.zone))
     except Invalid as error:
         await db.rollback()
         values = {key: form.get(key) for key in form}
@@ -226,6 +228,19 @@ async def _minutes(request: Request, db: AsyncSession, registry: AgencyRegistry,
     return result
 
 
+async def _minutes_file(request: Request, db: AsyncSession, registry: AgencyRegistry, conference_id: int,
+                        kind: str) -> Response[bytes]:
+    """A copy to file: its digest is recorded in the same transaction as the disclosures it
+    makes, so every file that left the server can be checked against the audit chain."""
+    actor = current_actor(request)
+    record = await minutes.minutes(db, registry, actor, conference_id)
+    # Laying out a PDF takes a moment of CPU: off the event loop, so live meetings are not held up.
+    file = await asyncio.to_thread(minutes_files.render, request.app.template_engine.engine, record, kind)
+    await minutes_files.record_generated(db, actor, record, kind, file)
+    await db.commit()
+    return Response(file.content, media_type=file.media_type, headers=_attachment(file.name))
+
+
 @get("/conferences/{conference_id:int}/minutes")
 async def minutes_page(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
                        conference_id: FromPath[int]) -> Template:
@@ -233,20 +248,23 @@ async def minutes_page(request: Request, db: NamedDependency[AsyncSession], regi
         "minutes": await _minutes(request, db, registry, conference_id), "standalone": False})
 
 
-@get("/conferences/{conference_id:int}/minutes.html")
+@get("/conferences/{conference_id:int}/minutes.html", media_type=minutes_files.FORMATS["html"].media_type)
 async def minutes_html(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
-                       conference_id: FromPath[int]) -> Template:
-    record = await _minutes(request, db, registry, conference_id)
-    return Template("conferences/minutes_file.html", context={"minutes": record},
-                    headers=_attachment(f"minutes-conference-{conference_id}-{record.agency or 'all'}.html"))
+                       conference_id: FromPath[int]) -> Response[bytes]:
+    return await _minutes_file(request, db, registry, conference_id, "html")
 
 
-@get("/conferences/{conference_id:int}/minutes.md")
+@get("/conferences/{conference_id:int}/minutes.md", media_type=minutes_files.FORMATS["md"].media_type)
 async def minutes_markdown(request: Request, db: NamedDependency[AsyncSession],
-                           registry: NamedDependency[AgencyRegistry], conference_id: FromPath[int]) -> Template:
-    record = await _minutes(request, db, registry, conference_id)
-    return Template("conferences/minutes.md", context={"minutes": record}, media_type="text/markdown; charset=utf-8",
-                    headers=_attachment(f"minutes-conference-{conference_id}-{record.agency or 'all'}.md"))
+                           registry: NamedDependency[AgencyRegistry], conference_id: FromPath[int]) -> Response[bytes]:
+    return await _minutes_file(request, db, registry, conference_id, "md")
+
+
+@get("/conferences/{conference_id:int}/minutes.pdf", media_type=minutes_files.FORMATS["pdf"].media_type)
+async def minutes_pdf(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                      conference_id: FromPath[int]) -> Response[bytes]:
+    """The agency's copy as a PDF: marked, numbered and titled on every page."""
+    return await _minutes_file(request, db, registry, conference_id, "pdf")
 
 
 # --- JSON API -------------------------------------------------------------------------------------
@@ -399,7 +417,7 @@ async def api_live_stats(request: Request) -> dict:
 
 ROUTES = [
     conference_list, schedule_page, schedule_conference, conference_page, accept_statement, send_apologies,
-    change_page, minutes_page, minutes_html, minutes_markdown,
+    change_page, minutes_page, minutes_html, minutes_markdown, minutes_pdf,
     api_list, api_schedule, api_state, api_invite, api_accept_statement, api_start, api_move, api_reorder, api_end,
     api_assign_role, api_volunteer, api_confirm_role, api_add_action, api_action_status, api_confirm_action,
     api_note, api_minutes, api_live_stats,

@@ -148,3 +148,39 @@ def closure_json(closure: Closure) -> dict:
             "requested_by_id": closure.requested_by_id, "requested_at": closure.requested_at,
             "decided_by_id": closure.decided_by_id, "decided_at": closure.decided_at,
             "decision_note": closure.decision_note}
+
+
+def service_json(service) -> dict:  # noqa: ANN001 (a models.Service)
+    return {"id": service.id, "name": service.name, "kind": service.kind, "offers": service.offers,
+            "contact": service.contact, "area": service.area, "agency": service.agency, "active": service.active}
+
+
+def referral_json(referral, registry: AgencyRegistry, service=None) -> dict:  # noqa: ANN001 (models.Referral, Service)
+    """A referral as those who see its case see it, with its history and notes."""
+    return {"id": referral.id, "case_id": referral.case_id, "to_agency": referral.to_agency,
+            "to_agency_name": registry.name(referral.to_agency) if referral.to_agency else None,
+            "service": service_json(service) if service is not None else None, "purpose": referral.purpose,
+            "consent_id": referral.consent_id, "status": referral.status, "decline_reason": referral.decline_reason,
+            "outcome": referral.outcome, "notes": referral.notes, "created_by_id": referral.created_by_id,
+            "created_at": referral.created_at, "version": referral.version,
+            "history": [{"status": e.status, "by_id": e.by_id, "at": e.at, "note": e.note} for e in referral.history]}
+
+
+def incoming_referral_json(incoming, registry: AgencyRegistry) -> dict:  # noqa: ANN001 (referrals.IncomingReferral)
+    """A referral as the agency it is sent to sees it before it joins the case: never the case's people."""
+    return {"id": incoming.id, "case_reference": incoming.case_reference, "purpose": incoming.purpose,
+            "from_agency": incoming.from_agency, "from_agency_name": registry.name(incoming.from_agency),
+            "sent_at": incoming.sent_at, "status": incoming.status, "version": incoming.version}
+
+
+def survey_json(given) -> dict | None:  # noqa: ANN001 (a models.SurveyAdministration)
+    """That the feedback survey was given on a case: never the answers."""
+    if given is None:
+        return None
+    return {"case_id": given.case_id, "by_id": given.by_id, "mode": given.mode,
+            "consent_read_at": given.consent_read_at, "at": given.at}
+
+
+def feedback_report_json(report) -> dict:  # noqa: ANN001 (a feedback.Report)
+    return {"period": report.period, "hidden": report.hidden, "responses": report.responses,
+            "questions": [{"question": q, "counts": counts} for q, counts in report.counts or []]}

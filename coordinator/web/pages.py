@@ -15,7 +15,7 @@ from coordinator.errors import DomainError, Invalid
 from coordinator.models import User, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.settings import Settings
-from coordinator.web import follow_up, threat
+from coordinator.web import follow_up, referrals, threat
 from coordinator.web.api import AgencyIn, TaskStatusIn
 from coordinator.web.auth import current_actor
 from coordinator.web.forms import checked, optional_int, referral_from_form, task_from_form, text
@@ -43,7 +43,7 @@ async def dashboard(request: Request, db: NamedDependency[AsyncSession], stage: 
         "references": {c.id: c.reference for c in visible},
         "awaiting": await overrides.awaiting_decision(db) if can.decide_overrides else [],
         "closures": await closure.awaiting_decision(db) if can.decide_overrides else [],
-        "today": today, "can": can,
+        "today": today, "can": can, **await referrals.dashboard_context(db, actor),
     })
 
 
@@ -99,7 +99,8 @@ async def case_page_context(db: AsyncSession, request: Request, case_id: int) ->
             "closures": await closure.case_closures(db, case.id), "CLOSURE_CRITERIA": closure.CRITERIA,
             "register_open": case.closed_at is not None and await consents.may_open_register(db, actor, case.id),
             **await follow_up.case_context(db, registry, actor, case),
-            **await threat.case_context(db, registry, actor, case)}
+            **await threat.case_context(db, registry, actor, case),
+            **await referrals.case_context(db, registry, actor, case)}
 
 
 @get("/cases/{case_id:int}")

@@ -34,15 +34,20 @@ NO_VALUES = FormMultiDict()
 
 # --- forms -----------------------------------------------------------------------------------
 
-def _day_start(form: FormMultiDict, name: str) -> dt.datetime | None:
+def _day_start(form: FormMultiDict, name: str, zone: dt.tzinfo) -> dt.datetime | None:
+    """A date typed on a form begins at local midnight."""
     day = optional_date(form, name)
-    return None if day is None else dt.datetime.combine(day, dt.time(), dt.UTC)
+    return None if day is None else dt.datetime.combine(day, dt.time(), zone)
 
 
-def _day_end(form: FormMultiDict, name: str) -> dt.datetime | None:
-    """A date typed as an expiry holds through that whole day (UTC)."""
+def _day_end(form: FormMultiDict, name: str, zone: dt.tzinfo) -> dt.datetime | None:
+    """A date typed as an expiry holds through that whole local day."""
     day = optional_date(form, name)
-    return None if day is None else dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC)
+    return None if day is None else dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone)
+
+
+def _zone(request: Request) -> dt.tzinfo:
+    return request.app.state.settings.zone
 
 
 def _all(form: FormMultiDict, name: str) -> list[str]:
@@ -59,11 +64,11 @@ def correction_from_form(form: FormMultiDict) -> CorrectionIn:
                                 sensitivity=text(form, "sensitivity") or None))
 
 
-def consent_from_form(form: FormMultiDict) -> ConsentIn:
+def consent_from_form(form: FormMultiDict, zone: dt.tzinfo) -> ConsentIn:
     return checked(ConsentIn(purpose=text(form, "purpose"), method=text(form, "method"),
                              given_by=text(form, "given_by"), categories=_all(form, "categories"),
-                             recipients=_all(form, "recipients"), given_at=_day_start(form, "given_at"),
-                             expires_at=_day_end(form, "expires_at")))
+                             recipients=_all(form, "recipients"), given_at=_day_start(form, "given_at", zone),
+                             expires_at=_day_end(form, "expires_at", zone)))
 
 
 def withdrawal_from_form(form: FormMultiDict) -> WithdrawalIn:
@@ -76,8 +81,8 @@ def withdrawal_from_form(form: FormMultiDict) -> WithdrawalIn:
     return checked(WithdrawalIn(scope_ids=[] if text(form, "whole") == "yes" else scope_ids, note=text(form, "note")))
 
 
-def override_from_form(form: FormMultiDict) -> OverrideIn:
-    expires_at = _day_end(form, "expires_at")
+def override_from_form(form: FormMultiDict, zone: dt.tzinfo) -> OverrideIn:
+    expires_at = _day_end(form, "expires_at", zone)
     if expires_at is None:
         raise Invalid("an override needs an expiry date", field="expires_at")
     return checked(OverrideIn(legal_basis=text(form, "legal_basis"), justification=text(form, "justification"),
@@ -89,11 +94,11 @@ def decision_from_form(form: FormMultiDict) -> OverrideDecisionIn:
     return checked(OverrideDecisionIn(decision=text(form, "decision"), note=text(form, "note")))
 
 
-def notice_from_form(form: FormMultiDict) -> SurvivorNoticeIn:
+def notice_from_form(form: FormMultiDict, zone: dt.tzinfo) -> SurvivorNoticeIn:
     informed = text(form, "informed")
     if informed not in ("yes", "no"):
         raise Invalid("say whether the survivor was told", field="informed")
-    return checked(SurvivorNoticeIn(informed=informed == "yes", informed_at=_day_start(form, "informed_at"),
+    return checked(SurvivorNoticeIn(informed=informed == "yes", informed_at=_day_start(form, "informed_at", zone),
                                     reason=text(form, "reason") or None))
 
 
@@ -215,7 +220,8 @@ async def grant_consent_page(request: Request, db: NamedDependency[AsyncSession]
     return await _submit(
         request, db, registry, case_id, _consents_page, form_id="grant",
         success=f"/cases/{case_id}/consents",
-        change=lambda form, actor: consents.grant_consent(db, registry, actor, case_id, consent_from_form(form)))
+        change=lambda form, actor: consents.grant_consent(db, registry, actor, case_id,
+                                                          consent_from_form(form, _zone(request))))
 
 
 @post("/cases/{case_id:int}/consents/{consent_id:int}/withdrawals")
@@ -258,7 +264,8 @@ async def request_override_page(request: Request, db: NamedDependency[AsyncSessi
     return await _submit(
         request, db, registry, case_id, _overrides_page, form_id="request",
         success=f"/cases/{case_id}/overrides",
-        change=lambda form, actor: overrides.request_override(db, registry, actor, case_id, override_from_form(form)))
+        change=lambda form, actor: overrides.request_override(db, registry, actor, case_id,
+                                                              override_from_form(form, _zone(request))))
 
 
 @post("/cases/{case_id:int}/overrides/{override_id:int}/decision")
@@ -279,7 +286,7 @@ async def survivor_notice_page(request: Request, db: NamedDependency[AsyncSessio
         request, db, registry, case_id, _overrides_page, form_id=f"notice-{override_id}",
         success=f"/cases/{case_id}/overrides#override-{override_id}",
         change=lambda form, actor: overrides.record_survivor_notice(db, actor, case_id, override_id,
-                                                                   notice_from_form(form)))
+                                                                   notice_from_form(form, _zone(request))))
 
 
 # --- who has seen it, and the export ---------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from litestar import Request, Response, get, post, put
+from litestar import Request, Response, get, post
 from litestar.datastructures import FormMultiDict
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
@@ -162,7 +162,7 @@ async def get_plan(request: Request, db: NamedDependency[AsyncSession], registry
     return await _plan_state(db, registry, current_actor(request), case_id)
 
 
-@post("/api/cases/{case_id:int}/plan/items")
+@post("/api/cases/{case_id:int}/plan")
 async def add_plan_item(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
                         case_id: FromPath[int], data: JSONBody[PlanItemIn]) -> dict:
     actor = current_actor(request)
@@ -185,7 +185,7 @@ def _monitoring_json(case: Case, registry: AgencyRegistry) -> dict:
     return case_json(case, registry) | {"monitoring_review_days": case.monitoring_review_days}
 
 
-@put("/api/cases/{case_id:int}/monitoring")
+@post("/api/cases/{case_id:int}/monitoring", status_code=200)
 async def set_monitoring(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
                          case_id: FromPath[int], data: JSONBody[MonitoringIn]) -> dict:
     case = await threat_plans.set_monitoring(db, current_actor(request), case_id, data, utcnow().date())

@@ -11,6 +11,7 @@ from coordinator.hookspecs import (
     AgencyIdentity,
     InformationCategory,
     Responsibility,
+    ServiceEntry,
     SharedDuty,
     Strategy,
     TaskTemplate,
@@ -60,6 +61,12 @@ def agency_restrict_disclosure(category, viewer_agency):
 @hookimpl
 def agency_shared_duties():
     return [SharedDuty("recall", "offender_supervision", fallback=True)]
+
+
+@hookimpl
+def agency_services():
+    return [ServiceEntry("Victim liaison", "support", "Tells victims of an offender's release and licence conditions",
+                         "0300 000 0000", "North")]
 
 
 @hookimpl

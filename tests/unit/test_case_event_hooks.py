@@ -196,6 +196,11 @@ async def test_hook_agency_shared_duties_give_one_holder_that_moves_with_the_rol
     assert f"{duty}: <em>held by Health care</em>" in page.text
 
 
+async def test_hook_agency_services_are_the_agencys_entries_for_the_directory(app):
+    [service] = app.state.registry.get("probation").services
+    assert (service.name, service.kind, service.area) == ("Victim liaison", "support", "North")
+
+
 async def test_hook_agency_strategies_are_declared_with_their_domain_and_kind(app):
     [strategy] = app.state.registry.get("probation").strategies
     assert (strategy.domain, strategy.kind) == ("subject", "containment")

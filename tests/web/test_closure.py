@@ -19,7 +19,8 @@ STILL_ALLOWED = {"/api/cases/{case_id:int}/reopen", "/cases/{case_id:int}/reopen
                  "/api/cases/{case_id:int}/consents/{consent_id:int}/withdrawals",
                  "/cases/{case_id:int}/consents/{consent_id:int}/withdrawals",
                  "/api/cases/{case_id:int}/closures/{closure_id:int}/decision",
-                 "/cases/{case_id:int}/closures/{closure_id:int}/decision"}
+                 "/cases/{case_id:int}/closures/{closure_id:int}/decision",
+                 "/api/cases/{case_id:int}/feedback", "/cases/{case_id:int}/feedback"}
 CASE_PARAMETERS = ("{case_id", "{task_id", "{follow_up_id")
 # A page form's JSON twin where the paths differ by more than the /api prefix: its input is the form's.
 TWINS = {"/tasks/{task_id:int}/status": ("/api/tasks/{task_id:int}", "PATCH"),

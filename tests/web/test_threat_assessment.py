@@ -10,8 +10,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from coordinator import monitor
-from coordinator.models import AuditEntry, Disclosure, InformationItem, PlanAcknowledgement, Task
+from coordinator import monitor, threat_demo, threat_plans
+from coordinator.accounts import actor_of
+from coordinator.models import AuditEntry, Disclosure, InformationItem, PlanAcknowledgement, Task, utcnow
 from tests.sharing_steps import grant_consent
 
 TODAY = dt.date.today()
@@ -26,7 +27,8 @@ REFERRAL = {
 SUSPENSION = {"strategy": "subject.discipline.separation", "detail": "Suspension", "agency": "education"}
 PROTECTIVE_ORDER = {"strategy": "subject.discipline.containment", "detail": "Court-issued protective orders",
                     "agency": "police"}
-WARNING = "may risk triggering an immediate or delayed violent response unless they are coupled with containment and support"
+WARNING = ("may risk triggering an immediate or delayed violent response unless they are coupled with containment "
+           "and support")
 GRIEVANCE = "Says the coach humiliated him in front of the team"
 
 
@@ -42,14 +44,15 @@ async def open_case(chair) -> dict:
 
 
 async def add_item(client, case_id: int, **item) -> dict:
-    response = await client.post(f"/api/cases/{case_id}/plan/items", json=item)
+    response = await client.post(f"/api/cases/{case_id}/plan", json=item)
     assert response.status_code == 201, response.text
     return response.json()
 
 
 async def plan_items(sessionmaker) -> int:
     async with sessionmaker() as session:
-        return (await session.execute(select(func.count()).select_from(Task).where(Task.strategy.is_not(None)))).scalar()
+        return (await session.execute(
+            select(func.count()).select_from(Task).where(Task.strategy.is_not(None)))).scalar()
 
 
 async def test_the_referral_form_opens_a_case_with_its_targets_concern_and_the_schools_task_list(client_for, team):
@@ -87,7 +90,8 @@ async def test_a_plan_across_the_four_domains_is_chosen_from_the_catalogue(clien
         ("precipitating_events", "social_work", "Anniversary events, e.g., date of beginning of relationship, date "
          "of end of relationship, date served with court orders/separation documents, birthdays, holidays"),
         ("subject", "health", "Counseling/mental health services: Outpatient counseling/mental health care")]
-    assert {(i["due_on"], i["review_on"], i["status"], i["source"]) for i in plan["items"]} == {(due, due, "open", "plan")}
+    assert {(i["due_on"], i["review_on"], i["status"], i["source"]) for i in plan["items"]} == {
+        (due, due, "open", "plan")}
     assert plan["items"][0]["assignee_id"] == team["education"].id and plan["warning"] is None
     page = (await chair.get(f"/cases/{case['id']}")).text
     for heading in ("S · De-escalate, contain, or control the subject", "T · Decrease vulnerabilities of the target",
@@ -110,7 +114,7 @@ async def test_a_plan_item_breaking_a_rule_is_refused_naming_the_field_and_write
         client_for, team, sessionmaker, change, field):
     chair = await client_for("chair")
     case = await open_case(chair)
-    refused = await chair.post(f"/api/cases/{case['id']}/plan/items",
+    refused = await chair.post(f"/api/cases/{case['id']}/plan",
                                json=SUSPENSION | {"keep_reason": "supervised at home"} | change)
     assert refused.status_code == 400, refused.text
     assert refused.json()["field"] == field
@@ -120,7 +124,7 @@ async def test_a_plan_item_breaking_a_rule_is_refused_naming_the_field_and_write
 async def test_a_plan_item_is_a_task_only_its_agency_or_a_coordinator_adds_or_changes(client_for, team):
     chair, officer, doctor = await client_for("chair"), await client_for("pc"), await client_for("doc")
     case = await open_case(chair)
-    refused = await doctor.post(f"/api/cases/{case['id']}/plan/items", json={"strategy": "target.vary_routine",
+    refused = await doctor.post(f"/api/cases/{case['id']}/plan", json={"strategy": "target.vary_routine",
                                                                               "agency": "police"})
     assert refused.status_code == 403, refused.text
     item = (await add_item(officer, case["id"], strategy="target.vary_routine", agency="police"))["item_id"]
@@ -133,17 +137,17 @@ async def test_a_plan_item_is_a_task_only_its_agency_or_a_coordinator_adds_or_ch
 
 async def test_a_plan_belongs_to_threat_assessment_cases_only(client_for, team, case):
     chair = await client_for("chair")
-    refused = await chair.post(f"/api/cases/{case['id']}/plan/items", json={"strategy": "target.vary_routine",
+    refused = await chair.post(f"/api/cases/{case['id']}/plan", json={"strategy": "target.vary_routine",
                                                                              "agency": "police"})
     assert refused.status_code == 409 and "not a threat-assessment case" in refused.json()["detail"]
     assert "Case management plan" not in (await chair.get(f"/cases/{case['id']}")).text
 
 
 async def test_a_separation_without_containment_or_support_warns_and_keeping_it_needs_a_recorded_reason(
-        client_for, team, sessionmaker):
+        client_for, team, sessionmaker, registry):
     chair, school = await client_for("chair"), await client_for("tat")
     case = await open_case(chair)
-    unexplained = await school.post(f"/api/cases/{case['id']}/plan/items", json=SUSPENSION)
+    unexplained = await school.post(f"/api/cases/{case['id']}/plan", json=SUSPENSION)
     assert unexplained.status_code == 400 and unexplained.json()["field"] == "keep_reason"
     assert WARNING in unexplained.json()["detail"]
     assert await plan_items(sessionmaker) == 0
@@ -155,6 +159,7 @@ async def test_a_separation_without_containment_or_support_warns_and_keeping_it_
     page = (await chair.get(f"/cases/{case['id']}")).text
     assert WARNING in page and reason in page
 
+    while_kept = utcnow()
     coupled = await add_item(chair, case["id"], **PROTECTIVE_ORDER)
     assert coupled["warning"] is None
     assert WARNING not in (await chair.get(f"/cases/{case['id']}")).text
@@ -173,6 +178,9 @@ async def test_a_separation_without_containment_or_support_warns_and_keeping_it_
     assert again.status_code == 200 and again.json()["warning"]["kept"]["reason"] == "order refused; daily calls"
     async with sessionmaker() as session:
         assert (await session.execute(select(func.count()).select_from(PlanAcknowledgement))).scalar() == 2
+        # The minutes give the plan as it stood when the meeting ended: then, the separation and its reason.
+        stood = await threat_plans.plan_warning(session, registry, case["id"], at=while_kept)
+        assert stood.kept.reason == reason
         audited = (await session.execute(select(AuditEntry.detail).where(AuditEntry.action == "plan.separation_kept"))
                    ).scalars().all()
     assert all(reason not in str(detail) for detail in audited)  # the audit names the record, not its words
@@ -193,17 +201,17 @@ async def test_a_detention_or_a_supported_separation_does_not_warn(client_for, t
 async def test_long_term_monitoring_brings_the_case_back_at_each_review(client_for, team, sessionmaker, app):
     chair, school = await client_for("chair"), await client_for("tat")
     case = await open_case(chair)
-    refused = await school.put(f"/api/cases/{case['id']}/monitoring",
+    refused = await school.post(f"/api/cases/{case['id']}/monitoring",
                                json={"version": 1, "status": "long_term", "review_days": 30})
     assert refused.status_code == 403
-    no_interval = await chair.put(f"/api/cases/{case['id']}/monitoring", json={"version": 1, "status": "long_term"})
+    no_interval = await chair.post(f"/api/cases/{case['id']}/monitoring", json={"version": 1, "status": "long_term"})
     assert no_interval.status_code == 400 and no_interval.json()["field"] == "review_days"
-    long_term = await chair.put(f"/api/cases/{case['id']}/monitoring",
+    long_term = await chair.post(f"/api/cases/{case['id']}/monitoring",
                                 json={"version": 1, "status": "long_term", "review_days": 30})
     assert long_term.status_code == 200, long_term.text
     first = TODAY + dt.timedelta(days=30)
     assert long_term.json()["monitoring_review_on"] == first.isoformat() and long_term.json()["closed_at"] is None
-    stale = await chair.put(f"/api/cases/{case['id']}/monitoring", json={"version": 1, "status": "active"})
+    stale = await chair.post(f"/api/cases/{case['id']}/monitoring", json={"version": 1, "status": "active"})
     assert stale.status_code == 409 and stale.json()["field"] == "version"
 
     assert await monitor.run_once(sessionmaker, app.state.registry, first - dt.timedelta(days=1), near_days=14) == 0
@@ -218,11 +226,11 @@ async def test_long_term_monitoring_brings_the_case_back_at_each_review(client_f
     page = (await chair.get(f"/cases/{case['id']}")).text
     assert f"reviewed every 30 days, next review {second.isoformat()}" in page
 
-    closed = await chair.put(f"/api/cases/{case['id']}/monitoring", json={"version": 3, "status": "closed"})
+    closed = await chair.post(f"/api/cases/{case['id']}/monitoring", json={"version": 3, "status": "closed"})
     assert closed.status_code == 200 and closed.json()["monitoring_review_on"] is None
     not_long_term = await chair.post(f"/api/cases/{case['id']}/monitoring/review", json={"version": 4})
     assert not_long_term.status_code == 409
-    interval = await chair.put(f"/api/cases/{case['id']}/monitoring",
+    interval = await chair.post(f"/api/cases/{case['id']}/monitoring",
                                json={"version": 4, "status": "active", "review_days": 10})
     assert interval.status_code == 400 and interval.json()["field"] == "review_days"
 
@@ -270,7 +278,8 @@ async def test_the_contact_log_is_withheld_from_an_agency_without_a_basis_on_eve
         assert GRIEVANCE not in response.text and "Calm, then angry" not in response.text, path
     [withheld] = (await officer.get(f"/api/cases/{case['id']}/contact-log")).json()
     assert (withheld["withheld"], withheld["entry"], withheld["text"]) == (True, None, None)
-    assert "Withheld:</strong> a contact-log entry, held by Education" in (await officer.get(f"/cases/{case['id']}")).text
+    page = (await officer.get(f"/cases/{case['id']}")).text
+    assert "Withheld:</strong> a contact-log entry, held by Education" in page
     async with sessionmaker() as session:
         assert (await session.execute(select(func.count()).select_from(Disclosure))).scalar() == 0
 
@@ -300,11 +309,10 @@ async def test_only_the_team_logs_contacts_and_bad_entries_are_refused_naming_th
 async def test_the_page_forms_do_the_same_and_come_back_with_the_message_beside_the_form(client_for, team):
     chair, school = await client_for("chair"), await client_for("tat")
     case = await open_case(chair)
-    refused = await school.post(f"/cases/{case['id']}/plan", data={"strategy": "subject.discipline.separation|Suspension",
-                                                                   "agency": "education"})
+    suspension = {"strategy": "subject.discipline.separation|Suspension", "agency": "education"}
+    refused = await school.post(f"/cases/{case['id']}/plan", data=suspension)
     assert refused.status_code == 400 and "Not saved:" in refused.text and WARNING in refused.text
-    added = await school.post(f"/cases/{case['id']}/plan", data={
-        "strategy": "subject.discipline.separation|Suspension", "agency": "education", "keep_reason": "at home"})
+    added = await school.post(f"/cases/{case['id']}/plan", data=suspension | {"keep_reason": "at home"})
     assert added.status_code == 200 and "Kept so, recorded by Tat" in added.text
     logged = await school.post(f"/cases/{case['id']}/contact-log", data={
         "about": "target", "on": TODAY.isoformat(), "who": "Assistant principal", "channel": "phone",
@@ -313,3 +321,18 @@ async def test_the_page_forms_do_the_same_and_come_back_with_the_message_beside_
     monitoring = await chair.post(f"/cases/{case['id']}/monitoring", data={"version": "1", "status": "long_term",
                                                                           "review_days": "90"})
     assert monitoring.status_code == 200 and "reviewed every 90 days" in monitoring.text
+
+
+async def test_the_demo_case_has_a_plan_in_all_four_domains(client_for, team, sessionmaker, registry):
+    async with sessionmaker() as session:
+        chair = actor_of(team["chair"])
+        members = {"education": actor_of(team["education"]), "police": actor_of(team["police"])}
+        case = await threat_demo.open_demo_case(session, registry, chair, members, TODAY)
+        await session.commit()
+    client = await client_for("chair")
+    plan = (await client.get(f"/api/cases/{case.id}/plan")).json()
+    assert {i["domain"] for i in plan["items"]} == {"subject", "target", "environment", "precipitating_events"}
+    assert "Disciplinary measures: Suspension" in [i["title"] for i in plan["items"]]
+    assert plan["warning"] is None  # the suspension is coupled with support of the subject
+    assert (await client.get(f"/api/cases/{case.id}")).json()["lead_agency"] == "education"
+    assert len((await client.get(f"/api/cases/{case.id}/contact-log")).json()) == 1

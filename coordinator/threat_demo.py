@@ -1,0 +1,73 @@
+"""The demo's threat-assessment case: a case with a plan in all four domains (S, T, E, P) chosen from
+the installed agencies' strategy catalogue, a logged contact and its monitoring status, for a first
+click-through. Like the rest of the core it names no agency and no strategy: it takes what is installed."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from coordinator import cases, strategies, threat_plans
+from coordinator.cases import PersonIn, ReferralIn
+from coordinator.models import Case
+from coordinator.plugins import AgencyRegistry
+from coordinator.policy import Actor
+from coordinator.settings import ReferralThresholds
+from coordinator.threat_plans import ContactIn, MonitoringIn, PlanItemIn
+
+PER_DOMAIN = 2
+KEEP_REASON = "Sam stays at home under his parents' supervision; the counsellor calls him every day"
+
+
+def _lead(catalogue: strategies.Catalogue, agencies: list[str]) -> str:
+    """The agency delivering the most strategies for the subject: on a school's case, the school's team."""
+    subject = catalogue.by_domain()["subject"]
+    return max(agencies, key=lambda agency: sum(agency in e.agencies for e in subject))
+
+
+def _choices(catalogue: strategies.Catalogue, agencies: list[str]) -> list[tuple[strategies.Entry, str | None, str]]:
+    """(strategy, form, owner): the first strategies of each domain, and for the subject one separation
+    too, each given to the first agency offering that form."""
+    chosen = []
+    for domain, entries in catalogue.offered_to(agencies).items():
+        picked = [e for e in entries if e.kind != strategies.SEPARATION][:PER_DOMAIN]
+        if domain == "subject":
+            picked += [e for e in entries if e.kind == strategies.SEPARATION][:1]
+        for entry in picked:
+            detail = entry.details[0] if entry.details else None
+            offering = entry.offering(detail) if detail else entry.agencies
+            owner = next(a for a in offering if a in agencies)
+            chosen.append((entry, detail.text if detail else None, owner))
+    return chosen
+
+
+async def open_demo_case(session: AsyncSession, registry: AgencyRegistry, chair: Actor, members: dict[str, Actor],
+                         today: dt.date) -> Case | None:
+    """Open the case as ``chair`` with every installed agency; ``members`` gives a person of each agency (the
+    lead's logs the first contact). None when no installed agency contributes a strategy."""
+    catalogue = strategies.catalogue(registry)
+    if not catalogue.entries:
+        return None
+    lead = _lead(catalogue, registry.keys)
+    case = await cases.create_case(session, registry, ReferralThresholds(), chair, ReferralIn(
+        kind=threat_plans.KIND,
+        people=[PersonIn("subject", "Sam"), PersonIn("target", "Alex", target_kind="person"),
+                PersonIn("target", "Year 10 science class", target_kind="group")],
+        summary="Reported by two classmates on Monday; Sam was dropped from the football team last week.",
+        concern="Sam told classmates he would 'make the science class pay' and that he knows where his uncle "
+                "keeps a gun.",
+        judgement_level="high",
+        judgement_reasons="A specific target, a stated grievance and claimed access to a weapon",
+        agencies=registry.keys, lead_agency=lead, referring_agency=lead,
+    ), today)
+    for days, (entry, detail, owner) in enumerate(_choices(catalogue, registry.keys), start=1):
+        await threat_plans.add_plan_item(session, registry, chair, case.id, PlanItemIn(
+            strategy=entry.key, agency=owner, detail=detail, due_on=today + dt.timedelta(days=days),
+            review_on=today + dt.timedelta(days=days + 14), keep_reason=KEEP_REASON), today)
+    await threat_plans.record_contact(session, registry, members[lead], case.id, ContactIn(
+        about="subject", on=today, who="School counsellor", channel="in_person",
+        reaction="Calm at first; angry and tearful when the football team came up",
+        grievances="Says the coach humiliated him in front of the team and the class laughed"), today)
+    await threat_plans.set_monitoring(session, chair, case.id, MonitoringIn(case.version, "active"), today)
+    return case
