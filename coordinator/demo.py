@@ -1,5 +1,7 @@
 """Demo data for a first click-through: a few people per agency, a coordinator, a supervisor,
-one case with children in the household, and a conference on it to join."""
+one case with children in the household (mid-follow-up: information shared by consent, an override
+awaiting the supervisor, a safety plan, follow-ups, a release date that has raised its event), and
+a conference on it to join."""
 
 from __future__ import annotations
 
@@ -8,7 +10,17 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import accounts, case_changes, cases, monitor
+from coordinator import (
+    accounts,
+    case_changes,
+    cases,
+    consents,
+    follow_ups,
+    information,
+    monitor,
+    overrides,
+    safety_plans,
+)
 from coordinator.accounts import actor_of
 from coordinator.case_changes import StageIn
 from coordinator.cases import KeyDateIn, PersonIn, ReferralIn
@@ -16,8 +28,13 @@ from coordinator.conference import roles, schedule
 from coordinator.conference.participation import InviteIn
 from coordinator.conference.roles import CaseRoleIn
 from coordinator.conference.schedule import ConferenceIn
+from coordinator.consents import ConsentIn
+from coordinator.follow_ups import FollowUpIn, OutcomeIn
+from coordinator.information import ItemIn
 from coordinator.models import User, utcnow
+from coordinator.overrides import OverrideIn
 from coordinator.plugins import AgencyRegistry
+from coordinator.safety_plans import SafetyPlanIn
 from coordinator.settings import ReferralThresholds
 
 DEMO_PASSWORD = "demo-password"
@@ -34,6 +51,40 @@ def _demo_people(registry: AgencyRegistry) -> list[tuple[str, str | None, str, s
         people += [(f"{key}.rep", key, "member", f"{registry.name(key)} representative"),
                    (f"{key}.officer", key, "member", f"{registry.name(key)} officer")]
     return people
+
+
+async def _share_and_follow_up(session: AsyncSession, registry: AgencyRegistry, users: dict, case_id: int,
+                               planner: str | None, today: dt.date) -> None:
+    """What the pictures in the README show: each agency's first category recorded, the first
+    agency's shared with the others by consent, an override awaiting the supervisor, a safety plan
+    and two follow-ups (one that did not reach her, one to come)."""
+    keys = registry.keys
+    first = {key: next(iter(registry.get(key).categories), None) for key in keys}
+    for key, category in first.items():
+        if category is not None:
+            await information.record_item(session, registry, actor_of(users[f"{key}.officer"]), case_id, ItemIn(
+                category, "fact", f"Demo: what {registry.name(key)} holds about the case ({category})"))
+    chair = actor_of(users["chair"])
+    if first[keys[0]] is not None and len(keys) > 1:
+        await consents.grant_consent(session, registry, chair, case_id, ConsentIn(
+            purpose="Multi-agency risk assessment conference", method="written", given_by="Nora",
+            categories=[first[keys[0]]], recipients=keys[1:]))
+    if first[keys[-1]] is not None and len(keys) > 1:
+        await overrides.request_override(session, registry, actor_of(users[f"{keys[0]}.officer"]), case_id, OverrideIn(
+            legal_basis="risk_to_life", justification="Threats to kill made on release",
+            categories=[first[keys[-1]]], recipients=[keys[0]], expires_at=utcnow() + dt.timedelta(days=30)))
+    if planner is not None:
+        await safety_plans.write_plan(session, registry, actor_of(users[f"{planner}.officer"]), case_id, SafetyPlanIn(
+            review_on=today + dt.timedelta(days=28), safe_places="Her sister's flat; the refuge if he is released",
+            escape_routes="Back door to the garden path", emergency_contacts="999; the advocate's mobile",
+            children="School told who may collect them", digital_safety="New phone; location sharing off",
+            support="Weekly call with the advocate"))
+    lead = actor_of(users[f"{keys[0]}.officer"])
+    missed = await follow_ups.plan_follow_up(session, registry, lead, case_id, FollowUpIn(
+        keys[0], today, "visit", False, safe_contact="Ask for 'Anna from the surgery'"))
+    await follow_ups.record_outcome(session, registry, lead, missed.id, OutcomeIn(missed.version, "not_reached", today))
+    await follow_ups.plan_follow_up(session, registry, lead, case_id, FollowUpIn(
+        keys[0], today + dt.timedelta(days=7), "in_person", False, safe_contact="Meet at the library"))
 
 
 async def load_demo(session: AsyncSession, registry: AgencyRegistry) -> list[str]:
@@ -62,6 +113,7 @@ async def load_demo(session: AsyncSession, registry: AgencyRegistry) -> list[str
     await case_changes.move_stage(session, chair, case.id, StageIn(case.version, "follow_up", "action plan agreed"))
     due = [d for d in await monitor.due_events(session, today, near_days=14) if d.case_id == case.id]
     await monitor.raise_due(session, registry, case.id, due)
+    await _share_and_follow_up(session, registry, users, case.id, planner, today)
     conference = await schedule.schedule_conference(session, registry, actor_of(users["chair"]), ConferenceIn(
         title="Demo MARAC", scheduled_at=utcnow() + dt.timedelta(hours=1), chair_id=users["chair"].id,
         case_ids=[case.id], participants=[InviteIn(u.id, "representative") for name, u in users.items()
