@@ -1,0 +1,29 @@
+"""The demo a newcomer loads (`make run DEMO=1`) holds what the README's pictures show: a case
+mid-follow-up with information shared by consent, an override awaiting the supervisor, a safety
+plan, two follow-ups (one that did not reach her) and a release date that raised its event."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from coordinator.demo import load_demo
+from coordinator.models import Case, Consent, FollowUp, InformationItem, Override, RaisedEvent, Task
+
+
+async def test_the_demo_holds_a_case_between_meetings(sessionmaker, registry):
+    async with sessionmaker() as session:
+        await load_demo(session, registry)
+        await session.commit()
+    async with sessionmaker() as session:
+        count = lambda model, *where: session.execute(select(func.count()).select_from(model).where(*where))  # noqa: E731
+        [case] = (await session.execute(select(Case))).scalars().all()
+        assert case.stage == "follow_up"
+        assert (await count(RaisedEvent, RaisedEvent.event == "key_date_near")).scalar() == 1
+        assert (await count(Task, Task.source == "case_event")).scalar() >= 1
+        assert (await count(InformationItem, InformationItem.category == "case.safety_plan")).scalar() == 1
+        outcomes = sorted((await session.execute(select(FollowUp.outcome))).scalars(), key=str)
+        assert outcomes == [None, "not_reached"]
+        assert (await count(Consent)).scalar() == 1
+        assert (await session.execute(select(Override.status))).scalars().all() == ["requested"]
+        again = await load_demo(session, registry)
+    assert "already loaded" in again[0]
