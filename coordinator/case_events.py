@@ -35,6 +35,8 @@ EVENT_LABELS = {
     "safety_plan_review_due": "Safety plan due for review", "monitoring_review_due": "Monitoring review due",
     "information_recorded": "Information recorded",
 }
+# Events the case page does not list: the information list already shows each item recorded.
+NOT_LISTED = ("information_recorded",)
 # Why an event brings the case back to the agenda, as the queue shows it (None: it does not).
 AGENDA_REASONS = {
     "risk_raised": "the risk level rose",

@@ -100,8 +100,6 @@ async def generated_with(session: AsyncSession, sha256: str) -> list[Generated]:
     found = []
     for entry in rows:
         detail = json.loads(entry.detail)
-        if detail.get("sha256") != sha256:
-            continue
         conference = await session.get(Conference, detail["conference_id"])
         found.append(Generated(detail["conference_id"], conference.title if conference else None, detail.get("agency"),
                                detail["format"], entry.at, entry.actor_id, entry.id))

@@ -38,6 +38,9 @@ OPEN_STATUSES = ("draft", "sent", "accepted")
 # Each state and the one it may move to from there.
 MOVES = {"sent": "draft", "accepted": "sent", "declined": "sent", "completed": "accepted"}
 NOTE_KINDS = ("accompanying", "advocating", "other")
+# The consent's purpose (200 characters) names the recipient and, for a service outside the system,
+# what she agreed to pass on, in full: the recipient's name is shortened there if need be.
+MAX_TARGET_IN_PURPOSE, MAX_SHARES = 60, 120
 # Module step 4: what accompanying and advocating cover, for the note form.
 NOTE_LABELS = {"accompanying": "Accompanying her to the service", "advocating": "Advocating on her behalf",
                "other": "Other support in accessing the service"}
@@ -69,7 +72,7 @@ class ReferralIn:
     to_agency: Key | None = None
     service_id: Id | None = None
     categories: ListOf(100, Category) = field(default_factory=list)
-    shares: Line(200) = ""
+    shares: Line(MAX_SHARES) = ""
 
 
 @dataclass
@@ -181,14 +184,14 @@ async def referral_for(session: AsyncSession, actor: Actor, referral_id: int) ->
 
 async def _record_consent(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case: Case,
                           data: ReferralIn, target: str) -> Consent:
-    purpose = f"referral to {target}"[:200]
+    purpose = f"referral to {target[:MAX_TARGET_IN_PURPOSE]}"
     if data.to_agency is not None:
         return await consents.grant_consent(session, registry, actor, case.id, ConsentIn(
             purpose=purpose, method=data.method, given_by=data.given_by, categories=data.categories,
             recipients=[data.to_agency]))
     # A service outside the system sees nothing here: the record documents what she agreed to pass on.
     shares = _required(data.shares, "shares", "what she agreed to share with the service")
-    consent = Consent(case_id=case.id, purpose=f"{purpose}: {shares}"[:200], method=data.method,
+    consent = Consent(case_id=case.id, purpose=f"{purpose}: {shares}", method=data.method,
                       given_by=data.given_by.strip(), given_at=utcnow(), recorded_by_id=actor.id)
     session.add(consent)
     await session.flush()
@@ -358,8 +361,8 @@ DEMO_SERVICES = (
               "clinic@example.org", "City"),
     ServiceIn("Counselling service", "counselling", "Trauma-informed counselling, groups for survivors",
               "01234 567 890", "County"),
-    ServiceIn("Independent domestic violence advisers", "advocacy", "Accompanies survivors to court and to the police",
-              "idva@example.org", "City and county"),
+    ServiceIn("Independent domestic violence advisers", "advocacy",
+              "Accompanies survivors to court and to report a crime", "idva@example.org", "City and county"),
 )
 
 

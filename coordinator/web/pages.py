@@ -87,13 +87,14 @@ async def case_page_context(db: AsyncSession, request: Request, case_id: int) ->
                 if policy.may_see_plugin_failures(actor) else [])
     registry = request.app.state.registry
     revisions = await case_changes.history(db, case.id)
-    authors = {r.by_id for r in revisions}
+    raised = await case_events.case_events(db, case.id)
+    authors = {r.by_id for r in revisions} | {e.by_id for e in raised if e.by_id is not None}
     names = dict((await db.execute(select(User.id, User.display_name).where(User.id.in_(authors)))).all())
     all_tasks = [t for agency_tasks in by_agency.values() for t in agency_tasks]
     return {"case": case, "tasks_by_agency": by_agency, "today": today, "actor": actor,
             "can": policy.Permissions(actor), "plugin_failures": failures, **information,
             "roles": await roles.case_roles(db, case.id), "revisions": revisions, "people_names": names,
-            "case_event_list": await case_events.case_events(db, case.id), "not_reached_days": None,
+            "case_event_list": [e for e in raised if e.event not in case_events.NOT_LISTED], "not_reached_days": None,
             "held_elsewhere": {agency: duties.held_elsewhere(registry, all_tasks, agency) for agency in by_agency},
             "open_tasks": [t for t in all_tasks if t.status not in tasks.CLOSED_STATUSES and t.source != "standing"],
             "closures": await closure.case_closures(db, case.id), "CLOSURE_CRITERIA": closure.CRITERIA,

@@ -74,7 +74,7 @@ async def logged_in(browser, server, console):
     page another size (a phone's, say)."""
     contexts: list[BrowserContext] = []
 
-    async def log_in(username: str, viewport: dict[str, int] = VIEWPORT) -> Page:
+    async def log_in(username: str, viewport: dict[str, int] = VIEWPORT, password: str = PASSWORD) -> Page:
         context = await browser.new_context(base_url=server.base_url, viewport=viewport, accept_downloads=True,
                                             locale="en-US")
         contexts.append(context)
@@ -84,7 +84,7 @@ async def logged_in(browser, server, console):
         page.on("pageerror", lambda error: console.append(f"{username}: uncaught {error}"))
         await page.goto("/login")
         await page.get_by_label("Username").fill(username)
-        await page.get_by_label("Password").fill(PASSWORD)
+        await page.get_by_label("Password").fill(password)
         await page.get_by_role("button", name="Log in").click()
         await expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
         return page

@@ -37,7 +37,7 @@ async def quarter(sessionmaker, people):
       after the quarter: 3 repeats, 6 with children, 9 high risk;
     - conference actions due in the quarter: police 12 (7 on time: one marked done at 22:30 UTC on
       its due day, still that day in London; 3 late: one marked done at 23:30 UTC on its due day,
-      the next day in London; 2 open), health 3 (all on time); left out: one not applicable, one
+      the next day in London; 2 open), health 3 (all on time); left out: a police one not applicable, one
       due after the quarter, one from an agency's own task list;
     - referrals created in the quarter: police 7, health 2, none recorded 5.
     """
@@ -92,7 +92,7 @@ async def quarter(sessionmaker, people):
         task("police", "2026-07-31", "in_progress")
         for _ in range(3):
             task("health", "2026-09-01", "done", at("2026-08-01"))
-        task("health", "2026-09-01", "not_applicable")
+        task("police", "2026-09-01", "not_applicable")
         task("health", "2026-10-01", "done", at("2026-08-01"))
         task("police", "2026-08-20", "done", at("2026-08-01"), source="agency_list")
         await db.commit()
