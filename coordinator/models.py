@@ -176,6 +176,16 @@ class Case(Base):
     def lead_agency(self) -> str | None:
         return self.lead_role.agency if self.lead_role else None
 
+    @property
+    def survivor_initials(self) -> str:
+        """How a list tells cases apart without spelling out a name: "N. B."."""
+        survivor = next((p for p in self.people if p.role in ("survivor", "target")), None)
+        return " ".join(f"{part[0]}." for part in survivor.name.split()) if survivor else ""
+
+    @property
+    def summary_line(self) -> str:
+        return self.summary.strip().splitlines()[0] if self.summary.strip() else ""
+
 
 class CaseRevision(Base):
     """One change of a case's own record (its people, key dates, summary, risk, stage, lead),

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from coordinator import audit, cases, policy
+from coordinator import audit, case_events, cases, policy
 from coordinator.conference.participation import InviteIn, active_user, check_invite
 from coordinator.errors import Invalid
 from coordinator.limits import Id, Line, ListOf
@@ -116,6 +116,7 @@ async def schedule_conference(session: AsyncSession, registry: AgencyRegistry, a
 class SchedulingChoices:
     cases: list[Case]  # open cases, newest first
     users: list[User]  # active users with an agency, by agency and name
+    queued: dict[int, list[str]]  # the cases waiting to be heard, with why: offered already ticked
 
 
 async def scheduling_choices(session: AsyncSession, actor: Actor) -> SchedulingChoices:
@@ -128,7 +129,7 @@ async def scheduling_choices(session: AsyncSession, actor: Actor) -> SchedulingC
     users = (await session.execute(
         select(User).where(User.active.is_(True), User.agency.is_not(None)).order_by(User.agency, User.display_name)
     )).scalars()
-    return SchedulingChoices(list(open_cases), list(users))
+    return SchedulingChoices(list(open_cases), list(users), await case_events.hearing_queue(session))
 
 
 async def conferences_for(session: AsyncSession, actor: Actor) -> list[tuple[Conference, Participant | None]]:

@@ -161,3 +161,20 @@ async def test_the_coordinator_is_offered_only_the_agencies_not_yet_on_the_case(
             assert (await chair.post(f"/api/cases/{case['id']}/agencies", json={"agency": agency})).status_code == 201
     page = (await chair.get(f"/cases/{case['id']}")).text
     assert "Add with its task list" not in page and "Every installed agency is part of this case" in page
+
+
+async def test_scheduling_names_each_case_by_initials_and_summary_and_ticks_the_queue(client_for, people):
+    chair = await client_for("chair")
+    quiet = await _case(chair, summary="Left the area in May")
+    risen = await _case(chair, checklist_score=11, incidents_last_12_months=3,
+                        summary="Threats after the hearing\nSecond line is not shown")
+    raised = await chair.post(f"/api/cases/{risen['id']}/risk", json={
+        "version": 1, "checklist_score": 18, "reason": "new threats"})
+    assert raised.status_code == 201, raised.text
+    form = (await chair.get("/conferences/new")).text
+    rows = form.split('<label><input type="checkbox" name="case_ids"')[1:]
+    line = next(row.split("</label>")[0] for row in rows if row.startswith(f' value="{risen["id"]}"'))
+    assert "N." in line and "Threats after the hearing" in line and "Second line" not in line
+    assert "to be heard:</strong> the risk level rose" in line and " checked>" in line
+    other = next(row.split("</label>")[0] for row in rows if row.startswith(f' value="{quiet["id"]}"'))
+    assert " checked>" not in other and "Left the area in May" in other

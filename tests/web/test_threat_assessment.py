@@ -296,6 +296,9 @@ async def test_only_the_team_logs_contacts_and_bad_entries_are_refused_naming_th
     chair, school, housing = await client_for("chair"), await client_for("tat"), await client_for("hou")
     case = await open_case(chair)
     assert (await log_contact(housing, case["id"])).status_code == 404  # not on the case: it does not exist
+    await make_user("admin", None, "admin")
+    admin = await client_for("admin")  # sees every case, but holds no information of an agency's
+    assert (await log_contact(admin, case["id"])).status_code == 403
     assert (await housing.get(f"/api/cases/{case['id']}/contact-log")).status_code == 404
     for fields, field in (({"on": (TODAY + dt.timedelta(days=1)).isoformat()}, "on"), ({"who": " "}, "who"),
                           ({"channel": "carrier_pigeon"}, "channel"), ({"about": "parent"}, "about"),
