@@ -182,6 +182,21 @@ async def reassess_risk(session: AsyncSession, registry: AgencyRegistry, thresho
     return case
 
 
+async def risk_found_at_contact(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case: Case,
+                                level: str, follow_up_id: int, on: dt.date) -> None:
+    """A safety reassessment at a follow-up contact that finds a higher risk raises the case's level
+    (a lower one waits for a full reassessment: the checklist rule decides a fall)."""
+    previous = case.risk_level
+    if RISK_LEVELS.index(level) <= RISK_LEVELS.index(previous):
+        return
+    version = await _new_version(session, case, case.version, risk_level=level)
+    await _record(session, actor, case, version, "reassessed", f"safety reassessment at follow-up {follow_up_id}",
+                  {"risk_level": [previous, level]})
+    await session.refresh(case)
+    await case_events.raise_event(session, registry, actor, case, "risk_raised", subject=f"follow_up:{follow_up_id}",
+                                  occurs_on=on, previous_level=previous)
+
+
 async def move_stage(session: AsyncSession, actor: Actor, case_id: int, data: StageIn) -> Case:
     """Move the case to another stage (forward, or back with the reason saying why)."""
     case = await _editable(session, actor, case_id, "move the case to another stage")

@@ -17,7 +17,7 @@ from typing import Protocol
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import audit, cases, events, gate, policy, tasks
+from coordinator import audit, case_changes, cases, events, gate, policy, tasks
 from coordinator.cases import RISK_LEVELS
 from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.gate import ItemView
@@ -244,6 +244,9 @@ async def record_outcome(session: AsyncSession, registry: AgencyRegistry, actor:
                        referrals_with_consent=[task_id for task_id, referral in added if referral])
     parts = ["follow_ups", *(["items"] if outcome_item_id else []), *(["tasks"] if added else [])]
     events.case_changed(session, case.id, *parts)
+    if outcome_in.updated_risk is not None:
+        await case_changes.risk_found_at_contact(session, registry, actor, case, outcome_in.updated_risk,
+                                                 follow_up.id, outcome_in.attempted_on)
     await session.refresh(follow_up)
     return follow_up
 

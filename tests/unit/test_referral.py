@@ -74,3 +74,14 @@ def test_score_out_of_range_names_the_field():
     with pytest.raises(Invalid) as error:
         assess_referral(referral(checklist_score=25), DEFAULTS, TODAY)
     assert error.value.field == "checklist_score"
+
+
+def test_escalation_counts_the_dated_incidents_within_the_window_setting():
+    dates = [TODAY - dt.timedelta(days=days) for days in (10, 100, 200)]
+    assert "escalation" in assess_referral(referral(incident_dates=dates), DEFAULTS, TODAY).grounds
+    narrow = ReferralThresholds(escalation_window_days=150)  # the third is outside: two of three
+    with pytest.raises(Invalid, match="3\\+ incidents in 150 days"):
+        assess_referral(referral(incident_dates=dates), narrow, TODAY)
+    # Dated incidents decide over the number typed.
+    with pytest.raises(Invalid, match="meets no criterion"):
+        assess_referral(referral(incident_dates=dates[:1], incidents_last_12_months=5), DEFAULTS, TODAY)

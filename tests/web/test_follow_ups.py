@@ -148,3 +148,23 @@ async def test_not_reached_for_thirty_days_shows_on_the_case(client_for, case, s
     assert "Not reached for" not in (await chair.get(f"/cases/{case['id']}")).text
     async with sessionmaker() as session:
         assert len((await session.execute(select(FollowUp))).all()) == 4
+
+
+async def test_a_higher_risk_found_at_a_contact_raises_the_case_and_its_event(client_for, people):
+    chair, police = await client_for("chair"), await client_for("pc")
+    created = await chair.post("/api/cases", json={
+        "kind": "domestic_abuse", "checklist_score": 11, "incidents_last_12_months": 3,
+        "people": [{"role": "survivor", "name": "Nora"}], "agencies": ["police", "social_work"]})
+    case = created.json()
+    assert case["risk_level"] == "medium"
+    follow_up = await plan(police, case["id"])
+    answer = await record(police, follow_up, updated_risk="high")
+    assert answer.status_code == 200, answer.text
+    after = (await chair.get(f"/api/cases/{case['id']}")).json()
+    assert after["risk_level"] == "high"
+    history = (await chair.get(f"/api/cases/{case['id']}/history")).json()
+    assert [e["event"] for e in history["events"]] == ["risk_raised"]
+    assert history["revisions"][0]["changes"] == {"risk_level": ["medium", "high"]}
+    social = [t["title"] for t in (await chair.get(f"/api/cases/{case['id']}/tasks")).json()
+              if t["agency"] == "social_work" and t["source"] == "case_event"]
+    assert social == ["Review safe housing and crisis support now that the risk is raised"]
