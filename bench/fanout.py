@@ -511,6 +511,7 @@ def serve_durable_floor(database_url: str) -> None:
 
     listening = socket.socket()
     listening.bind(("127.0.0.1", 0))
+    listening.listen(2048)  # connections made before uvicorn is up wait in the backlog, not refused
     print(f"floor listening on {listening.getsockname()[1]}", flush=True)
     config = uvicorn.Config(durable_floor_app(database_url), log_level="warning", ws="websockets-sansio",
                             ws_per_message_deflate=False)

@@ -27,17 +27,17 @@ def _lead(catalogue: strategies.Catalogue, agencies: list[str]) -> str:
 
 
 def _choices(catalogue: strategies.Catalogue, agencies: list[str]) -> list[tuple[strategies.Entry, str | None, str]]:
-    """(strategy, form, owner): the first strategies of each domain, and for the subject one separation
-    too, each given to the first agency offering that form."""
+    """(strategy, form, owner): the first strategies of each domain as a whole, and for the subject one
+    separation too, in its first form (a separation is a definite measure), each given to the first agency
+    on the case offering it."""
     chosen = []
     for domain, entries in catalogue.offered_to(agencies).items():
         picked = [e for e in entries if e.kind != strategies.SEPARATION][:PER_DOMAIN]
         if domain == "subject":
             picked += [e for e in entries if e.kind == strategies.SEPARATION][:1]
         for entry in picked:
-            detail = entry.details[0] if entry.details else None
-            offering = entry.offering(detail) if detail else entry.agencies
-            owner = next(a for a in offering if a in agencies)
+            detail = entry.details[0] if entry.details and entry.kind == strategies.SEPARATION else None
+            owner = next(a for a in (entry.offering(detail) if detail else entry.agencies) if a in agencies)
             chosen.append((entry, detail.text if detail else None, owner))
     return chosen
 

@@ -14,7 +14,7 @@ from tests.conftest import registry_with
 
 def test_the_three_built_in_agencies_come_from_entry_points():
     registry = registry_with()
-    assert registry.keys == ["health", "police", "social_work"]
+    assert {"health", "police", "social_work"} <= set(registry.keys)  # beside any agency package installed
     assert registry.name("social_work") == "Social work"
     assert "police.call_outs" in registry.get("police").categories
     assert registry.can_take("social_work", "child_protection") and not registry.can_take("health", "child_protection")

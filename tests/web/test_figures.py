@@ -68,7 +68,8 @@ async def quarter(sessionmaker, people):
             db.add(made)
             return made
 
-        first = conference(TITLE, "ended", at("2026-07-15"), [(c, "discussed") for c in heard[:7]] + [(pending, "pending")])
+        first = conference(TITLE, "ended", at("2026-07-15"),
+                           [(c, "discussed") for c in heard[:7]] + [(pending, "pending")])
         conference(TITLE, "ended", at("2026-09-10"), [(c, "discussed") for c in heard[6:]])
         conference(TITLE, "ended", at("2026-09-30", 23, 30), [(c, "discussed") for c in later])
         conference(TITLE, "live", None, [(later[0], "discussed")])

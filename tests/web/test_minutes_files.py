@@ -9,7 +9,6 @@ import asyncio
 import hashlib
 import io
 import json
-import re
 from pathlib import Path
 
 import pypdf
@@ -182,7 +181,8 @@ async def test_minutes_verify_refuses_a_match_in_a_broken_audit_chain(
         client_for, scenario, database_url, sessionmaker, tmp_path, capsys, monkeypatch):
     await ended_conference(client_for, scenario)
     filed = tmp_path / "filed.pdf"
-    filed.write_bytes((await (await client_for("pc")).get(f"/conferences/{scenario.conference_id}/minutes.pdf")).content)
+    police = await client_for("pc")
+    filed.write_bytes((await police.get(f"/conferences/{scenario.conference_id}/minutes.pdf")).content)
     async with sessionmaker() as db:  # someone edits the log to make the copy look like health's
         entry = (await generated_entries(sessionmaker))[-1]
         forged = json.loads(entry.detail) | {"agency": "health"}
