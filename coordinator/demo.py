@@ -104,8 +104,8 @@ async def load_demo(session: AsyncSession, registry: AgencyRegistry) -> list[str
                    KeyDateIn("hearing", today + dt.timedelta(days=21), "Restraining order hearing")],
         agencies=registry.keys, lead_agency=registry.keys[0],
     ), today)
-    # Between meetings: the first agency able to holds safety planning, the case is in follow-up, and the monitor
-    # has raised the release date's event (with the agencies' tasks).
+    # Between meetings: the first agency able to hold safety planning holds it, the case is in follow-up, and
+    # the monitor has raised the release date's event (with the agencies' tasks).
     chair = actor_of(users["chair"])
     planner = next((a.key for a in registry if registry.can_take(a.key, "safety_planning")), None)
     if planner is not None:
