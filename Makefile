@@ -8,6 +8,8 @@ PORT ?= 8000
 COORDINATOR_DATABASE_URL ?= sqlite+aiosqlite:///coordinator.db
 export COORDINATOR_DATABASE_URL
 VENDOR := static/vendor
+# Pango and a font for the PDF minutes; Chromium for the browser tests.
+PDF_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 
 .PHONY: setup run test test-unit test-browser assets bench-gate bench-fanout screenshots clean
 
@@ -30,6 +32,7 @@ $(VENDOR)/.installed: node_modules/.installed
 assets: $(VENDOR)/.installed
 
 setup: $(BIN)/.installed assets
+	bash scripts/ensure-debian-packages $(PDF_PACKAGES)
 
 # Migrates, optionally loads the demo (make run DEMO=1), then serves.
 run: setup
@@ -45,7 +48,7 @@ run: setup
 test: setup
 	$(BIN)/pytest -q -p no:cacheprovider --ignore=tests/e2e $(PYTEST_ARGS)
 	@if [ -z "$$COORDINATOR_TEST_DATABASE_URL" ]; then \
-	  bash scripts/ensure-chromium && $(BIN)/pytest -q -p no:cacheprovider tests/e2e $(PYTEST_ARGS); \
+	  bash scripts/ensure-debian-packages chromium && $(BIN)/pytest -q -p no:cacheprovider tests/e2e $(PYTEST_ARGS); \
 	else echo "Browser tests: run in the SQLite pass only"; fi
 
 bench-gate: setup
@@ -56,7 +59,7 @@ bench-fanout: setup
 
 # The pictures of the live page in docs/ and the README, taken by the browser test.
 screenshots: setup
-	bash scripts/ensure-chromium
+	bash scripts/ensure-debian-packages chromium
 	COORDINATOR_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q -p no:cacheprovider tests/e2e
 
 clean:

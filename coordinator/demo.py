@@ -19,6 +19,7 @@ from coordinator import (
     information,
     monitor,
     overrides,
+    referrals,
     safety_plans,
 )
 from coordinator.accounts import actor_of
@@ -121,4 +122,4 @@ async def load_demo(session: AsyncSession, registry: AgencyRegistry) -> list[str
     lines = [f"demo case {case.reference} created with agencies {', '.join(registry.keys)}",
              f"demo conference {conference.id} scheduled: the chair and each agency's representative are invited",
              f"users (password {DEMO_PASSWORD!r}): " + ", ".join(u for u in users)]
-    return lines
+    return lines + await referrals.load_referrals_and_feedback(session, registry, users, case)

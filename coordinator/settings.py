@@ -120,6 +120,8 @@ class Settings:
         kwargs["monitor_seconds"] = max(0, _int(env, "COORDINATOR_MONITOR_SECONDS", 3600))
         kwargs["monitor_near_days"] = max(0, _int(env, "COORDINATOR_MONITOR_NEAR_DAYS", 14))
         kwargs["survey_questions_file"] = env.get("COORDINATOR_SURVEY_QUESTIONS", "")
+        if kwargs["survey_questions_file"] and not os.path.isfile(kwargs["survey_questions_file"]):
+            raise SystemExit(f"setting COORDINATOR_SURVEY_QUESTIONS names no file: {kwargs['survey_questions_file']!r}")
         kwargs["retention_days"] = max(0, _int(env, "COORDINATOR_RETENTION_DAYS", 6 * 365))
         kwargs["timezone"] = env.get("COORDINATOR_TIMEZONE", "") or "Europe/London"
         try:

@@ -7,7 +7,17 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from coordinator.demo import load_demo
-from coordinator.models import Case, Consent, FollowUp, InformationItem, Override, RaisedEvent, Task
+from coordinator.models import (
+    Case,
+    Consent,
+    FollowUp,
+    InformationItem,
+    Override,
+    RaisedEvent,
+    Referral,
+    SurveyAdministration,
+    Task,
+)
 
 
 async def test_the_demo_holds_a_case_between_meetings(sessionmaker, registry):
@@ -16,14 +26,18 @@ async def test_the_demo_holds_a_case_between_meetings(sessionmaker, registry):
         await session.commit()
     async with sessionmaker() as session:
         count = lambda model, *where: session.execute(select(func.count()).select_from(model).where(*where))  # noqa: E731
-        [case] = (await session.execute(select(Case))).scalars().all()
-        assert case.stage == "follow_up"
+        case, closed = (await session.execute(select(Case).order_by(Case.id))).scalars().all()
+        assert case.stage == "follow_up" and closed.closed_at is not None
         assert (await count(RaisedEvent, RaisedEvent.event == "key_date_near")).scalar() == 1
         assert (await count(Task, Task.source == "case_event")).scalar() >= 1
         assert (await count(InformationItem, InformationItem.category == "case.safety_plan")).scalar() == 1
-        outcomes = sorted((await session.execute(select(FollowUp.outcome))).scalars(), key=str)
+        outcomes = sorted((await session.execute(select(FollowUp.outcome).where(FollowUp.case_id == case.id)))
+                          .scalars(), key=str)
         assert outcomes == [None, "not_reached"]
-        assert (await count(Consent)).scalar() == 1
+        assert (await count(Consent, Consent.case_id == case.id)).scalar() >= 1
         assert (await session.execute(select(Override.status))).scalars().all() == ["requested"]
+        states = set((await session.execute(select(Referral.status))).scalars())
+        assert states >= {"draft", "sent", "accepted", "declined", "completed"}
+        assert (await count(SurveyAdministration, SurveyAdministration.case_id == closed.id)).scalar() == 1
         again = await load_demo(session, registry)
     assert "already loaded" in again[0]
