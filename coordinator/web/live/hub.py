@@ -46,6 +46,8 @@ CASE_PART_ASPECTS = {
     "items": {"case"}, "consents": {"case"}, "overrides": {"case"},
     "tasks": {"actions", "agenda"},
     "roles": {"roles"},
+    # Raised events and follow-ups show on the case page only: the meeting shows their tasks.
+    "events": set(), "follow_ups": set(),
 }
 CONFERENCE_PART_ASPECTS = {
     "status": set(EVERYTHING),
