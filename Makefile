@@ -13,10 +13,12 @@ PDF_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejav
 
 .PHONY: setup run test test-unit test-browser assets bench-gate bench-fanout screenshots clean
 
-$(BIN)/.installed: pyproject.toml
+# The education agency is a package of its own, installed as a third-party agency would be.
+$(BIN)/.installed: pyproject.toml plugins/education/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e plugins/education
 	touch $@
 
 node_modules/.installed: package.json package-lock.json

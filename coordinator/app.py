@@ -28,7 +28,7 @@ from litestar.types import Message, Scope
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import db as database
-from coordinator import events, monitor
+from coordinator import events, monitor, strategies
 from coordinator.conference import participation
 from coordinator.errors import DomainError
 from coordinator.limits import explain
@@ -153,6 +153,7 @@ def process_name() -> str:
 
 def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, check_migrations: bool = True) -> Litestar:
     registry = registry or load_agencies()
+    strategies.catalogue(registry)  # two agencies disagreeing over a strategy stop start-up, naming the agency
     engine = database.create_engine(settings.database_url)
     sessionmaker = database.create_sessionmaker(engine)
     process = process_name()

@@ -21,6 +21,7 @@ from coordinator import (
     overrides,
     referrals,
     safety_plans,
+    threat_demo,
 )
 from coordinator.accounts import actor_of
 from coordinator.case_changes import StageIn
@@ -115,11 +116,14 @@ async def load_demo(session: AsyncSession, registry: AgencyRegistry) -> list[str
     due = [d for d in await monitor.due_events(session, today, near_days=14) if d.case_id == case.id]
     await monitor.raise_due(session, registry, case.id, due)
     await _share_and_follow_up(session, registry, users, case.id, planner, today)
+    threat = await threat_demo.open_demo_case(session, registry, chair, {
+        key: actor_of(users[f"{key}.rep"]) for key in registry.keys}, today)
     conference = await schedule.schedule_conference(session, registry, actor_of(users["chair"]), ConferenceIn(
         title="Demo MARAC", scheduled_at=utcnow() + dt.timedelta(hours=1), chair_id=users["chair"].id,
-        case_ids=[case.id], participants=[InviteIn(u.id, "representative") for name, u in users.items()
-                                          if name.endswith(".rep")]))
+        case_ids=[case.id, *([threat.id] if threat else [])],
+        participants=[InviteIn(u.id, "representative") for name, u in users.items() if name.endswith(".rep")]))
     lines = [f"demo case {case.reference} created with agencies {', '.join(registry.keys)}",
+             *([f"threat-assessment case {threat.reference} with a plan in all four domains"] if threat else []),
              f"demo conference {conference.id} scheduled: the chair and each agency's representative are invited",
              f"users (password {DEMO_PASSWORD!r}): " + ", ".join(u for u in users)]
     return lines + await referrals.load_referrals_and_feedback(session, registry, users, case)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import gate, policy
+from coordinator import gate, policy, threat_plans
 from coordinator.conference.participation import load_conference, participant_of
 from coordinator.conference.state import (
     ActionView,
@@ -26,6 +26,7 @@ from coordinator.gate import ItemView
 from coordinator.models import CaseAgency, InformationItem, Task, TaskEvent, User
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor, Audience
+from coordinator.threat_plans import PlanWarning
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class MinutesCase:
     actions: list[ActionView]
     decisions: list[NoteView]
     notes: list[NoteView]
+    # A threat-assessment plan that kept a separation without containment or support, and why.
+    plan_warning: PlanWarning | None = None
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,8 @@ async def minutes(session: AsyncSession, registry: AgencyRegistry, viewer: Actor
             information=items,
             roles=[r for r in await load_roles(session, registry, entry.case_id, at=ended_at) if r.agency],
             actions=await _actions_at(session, conference_id, entry.case_id, ended_at),
-            decisions=[n for n in all_notes if n.kind == "decision"], notes=[n for n in all_notes if n.kind == "note"]))
+            decisions=[n for n in all_notes if n.kind == "decision"], notes=[n for n in all_notes if n.kind == "note"],
+            plan_warning=await threat_plans.plan_warning(session, registry, entry.case_id, at=ended_at)))
     return Minutes(
         conference_id=conference.id, title=conference.title, scheduled_at=conference.scheduled_at,
         started_at=conference.started_at, ended_at=ended_at, chair=chair, agency=viewer.agency,

@@ -14,7 +14,7 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import cases, follow_ups, policy, safety_plans
+from coordinator import cases, follow_ups, policy, safety_plans, threat_plans
 from coordinator.cases import RISK_LEVELS
 from coordinator.errors import CaseClosed, Conflict, DomainError, Invalid
 from coordinator.follow_ups import FollowUpIn, NewTaskIn, OutcomeIn
@@ -29,7 +29,8 @@ from coordinator.web.json import follow_up_json, safety_plan_json
 __all__ = ["CORE_CATEGORIES", "ROUTES", "case_context", "item_sections"]  # the core's categories: for the scope forms
 NO_VALUES = FormMultiDict()
 TASK_ROWS = 2  # new tasks the outcome form offers at once; the API takes up to follow_ups.MAX_NEW_TASKS
-STRUCTURED = {safety_plans.CATEGORY: safety_plans.plan_sections, follow_ups.CATEGORY: follow_ups.note_sections}
+STRUCTURED = {safety_plans.CATEGORY: safety_plans.plan_sections, follow_ups.CATEGORY: follow_ups.note_sections,
+              threat_plans.CONTACT_CATEGORY: threat_plans.contact_sections}
 
 
 def item_sections(category: str, text: str | None) -> list[tuple[str, str]] | None:
@@ -75,7 +76,7 @@ async def _case_page(request: Request, db: AsyncSession, case_id: int, error: Do
 Change = Callable[[FormMultiDict, Actor], Awaitable[int]]
 
 
-async def _submit(request: Request, db: AsyncSession, case_id: int | None, *, form_id: str, anchor: str,
+async def submit_case_form(request: Request, db: AsyncSession, case_id: int | None, *, form_id: str, anchor: str,
                   change: Change) -> Template | Redirect:
     """Run a form's change and commit it, then back to the case; on a rule broken, nothing is
     written and the case page comes back with the message. ``change`` answers the case's id."""
@@ -142,7 +143,7 @@ async def write_plan_page(request: Request, db: NamedDependency[AsyncSession],
         await safety_plans.write_plan(db, registry, actor, case_id, plan_from_form(form))
         return case_id
 
-    return await _submit(request, db, case_id, form_id="safety-plan", anchor="safety-plan", change=change)
+    return await submit_case_form(request, db, case_id, form_id="safety-plan", anchor="safety-plan", change=change)
 
 
 @post("/cases/{case_id:int}/follow-ups")
@@ -152,7 +153,7 @@ async def plan_follow_up_page(request: Request, db: NamedDependency[AsyncSession
         await follow_ups.plan_follow_up(db, registry, actor, case_id, follow_up_from_form(form))
         return case_id
 
-    return await _submit(request, db, case_id, form_id="plan-follow-up", anchor="follow-ups", change=change)
+    return await submit_case_form(request, db, case_id, form_id="plan-follow-up", anchor="follow-ups", change=change)
 
 
 @post("/follow-ups/{follow_up_id:int}/outcome")
@@ -165,7 +166,7 @@ async def record_outcome_page(request: Request, db: NamedDependency[AsyncSession
         await follow_ups.record_outcome(db, registry, actor, follow_up_id, outcome_from_form(form))
         return case_id
 
-    return await _submit(request, db, case_id, form_id=f"outcome-{follow_up_id}", anchor="follow-ups",
+    return await submit_case_form(request, db, case_id, form_id=f"outcome-{follow_up_id}", anchor="follow-ups",
                          change=change)
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from coordinator import consents, disclosures, overrides
+from coordinator import consents, disclosures, overrides, threat_plans
 from coordinator.gate import ItemView
 from coordinator.models import Case, CaseRevision, Closure, Consent, Override, RaisedEvent, RoleAssignment, Task
 from coordinator.plugins import AgencyRegistry
 from coordinator.safety_plans import stored_fields
+from coordinator.strategies import Entry
 from coordinator.tasks import is_overdue
+from coordinator.threat_plans import PlanWarning
 
 
 def task_json(task: Task, registry: AgencyRegistry, today: dt.date, *, history: bool = False) -> dict:
@@ -184,3 +186,29 @@ def survey_json(given) -> dict | None:  # noqa: ANN001 (a models.SurveyAdministr
 def feedback_report_json(report) -> dict:  # noqa: ANN001 (a feedback.Report)
     return {"period": report.period, "hidden": report.hidden, "responses": report.responses,
             "questions": [{"question": q, "counts": counts} for q, counts in report.counts or []]}
+
+
+def entry_json(entry: Entry, registry: AgencyRegistry) -> dict:
+    return {"key": entry.key, "domain": entry.domain, "letter": entry.letter, "title": entry.title, "kind": entry.kind,
+            "agencies": entry.agencies,
+            "details": [{"text": d.text, "agencies": d.agencies} for d in entry.details]}
+
+
+def warning_json(warning: PlanWarning | None) -> dict | None:
+    if warning is None:
+        return None
+    kept = warning.kept and {"reason": warning.kept.reason, "by_id": warning.kept.by_id, "by": warning.kept_by,
+                             "at": warning.kept.at}
+    return {"message": warning.message, "separations": warning.separations, "kept": kept or None}
+
+
+def plan_json(plan: threat_plans.Plan, registry: AgencyRegistry, today: dt.date) -> dict:
+    return {"items": [task_json(i.task, registry, today) | {
+                "strategy": i.task.strategy, "kind": i.kind, "review_on": i.task.review_on,
+                "review_now": threat_plans.review_now(i.task, today)} for i in plan.items],
+            "warning": warning_json(plan.warning)}
+
+
+def contact_json(view: ItemView, registry: AgencyRegistry) -> dict:
+    """An entry as the viewer may see it: a withheld one keeps its owner and date recorded, never its fields."""
+    return item_json(view, registry) | {"entry": threat_plans.contact_fields(view)}

@@ -6,8 +6,6 @@ commits the disclosures the gate wrote."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 from litestar import Request, Response, get, post
 from litestar.datastructures import FormMultiDict
 from litestar.di import NamedDependency
@@ -17,22 +15,18 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import cases, policy, strategies, threat_plans
-from coordinator.gate import ItemView
 from coordinator.hookspecs import STRATEGY_DOMAINS
 from coordinator.models import Case, User, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
-from coordinator.strategies import Entry
-from coordinator.threat_plans import ContactIn, KeepReasonIn, MonitoringIn, MonitoringReviewIn, PlanItemIn, PlanWarning
+from coordinator.threat_plans import ContactIn, KeepReasonIn, MonitoringIn, MonitoringReviewIn, PlanItemIn
 from coordinator.web import follow_up
 from coordinator.web.auth import current_actor
 from coordinator.web.forms import checked, from_form, optional_date, optional_int, text
-from coordinator.web.json import case_json, item_json, task_json
+from coordinator.web.json import case_json, contact_json, entry_json, plan_json
 
 __all__ = ["API", "PAGES", "case_context"]
 
-# The contact log is kept in named parts like the safety plan: shown through the same item macro.
-follow_up.STRUCTURED.setdefault(threat_plans.CONTACT_CATEGORY, threat_plans.contact_sections)
 
 
 # --- the case page's sections --------------------------------------------------------------------
@@ -84,7 +78,7 @@ def _page(path: str, form_id: str, anchor: str, change):  # noqa: ANN001, ANN202
             await change(db, registry, actor, case_id, form, utcnow().date())
             return case_id
 
-        return await follow_up._submit(request, db, case_id, form_id=form_id, anchor=anchor, change=run)
+        return await follow_up.submit_case_form(request, db, case_id, form_id=form_id, anchor=anchor, change=run)
 
     return handler
 
@@ -114,34 +108,6 @@ keep_separation_page = _page("/cases/{case_id:int}/plan/keep", "plan-keep", "pla
 monitoring_page = _page("/cases/{case_id:int}/monitoring", "monitoring", "monitoring", _monitoring)
 monitoring_review_page = _page("/cases/{case_id:int}/monitoring/review", "monitoring-review", "monitoring", _review)
 contact_page = _page("/cases/{case_id:int}/contact-log", "contact-log", "contact-log", _contact)
-
-
-# --- JSON -------------------------------------------------------------------------------------------
-
-def entry_json(entry: Entry, registry: AgencyRegistry) -> dict:
-    return {"key": entry.key, "domain": entry.domain, "letter": entry.letter, "title": entry.title, "kind": entry.kind,
-            "agencies": entry.agencies,
-            "details": [{"text": d.text, "agencies": d.agencies} for d in entry.details]}
-
-
-def warning_json(warning: PlanWarning | None) -> dict | None:
-    if warning is None:
-        return None
-    kept = warning.kept and {"reason": warning.kept.reason, "by_id": warning.kept.by_id, "by": warning.kept_by,
-                             "at": warning.kept.at}
-    return {"message": warning.message, "separations": warning.separations, "kept": kept or None}
-
-
-def plan_json(plan: threat_plans.Plan, registry: AgencyRegistry, today: dt.date) -> dict:
-    return {"items": [task_json(i.task, registry, today) | {
-                "strategy": i.task.strategy, "kind": i.kind, "review_on": i.task.review_on,
-                "review_now": threat_plans.review_now(i.task, today)} for i in plan.items],
-            "warning": warning_json(plan.warning)}
-
-
-def contact_json(view: ItemView, registry: AgencyRegistry) -> dict:
-    """An entry as the viewer may see it: a withheld one keeps its owner and date recorded, never its fields."""
-    return item_json(view, registry) | {"entry": threat_plans.contact_fields(view)}
 
 
 @get("/api/strategies")
