@@ -645,6 +645,7 @@ class AgendaItem(Base):
     position: Mapped[int] = mapped_column(Integer)
     group: Mapped[str] = mapped_column(String(20))  # children, adults, review
     status: Mapped[str] = mapped_column(String(20), default="pending")  # pending, current, discussed
+    started_at: Mapped[dt.datetime | None] = mapped_column()  # when the chair moved to it: the time-box counts from here
 
     conference: Mapped[Conference] = relationship(back_populates="agenda")
 

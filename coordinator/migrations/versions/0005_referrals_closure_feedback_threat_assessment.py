@@ -1,7 +1,7 @@
 """After the case: referrals to services and the service directory, closure with a supervisor's
 decision, reopening, the feedback survey kept apart from the case; and threat-assessment cases:
 the concern, targets, plan items' strategies and review dates, monitoring status, and the reason a
-plan keeps a separation without containment.
+plan keeps a separation without containment; and when the meeting moved to each agenda case.
 
 Revision ID: 0005
 Revises: 0004
@@ -139,6 +139,9 @@ def upgrade() -> None:
     with op.batch_alter_table('case_people', schema=None) as batch_op:
         batch_op.add_column(sa.Column('target_kind', sa.String(length=20), nullable=True))
 
+    with op.batch_alter_table('agenda_items', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('started_at', sa.DateTime(), nullable=True))
+
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.add_column(sa.Column('concern', sa.Text(), nullable=False, server_default=''))
         batch_op.add_column(sa.Column('monitoring_status', sa.String(length=20), nullable=True))
@@ -163,6 +166,9 @@ def downgrade() -> None:
         batch_op.drop_column('monitoring_review_days')
         batch_op.drop_column('monitoring_status')
         batch_op.drop_column('concern')
+
+    with op.batch_alter_table('agenda_items', schema=None) as batch_op:
+        batch_op.drop_column('started_at')
 
     with op.batch_alter_table('case_people', schema=None) as batch_op:
         batch_op.drop_column('target_kind')
