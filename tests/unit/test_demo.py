@@ -26,8 +26,12 @@ async def test_the_demo_holds_a_case_between_meetings(sessionmaker, registry):
         await session.commit()
     async with sessionmaker() as session:
         count = lambda model, *where: session.execute(select(func.count()).select_from(model).where(*where))  # noqa: E731
-        case, closed = (await session.execute(select(Case).order_by(Case.id))).scalars().all()
+        case, threat, closed = (await session.execute(select(Case).order_by(Case.id))).scalars().all()
         assert case.stage == "follow_up" and closed.closed_at is not None
+        assert threat.kind == "threat_assessment"
+        domains = set((await session.execute(select(Task.domain).where(
+            Task.case_id == threat.id, Task.strategy.is_not(None)))).scalars())
+        assert domains == {"subject", "target", "environment", "precipitating_events"}
         assert (await count(RaisedEvent, RaisedEvent.event == "key_date_near")).scalar() == 1
         assert (await count(Task, Task.source == "case_event")).scalar() >= 1
         assert (await count(InformationItem, InformationItem.category == "case.safety_plan")).scalar() == 1
