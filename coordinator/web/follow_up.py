@@ -5,8 +5,6 @@ commits the disclosures the gate wrote."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from litestar import Request, Response, get, post, put
 from litestar.datastructures import FormMultiDict
 from litestar.di import NamedDependency
@@ -14,21 +12,18 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import cases, follow_ups, policy, safety_plans, threat_plans
-from coordinator.cases import RISK_LEVELS
-from coordinator.errors import CaseClosed, Conflict, DomainError, Invalid
+from coordinator import cases, follow_ups, safety_plans, threat_plans
+from coordinator.errors import Conflict, Invalid
 from coordinator.follow_ups import FollowUpIn, NewTaskIn, OutcomeIn
-from coordinator.models import Case
 from coordinator.plugins import CORE_CATEGORIES, AgencyRegistry
 from coordinator.policy import Actor
 from coordinator.safety_plans import SafetyPlanIn
 from coordinator.web.auth import current_actor
+from coordinator.web.case_page import TASK_ROWS, submit_case_form
 from coordinator.web.forms import checked, optional_date, optional_int, text
 from coordinator.web.json import follow_up_json, safety_plan_json
 
-__all__ = ["CORE_CATEGORIES", "ROUTES", "case_context", "item_sections"]  # the core's categories: for the scope forms
-NO_VALUES = FormMultiDict()
-TASK_ROWS = 2  # new tasks the outcome form offers at once; the API takes up to follow_ups.MAX_NEW_TASKS
+__all__ = ["CORE_CATEGORIES", "ROUTES", "item_sections"]  # the core's categories: for the scope forms
 STRUCTURED = {safety_plans.CATEGORY: safety_plans.plan_sections, follow_ups.CATEGORY: follow_ups.note_sections,
               threat_plans.CONTACT_CATEGORY: threat_plans.contact_sections}
 
@@ -41,57 +36,6 @@ def item_sections(category: str, text: str | None) -> list[tuple[str, str]] | No
 
 
 # --- the case page's sections --------------------------------------------------------------
-
-async def case_context(db: AsyncSession, registry: AgencyRegistry, actor: Actor, case: Case) -> dict:
-    """What the case page shows of the safety plan and the follow-ups, through the gate."""
-    holder = await safety_plans.holder(db, case.id)
-    views = await follow_ups.case_follow_ups(db, registry, actor, case.id, channel="page")
-    agencies = [link.agency for link in case.agencies]
-    open_case = case.closed_at is None
-    return {
-        "safety_plan": await safety_plans.current_plan(db, registry, actor, case, channel="page"),
-        "plan_holder": holder, "plan_labels": safety_plans.section_labels(case.kind),
-        "can_write_plan": open_case and policy.may_write_safety_plan(actor, holder),
-        "follow_ups": views, "not_reached_days": follow_ups.not_reached_days(v.row for v in views),
-        "follow_up_agencies": [a for a in agencies if open_case and policy.may_follow_up_for(actor, a)],
-        "can_record_outcome": {v.row.id for v in views if open_case and v.row.outcome is None
-                               and policy.may_follow_up_for(actor, v.row.agency)},
-        "follow_up_choices": {"methods": follow_ups.METHODS, "outcomes": follow_ups.OUTCOMES, "risks": RISK_LEVELS,
-                              "questions": follow_ups.QUESTIONS, "task_rows": range(TASK_ROWS)},
-        "follow_up_error": None, "follow_up_form": "", "follow_up_values": NO_VALUES,
-    }
-
-
-async def _case_page(request: Request, db: AsyncSession, case_id: int, error: DomainError, form_id: str,
-                     values: FormMultiDict) -> Template:
-    """The case page again, with the message beside the form that failed and what was typed."""
-    from coordinator.web.pages import case_page_context  # the case page includes this module's sections
-
-    context = await case_page_context(db, request, case_id)
-    await db.commit()  # the view's disclosures
-    context.update(follow_up_error=error, follow_up_form=form_id, follow_up_values=values)
-    return Template("case.html", status_code=error.status, context=context)
-
-
-Change = Callable[[FormMultiDict, Actor], Awaitable[int]]
-
-
-async def submit_case_form(request: Request, db: AsyncSession, case_id: int | None, *, form_id: str, anchor: str,
-                  change: Change) -> Template | Redirect:
-    """Run a form's change and commit it, then back to the case; on a rule broken, nothing is
-    written and the case page comes back with the message. ``change`` answers the case's id."""
-    form = await request.form()
-    actor = current_actor(request)
-    try:
-        case_id = await change(form, actor)
-    except DomainError as error:
-        await db.rollback()
-        if case_id is None or isinstance(error, CaseClosed):
-            raise
-        return await _case_page(request, db, case_id, error, form_id, form)
-    await db.commit()
-    return Redirect(f"/cases/{case_id}#{anchor}", status_code=303)
-
 
 def _required_date(form: FormMultiDict, name: str, what: str):  # noqa: ANN202
     day = optional_date(form, name)

@@ -6,20 +6,18 @@ from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import audit, case_changes, case_events, cases, closure, consents, duties, overrides, policy, tasks
-from coordinator.conference import roles
+from coordinator import case_events, cases, closure, overrides, policy, tasks
 from coordinator.errors import DomainError, Invalid
-from coordinator.models import User, utcnow
+from coordinator.models import utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.settings import Settings
-from coordinator.web import follow_up, referrals, threat
+from coordinator.web import referrals
 from coordinator.web.api import AgencyIn, TaskStatusIn
 from coordinator.web.auth import current_actor
+from coordinator.web.case_page import case_page_context
 from coordinator.web.forms import checked, optional_int, referral_from_form, task_from_form, text
-from coordinator.web.sharing import information_context
 
 
 def is_htmx(request: Request) -> bool:
@@ -75,38 +73,9 @@ async def create_case_page(
     return Redirect(f"/cases/{case.id}", status_code=303)
 
 
-async def case_page_context(db: AsyncSession, request: Request, case_id: int) -> dict:
-    actor = current_actor(request)
-    case = await cases.case_for(db, actor, case_id)
-    today = utcnow().date()
-    by_agency: dict[str, list] = {link.agency: [] for link in case.agencies}
-    for task in await tasks.case_tasks(db, case.id, today):
-        by_agency.setdefault(task.agency, []).append(task)
-    information = await information_context(db, request.app.state.registry, actor, case)
-    failures = (await audit.case_entries(db, case.id, "plugin.failed")
-                if policy.may_see_plugin_failures(actor) else [])
-    registry = request.app.state.registry
-    revisions = await case_changes.history(db, case.id)
-    raised = await case_events.case_events(db, case.id)
-    authors = {r.by_id for r in revisions} | {e.by_id for e in raised if e.by_id is not None}
-    names = dict((await db.execute(select(User.id, User.display_name).where(User.id.in_(authors)))).all())
-    all_tasks = [t for agency_tasks in by_agency.values() for t in agency_tasks]
-    return {"case": case, "tasks_by_agency": by_agency, "today": today, "actor": actor,
-            "can": policy.Permissions(actor), "plugin_failures": failures, **information,
-            "roles": await roles.case_roles(db, case.id), "revisions": revisions, "people_names": names,
-            "case_event_list": [e for e in raised if e.event not in case_events.NOT_LISTED], "not_reached_days": None,
-            "held_elsewhere": {agency: duties.held_elsewhere(registry, all_tasks, agency) for agency in by_agency},
-            "open_tasks": [t for t in all_tasks if t.status not in tasks.CLOSED_STATUSES and t.source != "standing"],
-            "closures": await closure.case_closures(db, case.id), "CLOSURE_CRITERIA": closure.CRITERIA,
-            "register_open": case.closed_at is not None and await consents.may_open_register(db, actor, case.id),
-            **await follow_up.case_context(db, registry, actor, case),
-            **await threat.case_context(db, registry, actor, case),
-            **await referrals.case_context(db, registry, actor, case)}
-
-
 @get("/cases/{case_id:int}")
 async def case_page(request: Request, db: NamedDependency[AsyncSession], case_id: FromPath[int]) -> Template:
-    context = await case_page_context(db, request, case_id)
+    context = await case_page_context(db, request.app.state.registry, current_actor(request), case_id)
     await db.commit()  # the items shown to other agencies are disclosures, audited with the view
     return Template("case.html", context=context)
 

@@ -10,7 +10,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import cases, consents, feedback, policy, referrals
+from coordinator import cases, feedback, policy, referrals
 from coordinator.feedback import SurveyIn
 from coordinator.models import Case, Referral, utcnow
 from coordinator.plugins import AgencyRegistry
@@ -31,23 +31,6 @@ def _this_year() -> str:
 
 
 # --- the case page's and the dashboard's sections ---------------------------------------------------
-
-async def case_context(db: AsyncSession, registry: AgencyRegistry, actor: Actor, case: Case) -> dict:
-    """The case's referrals (with the form to make one) and, once closed, its feedback survey."""
-    rows = await referrals.case_referrals(db, case.id)
-    on_case = set(cases.agencies_of(case))
-    directory = await referrals.directory(db, registry) if case.closed_at is None else []
-    closed = case.closed_at is not None
-    return {
-        "referrals": rows,
-        "referral_services": await referrals.services_by_id(db, {r.service_id for r in rows}),
-        "referral_names": await consents.display_names(db, {e.by_id for r in rows for e in r.history}),
-        "referral_agencies": [a for a in registry if a.key not in on_case],
-        "referral_directory": directory, "referral_note_kinds": referrals.NOTE_LABELS,
-        "survey_given": await feedback.administration_of(db, case.id) if closed else None,
-        "survey_caseworker_id": await feedback.caseworker_of(db, case) if closed else None,
-    }
-
 
 async def dashboard_context(db: AsyncSession, actor: Actor) -> dict:
     """Referrals sent to the person's agency, awaiting its answer or its outcome."""

@@ -11,50 +11,23 @@ from litestar.datastructures import FormMultiDict
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import cases, policy, strategies, threat_plans
-from coordinator.hookspecs import STRATEGY_DOMAINS
-from coordinator.models import Case, User, utcnow
+from coordinator import strategies, threat_plans
+from coordinator.models import Case, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 from coordinator.threat_plans import ContactIn, KeepReasonIn, MonitoringIn, MonitoringReviewIn, PlanItemIn
-from coordinator.web import follow_up
 from coordinator.web.auth import current_actor
+from coordinator.web.case_page import submit_case_form
 from coordinator.web.forms import checked, from_form, optional_date, optional_int, text
 from coordinator.web.json import case_json, contact_json, entry_json, plan_json
 
-__all__ = ["API", "PAGES", "case_context"]
+__all__ = ["API", "PAGES"]
 
 
 
 # --- the case page's sections --------------------------------------------------------------------
-
-async def case_context(db: AsyncSession, registry: AgencyRegistry, actor: Actor, case: Case) -> dict:
-    """What the case page shows of a threat-assessment case: the plan, the catalogue to choose from, the
-    monitoring status and the contact log (through the gate). Empty for any other kind of case."""
-    if case.kind != threat_plans.KIND:
-        return {"threat": None}
-    today = utcnow().date()
-    agencies = cases.agencies_of(case)
-    open_case = case.closed_at is None
-    plan = await threat_plans.case_plan(db, registry, case.id)
-    people = (await db.execute(select(User.id, User.display_name, User.agency).where(
-        User.agency.in_(agencies), User.active.is_(True)).order_by(User.display_name))).all()
-    return {"threat": {
-        "plan": plan, "review_now": {i.task.id for i in plan.items if threat_plans.review_now(i.task, today)},
-        "catalogue": strategies.catalogue(registry).offered_to(agencies),
-        "domain_labels": strategies.DOMAIN_LABELS, "letters": STRATEGY_DOMAINS,
-        "can_plan_for": [a for a in agencies if open_case and policy.may_change_task(actor, a)],
-        "can_keep": open_case and (policy.coordinates(actor) or policy.on_case(actor.agency, agencies)),
-        "can_set_monitoring": open_case and policy.coordinates(actor),
-        "can_log_contact": open_case and policy.on_case(actor.agency, agencies),
-        "people": people, "contact_log": await threat_plans.contact_log(db, registry, actor, case, channel="page"),
-        "monitoring": threat_plans.MONITORING, "channels": threat_plans.CHANNELS,
-        "contact_about": threat_plans.CONTACT_ABOUT,
-    }}
-
 
 # --- pages --------------------------------------------------------------------------------------------
 
@@ -78,7 +51,7 @@ def _page(path: str, form_id: str, anchor: str, change):  # noqa: ANN001, ANN202
             await change(db, registry, actor, case_id, form, utcnow().date())
             return case_id
 
-        return await follow_up.submit_case_form(request, db, case_id, form_id=form_id, anchor=anchor, change=run)
+        return await submit_case_form(request, db, case_id, form_id=form_id, anchor=anchor, change=run)
 
     return handler
 
