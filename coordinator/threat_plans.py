@@ -103,12 +103,22 @@ class PlanItem:
 
 
 @dataclass(frozen=True)
+class KeptReason:
+    """Why the team keeps a plan with a separation alone, as recorded (a value, so a view that
+    carries it can be sent as JSON)."""
+
+    reason: str
+    by_id: int
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
 class PlanWarning:
     """The plan holds a separation without containment or support of the subject; ``kept`` is the
     reason recorded for this very plan, if any (a later change to the plan needs a new one)."""
 
     separations: list[str]
-    kept: PlanAcknowledgement | None
+    kept: KeptReason | None
     kept_by: str | None
 
     message = SEPARATION_WARNING
@@ -223,7 +233,7 @@ async def plan_warning(session: AsyncSession, registry: AgencyRegistry, case_id:
         return None
     kept = await _kept_for(session, case_id, held, at)
     kept_by = (await session.get(User, kept.by_id)).display_name if kept else None
-    return PlanWarning([e.title for e in separations], kept, kept_by)
+    return PlanWarning([e.title for e in separations], kept and KeptReason(kept.reason, kept.by_id, kept.at), kept_by)
 
 
 async def case_plan(session: AsyncSession, registry: AgencyRegistry, case_id: int) -> Plan:
@@ -285,6 +295,7 @@ async def add_plan_item(session: AsyncSession, registry: AgencyRegistry, actor: 
     await session.flush()
     await audit.record(session, actor, "plan.item_added", case_id=case.id, subject=f"task:{task.id}",
                        strategy=entry.key, kind=entry.kind, review_on=item_in.review_on)
+    events.case_changed(session, case.id, "case")  # the plan's warning shows with the case
     if needs_reason:
         await _keep(session, actor, case.id, keys, reason)
     return task
@@ -297,7 +308,7 @@ async def _keep(session: AsyncSession, actor: Actor, case_id: int, keys: list[st
     # The reason is free text: the audit names the record, never its words.
     await audit.record(session, actor, "plan.separation_kept", case_id=case_id,
                        subject=f"plan_acknowledgement:{kept.id}", strategies=keys)
-    events.case_changed(session, case_id, "tasks")
+    events.case_changed(session, case_id, "tasks", "case")  # the plan's warning shows with the case
 
 
 async def keep_separation(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int,

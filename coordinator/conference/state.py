@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from coordinator import threat_plans
 from coordinator.conference.actions import carried_over
 from coordinator.conference.participation import presence_cutoff
 from coordinator.conference.roles import role_version
@@ -29,6 +30,7 @@ from coordinator.models import (
     User,
 )
 from coordinator.plugins import AgencyRegistry
+from coordinator.threat_plans import PlanWarning
 
 # What a conference page is made of.
 ASPECTS = ("status", "agenda", "presence", "case", "roles", "actions", "notes")
@@ -80,6 +82,7 @@ class CaseSummary:
     people: list[tuple[str, str]]  # (role, name)
     key_dates: list[tuple[str, dt.date, str]]  # (kind, on, note)
     agencies: list[str]
+    plan_warning: PlanWarning | None = None  # a threat-assessment plan's separation without containment
 
 
 @dataclass(frozen=True)
@@ -263,6 +266,9 @@ async def load_state(session: AsyncSession, registry: AgencyRegistry, conference
         state.current_case_line = CaseLine(reference, risk_level)
         if "case" in aspects:
             state.case = await load_case(session, current_case_id)
+            if state.case.kind == threat_plans.KIND:
+                state.case = replace(state.case, plan_warning=await threat_plans.plan_warning(
+                    session, registry, current_case_id))
         if "roles" in aspects:
             state.roles = await load_roles(session, registry, current_case_id)
         if "actions" in aspects:

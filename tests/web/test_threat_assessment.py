@@ -339,3 +339,25 @@ async def test_the_demo_case_has_a_plan_in_all_four_domains(client_for, team, se
     assert plan["warning"] is None  # the suspension is coupled with support of the subject
     assert (await client.get(f"/api/cases/{case.id}")).json()["lead_agency"] == "education"
     assert len((await client.get(f"/api/cases/{case.id}/contact-log")).json()) == 1
+
+
+async def test_the_conference_and_its_minutes_show_the_separation_warning_and_the_reason_kept(
+        client_for, team, people, live_channels):
+    chair, school = await client_for("chair"), await client_for("tat")
+    case = await open_case(chair)
+    reason = "Parents supervise him at home for the three days"
+    await add_item(school, case["id"], keep_reason=reason, **SUSPENSION)
+    scheduled = await chair.post("/api/conferences", json={
+        "title": "TAT review", "scheduled_at": "2030-01-07T10:00:00Z", "chair_id": people["chair"].id,
+        "case_ids": [case["id"]]})
+    assert scheduled.status_code == 201, scheduled.text
+    url = f"/api/conferences/{scheduled.json()['id']}"
+    assert (await chair.post(f"{url}/statement")).status_code == 200
+    assert (await chair.post(f"{url}/start", json={"version": 1})).status_code == 200
+    page = (await chair.get(f"/conferences/{scheduled.json()['id']}")).text
+    assert WARNING in page and reason in page
+    state = (await chair.get(url)).json()["conference"]
+    assert (await chair.post(f"{url}/end", json={"version": state["version"]})).status_code == 200
+    for minutes in (f"/conferences/{scheduled.json()['id']}/minutes", f"/conferences/{scheduled.json()['id']}/minutes.md"):
+        answer = (await chair.get(minutes)).text
+        assert reason in answer and "Separation without containment or support" in answer, minutes
