@@ -10,7 +10,6 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, select_autoescape
 from litestar import Litestar, Request, Response
@@ -105,7 +104,7 @@ def unexpected_error(request: Request, exc: Exception) -> Response:
     return _error_response(request, 500, "something went wrong on the server; the change was not saved")
 
 
-def _jinja(registry: AgencyRegistry, zone: ZoneInfo) -> Environment:
+def _jinja(registry: AgencyRegistry, settings: Settings) -> Environment:
     """Core templates, plus each agency's own under its key as prefix ("<agency key>/…"), so no
     plugin can replace a core page."""
     prefixed = {a.key: FileSystemLoader(a.template_dir) for a in registry if a.template_dir}
@@ -116,11 +115,13 @@ def _jinja(registry: AgencyRegistry, zone: ZoneInfo) -> Environment:
     env.globals.update(template_globals(registry))
     env.filters["agency_name"] = registry.name
     env.filters["fromjson"] = json.loads
+    zone = settings.zone
     # Times are stored in UTC and shown in the deployment's zone, with its abbreviation.
     env.filters["local"] = lambda when: when.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
     env.filters["localday"] = lambda when: when.astimezone(zone).strftime("%Y-%m-%d")
     env.filters["localtime"] = lambda when: when.astimezone(zone).strftime("%H:%M")
     env.globals["timezone"] = zone.key
+    env.globals["minutes_per_case"] = settings.minutes_per_case
     return env
 
 
@@ -185,7 +186,7 @@ def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, ch
     auth = DefineMiddleware(UserMiddleware, exclude=[*sorted(PUBLIC_PATHS), *PUBLIC_PREFIXES, "^/favicon"])
     plugin_routes = [handler for agency in registry for handler in agency.routes]
     declare_errors([*ROUTES, *plugin_routes])
-    jinja = _jinja(registry, settings.zone)
+    jinja = _jinja(registry, settings)
     channels = Channels(settings.channels_url, retry_seconds=settings.channels_retry_seconds)
     live = LiveHub(channels, sessionmaker, registry, jinja, settings.channels_prefix, settings.live_outbox_limit,
                    process=process, heartbeat_seconds=settings.heartbeat_seconds,

@@ -315,17 +315,12 @@
 
   // --- The chair's time-box ------------------------------------------------------------------
 
-  // Minutes on the current case, counted from when this browser first saw it under discussion
-  // (kept for the tab's life, so a reload does not restart the count).
+  // Minutes on the current case, counted from when the chair moved the meeting to it (the server
+  // says when); the same figure on every screen, and a reload does not restart it.
   function tick() {
     var clock = document.getElementById("case-clock");
     if (!clock) { return; }
-    var key = "case-start:" + clock.dataset.conference + ":" + clock.dataset.item;
-    var since = Number(sessionStorage.getItem(key));
-    if (!since) {
-      since = Date.now();
-      sessionStorage.setItem(key, String(since));
-    }
+    var since = Date.parse(clock.dataset.started || "") || Date.now();
     var minutes = Math.floor((Date.now() - since) / 60000);
     var budget = Number(clock.dataset.minutes) || 15;
     clock.textContent = minutes + " min on this case" + (minutes >= budget ? " (over the " + budget + " min time-box)" : "");

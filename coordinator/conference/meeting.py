@@ -97,9 +97,9 @@ async def start_conference(session: AsyncSession, registry: AgencyRegistry, acto
     if conference.status != "scheduled":
         raise Conflict(f"the conference is {conference.status}: it can be started only once")
     agenda = await _agenda(session, conference_id)
-    agenda[0].status = "current"
+    agenda[0].status, agenda[0].started_at = "current", utcnow()
     conference.current_item_id = agenda[0].id
-    conference.status, conference.started_at = "live", utcnow()
+    conference.status, conference.started_at = "live", agenda[0].started_at
     await _moved(session, actor, conference, "started")
 
 
@@ -118,7 +118,7 @@ async def move_to_case(session: AsyncSession, registry: AgencyRegistry, actor: A
     await _require_actions_confirmed(session, registry, conference, current, "move to another case")
     if current is not None:
         current.status = "discussed"
-    target.status = "current"
+    target.status, target.started_at = "current", utcnow()  # the chair's time-box counts from here
     conference.current_item_id = target.id
     await _moved(session, actor, conference, "moved", case_id=target.case_id, item_id=target.id)
 

@@ -60,6 +60,7 @@ class AgendaEntry:
     risk_level: str
     status: str
     carried_over: int  # incomplete actions from earlier conferences
+    started_at: dt.datetime | None = None  # when the meeting moved to it
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,8 @@ class ConferenceState:
     roles: list[RoleView] | None = None
     actions: list[ActionView] | None = None
     notes: list[NoteView] | None = None
+    # The people of each agency on the current case, to name in a role or an action: agency -> (id, name).
+    people: dict[str, list[tuple[int, str]]] | None = None
 
 
 async def load_agenda(session: AsyncSession, conference_id: int) -> list[AgendaEntry]:
@@ -156,7 +159,7 @@ async def load_agenda(session: AsyncSession, conference_id: int) -> list[AgendaE
         .where(AgendaItem.conference_id == conference_id).order_by(AgendaItem.position)
     )).all()
     return [AgendaEntry(id=item.id, case_id=item.case_id, reference=reference, group=item.group, risk_level=risk,
-                        status=item.status, carried_over=count)
+                        status=item.status, carried_over=count, started_at=item.started_at)
             for item, reference, risk, count in rows]
 
 
@@ -275,4 +278,15 @@ async def load_state(session: AsyncSession, registry: AgencyRegistry, conference
             state.actions = await load_actions(session, conference_id, current_case_id)
         if "notes" in aspects:
             state.notes = await load_notes(session, conference_id, current_case_id)
+        if aspects & {"roles", "actions"}:
+            state.people = await load_people(session, state.current_case_agencies)
     return state
+
+
+async def load_people(session: AsyncSession, agencies: list[str]) -> dict[str, list[tuple[int, str]]]:
+    rows = (await session.execute(select(User.agency, User.id, User.display_name).where(
+        User.agency.in_(agencies), User.active.is_(True)).order_by(User.agency, User.display_name))).all()
+    people: dict[str, list[tuple[int, str]]] = {}
+    for agency, user_id, name in rows:
+        people.setdefault(agency, []).append((user_id, name))
+    return people

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select, update
 
-from coordinator.models import AuditEntry, Case, RoleAssignment
+from coordinator.models import AgendaItem, AuditEntry, Case, RoleAssignment
 from tests.conference_scenario import ARREARS, CALL_OUTS, INJURIES, build_conference
 
 pytestmark = pytest.mark.usefixtures("live_channels")
@@ -230,3 +230,44 @@ async def test_minutes_are_the_record_as_it_stood_when_the_meeting_ended(client_
     for path in ("minutes.md", "minutes.html"):
         minutes = (await police.get(f"/conferences/{scenario.conference_id}/{path}")).text
         assert CALL_OUTS in minutes and "Four call-outs" not in minutes
+
+
+async def test_the_chair_names_a_person_for_a_role_and_an_action_on_the_page(client_for, scenario):
+    chair = await client_for("chair")
+    page = (await chair.get(f"/conferences/{scenario.conference_id}")).text
+    officer = scenario.users["pc"]
+    assert f'<option value="{officer}">Pc</option>' in page  # police's people, offered by name
+    url = f"/conferences/{scenario.conference_id}/changes"
+    htmx = {"hx-request": "true"}
+    state = await state_of(chair, scenario.conference_id)
+    assigned = await chair.post(f"{url}/assign-role", headers=htmx, data={
+        "case_id": str(state["current_case_id"]), "responsibility": "perpetrator_management", "agency": "police",
+        "version": "0", "person_id": str(officer)})
+    assert assigned.status_code == 200, assigned.text
+    added = await chair.post(f"{url}/add-action", headers=htmx, data={
+        "case_id": str(state["current_case_id"]), "agency": "police", "domain": "perpetrator",
+        "title": "Serve the order", "due_on": "2030-01-10", "assignee_id": str(officer)})
+    assert added.status_code == 200, added.text
+    state = await state_of(chair, scenario.conference_id)
+    assert role(state, "perpetrator_management")["person"] == "Pc"
+    assert [a["assignee"] for a in state["actions"] if a["title"] == "Serve the order"] == ["Pc"]
+    wrong = await chair.post(f"{url}/add-action", headers=htmx, data={
+        "case_id": str(state["current_case_id"]), "agency": "health", "domain": "victim",
+        "title": "Book a check-up", "due_on": "2030-01-10", "assignee_id": str(officer)})
+    assert wrong.status_code == 400 and "assignee" in wrong.text
+
+
+async def test_the_time_box_counts_from_when_the_meeting_moved_to_the_case(client_for, scenario, sessionmaker):
+    chair = await client_for("chair")
+    async with sessionmaker() as session:
+        first = (await session.execute(select(AgendaItem).where(
+            AgendaItem.conference_id == scenario.conference_id, AgendaItem.status == "current"))).scalar_one()
+    page = (await chair.get(f"/conferences/{scenario.conference_id}")).text
+    assert f'data-started="{first.started_at.isoformat()}"' in page and 'data-minutes="15"' in page
+    state = await state_of(chair, scenario.conference_id)
+    following = next(e for e in state["agenda"] if e["status"] == "pending")
+    moved = await chair.post(f"/api/conferences/{scenario.conference_id}/move",
+                             json={"item_id": following["id"], "version": state["version"]})
+    assert moved.status_code == 200, moved.text
+    now = next(e for e in (await state_of(chair, scenario.conference_id))["agenda"] if e["status"] == "current")
+    assert now["started_at"] is not None and now["started_at"] >= first.started_at.isoformat()[:19]
