@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import audit, events, policy
 from coordinator.conference.participation import Seat, agenda_case, load_conference, participant_of, seat
-from coordinator.errors import Conflict, Invalid, require_version
+from coordinator.errors import Conflict, Invalid, NotFound, require_version
 from coordinator.limits import Count, Id, ListOf, OneOf, Text
 from coordinator.models import AgendaItem, Conference, ConferenceNote, Task, utcnow
 from coordinator.plugins import AgencyRegistry
@@ -40,6 +40,14 @@ class AgendaOrderIn:
 class NoteIn:
     case_id: Id
     kind: OneOf(NOTE_KINDS)
+    text: Text()
+
+
+@dataclass
+class NoteCorrectionIn:
+    """A decision or note corrected: a new version that supersedes the one the writer saw."""
+
+    note_id: Id
     text: Text()
 
 
@@ -155,6 +163,13 @@ async def end_conference(session: AsyncSession, registry: AgencyRegistry, actor:
     await _moved(session, actor, conference, "ended")
 
 
+def _note_text(text: str) -> str:
+    text = text.strip()
+    if not text or len(text) > 5000:
+        raise Invalid("write the note (up to 5000 characters)", field="text")
+    return text
+
+
 async def add_note(session: AsyncSession, registry: AgencyRegistry, actor: Actor, conference_id: int,
                    data: NoteIn) -> None:
     """The chair or the minute-taker records a decision or a note on a case they may see."""
@@ -162,13 +177,40 @@ async def add_note(session: AsyncSession, registry: AgencyRegistry, actor: Actor
     policy.require_note_taker(place.participant)
     if data.kind not in NOTE_KINDS:
         raise Invalid(f"kind must be one of {', '.join(NOTE_KINDS)}", field="kind")
-    text = data.text.strip()
-    if not text or len(text) > 5000:
-        raise Invalid("write the note (up to 5000 characters)", field="text")
+    text = _note_text(data.text)
     await agenda_case(session, place, data.case_id)
     note = ConferenceNote(conference_id=conference_id, case_id=data.case_id, kind=data.kind, text=text, by_id=actor.id)
     session.add(note)
     await session.flush()
     await audit.record(session, actor, f"conference.{data.kind}", case_id=data.case_id,
                        subject=f"conference:{conference_id}", note_id=note.id)
+    events.conference_changed(session, conference_id, "notes")
+
+
+async def correct_note(session: AsyncSession, registry: AgencyRegistry, actor: Actor, conference_id: int,
+                       data: NoteCorrectionIn) -> None:
+    """The chair or the minute-taker corrects a decision or note: never in place. The corrected
+    version supersedes the old one, which stays as history; after the meeting it is an addendum
+    to the minutes, dated."""
+    place = await seat(session, actor, conference_id)
+    policy.require_note_taker(place.participant)
+    if place.conference.status == "scheduled":
+        raise Conflict("the conference has not started: there is nothing to correct yet")
+    old = (await session.execute(select(ConferenceNote).where(
+        ConferenceNote.id == data.note_id, ConferenceNote.conference_id == conference_id))).scalar()
+    if old is None:
+        raise NotFound(f"no note {data.note_id} in conference {conference_id}")
+    await agenda_case(session, place, old.case_id)
+    text = _note_text(data.text)
+    # Only the newest version is corrected, in the UPDATE itself: two corrections at once cannot both win.
+    marked = await session.execute(update(ConferenceNote).where(
+        ConferenceNote.id == old.id, ConferenceNote.superseded.is_(False)).values(superseded=True))
+    if marked.rowcount != 1:
+        raise Conflict(f"note {old.id} has been corrected already: correct its newest version", field="note_id")
+    note = ConferenceNote(conference_id=conference_id, case_id=old.case_id, kind=old.kind, text=text,
+                          by_id=actor.id, supersedes_id=old.id)
+    session.add(note)
+    await session.flush()
+    await audit.record(session, actor, f"conference.{old.kind}_corrected", case_id=old.case_id,
+                       subject=f"conference:{conference_id}", note_id=note.id, supersedes=old.id)
     events.conference_changed(session, conference_id, "notes")

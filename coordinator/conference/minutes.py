@@ -4,7 +4,7 @@ copy per reader's audience, information through the consent gate."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +17,7 @@ from coordinator.conference.state import (
     RoleView,
     action_view,
     load_agenda,
+    load_corrections_after,
     load_notes,
     load_participants,
     load_roles,
@@ -42,6 +43,7 @@ class MinutesCase:
     notes: list[NoteView]
     # A threat-assessment plan that kept a separation without containment or support, and why.
     plan_warning: PlanWarning | None = None
+    addenda: list[NoteView] = field(default_factory=list)  # corrections made after the meeting, dated
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,7 @@ async def minutes(session: AsyncSession, registry: AgencyRegistry, viewer: Actor
             cases.append(MinutesCase(reference=entry.reference, group=entry.group, risk_level=entry.risk_level,
                                      member=False, information=[], roles=[], actions=[], decisions=[], notes=[]))
             continue
-        all_notes = await load_notes(session, conference_id, entry.case_id)
+        all_notes = await load_notes(session, conference_id, entry.case_id, at=ended_at)
         items = await gate.visible_items(
             session, registry, viewer, entry.case_id, channel="minutes", include_superseded=True,
             item_ids=await _item_ids_as_they_stood(session, entry.case_id, ended_at))
@@ -123,7 +125,8 @@ async def minutes(session: AsyncSession, registry: AgencyRegistry, viewer: Actor
             roles=[r for r in await load_roles(session, registry, entry.case_id, at=ended_at) if r.agency],
             actions=await _actions_at(session, conference_id, entry.case_id, ended_at),
             decisions=[n for n in all_notes if n.kind == "decision"], notes=[n for n in all_notes if n.kind == "note"],
-            plan_warning=await threat_plans.plan_warning(session, registry, entry.case_id, at=ended_at)))
+            plan_warning=await threat_plans.plan_warning(session, registry, entry.case_id, at=ended_at),
+            addenda=await load_corrections_after(session, conference_id, entry.case_id, ended_at)))
     return Minutes(
         conference_id=conference.id, title=conference.title, scheduled_at=conference.scheduled_at,
         started_at=conference.started_at, ended_at=ended_at, chair=chair, agency=viewer.agency,

@@ -121,6 +121,7 @@ class NoteView:
     text: str
     by: str
     at: dt.datetime
+    corrects: int | None = None  # the version this one corrects
 
 
 @dataclass
@@ -233,13 +234,32 @@ async def load_actions(session: AsyncSession, conference_id: int, case_id: int) 
     return [action_view(task, name, conference_id) for task, name in rows]
 
 
-async def load_notes(session: AsyncSession, conference_id: int, case_id: int) -> list[NoteView]:
+async def load_notes(session: AsyncSession, conference_id: int, case_id: int,
+                     at: dt.datetime | None = None) -> list[NoteView]:
+    """The decisions and notes on a case, each in its newest version: now, or as they stood at ``at``
+    (a correction made later is then not yet there, and what it corrects still stands)."""
     rows = (await session.execute(
         select(ConferenceNote, User.display_name).join(User, User.id == ConferenceNote.by_id)
-        .where(ConferenceNote.conference_id == conference_id, ConferenceNote.case_id == case_id)
+        .where(ConferenceNote.conference_id == conference_id, ConferenceNote.case_id == case_id,
+               *([] if at is None else [ConferenceNote.at <= at]))
         .order_by(ConferenceNote.id)
     )).all()
-    return [NoteView(id=n.id, kind=n.kind, text=n.text, by=name, at=n.at) for n, name in rows]
+    corrected = {n.supersedes_id for n, _ in rows if n.supersedes_id is not None}
+    return [NoteView(id=n.id, kind=n.kind, text=n.text, by=name, at=n.at, corrects=n.supersedes_id)
+            for n, name in rows if n.id not in corrected]
+
+
+async def load_corrections_after(session: AsyncSession, conference_id: int, case_id: int,
+                                 at: dt.datetime) -> list[NoteView]:
+    """Corrections made after ``at`` (the meeting's end): the minutes' dated addenda."""
+    rows = (await session.execute(
+        select(ConferenceNote, User.display_name).join(User, User.id == ConferenceNote.by_id)
+        .where(ConferenceNote.conference_id == conference_id, ConferenceNote.case_id == case_id,
+               ConferenceNote.at > at, ConferenceNote.supersedes_id.is_not(None))
+        .order_by(ConferenceNote.id)
+    )).all()
+    return [NoteView(id=n.id, kind=n.kind, text=n.text, by=name, at=n.at, corrects=n.supersedes_id)
+            for n, name in rows]
 
 
 async def load_state(session: AsyncSession, registry: AgencyRegistry, conference_id: int,

@@ -57,6 +57,7 @@ OPERATIONS = {
     "action-status": Operation(actions.ActionStatusIn, actions.change_action, frozenset({"actions"})),
     "confirm-action": Operation(actions.ActionConfirmIn, actions.confirm_action, frozenset({"actions"})),
     "note": Operation(meeting.NoteIn, meeting.add_note, frozenset({"notes"})),
+    "correct-note": Operation(meeting.NoteCorrectionIn, meeting.correct_note, frozenset({"notes"})),
 }
 
 
@@ -402,6 +403,12 @@ async def api_note(request: Request, db: NamedDependency[AsyncSession], registry
     return await _api_change(request, db, registry, conference_id, "note", data)
 
 
+@post("/api/conferences/{conference_id:int}/notes/corrections")
+async def api_correct_note(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                           conference_id: FromPath[int], data: JSONBody[meeting.NoteCorrectionIn]) -> Response:
+    return await _api_change(request, db, registry, conference_id, "correct-note", data)
+
+
 @get("/api/conferences/{conference_id:int}/minutes")
 async def api_minutes(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
                       conference_id: FromPath[int]) -> minutes.Minutes:
@@ -420,5 +427,5 @@ ROUTES = [
     change_page, minutes_page, minutes_html, minutes_markdown, minutes_pdf,
     api_list, api_schedule, api_state, api_invite, api_accept_statement, api_start, api_move, api_reorder, api_end,
     api_assign_role, api_volunteer, api_confirm_role, api_add_action, api_action_status, api_confirm_action,
-    api_note, api_minutes, api_live_stats,
+    api_note, api_correct_note, api_minutes, api_live_stats,
 ]

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select, update
 
-from coordinator.models import AgendaItem, AuditEntry, Case, RoleAssignment
+from coordinator.models import AgendaItem, AuditEntry, Case, ConferenceNote, RoleAssignment
 from tests.conference_scenario import ARREARS, CALL_OUTS, INJURIES, build_conference
 
 pytestmark = pytest.mark.usefixtures("live_channels")
@@ -271,3 +271,37 @@ async def test_the_time_box_counts_from_when_the_meeting_moved_to_the_case(clien
     assert moved.status_code == 200, moved.text
     now = next(e for e in (await state_of(chair, scenario.conference_id))["agenda"] if e["status"] == "current")
     assert now["started_at"] is not None and now["started_at"] >= first.started_at.isoformat()[:19]
+
+
+async def test_a_decision_is_corrected_as_a_new_version_and_the_minutes_say_so(client_for, scenario, sessionmaker):
+    chair, police = await client_for("chair"), await client_for("pc")
+    url = f"/api/conferences/{scenario.conference_id}"
+    state = await state_of(chair, scenario.conference_id)
+    recorded = await chair.post(f"{url}/notes", json={"case_id": state["current_case_id"], "kind": "decision",
+                                                      "text": "Refer to MARAC in 6 weeks"})
+    assert recorded.status_code == 200, recorded.text
+    notes = (await state_of(chair, scenario.conference_id))["notes"]
+    [first] = [n for n in notes if n["text"] == "Refer to MARAC in 6 weeks"]
+    refused = await police.post(f"{url}/notes/corrections", json={"note_id": first["id"], "text": "x"})
+    assert refused.status_code == 403
+    corrected = await chair.post(f"{url}/notes/corrections", json={"note_id": first["id"],
+                                                                   "text": "Refer to MARAC in 4 weeks"})
+    assert corrected.status_code == 200, corrected.text
+    notes = (await state_of(chair, scenario.conference_id))["notes"]
+    assert [n["text"] for n in notes if n["kind"] == "decision"] == ["Refer to MARAC in 4 weeks"]
+    again = await chair.post(f"{url}/notes/corrections", json={"note_id": first["id"], "text": "6 weeks after all"})
+    assert again.status_code == 409 and again.json()["field"] == "note_id"  # only the newest version is corrected
+
+    state = await state_of(chair, scenario.conference_id)
+    ended = await chair.post(f"{url}/end", json={"version": state["version"]})
+    assert ended.status_code == 200, ended.text
+    [newest] = [n for n in notes if n["text"] == "Refer to MARAC in 4 weeks"]
+    late = await chair.post(f"{url}/notes/corrections", json={"note_id": newest["id"], "text": "Refer in 3 weeks"})
+    assert late.status_code == 200, late.text
+    minutes = (await chair.get(f"/conferences/{scenario.conference_id}/minutes.md")).text
+    assert "Refer to MARAC in 4 weeks (corrected during the meeting)" in minutes
+    assert "### Addenda" in minutes and "Refer in 3 weeks" in minutes
+    assert "Refer to MARAC in 6 weeks" not in minutes
+    async with sessionmaker() as session:
+        versions = (await session.execute(select(func.count()).select_from(ConferenceNote))).scalar()
+    assert versions == 3  # never a silent edit: every version is kept
