@@ -14,7 +14,8 @@
   var FIELDS = "input:not([type=hidden]):not([type=submit]):not([type=button]), select, textarea";
   var CONTROLS = "button, a[href], input:not([type=hidden]), select, textarea, summary, [tabindex]";
 
-  function conference() { return document.querySelector(".conference"); }
+  // The live conference, or a case page kept up to date the same way.
+  function conference() { return document.querySelector(".conference, .live-case"); }
 
   // --- The connection ----------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from coordinator.web import (
     sharing,
     threat,
 )
-from coordinator.web.live import socket
+from coordinator.web.live import case_socket, socket
 
 
 def label(key: str | None) -> str:
@@ -55,5 +55,5 @@ ROUTES = [
     api.list_case_tasks, api.assign_task, api.get_task, api.change_task,
     *sharing.PAGES, *sharing.API, *follow_up.ROUTES, *casework.PAGES, *casework.API,
     *closing.PAGES, *closing.API, *referrals.PAGES, *referrals.API,
-    *conference.ROUTES, socket.conference_live, *threat.PAGES, *threat.API, *figures.ROUTES,
+    *conference.ROUTES, socket.conference_live, case_socket.case_live, *threat.PAGES, *threat.API, *figures.ROUTES,
 ]

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from jinja2 import Environment
 from litestar import Request
 from litestar.datastructures import FormMultiDict
 from litestar.response import Redirect, Template
+from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -69,6 +71,16 @@ async def case_page_context(db: AsyncSession, registry: AgencyRegistry, actor: A
             **await _follow_up_sections(db, registry, actor, case),
             **await _threat_sections(db, registry, actor, case),
             **await _referral_sections(db, registry, actor, case)}
+
+
+async def live_sections(db: AsyncSession, actor: Actor, case_id: int, token: str, *, registry: AgencyRegistry,
+                        env: Environment) -> str:
+    """The case page's sections as the reader's open page gets them when the case changes: the
+    live container's new content. Its forms carry the reader's own form token, as the page did."""
+    context = await case_page_context(db, registry, actor, case_id)
+    context["csrf_input"] = Markup(f'<input type="hidden" name="_csrf_token" value="{escape(token)}" />')
+    sections = env.get_template("_case_sections.html").render(context)
+    return f'<div id="case-live" hx-swap-oob="innerHTML">{sections}</div>'
 
 
 async def _follow_up_sections(db: AsyncSession, registry: AgencyRegistry, actor: Actor, case: Case) -> dict:

@@ -99,9 +99,12 @@ class Person:
         return "; ".join(f"{name}={value}" for name, value in self.http.cookies.items())
 
     async def connect(self, conference_id: int, *, origin: str | None = None, cookies: bool = True) -> ClientConnection:
+        return await self.connect_to(f"/conferences/{conference_id}/live", origin=origin, cookies=cookies)
+
+    async def connect_to(self, path: str, *, origin: str | None = None, cookies: bool = True) -> ClientConnection:
         headers = {"Cookie": self._cookie_header()} if cookies else {}
-        return await connect(self.server.ws_url(f"/conferences/{conference_id}/live"),
-                             origin=origin or self.server.base_url, additional_headers=headers, open_timeout=WAIT)
+        return await connect(self.server.ws_url(path), origin=origin or self.server.base_url,
+                             additional_headers=headers, open_timeout=WAIT)
 
     async def open_page(self, conference_id: int) -> LivePage:
         """Open the live page and wait for its first message: the whole page."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from jinja2 import Environment
@@ -201,9 +201,59 @@ class Room:
             self._expiry = loop.call_later(delay, self._inbox.put_nowait, frozenset({"case"}))
 
 
+# Renders a case page's live sections for one person (the web layer's, set by the app):
+# (session, actor, case id, csrf token) -> the HTML to swap in.
+CasePageRenderer = Callable[[AsyncSession, Actor, int, str], Awaitable[str]]
+
+
+class CaseWatch:
+    """The case pages open on one case in this process: every change announced on the case's
+    topic re-renders the page's sections for each page. A case page shows a person's own forms
+    and permissions, so it is rendered per page, not per audience; few people hold a case page
+    open at once, and each render goes through the gate (its disclosures are audited)."""
+
+    def __init__(self, hub: LiveHub, case_id: int) -> None:
+        self.hub = hub
+        self.case_id = case_id
+        self.members: dict[Member, str] = {}  # each page and its form token
+        self._changed = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+
+    async def open(self) -> None:
+        self._subscriber = await self.hub.channels.subscribe([self.hub.case_topic(self.case_id)])
+        self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._work())]
+
+    async def close(self) -> None:
+        await self.hub.channels.unsubscribe(self._subscriber)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def changed(self) -> None:
+        self._changed.set()
+
+    async def _listen(self) -> None:
+        async for _ in self._subscriber.iter_events():
+            self._changed.set()
+
+    async def _work(self) -> None:
+        while True:
+            await self._changed.wait()
+            self._changed.clear()  # whatever arrives while rendering is one more pass
+            try:
+                for member, token in list(self.members.items()):
+                    async with self.hub.sessionmaker() as session:
+                        html = await self.hub.case_page(session, member.actor, self.case_id, token)
+                        await session.commit()  # the disclosures the gate recorded
+                    member.offer(html)
+            except Exception:
+                log.exception("live update of case %s failed", self.case_id)
+
+
 class LiveHub:
-    """This process's rooms, one per conference with pages open; the publisher of committed
-    events to every process; and the closer of pages whose session ended."""
+    """This process's rooms, one per conference with pages open, and its case watches, one per
+    case with pages open; the publisher of committed events to every process; and the closer of
+    pages whose session ended."""
 
     def __init__(self, channels: Channels, sessionmaker: async_sessionmaker[AsyncSession],
                  registry: AgencyRegistry, env: Environment, prefix: str, outbox_limit: int = 64, *,
@@ -219,6 +269,8 @@ class LiveHub:
         self.env = env
         self.prefix = prefix
         self.rooms: dict[int, Room] = {}
+        self.cases: dict[int, CaseWatch] = {}
+        self.case_page: CasePageRenderer | None = None
         self.renders = 0  # fragments rendered for an audience, since start (for measurements)
         self._lock = asyncio.Lock()
         self._sessions_task: asyncio.Task | None = None
@@ -265,15 +317,41 @@ class LiveHub:
                 continue
             self.channels.publish(json.dumps(message), topic)
 
+    async def _watch_sessions(self) -> None:
+        """Once per process, when its first live page opens (called under the lock)."""
+        if self._sessions_task is None:
+            subscriber = await self.channels.subscribe([self.sessions_topic])
+            self._sessions_task = asyncio.create_task(self._end_sessions(subscriber))
+            self._watchers = [asyncio.create_task(self._keep_alive()), asyncio.create_task(self._check_sessions())]
+
+    async def watch_case(self, case_id: int, actor: Actor, session_key: str | None, token: str) -> tuple[CaseWatch, Member]:
+        """Register a case page, subscribing first if it is the case's first page here; it is
+        sent its sections at once, so nothing between its first render and now is missed."""
+        async with self._lock:
+            await self._watch_sessions()
+            watch = self.cases.get(case_id)
+            if watch is None:
+                watch = CaseWatch(self, case_id)
+                await watch.open()
+                self.cases[case_id] = watch
+            member = Member(actor, Audience(actor.agency, "member"), session_key, self.outbox_limit)
+            watch.members[member] = token
+        watch.changed()
+        return watch, member
+
+    async def unwatch_case(self, watch: CaseWatch, member: Member) -> None:
+        async with self._lock:
+            watch.members.pop(member, None)
+            if not watch.members and self.cases.get(watch.case_id) is watch:
+                del self.cases[watch.case_id]
+                await watch.close()
+
     async def enter(self, conference_id: int, actor: Actor, audience: Audience,
                     session_key: str | None) -> tuple[Room, Member]:
         """Register a page in its room, subscribing first if it is the room's first page, so no
         update is missed between now and the full page it is sent next."""
         async with self._lock:
-            if self._sessions_task is None:
-                subscriber = await self.channels.subscribe([self.sessions_topic])
-                self._sessions_task = asyncio.create_task(self._end_sessions(subscriber))
-                self._watchers = [asyncio.create_task(self._keep_alive()), asyncio.create_task(self._check_sessions())]
+            await self._watch_sessions()
             room = self.rooms.get(conference_id)
             if room is None:
                 room = Room(self, conference_id)
@@ -293,9 +371,12 @@ class LiveHub:
     def _resend_everything(self) -> None:
         for room in self.rooms.values():
             room.resend_everything()
+        for watch in self.cases.values():
+            watch.changed()
 
     def _members(self) -> list[Member]:
-        return [member for room in self.rooms.values() for member in room.members]
+        return ([member for room in self.rooms.values() for member in room.members]
+                + [member for watch in self.cases.values() for member in watch.members])
 
     async def _every(self, seconds: float, work, what: str) -> None:  # noqa: ANN001
         """Run ``work`` (under the lock, so no page comes or goes meanwhile) every ``seconds``:
@@ -330,7 +411,6 @@ class LiveHub:
     async def _end_sessions(self, subscriber: Subscription) -> None:
         async for payload in subscriber.iter_events():
             ended = json.loads(payload)
-            for room in list(self.rooms.values()):
-                for member in list(room.members):
-                    if member.actor.id == ended["user_id"] and ended["session_key"] in (None, member.session_key):
-                        member.ended.set()
+            for member in self._members():
+                if member.actor.id == ended["user_id"] and ended["session_key"] in (None, member.session_key):
+                    member.ended.set()

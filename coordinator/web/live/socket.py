@@ -43,7 +43,7 @@ class Refused(Exception):
         self.reason = reason
 
 
-def _same_origin(socket: WebSocket) -> bool:
+def same_origin(socket: WebSocket) -> bool:
     """Browsers send Origin on every websocket; CSRF protection does not cover websockets, so
     a page of another site must not open one with our cookies."""
     origin, host = socket.headers.get("origin"), socket.headers.get("host")
@@ -59,7 +59,7 @@ async def session_holds(socket: WebSocket, session_key: str | None) -> bool:
 
 
 async def _admit(socket: WebSocket, conference_id: int) -> tuple[Actor, Audience, str]:
-    if not _same_origin(socket):
+    if not same_origin(socket):
         raise Refused(CLOSE_FORBIDDEN, "origin not allowed")
     session_key = socket.cookies.get(SESSION_COOKIE)
     user_id = socket.scope.get("session", {}).get("user_id") if "session" in socket.scope else None
@@ -83,14 +83,33 @@ async def _presence(socket: WebSocket, change: Callable[..., Awaitable[Any]], *a
     return result
 
 
-async def _send_outbox(socket: WebSocket, member: Member) -> None:
+async def send_outbox(socket: WebSocket, member: Member) -> None:
     while True:
         await socket.send_text(await member.outbox.get())
 
 
-async def _until_disconnect(socket: WebSocket) -> None:
+async def until_disconnect(socket: WebSocket) -> None:
     while (await socket.receive())["type"] != "websocket.disconnect":
         pass  # the page sends nothing we act on; changes come by HTTP
+
+
+async def serve(socket: WebSocket, member: Member) -> None:
+    """Send the page what is queued for it until it goes away, its session ends (4401) or it
+    falls too far behind (1013, and it reconnects to the current state)."""
+    watchers = [asyncio.create_task(send_outbox(socket, member)),
+                asyncio.create_task(until_disconnect(socket)),
+                # Set by a logout announced from any process, or by the hub's session check.
+                asyncio.create_task(member.ended.wait()),
+                # Not left to the sender: a stuck page's send never returns.
+                asyncio.create_task(member.behind.wait())]
+    done, pending = await asyncio.wait(watchers, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    if watchers[2] in done:
+        await socket.close(code=CLOSE_SESSION_ENDED, reason="your session has ended: log in again")
+    elif watchers[3] in done:
+        await socket.close(code=CLOSE_BEHIND, reason="the page fell behind: reconnect for the current state")
 
 
 @websocket("/conferences/{conference_id:int}/live", opt={"exclude_from_auth": True})
@@ -111,20 +130,7 @@ async def conference_live(socket: WebSocket, conference_id: FromPath[int]) -> No
         connection = await _presence(socket, participation.enter_room, actor, conference_id, socket.app.state.process)
         member.connection = connection  # from now on kept fresh by the hub's heartbeat
         room.send_everything(member)
-        watchers = [asyncio.create_task(_send_outbox(socket, member)),
-                    asyncio.create_task(_until_disconnect(socket)),
-                    # Set by a logout announced from any process, or by the hub's session check.
-                    asyncio.create_task(member.ended.wait()),
-                    # Not left to the sender: a stuck page's send never returns.
-                    asyncio.create_task(member.behind.wait())]
-        done, pending = await asyncio.wait(watchers, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        if watchers[2] in done:
-            await socket.close(code=CLOSE_SESSION_ENDED, reason="your session has ended: log in again")
-        elif watchers[3] in done:
-            await socket.close(code=CLOSE_BEHIND, reason="the page fell behind: reconnect for the current state")
+        await serve(socket, member)
     finally:
         await hub.leave(room, member)  # after this no heartbeat lists the page, so none brings its row back
         if connection is not None:
