@@ -46,6 +46,8 @@ async def test_10_a_whole_conference_by_keyboard_keeps_focus_and_announces_chang
     # Assign a role: focus stays on the button (now "Reassign"), both hear who took it.
     await tab_to(chair, chair.get_by_label("Agency for Perpetrator management"))
     await chair.keyboard.type("Police")
+    await chair.keyboard.press("Tab")  # past the named person: the role goes to the agency alone
+    await expect(chair.get_by_label("Named person for Perpetrator management")).to_be_focused()
     await chair.keyboard.press("Tab")
     await expect(chair.get_by_role("button", name="Assign Perpetrator management")).to_be_focused()
     await chair.keyboard.press("Enter")
@@ -56,6 +58,8 @@ async def test_10_a_whole_conference_by_keyboard_keeps_focus_and_announces_chang
     # Add an action for police; the date field has no invisible stop (its picker button shows).
     await tab_to(chair, chair.get_by_label("Owner agency"))
     await chair.keyboard.type("Police")
+    await chair.keyboard.press("Tab")
+    await expect(chair.get_by_label("Named person", exact=True)).to_be_focused()  # none named: on to the domain
     await chair.keyboard.press("Tab")
     await chair.keyboard.type("Perpetrator")
     await chair.keyboard.press("Tab")
