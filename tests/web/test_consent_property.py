@@ -43,7 +43,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from coordinator.conference.state import CASE_ASPECTS
-from coordinator.models import AgendaItem, Conference, Consent, Override, RoleAssignment, Task
+from coordinator.models import AgendaItem, Conference, ConferenceNote, Consent, Override, RoleAssignment, Task
 from coordinator.web.conference import OPERATIONS
 from tests.sharing_steps import as_if_expired, later
 from tests.web.consent_model import (
@@ -368,6 +368,13 @@ class Attempt:
                                                     Task.case_id == self.case.id).order_by(Task.id.desc()).limit(1))
         return found or MISSING
 
+    async def note_id(self) -> int:
+        """The newest version of a note on the case in this conference (only that one is corrected)."""
+        found = await self.db(select(ConferenceNote.id).where(
+            ConferenceNote.conference_id == self.world.model.conference_id, ConferenceNote.case_id == self.case.id,
+            ConferenceNote.superseded.is_(False)).order_by(ConferenceNote.id.desc()).limit(1))
+        return found or MISSING
+
     async def order(self) -> list[int]:
         async with self.world.sessionmaker() as session:
             ids = list((await session.execute(select(AgendaItem.id).where(
@@ -404,6 +411,8 @@ class Attempt:
             return (dt.date.today() + dt.timedelta(days=7)).isoformat()
         if name == "task_id":
             return await self.task_id()
+        if name == "note_id":
+            return await self.note_id()
         if name == "status":
             return "in_progress"
         if name == "kind":
