@@ -107,15 +107,23 @@ async def grant_consent(session: AsyncSession, registry: AgencyRegistry, actor: 
     if expires_at is not None and expires_at <= given_at:
         raise Invalid("the expiry must be after consent was given", field="expires_at")
     pairs = scope_pairs(registry, consent_in.categories, consent_in.recipients)
-    consent = Consent(case_id=case.id, purpose=purpose, method=consent_in.method, given_by=given_by,
-                      given_at=given_at, expires_at=expires_at, recorded_by_id=actor.id,
+    return await record_consent(session, actor, case.id, purpose=purpose, method=consent_in.method,
+                                given_by=given_by, given_at=given_at, expires_at=expires_at, pairs=pairs)
+
+
+async def record_consent(session: AsyncSession, actor: Actor, case_id: int, *, purpose: str, method: str,
+                         given_by: str, given_at: dt.datetime, expires_at: dt.datetime | None,
+                         pairs: list[tuple[str, str]]) -> Consent:
+    """Write a consent the caller has checked, audited and announced. With no ``pairs`` it grants
+    nothing through the gate: it documents what she agreed to pass on outside the system."""
+    consent = Consent(case_id=case_id, purpose=purpose, method=method, given_by=given_by, given_at=given_at,
+                      expires_at=expires_at, recorded_by_id=actor.id,
                       scopes=[ConsentScope(category=c, recipient=r) for c, r in pairs])
     session.add(consent)
     await session.flush()
-    await audit.record(session, actor, "consent.granted", case_id=case.id, subject=f"consent:{consent.id}",
-                       method=consent.method, given_at=given_at, expires_at=expires_at,
-                       scopes=[list(p) for p in pairs])
-    events.case_changed(session, case.id, "consents")
+    await audit.record(session, actor, "consent.granted", case_id=case_id, subject=f"consent:{consent.id}",
+                       method=method, given_at=given_at, expires_at=expires_at, scopes=[list(p) for p in pairs])
+    events.case_changed(session, case_id, "consents")
     return consent
 
 

@@ -191,13 +191,9 @@ async def _record_consent(session: AsyncSession, registry: AgencyRegistry, actor
             recipients=[data.to_agency]))
     # A service outside the system sees nothing here: the record documents what she agreed to pass on.
     shares = _required(data.shares, "shares", "what she agreed to share with the service")
-    consent = Consent(case_id=case.id, purpose=f"{purpose}: {shares}", method=data.method,
-                      given_by=data.given_by.strip(), given_at=utcnow(), recorded_by_id=actor.id)
-    session.add(consent)
-    await session.flush()
-    await audit.record(session, actor, "consent.granted", case_id=case.id, subject=f"consent:{consent.id}",
-                       method=consent.method, given_at=consent.given_at, expires_at=None, scopes=[])
-    events.case_changed(session, case.id, "consents")
+    consent = await consents.record_consent(session, actor, case.id, purpose=f"{purpose}: {shares}",
+                                            method=data.method, given_by=data.given_by.strip(), given_at=utcnow(),
+                                            expires_at=None, pairs=[])
     return consent
 
 
