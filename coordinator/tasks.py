@@ -63,9 +63,18 @@ async def change_status(
 ) -> Task:
     """Move a task to ``status``. Only the owning agency or a coordinator may; ``version`` must
     be the one the actor saw, or the change is refused (someone else changed it first)."""
+    task = await task_for(session, actor, task_id)
+    return await set_status(session, registry, actor, task, status=status, version=version, reason=reason)
+
+
+async def set_status(
+    session: AsyncSession, registry: AgencyRegistry, actor: Actor, task: Task, *,
+    status: str, version: int, reason: str | None = None,
+) -> Task:
+    """``change_status`` of a task the caller has already read and found the actor may see (a
+    live action, read with its conference's checks): it is not read again."""
     if status not in STATUSES:
         raise Invalid(f"status must be one of {', '.join(STATUSES)}", field="status")
-    task = await task_for(session, actor, task_id)
     policy.require_task_change(actor, task.agency, registry.name(task.agency))
     await ensure_case_open(session, task.case_id)
     if task.version != version:

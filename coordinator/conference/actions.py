@@ -89,8 +89,8 @@ async def change_action(session: AsyncSession, registry: AgencyRegistry, actor: 
     place = await seat(session, actor, conference_id, live=True)
     task = await _action(session, place, data.task_id)
     policy.require_act_for(place.audience, task.agency, registry.name(task.agency), "change this action")
-    await tasks.change_status(session, registry, actor, task.id, status=data.status, version=data.version,
-                              reason=data.reason)
+    await tasks.set_status(session, registry, actor, task, status=data.status, version=data.version,
+                           reason=data.reason)
 
 
 async def confirm_action(session: AsyncSession, registry: AgencyRegistry, actor: Actor, conference_id: int,
