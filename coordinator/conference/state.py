@@ -33,8 +33,8 @@ from coordinator.plugins import AgencyRegistry
 from coordinator.threat_plans import PlanWarning
 
 # What a conference page is made of.
-ASPECTS = ("status", "agenda", "presence", "case", "roles", "actions", "notes")
-CASE_ASPECTS = frozenset({"case", "roles", "actions", "notes"})
+ASPECTS = ("status", "agenda", "presence", "case", "roles", "actions", "new_action", "notes")
+CASE_ASPECTS = frozenset({"case", "roles", "actions", "new_action", "notes"})
 EVERYTHING = frozenset(ASPECTS)
 
 
@@ -298,7 +298,7 @@ async def load_state(session: AsyncSession, registry: AgencyRegistry, conference
             state.actions = await load_actions(session, conference_id, current_case_id)
         if "notes" in aspects:
             state.notes = await load_notes(session, conference_id, current_case_id)
-        if aspects & {"roles", "actions"}:
+        if aspects & {"roles", "new_action"}:  # the people one may name: not read for every change
             state.people = await load_people(session, state.current_case_agencies)
     return state
 

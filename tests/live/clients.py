@@ -42,7 +42,7 @@ class LivePage:
         self.messages = 0
 
     def part(self, aspect: str) -> str:
-        """The fragment of one aspect (status, agenda, presence, case, roles, actions, notes)."""
+        """The fragment of one aspect (status, agenda, presence, case, roles, actions, new_action, notes)."""
         return self.shown.get(f"conference-{aspect}-{self.conference_id}", "")
 
     async def receive(self) -> dict[str, str]:

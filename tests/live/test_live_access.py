@@ -70,7 +70,7 @@ async def test_an_agency_not_on_the_case_receives_its_agenda_line_only(servers, 
     everything = "".join(health_page.shown.values())
     for secret in (CASE_C_NOTE, CASE_C_SUMMARY, "Cara"):
         assert secret not in everything
-    assert "We&#39;ll take it" not in health_page.part("roles") and "Add an action" not in health_page.part("actions")
+    assert "We&#39;ll take it" not in health_page.part("roles") and "Add an action" not in health_page.part("new_action")
 
 
 async def test_logout_closes_the_open_page_of_that_session_only(servers, people_on, scenario):

@@ -58,6 +58,39 @@ async def test_renders_per_change_follow_the_audiences_present_not_the_people(se
     assert after["renders"] - before["renders"] == 5
 
 
+async def test_a_change_to_the_plan_comes_without_the_form_that_names_people(servers, people_on, scenario):
+    """The form for a new action lists every person each agency on the case could name: it comes
+    with the page and when the meeting moves to another case, not with each change to the plan."""
+    server = servers()
+    (chair,) = await people_on(server, "chair")
+    page = await chair.open_page(scenario.conference_id)
+    assert ">Pc</option>" in page.part("new_action") and "Add an action" in page.part("new_action")
+    conference = f"/api/conferences/{scenario.conference_id}"
+    added = await chair.api("POST", f"{conference}/actions", {
+        "case_id": scenario.case_a, "agency": "police", "title": "Check the flat", "domain": "victim",
+        "due_on": "2026-12-24"})
+    assert added.status_code == 200, added.text
+    await page.wait_until("actions", "Check the flat")
+    action = next(a for a in added.json()["actions"] if a["title"] == "Check the flat")
+    changed = await chair.api("POST", f"{conference}/actions/status", {
+        "task_id": action["id"], "status": "blocked", "reason": "No key", "version": action["version"]})
+    assert changed.status_code == 200, changed.text
+    received: dict[str, str] = {}
+    while "Reason: No key" not in received.get(f"conference-actions-{scenario.conference_id}", ""):
+        received = await page.receive()
+    assert f"conference-new_action-{scenario.conference_id}" not in received
+    assert ">Pc</option>" not in "".join(received.values())
+
+    confirmed = await chair.api("POST", f"{conference}/actions/confirm",
+                                {"task_id": action["id"], "version": action["version"] + 1})
+    assert confirmed.status_code == 200, confirmed.text  # agreed, so the meeting may move on
+    state = (await chair.api("GET", conference)).json()["conference"]
+    case_b = next(e["id"] for e in state["agenda"] if e["case_id"] == scenario.case_b)
+    moved = await chair.api("POST", f"{conference}/move", {"item_id": case_b, "version": state["version"]})
+    assert moved.status_code == 200, moved.text
+    await page.wait_until("new_action", f'name="case_id" value="{scenario.case_b}"', ">Pc</option>")
+
+
 async def test_presence_is_live_and_a_reconnect_gets_the_current_state(servers, people_on, scenario):
     server = servers()
     chair, pc = await people_on(server, "chair", "pc")

@@ -30,6 +30,7 @@ PARTIALS = {
     "case": "conferences/_case.html",
     "roles": "conferences/_roles.html",
     "actions": "conferences/_actions.html",
+    "new_action": "conferences/_new_action.html",
     "notes": "conferences/_notes.html",
 }
 
@@ -89,7 +90,8 @@ async def view_for(session: AsyncSession, registry: AgencyRegistry, state: Confe
     aspects = set(aspects)
     case_visible = (state.current_case_id is not None
                     and policy.may_see_agenda_case(audience, state.current_case_agencies))
-    shown = state if case_visible else dataclasses.replace(state, case=None, roles=None, actions=None, notes=None)
+    shown = state if case_visible else dataclasses.replace(state, case=None, roles=None, actions=None, notes=None,
+                                                           people=None)
     items = None
     if case_visible and "case" in aspects and viewers:
         for viewer in viewers:  # one answer per agency; each person's view is audited
