@@ -25,10 +25,12 @@ each in turn, and each chair's successive changes go to each in turn.
 Each configuration prints one line:
 
     fanout P=<p> C=<c> [db=postgresql processes=2] p50_ms=<x> p99_ms=<y> floor_p99_ms=<z> ratio=<p99/floor_p99>
-        durable_p99_ms=<d> durable_ratio=<p99/d> rss_kb_per_page=<r>
+        durable_p99_ms=<d> durable_ratio=<p99/d> rss_kb_per_page=<r> full_gc=<n>
 
 ``rss_kb_per_page``: the growth of the server processes' resident memory from before the pages
-open to after they all are, divided by the pages. ``--profile DIR`` records each server process
+open to after they all are, divided by the pages. ``full_gc``: the full garbage collections the
+server processes made while the changes were made (each walks every open page's objects, and
+every update in flight waits for it). ``--profile DIR`` records each server process
 with py-spy while the changes are made and prints the top entries.
 
 Usage: python bench/fanout.py [--participants 200 50 20 --conferences 1 1 20]
@@ -265,6 +267,7 @@ class ServerRun:
     messages: list[dict[int, str]]  # per conference, the message that first showed each change
     chair_cookies: list[dict[str, str]]  # per conference, what the chair's requests carried
     rss_kb_per_page: float
+    full_collections: int  # by the server's garbage collector while the changes were made
     profile: str | None = None
 
 
@@ -320,17 +323,24 @@ async def measure_server(servers: list[ServerProcess], planned: list[Conference]
             if response.status_code != 200:
                 raise RuntimeError(f"the change was refused: {response.status_code} {response.text}")
 
+        async def full_collections() -> int:
+            """Of the server processes together, so far."""
+            stats = [(await chairs[0].get(f"{server.base_url}/api/live/stats")).json() for server in servers]
+            return sum(s["collector"]["full_collections"] for s in stats)
+
         recorders = [start_recording(server.pid, profile / f"server-{n}.raw") for n, server in enumerate(servers)] \
             if profile else []
+        collections_before = await full_collections()
         try:
             await drive(rooms, update_action, changes, rate)
         finally:
             for recorder in recorders:
                 stop_recording(recorder)
+        collections = await full_collections() - collections_before
         return ServerRun(latencies=[ms for room in rooms for ms in room.latencies_ms(1, changes)],
                          messages=[room.receivers[0].first_messages for room in rooms],
                          chair_cookies=[dict(chair.cookies.items()) for chair in chairs],
-                         rss_kb_per_page=rss_kb_per_page,
+                         rss_kb_per_page=rss_kb_per_page, full_collections=collections,
                          profile="\n".join(summary(profile / f"server-{n}.raw") for n in range(len(servers)))
                          if profile else None)
     finally:
@@ -620,7 +630,7 @@ def run_configuration(participants: int, count: int, load: Load, deployment: Dep
     return (f"fanout P={participants} C={count}{deployment.label} p50_ms={statistics.median(run.latencies):.1f} "
             f"p99_ms={p99:.1f} floor_p99_ms={floor_p99:.1f} ratio={p99 / floor_p99:.2f} "
             f"durable_p99_ms={durable_p99:.1f} durable_ratio={p99 / durable_p99:.2f} "
-            f"rss_kb_per_page={run.rss_kb_per_page:.0f}")
+            f"rss_kb_per_page={run.rss_kb_per_page:.0f} full_gc={run.full_collections}")
 
 
 def configurations(args: argparse.Namespace) -> list[tuple[int, int]]:

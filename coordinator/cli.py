@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import datetime as dt
 import fcntl
+import gc
 import getpass
 import secrets
 import sys
@@ -17,6 +18,8 @@ from coordinator.errors import DomainError
 from coordinator.models import utcnow
 from coordinator.plugins import PluginError, load_agencies
 from coordinator.settings import Settings
+
+SERVING_GC_THRESHOLDS = (20_000, 20, 100)  # young, middle, old: see collect_garbage_for_serving
 
 
 async def _with_session(settings: Settings, work):  # noqa: ANN001
@@ -121,6 +124,19 @@ def _hold_sqlite_file(database_url: str):  # noqa: ANN202 (an open file, held fo
     return lock
 
 
+def collect_garbage_for_serving() -> None:
+    """Keep the garbage collector's pauses out of live updates. A full collection walks every
+    object the collector tracks: the code imported at start-up (some 126,000 objects) and every
+    open page's; with 400 pages open one took 70-130 ms, and every update in flight waited. So
+    what exists at start-up, which lives as long as the process, is frozen (never walked again),
+    and a young collection waits for 20,000 new objects instead of 700: the short-lived objects
+    of a request or an update are freed by their reference counts before a collection would
+    move them on to the old generation, so full collections become rare."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*SERVING_GC_THRESHOLDS)
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -129,6 +145,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     held = _hold_sqlite_file(settings.database_url)  # noqa: F841 (released when the process ends)
     app = create_app(settings)  # fails here, before listening, on a broken plugin
     print(f"Case Conference Coordinator on http://{args.host}:{args.port}/  (log in at /login)", flush=True)
+    collect_garbage_for_serving()
     # No per-message compression: every live fragment would be compressed once per connection,
     # which at 200 participants is a third of the server's time, for little gain on a LAN.
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", ws="websockets-sansio",

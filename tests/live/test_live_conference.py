@@ -91,6 +91,18 @@ async def test_a_change_to_the_plan_comes_without_the_form_that_names_people(ser
     await page.wait_until("new_action", f'name="case_id" value="{scenario.case_b}"', ">Pc</option>")
 
 
+async def test_a_serving_process_does_not_walk_its_start_up_objects_in_every_full_collection(servers, people_on,
+                                                                                              scenario):
+    """A full garbage collection walks every object the collector tracks, and every live update
+    in flight waits for it: ``coordinator serve`` freezes what start-up made (the imported code)
+    and lets young objects die by their reference counts, so full collections are few and short."""
+    server = servers()
+    (chair,) = await people_on(server, "chair")
+    collector = (await chair.api("GET", "/api/live/stats")).json()["collector"]
+    assert collector["frozen"] > 50_000, collector
+    assert collector["thresholds"][0] >= 10_000, collector
+
+
 async def test_presence_is_live_and_a_reconnect_gets_the_current_state(servers, people_on, scenario):
     server = servers()
     chair, pc = await people_on(server, "chair", "pc")

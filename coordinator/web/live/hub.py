@@ -18,6 +18,7 @@ session, in any process, is closed.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
@@ -278,8 +279,12 @@ class LiveHub:
 
     def stats(self) -> dict:
         """What this process is serving: renders so far, and per conference the open pages and
-        the audiences among them (renders per change = audiences present)."""
-        return {"renders": self.renders, "conferences": {
+        the audiences among them (renders per change = audiences present); and its garbage
+        collector: objects frozen at start-up, thresholds, full collections so far (each one
+        walks every page's objects, and every update in flight waits for it)."""
+        collector = {"frozen": gc.get_freeze_count(), "thresholds": gc.get_threshold(),
+                     "full_collections": gc.get_stats()[2]["collections"]}
+        return {"renders": self.renders, "collector": collector, "conferences": {
             conference_id: {"pages": len(room.members), "audiences": len({m.audience for m in room.members}),
                             "agencies": len({m.audience.agency for m in room.members})}
             for conference_id, room in self.rooms.items()}}
