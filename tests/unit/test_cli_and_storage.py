@@ -3,10 +3,12 @@
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 from alembic import command
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.exc import IntegrityError
 
 from coordinator import db
 from coordinator.app import create_app
@@ -70,4 +72,25 @@ async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):
     async with engine.connect() as conn:
         assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
         assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+    await engine.dispose()
+
+
+async def test_sqlite_statements_run_on_the_event_loops_thread(tmp_path):
+    """A thread of its own per connection (aiosqlite) makes every statement a hop there and back,
+    which costs more than the statement; the server's one SQLite connection runs inline. A change
+    that fails there still rolls back and raises the database's own error."""
+    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'inline.db'}")
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _thread_function(dbapi_connection, _record):  # noqa: ANN001
+        dbapi_connection.create_function("thread_id", 0, threading.get_ident)
+
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT thread_id()"))).scalar() == threading.get_ident()
+        await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL)"))
+        await conn.commit()
+        with pytest.raises(IntegrityError):
+            await conn.execute(text("INSERT INTO t (name) VALUES ('kept'), (NULL)"))
+        await conn.rollback()
+        assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 0
     await engine.dispose()
