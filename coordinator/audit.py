@@ -19,6 +19,7 @@ from coordinator.models import AuditEntry, utcnow
 from coordinator.policy import Actor
 
 GENESIS = "0" * 64
+_LAST = select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)  # built once: every change reads it
 
 
 def _canonical(entry: AuditEntry) -> bytes:
@@ -50,7 +51,7 @@ async def record(
 ) -> AuditEntry:
     """Append one entry in the caller's transaction: it commits or rolls back with the change."""
     await _lock_chain(session)
-    last = (await session.execute(select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))).first()
+    last = (await session.execute(_LAST)).first()
     # Appends are serialised, so the next id is known before the insert: the hash (which covers
     # the id) is computed up front and the entry is written in one statement.
     entry = AuditEntry(

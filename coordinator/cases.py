@@ -6,7 +6,7 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -306,10 +306,12 @@ def ensure_open(case: Case) -> None:
         raise closed_conflict(case.reference, case.closed_at)
 
 
+_CLOSED = select(Case.reference, Case.closed_at).where(Case.id == bindparam("case_id"))  # built once: every change runs it
+
+
 async def ensure_case_open(session: AsyncSession, case_id: int) -> None:
     """``ensure_open`` without loading the case."""
-    reference, closed_at = (await session.execute(
-        select(Case.reference, Case.closed_at).where(Case.id == case_id))).one()
+    reference, closed_at = (await session.execute(_CLOSED, {"case_id": case_id})).one()
     if closed_at is not None:
         raise closed_conflict(reference, closed_at)
 

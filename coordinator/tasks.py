@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import case as sql_case
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -22,6 +22,12 @@ from coordinator.policy import Actor
 STATUSES = ("open", "in_progress", "done", "not_applicable", "blocked")
 CLOSED_STATUSES = ("done", "not_applicable")
 NEEDS_REASON = ("not_applicable", "blocked")
+# Built once (every change of status runs it). The version is compared in the UPDATE itself: a
+# check in Python would let two changes made on the same view both pass (each process, or SQLite
+# snapshot, sees the old version).
+_SET_STATUS = (update(Task).where(Task.id == bindparam("task_id"), Task.version == bindparam("seen"))
+               .values(status=bindparam("new_status"), reason=bindparam("new_reason"),
+                       version=bindparam("new_version"), updated_at=bindparam("changed_at")))
 
 
 @dataclass
@@ -82,11 +88,9 @@ async def set_status(
     reason = (reason or "").strip() or None
     if status in NEEDS_REASON and reason is None:
         raise Invalid(f"say why the task is {status.replace('_', ' ')}", field="reason")
-    # The version is compared in the UPDATE itself: a check in Python would let two changes
-    # made on the same view both pass (each process, or SQLite snapshot, sees the old version).
-    changed = await session.execute(
-        update(Task).where(Task.id == task.id, Task.version == version)
-        .values(status=status, reason=reason, version=version + 1, updated_at=utcnow()))
+    changed = await session.execute(_SET_STATUS, {"task_id": task.id, "seen": version, "new_status": status,
+                                                  "new_reason": reason, "new_version": version + 1,
+                                                  "changed_at": utcnow()})
     if changed.rowcount != 1:
         await session.refresh(task)
         raise _changed_meanwhile(task)

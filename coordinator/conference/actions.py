@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import audit, events, policy, tasks
@@ -67,17 +67,21 @@ async def add_action(session: AsyncSession, registry: AgencyRegistry, actor: Act
                             source=CONFERENCE_SOURCE, conference_id=conference_id)
 
 
+# Built once (every change to an action runs it): the action, its case's line on this agenda, the
+# case's agencies.
+_ACTION = (select(Task, CaseAgency.agency)
+           .join(AgendaItem, (AgendaItem.case_id == Task.case_id) & (AgendaItem.conference_id == bindparam("conference_id")))
+           .outerjoin(CaseAgency, CaseAgency.case_id == Task.case_id)
+           .where(Task.id == bindparam("task_id"), Task.source == CONFERENCE_SOURCE)
+           .execution_options(populate_existing=True))
+
+
 async def _action(session: AsyncSession, place: Seat, task_id: int) -> Task:
     """An action of a case on this agenda that the seat may see (this conference's or one
     carried over from an earlier one); anything else is not found. One statement: the action,
     its case's agenda line here and the case's agencies. Changes compare the version in their
     UPDATE, so no lock is taken here."""
-    rows = (await session.execute(
-        select(Task, CaseAgency.agency).join(AgendaItem, (AgendaItem.case_id == Task.case_id)
-                                             & (AgendaItem.conference_id == place.conference.id))
-        .outerjoin(CaseAgency, CaseAgency.case_id == Task.case_id)
-        .where(Task.id == task_id, Task.source == CONFERENCE_SOURCE).execution_options(populate_existing=True)
-    )).all()
+    rows = (await session.execute(_ACTION, {"conference_id": place.conference.id, "task_id": task_id})).all()
     if not rows or not policy.may_see_agenda_case(place.audience, [agency for _, agency in rows if agency]):
         raise NotFound(f"no action {task_id} in this conference")
     return rows[0][0]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
@@ -64,17 +64,22 @@ async def participant_of(session: AsyncSession, conference_id: int, user_id: int
     )).scalar()
 
 
+# Built once, with its values as parameters: every change in a meeting runs it, and building a
+# statement anew costs more than running it on SQLite.
+_SEAT = (select(Participant, Conference).join(Conference, Conference.id == Participant.conference_id)
+         .where(Participant.conference_id == bindparam("conference_id"), Participant.user_id == bindparam("user_id"))
+         .execution_options(populate_existing=True))
+_SEAT_LOCKED = _SEAT.with_for_update(of=Conference)
+
+
 async def seat(session: AsyncSession, actor: Actor, conference_id: int, *, live: bool = False,
                lock: bool = False) -> Seat:
     """The actor's seat: invited (else the conference does not exist for them), statement
     accepted, and, for changes made during the meeting, the meeting live."""
-    # One statement for both: every change in a meeting starts here.
-    query = (select(Participant, Conference).join(Conference, Conference.id == Participant.conference_id)
-             .where(Participant.conference_id == conference_id, Participant.user_id == actor.id)
-             .execution_options(populate_existing=True))
-    if lock:  # serialise changes to one conference (a no-op on SQLite, which serialises writers)
-        query = query.with_for_update(of=Conference)
-    found = (await session.execute(query)).first()
+    # One statement for both: every change in a meeting starts here. With ``lock``, changes to
+    # one conference are serialised (a no-op on SQLite, which serialises writers).
+    found = (await session.execute(_SEAT_LOCKED if lock else _SEAT,
+                                   {"conference_id": conference_id, "user_id": actor.id})).first()
     participant, conference = found if found is not None else (None, None)
     policy.require_admitted(participant, conference_id)  # not invited: as if there were no such conference
     if live and conference.status != "live":

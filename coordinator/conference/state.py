@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -152,13 +152,26 @@ class ConferenceState:
     people: dict[str, list[tuple[int, str]]] | None = None
 
 
+# The statements every live update runs are built once, with their values as parameters: on
+# SQLite, building a statement anew cost more than running it.
+_CONFERENCE_ID, _CASE_ID = bindparam("conference_id"), bindparam("case_id")
+_CARRIED = (select(func.count()).select_from(Task)
+            .where(carried_over(_CONFERENCE_ID), Task.case_id == AgendaItem.case_id).scalar_subquery())
+_AGENDA = (select(AgendaItem, Case.reference, Case.risk_level, _CARRIED).join(Case, Case.id == AgendaItem.case_id)
+           .where(AgendaItem.conference_id == _CONFERENCE_ID).order_by(AgendaItem.position))
+_CONFERENCE = (select(Conference, AgendaItem.case_id, Case.reference, Case.risk_level)
+               .outerjoin(AgendaItem, AgendaItem.id == Conference.current_item_id)
+               .outerjoin(Case, Case.id == AgendaItem.case_id)
+               .where(Conference.id == _CONFERENCE_ID).execution_options(populate_existing=True))
+_CASE_AGENCIES = select(CaseAgency.agency).where(CaseAgency.case_id == _CASE_ID)
+_ACTIONS = (select(Task, User.display_name).outerjoin(User, User.id == Task.assignee_id)
+            .where(Task.case_id == _CASE_ID, (Task.conference_id == _CONFERENCE_ID) | carried_over(_CONFERENCE_ID))
+            .order_by(Task.conference_id != _CONFERENCE_ID, Task.due_on, Task.id))
+
+
 async def load_agenda(session: AsyncSession, conference_id: int) -> list[AgendaEntry]:
-    carried = (select(func.count()).select_from(Task)
-               .where(carried_over(conference_id), Task.case_id == AgendaItem.case_id).scalar_subquery())
-    rows = (await session.execute(  # one statement, the counts included: every agenda update reads it
-        select(AgendaItem, Case.reference, Case.risk_level, carried).join(Case, Case.id == AgendaItem.case_id)
-        .where(AgendaItem.conference_id == conference_id).order_by(AgendaItem.position)
-    )).all()
+    # One statement, the counts included: every agenda update reads it.
+    rows = (await session.execute(_AGENDA, {"conference_id": conference_id})).all()
     return [AgendaEntry(id=item.id, case_id=item.case_id, reference=reference, group=item.group, risk_level=risk,
                         status=item.status, carried_over=count, started_at=item.started_at)
             for item, reference, risk, count in rows]
@@ -226,11 +239,7 @@ def action_view(task: Task, assignee: str | None, conference_id: int, status: st
 
 async def load_actions(session: AsyncSession, conference_id: int, case_id: int) -> list[ActionView]:
     """This conference's actions on the case, then those carried over from earlier ones."""
-    rows = (await session.execute(
-        select(Task, User.display_name).outerjoin(User, User.id == Task.assignee_id)
-        .where(Task.case_id == case_id, (Task.conference_id == conference_id) | carried_over(conference_id))
-        .order_by(Task.conference_id != conference_id, Task.due_on, Task.id)
-    )).all()
+    rows = (await session.execute(_ACTIONS, {"conference_id": conference_id, "case_id": case_id})).all()
     return [action_view(task, name, conference_id) for task, name in rows]
 
 
@@ -267,11 +276,7 @@ async def load_state(session: AsyncSession, registry: AgencyRegistry, conference
     """The conference and the aspects asked for, read in one go (for a page or a live update)."""
     aspects = set(aspects)
     # The conference, its current case and that case's agenda line: one statement, read on every update.
-    found = (await session.execute(
-        select(Conference, AgendaItem.case_id, Case.reference, Case.risk_level)
-        .outerjoin(AgendaItem, AgendaItem.id == Conference.current_item_id)
-        .outerjoin(Case, Case.id == AgendaItem.case_id)
-        .where(Conference.id == conference_id).execution_options(populate_existing=True))).first()
+    found = (await session.execute(_CONFERENCE, {"conference_id": conference_id})).first()
     if found is None:
         raise NotFound(f"no conference {conference_id}")
     conference, current_case_id, reference, risk_level = found
@@ -285,7 +290,7 @@ async def load_state(session: AsyncSession, registry: AgencyRegistry, conference
         state.participants = await load_participants(session, conference_id)
     if current_case_id is not None:
         state.current_case_agencies = list((await session.execute(
-            select(CaseAgency.agency).where(CaseAgency.case_id == current_case_id))).scalars())
+            _CASE_AGENCIES, {"case_id": current_case_id})).scalars())
         state.current_case_line = CaseLine(reference, risk_level)
         if "case" in aspects:
             state.case = await load_case(session, current_case_id)

@@ -35,7 +35,7 @@ from litestar.middleware.session.server_side import ServerSideSessionBackend, Se
 from litestar.stores.base import Store
 from litestar.types import Message, ScopeSession
 from litestar.utils.dataclass import extract_dataclass_items
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coordinator.models import User, WebSession, utcnow
@@ -45,6 +45,9 @@ COOKIE = "session"  # the live websocket reads this cookie too
 ID_BYTES = 32
 _ISSUED_ID = re.compile(f"[0-9a-f]{{{ID_BYTES * 2}}}")
 _LOADED = "coordinator.session"  # scope state: the session this request loaded (a Loaded)
+# Built once: every request runs it.
+_SESSION_WITH_USER = (select(WebSession, User).outerjoin(User, User.id == WebSession.user_id)
+                      .where(WebSession.key == bindparam("key")))
 
 
 @dataclass(frozen=True)
@@ -109,8 +112,7 @@ class DatabaseSessionStore(Store):
         """The session under ``key`` with its user, in one statement; renewed if its expiry lags
         by more than the slack; None (and deleted) once expired."""
         async with self._sessionmaker() as db:
-            found = (await db.execute(select(WebSession, User).outerjoin(User, User.id == WebSession.user_id)
-                                      .where(WebSession.key == key))).first()
+            found = (await db.execute(_SESSION_WITH_USER, {"key": key})).first()
             if found is None:
                 return None
             row, user = found
