@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,17 +54,6 @@ class _InlineCursor:
         self._cursor.close()
 
 
-class _RunNow:
-    """Where aiosqlite queues work for its thread (SQLAlchemy sets an isolation level so)."""
-
-    def put_nowait(self, job: tuple[asyncio.Future, Callable[[], Any]]) -> None:
-        future, work = job
-        try:
-            future.set_result(work())
-        except Exception as error:  # noqa: BLE001 (handed to the awaiting caller)
-            future.set_exception(error)
-
-
 class InlineSQLite:
     """An aiosqlite connection's interface over a plain ``sqlite3`` connection, each call made
     at once on the event loop's thread. aiosqlite runs every call in a thread of its own, and the
@@ -78,8 +65,8 @@ class InlineSQLite:
     PostgreSQL database instead, whose driver is asynchronous."""
 
     def __init__(self, connection: sqlite3.Connection) -> None:
-        self._conn = self._connection = connection
-        self._tx = _RunNow()
+        # None once closed, as aiosqlite's: SQLAlchemy's adapter then skips commit and rollback.
+        self._connection: sqlite3.Connection | None = connection
 
     @classmethod
     async def connect(cls, *args: Any, **kwargs: Any) -> InlineSQLite:
@@ -87,25 +74,27 @@ class InlineSQLite:
 
     @property
     def isolation_level(self) -> str | None:
-        return self._conn.isolation_level
+        return self._connection.isolation_level
 
     def cursor(self) -> _InlineCursor:
-        return _InlineCursor(self._conn.cursor())
+        return _InlineCursor(self._connection.cursor())
 
     async def commit(self) -> None:
-        self._conn.commit()
+        self._connection.commit()
 
     async def rollback(self) -> None:
-        self._conn.rollback()
+        self._connection.rollback()
 
     async def close(self) -> None:
-        self._conn.close()
+        self.stop()
 
     def stop(self) -> None:
-        self._conn.close()
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
     async def create_function(self, *args: Any, **kwargs: Any) -> None:
-        self._conn.create_function(*args, **kwargs)
+        self._connection.create_function(*args, **kwargs)
 
 
 def create_engine(url: str) -> AsyncEngine:
