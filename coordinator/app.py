@@ -28,9 +28,10 @@ from litestar.types import Message, Scope
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import db as database
-from coordinator import events, monitor, strategies
+from coordinator import events
 from coordinator.conference import participation
 from coordinator.errors import DomainError
+from coordinator.lifecycle import monitor, strategies
 from coordinator.limits import explain
 from coordinator.plugins import AgencyRegistry, PluginError, load_agencies
 from coordinator.settings import Settings

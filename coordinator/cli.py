@@ -13,8 +13,9 @@ import sys
 
 from sqlalchemy.engine import make_url
 
-from coordinator import accounts, db, monitor
+from coordinator import accounts, db
 from coordinator.errors import DomainError
+from coordinator.lifecycle import monitor
 from coordinator.models import utcnow
 from coordinator.plugins import PluginError, load_agencies
 from coordinator.settings import Settings
@@ -203,7 +204,7 @@ def cmd_minutes_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_retention(args: argparse.Namespace, settings: Settings) -> int:
     """List (--dry-run) or remove (--apply) the text of closed cases past the retention period."""
-    from coordinator import retention
+    from coordinator.lifecycle import retention
 
     async def work(session):  # noqa: ANN001, ANN202
         if args.apply:

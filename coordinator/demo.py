@@ -10,33 +10,22 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import (
-    accounts,
-    case_changes,
-    cases,
-    consents,
-    follow_ups,
-    information,
-    monitor,
-    overrides,
-    referrals,
-    safety_plans,
-    threat_demo,
-)
+from coordinator import accounts, cases, consents, information, overrides, threat_demo
 from coordinator.accounts import actor_of
-from coordinator.case_changes import StageIn
 from coordinator.cases import KeyDateIn, PersonIn, ReferralIn
 from coordinator.conference import roles, schedule
 from coordinator.conference.participation import InviteIn
 from coordinator.conference.roles import CaseRoleIn
 from coordinator.conference.schedule import ConferenceIn
 from coordinator.consents import ConsentIn
-from coordinator.follow_ups import FollowUpIn, OutcomeIn
 from coordinator.information import ItemIn
+from coordinator.lifecycle import case_changes, follow_ups, monitor, referrals, safety_plans
+from coordinator.lifecycle.case_changes import StageIn
+from coordinator.lifecycle.follow_ups import FollowUpIn, OutcomeIn
+from coordinator.lifecycle.safety_plans import SafetyPlanIn
 from coordinator.models import User, utcnow
 from coordinator.overrides import OverrideIn
 from coordinator.plugins import AgencyRegistry
-from coordinator.safety_plans import SafetyPlanIn
 from coordinator.settings import ReferralThresholds
 
 DEMO_PASSWORD = "demo-password"

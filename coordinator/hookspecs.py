@@ -177,7 +177,7 @@ def agency_restrict_disclosure(category: str, viewer_agency: str) -> str | None:
 
 
 # --- Case event hooks -------------------------------------------------------------------------
-# One hook per event, each raised once per case and date (``coordinator.case_events``). Every one
+# One hook per event, each raised once per case and date (``coordinator.lifecycle.case_events``). Every one
 # is called on the plugin of each agency on the case, one at a time, with the case's facts
 # (``case``, no names, no text) and the event's own arguments. It returns follow-up tasks for that
 # agency itself (added to the case at once), or None. Answers are not combined: each agency's

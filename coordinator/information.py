@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import audit, case_events, cases, events, gate, policy
+from coordinator import audit, cases, events, gate, policy
 from coordinator.errors import Conflict, Forbidden, Invalid, NotFound
 from coordinator.gate import ItemView
+from coordinator.lifecycle import case_events
 from coordinator.limits import Category, OneOf, Text
 from coordinator.models import InformationItem
 from coordinator.plugins import AgencyRegistry

@@ -8,13 +8,14 @@ import datetime as dt
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import cases, strategies, threat_plans
+from coordinator import cases
 from coordinator.cases import PersonIn, ReferralIn
+from coordinator.lifecycle import strategies, threat_plans
+from coordinator.lifecycle.threat_plans import ContactIn, MonitoringIn, PlanItemIn
 from coordinator.models import Case
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 from coordinator.settings import ReferralThresholds
-from coordinator.threat_plans import ContactIn, MonitoringIn, PlanItemIn
 
 PER_DOMAIN = 2
 KEEP_REASON = "Sam stays at home under his parents' supervision; the counsellor calls him every day"

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import gate, policy, threat_plans
+from coordinator import gate, policy
 from coordinator.conference.participation import load_conference, participant_of
 from coordinator.conference.state import (
     ActionView,
@@ -24,10 +24,11 @@ from coordinator.conference.state import (
 )
 from coordinator.errors import Conflict
 from coordinator.gate import ItemView
+from coordinator.lifecycle import threat_plans
+from coordinator.lifecycle.threat_plans import PlanWarning
 from coordinator.models import CaseAgency, InformationItem, Task, TaskEvent, User
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor, Audience
-from coordinator.threat_plans import PlanWarning
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from coordinator import audit, case_events, cases, policy
+from coordinator import audit, cases, policy
 from coordinator.conference.participation import InviteIn, active_user, check_invite
 from coordinator.errors import Invalid
+from coordinator.lifecycle import case_events
 from coordinator.limits import Id, Line, ListOf
 from coordinator.models import AgendaItem, Case, Conference, HearingRequest, Participant, User
 from coordinator.plugins import AgencyRegistry

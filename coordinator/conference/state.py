@@ -12,11 +12,12 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from coordinator import threat_plans
 from coordinator.conference.actions import carried_over
 from coordinator.conference.participation import presence_cutoff
 from coordinator.conference.roles import role_version
 from coordinator.errors import NotFound
+from coordinator.lifecycle import threat_plans
+from coordinator.lifecycle.threat_plans import PlanWarning
 from coordinator.models import (
     AgendaItem,
     Case,
@@ -30,7 +31,6 @@ from coordinator.models import (
     User,
 )
 from coordinator.plugins import AgencyRegistry
-from coordinator.threat_plans import PlanWarning
 
 # What a conference page is made of.
 ASPECTS = ("status", "agenda", "presence", "case", "roles", "actions", "new_action", "notes")

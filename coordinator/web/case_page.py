@@ -14,27 +14,23 @@ from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import (
-    audit,
-    case_changes,
-    case_events,
-    cases,
-    closure,
-    consents,
-    duties,
-    feedback,
-    follow_ups,
-    policy,
-    referrals,
-    safety_plans,
-    strategies,
-    tasks,
-    threat_plans,
-)
+from coordinator import audit, cases, consents, policy, tasks
 from coordinator.cases import RISK_LEVELS
 from coordinator.conference import roles
 from coordinator.errors import CaseClosed, DomainError
 from coordinator.hookspecs import STRATEGY_DOMAINS
+from coordinator.lifecycle import (
+    case_changes,
+    case_events,
+    closure,
+    duties,
+    feedback,
+    follow_ups,
+    referrals,
+    safety_plans,
+    strategies,
+    threat_plans,
+)
 from coordinator.models import Case, User, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor

@@ -9,11 +9,12 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import case_changes, case_events, cases
-from coordinator.case_changes import CaseEditIn, ReassessmentIn, StageIn
-from coordinator.case_events import PrecipitatingEventIn
+from coordinator import cases
 from coordinator.conference import roles
 from coordinator.conference.roles import CaseRoleIn
+from coordinator.lifecycle import case_changes, case_events
+from coordinator.lifecycle.case_changes import CaseEditIn, ReassessmentIn, StageIn
+from coordinator.lifecycle.case_events import PrecipitatingEventIn
 from coordinator.models import utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.settings import Settings

@@ -9,8 +9,9 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import cases, closure, consents, disclosures
-from coordinator.closure import ClosureIn, DecisionIn, ReopenIn, TaskReviewIn
+from coordinator import cases, consents, disclosures
+from coordinator.lifecycle import closure
+from coordinator.lifecycle.closure import ClosureIn, DecisionIn, ReopenIn, TaskReviewIn
 from coordinator.models import Closure, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.settings import Settings

@@ -12,12 +12,13 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import cases, follow_ups, safety_plans, threat_plans
+from coordinator import cases
 from coordinator.errors import Conflict, Invalid
-from coordinator.follow_ups import FollowUpIn, NewTaskIn, OutcomeIn
+from coordinator.lifecycle import follow_ups, safety_plans, threat_plans
+from coordinator.lifecycle.follow_ups import FollowUpIn, NewTaskIn, OutcomeIn
+from coordinator.lifecycle.safety_plans import SafetyPlanIn
 from coordinator.plugins import CORE_CATEGORIES, AgencyRegistry
 from coordinator.policy import Actor
-from coordinator.safety_plans import SafetyPlanIn
 from coordinator.web.auth import current_actor
 from coordinator.web.case_page import TASK_ROWS, submit_case_form
 from coordinator.web.forms import checked, optional_date, optional_int, text

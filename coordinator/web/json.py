@@ -5,14 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from coordinator import consents, disclosures, overrides, threat_plans
+from coordinator import consents, disclosures, overrides
 from coordinator.gate import ItemView
+from coordinator.lifecycle import threat_plans
+from coordinator.lifecycle.safety_plans import stored_fields
+from coordinator.lifecycle.strategies import Entry
+from coordinator.lifecycle.threat_plans import PlanWarning
 from coordinator.models import Case, CaseRevision, Closure, Consent, Override, RaisedEvent, RoleAssignment, Task
 from coordinator.plugins import AgencyRegistry
-from coordinator.safety_plans import stored_fields
-from coordinator.strategies import Entry
 from coordinator.tasks import is_overdue
-from coordinator.threat_plans import PlanWarning
 
 
 def task_json(task: Task, registry: AgencyRegistry, today: dt.date, *, history: bool = False) -> dict:

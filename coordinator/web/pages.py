@@ -8,8 +8,9 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import case_events, cases, closure, overrides, policy, tasks
+from coordinator import cases, overrides, policy, tasks
 from coordinator.errors import DomainError, Invalid
+from coordinator.lifecycle import case_events, closure
 from coordinator.models import utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.settings import Settings

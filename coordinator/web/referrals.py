@@ -10,12 +10,13 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import cases, feedback, policy, referrals
-from coordinator.feedback import SurveyIn
+from coordinator import cases, policy
+from coordinator.lifecycle import feedback, referrals
+from coordinator.lifecycle.feedback import SurveyIn
+from coordinator.lifecycle.referrals import ReferralIn, ReferralNoteIn, ReferralStatusIn, ServiceIn
 from coordinator.models import Case, Referral, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
-from coordinator.referrals import ReferralIn, ReferralNoteIn, ReferralStatusIn, ServiceIn
 from coordinator.settings import Settings
 from coordinator.web.auth import current_actor
 from coordinator.web.forms import checked, from_form, optional_int, text

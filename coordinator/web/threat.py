@@ -13,11 +13,11 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import strategies, threat_plans
+from coordinator.lifecycle import strategies, threat_plans
+from coordinator.lifecycle.threat_plans import ContactIn, KeepReasonIn, MonitoringIn, MonitoringReviewIn, PlanItemIn
 from coordinator.models import Case, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
-from coordinator.threat_plans import ContactIn, KeepReasonIn, MonitoringIn, MonitoringReviewIn, PlanItemIn
 from coordinator.web.auth import current_actor
 from coordinator.web.case_page import submit_case_form
 from coordinator.web.forms import checked, from_form, optional_date, optional_int, text

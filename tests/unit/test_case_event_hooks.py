@@ -9,7 +9,7 @@ import datetime as dt
 
 from sqlalchemy import func, select, update
 
-from coordinator import monitor
+from coordinator.lifecycle import monitor
 from coordinator.models import Case, FollowUp, HearingRequest, InformationItem, RaisedEvent
 from tests.unit.conftest import task_titles
 

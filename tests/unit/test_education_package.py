@@ -7,7 +7,8 @@ from __future__ import annotations
 import tomllib
 from importlib.metadata import entry_points
 
-from coordinator import cli, strategies
+from coordinator import cli
+from coordinator.lifecycle import strategies
 from coordinator.plugins import ENTRY_POINT_GROUP
 from tests.unit.conftest import task_titles
 

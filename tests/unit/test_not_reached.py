@@ -4,7 +4,7 @@ contact in between, computed from the follow-ups (the closure criterion of GBV s
 import datetime as dt
 from types import SimpleNamespace
 
-from coordinator.follow_ups import not_reached_days
+from coordinator.lifecycle.follow_ups import not_reached_days
 
 DAY = dt.date(2026, 3, 1)
 

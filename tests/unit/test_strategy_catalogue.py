@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from coordinator import strategies
 from coordinator.hookspecs import PRECIPITATING_EVENTS, Strategy
+from coordinator.lifecycle import strategies
 from coordinator.plugins import PluginError, load_agencies
 
 ROOT = Path(__file__).resolve().parents[2]

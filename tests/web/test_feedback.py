@@ -10,7 +10,7 @@ import json
 from sqlalchemy import func, select
 
 from coordinator.app import create_app
-from coordinator.feedback import DEFAULT_QUESTIONS
+from coordinator.lifecycle.feedback import DEFAULT_QUESTIONS
 from coordinator.models import AuditEntry, SurveyAdministration, SurveyResponse, utcnow
 from tests.conftest import Client
 from tests.web.test_closure import close

@@ -8,8 +8,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from coordinator import cases, hookimpl, referrals
+from coordinator import cases, hookimpl
 from coordinator.hookspecs import AgencyIdentity, ServiceEntry
+from coordinator.lifecycle import referrals
 from coordinator.models import AuditEntry, Consent, Referral, Service, SurveyAdministration
 from tests.conftest import registry_with
 from tests.sharing_steps import record_item

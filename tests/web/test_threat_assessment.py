@@ -10,8 +10,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from coordinator import monitor, threat_demo, threat_plans
+from coordinator import threat_demo
 from coordinator.accounts import actor_of
+from coordinator.lifecycle import monitor, threat_plans
 from coordinator.models import AuditEntry, Disclosure, InformationItem, PlanAcknowledgement, Task, utcnow
 from tests.sharing_steps import grant_consent
 

@@ -17,16 +17,17 @@ from typing import Protocol
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import audit, case_changes, cases, events, gate, policy, tasks
+from coordinator import audit, cases, events, gate, policy, tasks
 from coordinator.cases import RISK_LEVELS
 from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.gate import ItemView
 from coordinator.hookspecs import TASK_DOMAINS
+from coordinator.lifecycle import case_changes
+from coordinator.lifecycle.safety_plans import labelled
 from coordinator.limits import Count, Id, Key, Line, ListOf, OneOf, Text
 from coordinator.models import FollowUp, InformationItem, User, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
-from coordinator.safety_plans import labelled
 from coordinator.tasks import TaskIn
 
 CATEGORY = "case.follow_up"

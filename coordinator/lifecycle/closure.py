@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import audit, cases, events, follow_ups, policy
+from coordinator import audit, cases, events, policy
 from coordinator.errors import Conflict, Forbidden, Invalid, NotFound
+from coordinator.lifecycle import follow_ups
 from coordinator.limits import Id, Key, ListOf, OneOf, Text
 from coordinator.models import (
     AgendaItem,

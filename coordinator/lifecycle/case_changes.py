@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import audit, case_events, cases, events, policy
+from coordinator import audit, cases, events, policy
 from coordinator.cases import RISK_LEVELS, KeyDateIn, PersonIn, level_from_score
 from coordinator.errors import Conflict, Invalid
+from coordinator.lifecycle import case_events
 from coordinator.limits import Count, Id, ListOf, OneOf, Text
 from coordinator.models import Case, CasePerson, CaseRevision, KeyDate, User
 from coordinator.plugins import AgencyRegistry

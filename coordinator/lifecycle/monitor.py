@@ -25,13 +25,14 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from coordinator import case_events, cases
+from coordinator import cases
 from coordinator.cases import NEAR_KINDS, RECURRING_KINDS
+from coordinator.lifecycle import case_events
 from coordinator.models import Case, FollowUp, InformationItem, KeyDate, MonitorRun, Task, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.tasks import CLOSED_STATUSES
 
-log = logging.getLogger("coordinator.monitor")
+log = logging.getLogger("coordinator.lifecycle.monitor")
 SAFETY_PLAN = "case.safety_plan"
 # On its first run the monitor looks back this far for anniversaries it may have missed.
 FIRST_LOOK_BACK_DAYS = 7

@@ -22,10 +22,11 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from coordinator import audit, cases, closure, consents, events, feedback, policy
+from coordinator import audit, cases, consents, events, policy
 from coordinator.accounts import actor_of
 from coordinator.consents import METHODS, ConsentIn
 from coordinator.errors import Conflict, Forbidden, Invalid, NotFound
+from coordinator.lifecycle import closure, feedback
 from coordinator.limits import Category, Id, Key, Line, ListOf, OneOf, Text
 from coordinator.models import Case, Consent, Referral, ReferralEvent, Service, Task, User, utcnow
 from coordinator.plugins import AgencyRegistry

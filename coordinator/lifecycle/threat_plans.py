@@ -19,15 +19,16 @@ from msgspec import Meta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import audit, cases, events, gate, policy, strategies, tasks
+from coordinator import audit, cases, events, gate, policy, tasks
 from coordinator.errors import Conflict, Forbidden, Invalid
 from coordinator.gate import ItemView
+from coordinator.lifecycle import strategies
+from coordinator.lifecycle.safety_plans import labelled, stored_fields
+from coordinator.lifecycle.strategies import Entry
 from coordinator.limits import Count, Id, Key, Line, OneOf, Text
 from coordinator.models import Case, InformationItem, PlanAcknowledgement, Task, TaskEvent, User
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
-from coordinator.safety_plans import labelled, stored_fields
-from coordinator.strategies import Entry
 from coordinator.tasks import TaskIn
 
 KIND = "threat_assessment"
