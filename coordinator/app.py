@@ -35,11 +35,12 @@ from coordinator.lifecycle import monitor, strategies
 from coordinator.limits import explain
 from coordinator.plugins import AgencyRegistry, PluginError, load_agencies
 from coordinator.settings import Settings
-from coordinator.web import ROUTES, case_page, idempotency, template_globals
+from coordinator.web import ROUTES, idempotency, template_globals
 from coordinator.web.auth import PUBLIC_PATHS, PUBLIC_PREFIXES, CsrfUnlessBearer, UserMiddleware, is_htmx, login_url
 from coordinator.web.edge import MAX_BODY_BYTES, check_request, declare_errors
 from coordinator.web.live.channels import Channels
 from coordinator.web.live.hub import LiveHub
+from coordinator.web.sections import workspace
 from coordinator.web.sessions import DatabaseSessionStore, session_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -193,7 +194,7 @@ def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, ch
     live = LiveHub(channels, sessionmaker, registry, jinja, settings.channels_prefix, settings.live_outbox_limit,
                    process=process, heartbeat_seconds=settings.heartbeat_seconds,
                    session_check_seconds=settings.session_check_seconds)
-    live.case_page = partial(case_page.live_sections, registry=registry, env=jinja)
+    live.case_page = partial(workspace.live_update, registry=registry, env=jinja)
     events.attach(sessionmaker, live.publish)  # committed changes reach every open page
     participation.use_presence_timeout(sessionmaker, settings.presence_timeout_seconds)
 

@@ -72,6 +72,18 @@ class CaseEntry:
     detail: dict
 
 
+# Entries that record a reading, not a change of the case.
+READINGS = ("information.disclosed",)
+
+
+async def last_changed_by(session: AsyncSession, case_id: int) -> str | None:
+    """The agency of whoever last changed the case (None: an administrator or the monitor), for
+    an open page's "changed by … a moment ago"."""
+    return (await session.execute(
+        select(AuditEntry.actor_agency).where(AuditEntry.case_id == case_id, AuditEntry.action.not_in(READINGS))
+        .order_by(AuditEntry.id.desc()).limit(1))).scalar()
+
+
 async def case_entries(session: AsyncSession, case_id: int, action: str, limit: int = 20) -> list[CaseEntry]:
     """A case's newest entries of one kind (e.g. plugin failures, for its page), newest first."""
     rows = await session.execute(

@@ -212,8 +212,10 @@ async def move_stage(session: AsyncSession, actor: Actor, case_id: int, data: St
     return case
 
 
-async def history(session: AsyncSession, case_id: int) -> list[CaseRevision]:
-    """The case's revisions, newest first (the caller has checked the case is visible)."""
+async def history(session: AsyncSession, case_id: int, limit: int | None = None) -> list[CaseRevision]:
+    """The case's revisions, newest first, the latest ``limit`` of them if given (the caller has
+    checked the case is visible)."""
     return list((await session.execute(
-        select(CaseRevision).where(CaseRevision.case_id == case_id).order_by(CaseRevision.version.desc()))).scalars())
+        select(CaseRevision).where(CaseRevision.case_id == case_id).order_by(CaseRevision.version.desc())
+        .limit(limit))).scalars())
 

@@ -154,6 +154,11 @@ async def _prompt_precipitating_review(session: AsyncSession, actor: Actor, case
         events.case_changed(session, case.id, "tasks")
 
 
-async def case_events(session: AsyncSession, case_id: int) -> list[RaisedEvent]:
-    return list((await session.execute(
-        select(RaisedEvent).where(RaisedEvent.case_id == case_id).order_by(RaisedEvent.id.desc()))).scalars())
+async def case_events(session: AsyncSession, case_id: int, *, listed_only: bool = False,
+                      limit: int | None = None) -> list[RaisedEvent]:
+    """The case's events, newest first; ``listed_only`` leaves out those the case page does not
+    list, ``limit`` keeps the latest that many."""
+    query = select(RaisedEvent).where(RaisedEvent.case_id == case_id)
+    if listed_only:
+        query = query.where(RaisedEvent.event.not_in(NOT_LISTED))
+    return list((await session.execute(query.order_by(RaisedEvent.id.desc()).limit(limit))).scalars())

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import audit, cases, events, gate, policy, tasks
@@ -252,6 +252,23 @@ async def record_outcome(session: AsyncSession, registry: AgencyRegistry, actor:
     return follow_up
 
 
+async def not_reached_for(session: AsyncSession, case_id: int) -> int | None:
+    """``not_reached_days`` of the case's whole record, counted by the database: the span of the
+    failed attempts after the last contact that reached her (a contact on the same day as a failed
+    attempt counts as after it)."""
+    attempted = FollowUp.attempted_on.is_not(None) & FollowUp.outcome.in_(OUTCOMES)
+    last_reached = (select(func.max(FollowUp.attempted_on))
+                    .where(FollowUp.case_id == case_id, attempted, FollowUp.outcome == "reached").scalar_subquery())
+    first, last = (await session.execute(
+        select(func.min(FollowUp.attempted_on), func.max(FollowUp.attempted_on)).where(
+            FollowUp.case_id == case_id, attempted, FollowUp.outcome != "reached",
+            or_(last_reached.is_(None), FollowUp.attempted_on > last_reached)))).one()
+    if first is None:
+        return None
+    span = (last - first).days
+    return span if span >= NOT_REACHED_DAYS else None
+
+
 def _changed_meanwhile(follow_up: FollowUp) -> Conflict:
     state = f"outcome {follow_up.outcome.replace('_', ' ')}" if follow_up.outcome else "no outcome yet"
     return Conflict(f"this follow-up was changed by someone else meanwhile (now {state}, version "
@@ -259,13 +276,14 @@ def _changed_meanwhile(follow_up: FollowUp) -> Conflict:
 
 
 async def case_follow_ups(session: AsyncSession, registry: AgencyRegistry, viewer: Actor, case_id: int, *,
-                          channel: str, only: int | None = None) -> list[FollowUpView]:
-    """The case's follow-ups (or ``only`` that one), by planned date, with their notes as the
-    viewer's agency may see them (the disclosures are audited in the caller's transaction)."""
+                          channel: str, only: int | None = None, limit: int | None = None) -> list[FollowUpView]:
+    """The case's follow-ups (or ``only`` that one), latest planned first (the latest ``limit`` if
+    given), with their notes as the viewer's agency may see them (the disclosures are audited in
+    the caller's transaction)."""
     case = await cases.case_for(session, viewer, case_id)
     query = (select(FollowUp, User.display_name).outerjoin(User, User.id == FollowUp.person_id)
-             .where(FollowUp.case_id == case.id).order_by(FollowUp.planned_on, FollowUp.id)
-             .execution_options(populate_existing=True))
+             .where(FollowUp.case_id == case.id).order_by(FollowUp.planned_on.desc(), FollowUp.id.desc())
+             .limit(limit).execution_options(populate_existing=True))
     if only is not None:
         query = query.where(FollowUp.id == only)
     rows = list((await session.execute(query)).all())

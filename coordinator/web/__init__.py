@@ -23,6 +23,7 @@ from coordinator.web import (
     threat,
 )
 from coordinator.web.live import case_socket, socket
+from coordinator.web.sections import workspace
 
 
 def label(key: str | None) -> str:
@@ -49,11 +50,12 @@ def template_globals(registry: AgencyRegistry) -> dict:
 
 ROUTES = [
     probes.liveness, probes.readiness, auth.login_page, auth.login, auth.logout,
-    pages.dashboard, pages.new_case_page, pages.create_case_page, pages.case_page, pages.add_agency_page,
+    pages.dashboard, pages.new_case_page, pages.create_case_page, pages.add_agency_page,
     pages.assign_task_page, pages.change_task_page,
     api.me, api.list_agencies, api.dashboard_json, api.list_cases, api.create_case, api.get_case, api.add_agency,
     api.list_case_tasks, api.assign_task, api.get_task, api.change_task,
     *sharing.PAGES, *sharing.API, *follow_up.ROUTES, *casework.PAGES, *casework.API,
     *closing.PAGES, *closing.API, *referrals.PAGES, *referrals.API,
     *conference.ROUTES, socket.conference_live, case_socket.case_live, *threat.PAGES, *threat.API, *figures.ROUTES,
+    *workspace.PAGES,
 ]

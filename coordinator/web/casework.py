@@ -4,9 +4,10 @@ as page forms (redirecting back to the case) and their JSON twins."""
 from __future__ import annotations
 
 from litestar import Request, get, patch, post
+from litestar.datastructures import FormMultiDict
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
-from litestar.response import Redirect
+from litestar.response import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import cases
@@ -21,11 +22,7 @@ from coordinator.settings import Settings
 from coordinator.web.auth import current_actor
 from coordinator.web.forms import checked, from_form, key_dates_from_form, optional_int, people_from_form, text
 from coordinator.web.json import case_json, event_json, revision_json, role_json
-
-
-def _back(case_id: int, section: str) -> Redirect:
-    return Redirect(f"/cases/{case_id}#{section}", status_code=303)
-
+from coordinator.web.sections.workspace import submit_to_section
 
 # --- services, shared by the page forms and the API --------------------------------------------
 
@@ -60,45 +57,49 @@ async def _record_event(db: AsyncSession, registry: AgencyRegistry, request: Req
     return raised
 
 
-# --- pages ---------------------------------------------------------------------------------------
+# --- pages: each through the workspace's one submit loop, back to its section -----------------------
 
-@post("/cases/{case_id:int}/edit")
-async def edit_case_page(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
-                         case_id: FromPath[int]) -> Redirect:
-    form = await request.form()
-    data = checked(CaseEditIn(
+def _edit_from_form(form: FormMultiDict) -> CaseEditIn:
+    return checked(CaseEditIn(
         version=optional_int(form, "version") or 0, reason=text(form, "reason"), summary=text(form, "summary"),
         people=people_from_form(form), key_dates=key_dates_from_form(form),
         caseworker_id=optional_int(form, "caseworker_id")))
-    await _edit(db, registry, request, case_id, data)
-    return _back(case_id, "history")
+
+
+@post("/cases/{case_id:int}/edit")
+async def edit_case_page(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                         case_id: FromPath[int]) -> Response:
+    return await submit_to_section(request, db, case_id, section="stage", form_id="edit", change=lambda form, actor: (
+        case_changes.edit_case(db, registry, actor, case_id, _edit_from_form(form))))
 
 
 @post("/cases/{case_id:int}/risk")
 async def reassess_page(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
-                        settings: NamedDependency[Settings], case_id: FromPath[int]) -> Redirect:
-    await _reassess(db, registry, settings, request, case_id, from_form(ReassessmentIn, await request.form()))
-    return _back(case_id, "history")
+                        settings: NamedDependency[Settings], case_id: FromPath[int]) -> Response:
+    return await submit_to_section(request, db, case_id, section="stage", form_id="risk", change=lambda form, actor: (
+        case_changes.reassess_risk(db, registry, settings.referral, actor, case_id, from_form(ReassessmentIn, form),
+                                   utcnow().date())))
 
 
 @post("/cases/{case_id:int}/stage")
-async def stage_page(request: Request, db: NamedDependency[AsyncSession], case_id: FromPath[int]) -> Redirect:
-    await _move(db, request, case_id, from_form(StageIn, await request.form()))
-    return _back(case_id, "history")
+async def stage_page(request: Request, db: NamedDependency[AsyncSession], case_id: FromPath[int]) -> Response:
+    return await submit_to_section(request, db, case_id, section="stage", form_id="stage", change=lambda form, actor: (
+        case_changes.move_stage(db, actor, case_id, from_form(StageIn, form))))
 
 
 @post("/cases/{case_id:int}/roles")
 async def role_page(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
-                    case_id: FromPath[int]) -> Redirect:
-    await _give_role(db, registry, request, case_id, from_form(CaseRoleIn, await request.form()))
-    return _back(case_id, "role-map")
+                    case_id: FromPath[int]) -> Response:
+    return await submit_to_section(request, db, case_id, section="role-map", form_id="role", change=lambda form, actor: (
+        roles.assign_case_role(db, registry, actor, case_id, from_form(CaseRoleIn, form))))
 
 
 @post("/cases/{case_id:int}/events")
 async def event_page(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
-                     case_id: FromPath[int]) -> Redirect:
-    await _record_event(db, registry, request, case_id, from_form(PrecipitatingEventIn, await request.form()))
-    return _back(case_id, "events")
+                     case_id: FromPath[int]) -> Response:
+    return await submit_to_section(request, db, case_id, section="events", form_id="event", change=lambda form, actor: (
+        case_events.record_precipitating_event(db, registry, actor, case_id, from_form(PrecipitatingEventIn, form),
+                                               utcnow().date())))
 
 
 # --- the JSON twins --------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from litestar import Request, get, post
 from litestar.datastructures import FormMultiDict
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
-from litestar.response import Redirect, Template
+from litestar.response import Response, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import cases, consents, disclosures
@@ -18,10 +18,7 @@ from coordinator.settings import Settings
 from coordinator.web.auth import current_actor
 from coordinator.web.forms import checked, from_form, optional_date, optional_int, text
 from coordinator.web.json import case_json, closure_json, consent_json
-
-
-def _back(case_id: int, section: str = "closure") -> Redirect:
-    return Redirect(f"/cases/{case_id}#{section}", status_code=303)
+from coordinator.web.sections.workspace import submit_to_section
 
 
 def closure_from_form(form: FormMultiDict) -> ClosureIn:
@@ -52,25 +49,23 @@ async def _decide(db: AsyncSession, request: Request, case_id: int, closure_id: 
 
 @post("/cases/{case_id:int}/closure")
 async def request_closure_page(request: Request, db: NamedDependency[AsyncSession],
-                               registry: NamedDependency[AgencyRegistry], case_id: FromPath[int]) -> Redirect:
-    await _request(db, registry, request, case_id, closure_from_form(await request.form()))
-    return _back(case_id)
+                               registry: NamedDependency[AgencyRegistry], case_id: FromPath[int]) -> Response:
+    return await submit_to_section(request, db, case_id, section="closure", form_id="closure", change=lambda form, actor: (
+        closure.request_closure(db, registry, actor, case_id, closure_from_form(form), utcnow().date())))
 
 
 @post("/cases/{case_id:int}/closures/{closure_id:int}/decision")
 async def decide_closure_page(request: Request, db: NamedDependency[AsyncSession], case_id: FromPath[int],
-                              closure_id: FromPath[int]) -> Redirect:
-    await _decide(db, request, case_id, closure_id, from_form(DecisionIn, await request.form()))
-    return _back(case_id)
+                              closure_id: FromPath[int]) -> Response:
+    return await submit_to_section(request, db, case_id, section="closure", form_id="decision", change=lambda form, actor: (
+        closure.decide_closure(db, actor, case_id, closure_id, from_form(DecisionIn, form))))
 
 
 @post("/cases/{case_id:int}/reopen")
 async def reopen_page(request: Request, db: NamedDependency[AsyncSession], settings: NamedDependency[Settings],
-                      case_id: FromPath[int]) -> Redirect:
-    data = from_form(ReopenIn, await request.form())
-    await closure.reopen(db, settings.referral, current_actor(request), case_id, data, utcnow().date())
-    await db.commit()
-    return _back(case_id, "history")
+                      case_id: FromPath[int]) -> Response:
+    return await submit_to_section(request, db, case_id, section="closure", form_id="reopen", change=lambda form, actor: (
+        closure.reopen(db, settings.referral, actor, case_id, from_form(ReopenIn, form), utcnow().date())))
 
 
 @get("/cases/{case_id:int}/consent-register")

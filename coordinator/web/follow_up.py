@@ -20,9 +20,10 @@ from coordinator.lifecycle.safety_plans import SafetyPlanIn
 from coordinator.plugins import CORE_CATEGORIES, AgencyRegistry
 from coordinator.policy import Actor
 from coordinator.web.auth import current_actor
-from coordinator.web.case_page import TASK_ROWS, submit_case_form
 from coordinator.web.forms import checked, optional_date, optional_int, text
 from coordinator.web.json import follow_up_json, safety_plan_json
+from coordinator.web.sections.follow_up import TASK_ROWS
+from coordinator.web.sections.workspace import submit_to_section
 
 __all__ = ["CORE_CATEGORIES", "ROUTES", "item_sections"]  # the core's categories: for the scope forms
 STRUCTURED = {safety_plans.CATEGORY: safety_plans.plan_sections, follow_ups.CATEGORY: follow_ups.note_sections,
@@ -88,7 +89,7 @@ async def write_plan_page(request: Request, db: NamedDependency[AsyncSession],
         await safety_plans.write_plan(db, registry, actor, case_id, plan_from_form(form))
         return case_id
 
-    return await submit_case_form(request, db, case_id, form_id="safety-plan", anchor="safety-plan", change=change)
+    return await submit_to_section(request, db, case_id, section="safety-plan", form_id="safety-plan", change=change)
 
 
 @post("/cases/{case_id:int}/follow-ups")
@@ -98,7 +99,7 @@ async def plan_follow_up_page(request: Request, db: NamedDependency[AsyncSession
         await follow_ups.plan_follow_up(db, registry, actor, case_id, follow_up_from_form(form))
         return case_id
 
-    return await submit_case_form(request, db, case_id, form_id="plan-follow-up", anchor="follow-ups", change=change)
+    return await submit_to_section(request, db, case_id, section="follow-ups", form_id="plan-follow-up", change=change)
 
 
 @post("/follow-ups/{follow_up_id:int}/outcome")
@@ -111,8 +112,8 @@ async def record_outcome_page(request: Request, db: NamedDependency[AsyncSession
         await follow_ups.record_outcome(db, registry, actor, follow_up_id, outcome_from_form(form))
         return case_id
 
-    return await submit_case_form(request, db, case_id, form_id=f"outcome-{follow_up_id}", anchor="follow-ups",
-                         change=change)
+    return await submit_to_section(request, db, case_id, section="follow-ups", form_id=f"outcome-{follow_up_id}",
+                                   change=change)
 
 
 # --- JSON API ------------------------------------------------------------------------------
@@ -166,7 +167,7 @@ async def list_follow_ups(request: Request, db: NamedDependency[AsyncSession],
     views = await follow_ups.case_follow_ups(db, registry, current_actor(request), case_id, channel="api")
     await db.commit()
     return {"not_reached_days": follow_ups.not_reached_days(v.row for v in views),
-            "follow_ups": [follow_up_json(v, registry) for v in views]}
+            "follow_ups": [follow_up_json(v, registry) for v in reversed(views)]}  # by planned date
 
 
 async def _follow_up_json(db: AsyncSession, registry: AgencyRegistry, actor: Actor, follow_up_id: int) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Response, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import cases, overrides, policy, tasks
@@ -17,8 +17,8 @@ from coordinator.settings import Settings
 from coordinator.web import referrals
 from coordinator.web.api import AgencyIn, TaskStatusIn
 from coordinator.web.auth import current_actor
-from coordinator.web.case_page import case_page_context
 from coordinator.web.forms import checked, optional_int, referral_from_form, task_from_form, text
+from coordinator.web.sections.workspace import section_url, submit_to_section
 
 
 def is_htmx(request: Request) -> bool:
@@ -74,33 +74,22 @@ async def create_case_page(
     return Redirect(f"/cases/{case.id}", status_code=303)
 
 
-@get("/cases/{case_id:int}")
-async def case_page(request: Request, db: NamedDependency[AsyncSession], case_id: FromPath[int]) -> Template:
-    context = await case_page_context(db, request.app.state.registry, current_actor(request), case_id)
-    await db.commit()  # the items shown to other agencies are disclosures, audited with the view
-    return Template("case.html", context=context)
-
-
 @post("/cases/{case_id:int}/agencies")
 async def add_agency_page(
     request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
     case_id: FromPath[int],
-) -> Redirect:
-    form = await request.form()
-    await cases.add_agency(db, registry, current_actor(request), case_id, checked(AgencyIn(text(form, "agency"))).agency)
-    await db.commit()
-    return Redirect(f"/cases/{case_id}#tasks", status_code=303)
+) -> Response:
+    return await submit_to_section(request, db, case_id, section="tasks", form_id="add-agency", change=lambda form, actor: (
+        cases.add_agency(db, registry, actor, case_id, checked(AgencyIn(text(form, "agency"))).agency)))
 
 
 @post("/cases/{case_id:int}/tasks")
 async def assign_task_page(
     request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
     case_id: FromPath[int],
-) -> Redirect:
-    form = await request.form()
-    await tasks.assign_task(db, registry, current_actor(request), case_id, task_from_form(form))
-    await db.commit()
-    return Redirect(f"/cases/{case_id}#tasks", status_code=303)
+) -> Response:
+    return await submit_to_section(request, db, case_id, section="tasks", form_id="assign", change=lambda form, actor: (
+        tasks.assign_task(db, registry, actor, case_id, task_from_form(form))))
 
 
 @post("/tasks/{task_id:int}/status")
@@ -128,7 +117,7 @@ async def change_task_page(
         task = await tasks.task_for(db, actor, task_id)
         error, status = exc, exc.status
     if not is_htmx(request):
-        return Redirect(f"/cases/{task.case_id}#task-{task.id}", status_code=303)
+        return Redirect(f"{section_url(task.case_id, 'tasks')}#task-{task.id}", status_code=303)
     return Template("_task.html", status_code=status, context={
         "task": task, "today": utcnow().date(), "can_change": policy.may_change_task(actor, task.agency), "error": error,
     })

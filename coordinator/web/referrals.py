@@ -7,7 +7,7 @@ from litestar import Request, get, post
 from litestar.datastructures import FormMultiDict
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Response, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import cases, policy
@@ -21,6 +21,7 @@ from coordinator.settings import Settings
 from coordinator.web.auth import current_actor
 from coordinator.web.forms import checked, from_form, optional_int, text
 from coordinator.web.json import feedback_report_json, incoming_referral_json, referral_json, service_json, survey_json
+from coordinator.web.sections.workspace import section_url, submit_to_section
 
 
 def _questions(settings: Settings) -> list[str]:
@@ -56,8 +57,8 @@ def survey_from_form(form: FormMultiDict, count: int) -> SurveyIn:
                             answers=[text(form, f"answer_{i}") for i in range(count)]))
 
 
-def _to_case(case_id: int, section: str = "referrals") -> Redirect:
-    return Redirect(f"/cases/{case_id}#{section}", status_code=303)
+def _to_case(case_id: int) -> Redirect:
+    return Redirect(section_url(case_id, "referrals"), status_code=303)
 
 
 async def _after_change(db: AsyncSession, actor: Actor, referral: Referral) -> Redirect:
@@ -152,9 +153,9 @@ async def _json(db: AsyncSession, registry: AgencyRegistry, referral: Referral) 
 
 @post("/cases/{case_id:int}/referrals")
 async def refer_page(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
-                     case_id: FromPath[int]) -> Redirect:
-    await _refer(db, registry, request, case_id, referral_from_form(await request.form()))
-    return _to_case(case_id)
+                     case_id: FromPath[int]) -> Response:
+    return await submit_to_section(request, db, case_id, section="referrals", form_id="refer", change=lambda form, actor: (
+        referrals.create_referral(db, registry, actor, case_id, referral_from_form(form))))
 
 
 @post("/referrals/{referral_id:int}/status")
@@ -256,7 +257,7 @@ async def survey_form(request: Request, db: NamedDependency[AsyncSession], setti
                       case_id: FromPath[int]) -> Redirect:
     data = survey_from_form(await request.form(), len(_questions(settings)))
     await _administer(db, settings, request, case_id, data)
-    return _to_case(case_id, "feedback")
+    return Redirect(section_url(case_id, "referrals"), status_code=303)
 
 
 @get("/feedback")

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import cases, consents, disclosures, gate, information, overrides, policy, tasks
 from coordinator.consents import ConsentIn, WithdrawalIn
-from coordinator.errors import CaseClosed, DomainError, Invalid
+from coordinator.errors import DomainError, Invalid
 from coordinator.information import CorrectionIn, ItemIn
 from coordinator.models import Case, Consent, Override, utcnow
 from coordinator.overrides import OverrideDecisionIn, OverrideIn, SurvivorNoticeIn
@@ -25,10 +25,10 @@ from coordinator.policy import Actor
 from coordinator.web.auth import current_actor
 from coordinator.web.forms import checked, optional_date, text
 from coordinator.web.json import case_json, consent_json, disclosures_json, item_json, override_json, task_json
+from coordinator.web.sections import workspace
+from coordinator.web.sections.items import CHOICES
+from coordinator.web.sections.section import Change, submit
 
-# The fixed choices the sharing forms offer.
-CHOICES = {"natures": information.NATURES, "sensitivities": information.SENSITIVITIES,
-           "methods": consents.METHODS, "legal_bases": overrides.LEGAL_BASES}
 NO_VALUES = FormMultiDict()
 
 
@@ -102,25 +102,17 @@ def notice_from_form(form: FormMultiDict, zone: dt.tzinfo) -> SurvivorNoticeIn:
                                     reason=text(form, "reason") or None))
 
 
-Change = Callable[[FormMultiDict, Actor], Awaitable[object]]
 Page = Callable[..., Awaitable[Template]]
 
 
 async def _submit(request: Request, db: AsyncSession, registry: AgencyRegistry, case_id: int, page: Page, *,
                   form_id: str, success: str, change: Change) -> Template | Redirect:
-    """Run a form's change and commit it, then go to ``success``; on a rule broken, nothing is
-    written and the page comes back with the message beside the form and what was typed."""
-    form = await request.form()
-    actor = current_actor(request)
-    try:
-        await change(form, actor)
-    except DomainError as error:
-        await db.rollback()
-        if isinstance(error, CaseClosed):
-            raise
-        return await page(db, registry, actor, case_id, error=error, form_id=form_id, values=form)
-    await db.commit()
-    return Redirect(success, status_code=303)
+    """A sharing page's form: through the one submit loop, refused back to ``page``."""
+
+    async def refused(error: DomainError, failed: str, values: FormMultiDict) -> Template:
+        return await page(db, registry, current_actor(request), case_id, error=error, form_id=failed, values=values)
+
+    return await submit(request, db, form_id=form_id, change=change, success=success, refused=refused)
 
 
 def _typed(values: FormMultiDict, form_id: str, create_form: str) -> FormMultiDict:
@@ -135,35 +127,11 @@ def _rendered(name: str, error: DomainError | None, context: dict) -> Template:
 
 # --- the case page's information section and the items page --------------------------------
 
-async def information_context(db: AsyncSession, registry: AgencyRegistry, actor: Actor, case: Case) -> dict:
-    """What the information section of a case page shows. The view is a disclosure: the caller commits."""
-    return {"items": await gate.visible_items(db, registry, actor, case.id, channel="page"),
-            "may_see_disclosures": policy.may_see_disclosures(actor, case), "choices": CHOICES,
-            "can": policy.Permissions(actor)}
-
-
-async def _items_page(db: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int, *,
-                      error: DomainError | None = None, form_id: str = "",
-                      values: FormMultiDict = NO_VALUES) -> Template:
-    case = await cases.case_for(db, actor, case_id)
-    context = await information_context(db, registry, actor, case)
-    await db.commit()
-    return _rendered("items.html", error, {"case": case, "actor": actor, "form_id": form_id,
-                                           "values": _typed(values, form_id, "record"), **context})
-
-
-@get("/cases/{case_id:int}/items")
-async def items_page(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
-                     case_id: FromPath[int]) -> Template:
-    return await _items_page(db, registry, current_actor(request), case_id)
-
-
 @post("/cases/{case_id:int}/items")
 async def record_item_page(request: Request, db: NamedDependency[AsyncSession],
                            registry: NamedDependency[AgencyRegistry], case_id: FromPath[int]) -> Template | Redirect:
-    return await _submit(
-        request, db, registry, case_id, _items_page, form_id="record",
-        success=f"/cases/{case_id}#items",
+    return await workspace.submit_to_section(
+        request, db, case_id, section="items", form_id="record",
         change=lambda form, actor: information.record_item(db, registry, actor, case_id, item_from_form(form)))
 
 
@@ -171,9 +139,8 @@ async def record_item_page(request: Request, db: NamedDependency[AsyncSession],
 async def correct_item_page(request: Request, db: NamedDependency[AsyncSession],
                             registry: NamedDependency[AgencyRegistry], case_id: FromPath[int],
                             item_id: FromPath[int]) -> Template | Redirect:
-    return await _submit(
-        request, db, registry, case_id, _items_page, form_id=f"correct-{item_id}",
-        success=f"/cases/{case_id}#items",
+    return await workspace.submit_to_section(
+        request, db, case_id, section="items", form_id=f"correct-{item_id}",
         change=lambda form, actor: information.correct_item(db, registry, actor, case_id, item_id,
                                                             correction_from_form(form)))
 
@@ -431,7 +398,7 @@ async def export_case(request: Request, db: NamedDependency[AsyncSession], regis
             "tasks": [task_json(t, registry, today) for t in case_tasks]}
 
 
-PAGES = [items_page, record_item_page, correct_item_page, item_history_page, consents_page, grant_consent_page,
+PAGES = [record_item_page, correct_item_page, item_history_page, consents_page, grant_consent_page,
          withdraw_consent_page, overrides_page, request_override_page, decide_override_page, survivor_notice_page,
          disclosures_page, export_page]
 API = [list_items, record_item, item_history, correct_item, list_consents, grant_consent, withdraw_consent,

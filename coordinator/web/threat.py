@@ -19,9 +19,9 @@ from coordinator.models import Case, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 from coordinator.web.auth import current_actor
-from coordinator.web.case_page import submit_case_form
 from coordinator.web.forms import checked, from_form, optional_date, optional_int, text
 from coordinator.web.json import case_json, contact_json, entry_json, plan_json
+from coordinator.web.sections.workspace import submit_to_section
 
 __all__ = ["API", "PAGES"]
 
@@ -40,7 +40,7 @@ def plan_item_from_form(form: FormMultiDict) -> PlanItemIn:
                               keep_reason=text(form, "keep_reason") or None))
 
 
-def _page(path: str, form_id: str, anchor: str, change):  # noqa: ANN001, ANN202
+def _page(path: str, form_id: str, change):  # noqa: ANN001, ANN202
     """A form post on a case: the change runs and is committed, or the case page comes back with the
     message beside the form (the follow-up forms' way, shared)."""
 
@@ -51,7 +51,7 @@ def _page(path: str, form_id: str, anchor: str, change):  # noqa: ANN001, ANN202
             await change(db, registry, actor, case_id, form, utcnow().date())
             return case_id
 
-        return await submit_case_form(request, db, case_id, form_id=form_id, anchor=anchor, change=run)
+        return await submit_to_section(request, db, case_id, section="threat-plan", form_id=form_id, change=run)
 
     return handler
 
@@ -76,11 +76,11 @@ async def _contact(db, registry, actor, case_id, form, today):  # noqa: ANN001, 
     await threat_plans.record_contact(db, registry, actor, case_id, from_form(ContactIn, form), today)
 
 
-add_plan_item_page = _page("/cases/{case_id:int}/plan", "plan-item", "plan", _add_item)
-keep_separation_page = _page("/cases/{case_id:int}/plan/keep", "plan-keep", "plan", _keep)
-monitoring_page = _page("/cases/{case_id:int}/monitoring", "monitoring", "monitoring", _monitoring)
-monitoring_review_page = _page("/cases/{case_id:int}/monitoring/review", "monitoring-review", "monitoring", _review)
-contact_page = _page("/cases/{case_id:int}/contact-log", "contact-log", "contact-log", _contact)
+add_plan_item_page = _page("/cases/{case_id:int}/plan", "plan-item", _add_item)
+keep_separation_page = _page("/cases/{case_id:int}/plan/keep", "plan-keep", _keep)
+monitoring_page = _page("/cases/{case_id:int}/monitoring", "monitoring", _monitoring)
+monitoring_review_page = _page("/cases/{case_id:int}/monitoring/review", "monitoring-review", _review)
+contact_page = _page("/cases/{case_id:int}/contact-log", "contact-log", _contact)
 
 
 @get("/api/strategies")

@@ -10,6 +10,7 @@ from sqlalchemy import delete, select, update
 from coordinator import audit
 from coordinator.models import AuditEntry
 from tests.sharing_steps import decide, grant_consent, record_item, request_override, withdraw
+from tests.web.support import whole_case
 
 CONTENT = ("at", "actor_id", "actor_agency", "action", "case_id", "subject", "detail", "prev_hash", "hash")
 
@@ -21,7 +22,7 @@ async def _sharing_history(client_for, case) -> None:
     item = await record_item(police, case["id"], "police.call_outs", "Call-out on 3 March")
     await police.post(f"/api/cases/{case['id']}/items/{item['id']}/corrections", json={"text": "Call-outs on 3 March"})
     consent = await grant_consent(chair, case["id"], ["police.call_outs"], ["health", "social_work"])
-    await health.get(f"/cases/{case['id']}")
+    await whole_case(health, case['id'])
     await withdraw(chair, case["id"], consent, ("police.call_outs", "health"))
     approved = await request_override(health, case["id"], ["police.call_outs"], ["health"])
     await decide(supervisor, case["id"], approved["id"], "approve")

@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 from coordinator.lifecycle import monitor
 from coordinator.models import Case, FollowUp, HearingRequest, InformationItem, RaisedEvent
 from tests.unit.conftest import task_titles
+from tests.web.support import whole_case
 
 TODAY = dt.date.today()
 
@@ -192,7 +193,7 @@ async def test_hook_agency_shared_duties_give_one_holder_that_moves_with_the_rol
     assert given.status_code == 201, given.text
     tasks = (await chair.get(f"/api/cases/{case['id']}/tasks")).json()
     assert [t["agency"] for t in tasks if t["title"] == duty] == ["health"]  # the duty moved with the role
-    page = await officer.get(f"/cases/{case['id']}")
+    page = await whole_case(officer, case['id'])
     assert f"{duty}: <em>held by Health care</em>" in page.text
 
 

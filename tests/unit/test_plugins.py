@@ -11,6 +11,7 @@ from coordinator import hookspecs
 from coordinator.app import create_app
 from coordinator.plugins import PluginError
 from tests.conftest import registry_with
+from tests.web.support import whole_case
 
 
 def test_the_three_built_in_agencies_come_from_entry_points():
@@ -57,7 +58,7 @@ async def test_a_fourth_agency_works_end_to_end_without_core_changes(client_for,
     titles = [t["title"] for t in (await housing.get("/api/dashboard")).json()["tasks"]]
     assert titles == ["Assess the need for emergency accommodation",
                       "Find family-sized accommodation near the children's school"]
-    page = await housing.get(f"/cases/{case['id']}")
+    page = await whole_case(housing, case['id'])
     assert "Housing association" in page.text and "Assess the need for emergency accommodation" in page.text
 
 

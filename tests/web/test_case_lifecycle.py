@@ -8,6 +8,7 @@ import datetime as dt
 from sqlalchemy import func, select
 
 from coordinator.models import Case, CaseRevision
+from tests.web.support import whole_case
 
 
 async def _case(chair, **fields) -> dict:
@@ -32,7 +33,7 @@ async def test_an_edit_is_a_new_version_with_who_when_why_and_what(client_for, p
     assert (revision["version"], revision["kind"], revision["reason"]) == (2, "edited", "survivor moved")
     assert revision["changes"]["summary"] == ["", "Now at her sister's"] and "key_dates" in revision["changes"]
     assert revision["by_id"] == people["chair"].id
-    page = await chair.get(f"/cases/{case['id']}")
+    page = await whole_case(chair, case['id'])
     assert "Version 2" in page.text and "survivor moved" in page.text
 
 
@@ -125,12 +126,12 @@ async def test_the_page_forms_edit_reassess_and_move_the_case(client_for, people
             "children": "Ella", "summary": "Moved", "key_date_rows": "1", "key_date_kind_0": "hearing",
             "key_date_on_0": "2030-03-01", "key_date_note_0": ""}
     saved = await chair.post(f"/cases/{case['id']}/edit", data=form, follow_redirects=False)
-    assert saved.status_code == 303 and saved.headers["location"] == f"/cases/{case['id']}#history"
+    assert saved.status_code == 303 and saved.headers["location"] == f"/cases/{case['id']}/stage"
     after = (await chair.get(f"/api/cases/{case['id']}")).json()
     assert after["has_children"] and after["key_dates"] == [{"kind": "hearing", "on": "2030-03-01", "note": ""}]
     moved = await chair.post(f"/cases/{case['id']}/stage", data={"version": "2", "stage": "conference", "reason": "x"})
     assert moved.status_code == 200
-    page = await chair.get(f"/cases/{case['id']}")
+    page = await whole_case(chair, case['id'])
     assert "Stage: Conference" in page.text
     refused = await chair.post(f"/cases/{case['id']}/risk", data={"version": "3", "reason": "x", "checklist_score": "30"})
     assert refused.status_code == 400 and "24" in refused.text
@@ -153,13 +154,13 @@ async def test_the_dashboard_groups_due_work_by_case_with_its_reference(client_f
 async def test_the_coordinator_is_offered_only_the_agencies_not_yet_on_the_case(client_for, people, app):
     chair, police = await client_for("chair"), await client_for("pc")
     case = await _case(chair)
-    page = (await chair.get(f"/cases/{case['id']}")).text
+    page = (await whole_case(chair, case['id'])).text
     assert "Add with its task list" in page and "Assign a task" in page
-    assert "Add with its task list" not in (await police.get(f"/cases/{case['id']}")).text
+    assert "Add with its task list" not in (await whole_case(police, case['id'])).text
     for agency in app.state.registry.keys:
         if agency not in ("police", "social_work", "health"):
             assert (await chair.post(f"/api/cases/{case['id']}/agencies", json={"agency": agency})).status_code == 201
-    page = (await chair.get(f"/cases/{case['id']}")).text
+    page = (await whole_case(chair, case['id'])).text
     assert "Add with its task list" not in page and "Every installed agency is part of this case" in page
 
 

@@ -5,6 +5,7 @@ import datetime as dt
 from sqlalchemy import select, update
 
 from coordinator.models import Task
+from tests.web.support import whole_case
 
 
 def titles(tasks: list[dict], agency: str) -> list[str]:
@@ -135,7 +136,7 @@ async def test_dashboard_lists_the_agencys_cases_and_open_tasks_overdue_first(cl
 async def test_an_agency_outside_the_case_does_not_see_it(client_for, case):
     housing = await client_for("hou")
     assert (await housing.get(f"/api/cases/{case['id']}")).status_code == 404
-    assert (await housing.get(f"/cases/{case['id']}")).status_code == 404
+    assert (await whole_case(housing, case['id'])).status_code == 404
     assert (await housing.get("/api/dashboard")).json()["cases"] == []
 
 

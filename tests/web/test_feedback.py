@@ -13,6 +13,7 @@ from coordinator.app import create_app
 from coordinator.lifecycle.feedback import DEFAULT_QUESTIONS
 from coordinator.models import AuditEntry, SurveyAdministration, SurveyResponse, utcnow
 from tests.conftest import Client
+from tests.web.support import whole_case
 from tests.web.test_closure import close
 
 ANSWERS = ["agree"] * len(DEFAULT_QUESTIONS)
@@ -46,7 +47,7 @@ async def test_the_survey_waits_for_closure_and_is_refused_to_her_named_casework
     assert own.status_code == 403 and "you are the survivor's caseworker" in own.json()["detail"]
     page = await social.get(f"/cases/{case['id']}/feedback")
     assert "never by her own caseworker" in page.text and "Save her answers" not in page.text
-    assert "Give the feedback survey" not in (await social.get(f"/cases/{case['id']}")).text
+    assert "Give the feedback survey" not in (await whole_case(social, case['id'])).text
     await make_user("root", None, "admin")
     assert (await give(await client_for("root"), case["id"])).status_code == 403  # not a caseworker at all
     assert (await give(await client_for("hou"), case["id"])).status_code == 404  # housing is not on the case

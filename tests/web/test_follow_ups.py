@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from coordinator.models import AuditEntry, FollowUp, Task, utcnow
 from tests.sharing_steps import grant_consent, row_counts
+from tests.web.support import whole_case
 
 SAFE_WORDS = "Say you are calling from the dentist about a check-up"
 STATUS = "Staying with her sister; sleeping badly; children back at school"
@@ -46,12 +47,12 @@ async def test_a_contact_is_planned_with_its_safe_contact_words_shown_through_th
     seen = (await health.get(f"/api/cases/{case['id']}/follow-ups")).json()["follow_ups"][0]
     assert seen["planned_on"] == day(3) and seen["method"] == "phone"  # the case's agencies see the plan
     assert seen["plan_note"]["withheld"] and seen["plan_note"]["notes"] is None  # but not what is said
-    page = (await health.get(f"/cases/{case['id']}")).text
+    page = (await whole_case(health, case['id'])).text
     assert SAFE_WORDS not in page and "Withheld:</strong> follow-up notes, held by Police" in page
     assert SAFE_WORDS not in (await health.get(f"/cases/{case['id']}/export.html")).text
 
     await grant_consent(await client_for("sw"), case["id"], ["case.follow_up"], ["health"])
-    assert SAFE_WORDS in (await health.get(f"/cases/{case['id']}")).text
+    assert SAFE_WORDS in (await whole_case(health, case['id'])).text
 
 
 async def test_only_the_agency_or_a_coordinator_plans_and_bad_plans_name_the_field(
@@ -86,7 +87,7 @@ async def test_the_outcome_reassesses_safety_and_revises_the_action_plan(client_
     tasks = (await chair.get(f"/api/cases/{case['id']}/tasks")).json()
     added = [t for t in tasks if t["source"] == "follow_up"]
     assert [(t["agency"], t["title"]) for t in added] == [("social_work", "Refer to the legal advice clinic")]
-    page = (await police.get(f"/cases/{case['id']}")).text
+    page = (await whole_case(police, case['id'])).text
     assert "Does the survivor have any new needs?" in page and NEEDS in page
     async with sessionmaker() as session:
         entry = (await session.execute(select(AuditEntry).where(
@@ -140,12 +141,12 @@ async def test_not_reached_for_thirty_days_shows_on_the_case(client_for, case, s
         assert outcome.status_code == 200, outcome.text
     listing = (await chair.get(f"/api/cases/{case['id']}/follow-ups")).json()
     assert listing["not_reached_days"] == 31
-    assert "Not reached for 31 days" in (await chair.get(f"/cases/{case['id']}")).text
+    assert "Not reached for 31 days" in (await whole_case(chair, case['id'])).text
 
     reached = await plan(police, case["id"], planned_on=day(0))
     assert (await record(police, reached)).status_code == 200
     assert (await chair.get(f"/api/cases/{case['id']}/follow-ups")).json()["not_reached_days"] is None
-    assert "Not reached for" not in (await chair.get(f"/cases/{case['id']}")).text
+    assert "Not reached for" not in (await whole_case(chair, case['id'])).text
     async with sessionmaker() as session:
         assert len((await session.execute(select(FollowUp))).all()) == 4
 

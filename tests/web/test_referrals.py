@@ -14,6 +14,7 @@ from coordinator.lifecycle import referrals
 from coordinator.models import AuditEntry, Consent, Referral, Service, SurveyAdministration
 from tests.conftest import registry_with
 from tests.sharing_steps import record_item
+from tests.web.support import whole_case
 from tests.web.test_closure import close
 
 
@@ -146,7 +147,7 @@ async def test_a_referral_to_an_installed_agency_shares_what_she_consented_to_on
     dashboard = (await housing.get("/")).text
     assert "Referrals to your agency" in dashboard and case["reference"] in dashboard and "Nora" not in dashboard
     assert (await housing.get(f"/api/cases/{case['id']}")).status_code == 404  # not on the case yet
-    assert (await housing.get(f"/cases/{case['id']}")).status_code == 404
+    assert (await whole_case(housing, case['id'])).status_code == 404
 
     assert (await move(social, sent.json(), "accepted")).status_code == 403  # housing decides
     stale = await move(housing, referral, "accepted")
@@ -235,14 +236,14 @@ async def test_a_referral_to_a_directory_service_documents_her_consent_and_keeps
     assert empty.status_code == 400 and empty.json()["field"] == "text"
     done = await move(social, note.json(), "completed", outcome="Protection order granted")
     assert done.status_code == 201 and done.json()["status"] == "completed"
-    page = (await police.get(f"/cases/{case['id']}")).text
+    page = (await whole_case(police, case['id'])).text
     assert "Legal aid clinic" in page and "Protection order granted" in page and "Went with her" in page
     assert "Refer her to a service" not in page  # police is on the case but is not her case worker
 
 
 async def test_the_page_forms_refer_send_and_accept(client_for, people, case):
     social, housing = await client_for("sw"), await client_for("hou")
-    page = (await social.get(f"/cases/{case['id']}")).text
+    page = (await whole_case(social, case['id'])).text
     assert "Refer her to a service" in page and 'value="agency:housing"' in page and "Safe house" in page
     made = await social.post(f"/cases/{case['id']}/referrals", data={
         "to": "agency:housing", "purpose": "a family flat", "method": "written", "given_by": "Nora",
@@ -271,7 +272,7 @@ async def test_a_closed_case_refuses_every_referral_change(client_for, people, c
                                                                                      "version": "2"})):
         assert response.status_code == 409 and "this case is closed" in response.text
     assert (await housing.get("/api/referrals/incoming")).json() == []  # nothing left to decide
-    page = (await social.get(f"/cases/{case['id']}")).text
+    page = (await whole_case(social, case['id'])).text
     assert "Send the referral" not in page and "Refer her to a service" not in page
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from coordinator.models import AuditEntry, RoleAssignment, utcnow
 from tests.conference_scenario import build_conference
 from tests.sharing_steps import grant_consent, row_counts
+from tests.web.support import whole_case
 
 SAFE_PLACE = "Her sister at Mill Road; the refuge number is saved under Dentist"
 ESCAPE = "Back door to the garden, car keys by the door"
@@ -51,7 +52,7 @@ async def test_the_holder_writes_the_plan_and_a_new_version_supersedes_it(client
     assert [v["superseded"] for v in history] == [True, False]
     assert history[1]["supersedes_id"] == current["id"]
 
-    page = await social_work.get(f"/cases/{case['id']}")
+    page = await whole_case(social_work, case['id'])
     assert "The refuge in Dunmore" in page.text and "Safe places" in page.text and SAFE_PLACE not in page.text
     async with sessionmaker() as session:
         details = [e.detail for e in (await session.execute(
@@ -130,16 +131,16 @@ async def test_the_plan_is_withheld_without_a_basis_on_every_path(client_for, ca
 
     for client, shown in ((police, True), (health, False)):
         texts = [(await client.get(url)).text for url in (
-            f"/cases/{case['id']}", f"/api/cases/{case['id']}/safety-plan",
+            f"/cases/{case['id']}/safety-plan", f"/api/cases/{case['id']}/safety-plan",
             f"/api/cases/{case['id']}/safety-plan/history", f"/api/cases/{case['id']}/items",
             f"/cases/{case['id']}/export.html", f"/api/cases/{case['id']}/export")]
         for text in texts:
             assert (SAFE_PLACE in text) is shown and (ESCAPE in text) is shown
     state = (await health.get(f"/api/cases/{case['id']}/safety-plan")).json()["current"]
     assert state["withheld"] and state["sections"] is None and state["agency"] == "social_work"
-    page = (await health.get(f"/cases/{case['id']}")).text
+    page = (await whole_case(health, case['id'])).text
     assert "Withheld:</strong> the safety plan, held by Social work" in page
-    shown = (await police.get(f"/cases/{case['id']}")).text
+    shown = (await whole_case(police, case['id'])).text
     assert f"Shared with consent #{consent['id']}" in shown and "Escape routes" in shown
     async with sessionmaker() as session:
         audited = (await session.execute(select(AuditEntry).where(

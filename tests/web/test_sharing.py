@@ -14,6 +14,7 @@ from tests.sharing_steps import (
     request_override,
     withdraw,
 )
+from tests.web.support import whole_case
 
 CALL_OUTS = "Three call-outs to the flat in March, the last one at 2am"
 INJURIES = "Bruising to both forearms, photographed at the emergency department"
@@ -23,10 +24,10 @@ async def test_an_agency_sees_its_own_items_and_only_a_placeholder_for_others(cl
     police, health = await client_for("pc"), await client_for("doc")
     item = await record_item(police, case["id"], "police.call_outs", CALL_OUTS)
 
-    own = await police.get(f"/cases/{case['id']}")
+    own = await whole_case(police, case['id'])
     assert CALL_OUTS in own.text and "Your agency's record" in own.text
 
-    page = await health.get(f"/cases/{case['id']}")
+    page = await whole_case(health, case['id'])
     assert page.status_code == 200
     assert CALL_OUTS not in page.text
     assert "Withheld:" in page.text and "Call-outs to the address, held by Police" in page.text
@@ -42,14 +43,14 @@ async def test_consent_shows_the_item_with_its_basis_on_every_path(client_for, c
     await record_item(police, case["id"], "police.call_outs", CALL_OUTS)
     consent = await grant_consent(chair, case["id"], ["police.call_outs"], ["health"])
 
-    page = await health.get(f"/cases/{case['id']}")
+    page = await whole_case(health, case['id'])
     assert CALL_OUTS in page.text and f"Shared with consent #{consent['id']}" in page.text
     [item] = (await items_by_id(health, case["id"])).values()
     assert item["text"] == CALL_OUTS and item["basis"] == f"consent:{consent['id']}"
     export_page = await health.get(f"/cases/{case['id']}/export.html")
     assert CALL_OUTS in export_page.text
     social_work = await client_for("sw")  # not in the consent's scope
-    assert CALL_OUTS not in (await social_work.get(f"/cases/{case['id']}")).text
+    assert CALL_OUTS not in (await whole_case(social_work, case['id'])).text
 
 
 async def test_a_partial_withdrawal_takes_effect_at_the_next_request_on_every_path(client_for, case):
@@ -57,17 +58,17 @@ async def test_a_partial_withdrawal_takes_effect_at_the_next_request_on_every_pa
     social_work = await client_for("sw")
     await record_item(police, case["id"], "police.call_outs", CALL_OUTS)
     consent = await grant_consent(chair, case["id"], ["police.call_outs"], ["health", "social_work"])
-    assert CALL_OUTS in (await health.get(f"/cases/{case['id']}")).text
+    assert CALL_OUTS in (await whole_case(health, case['id'])).text
 
     after = await withdraw(chair, case["id"], consent, ("police.call_outs", "health"))
     statuses = {s["recipient"]: s["status"] for s in after["scopes"]}
     assert statuses == {"health": "withdrawn", "social_work": "in_force"}
 
-    assert CALL_OUTS not in (await health.get(f"/cases/{case['id']}")).text
+    assert CALL_OUTS not in (await whole_case(health, case['id'])).text
     assert all(i["withheld"] for i in (await items_by_id(health, case["id"])).values())
     assert CALL_OUTS not in (await health.get(f"/api/cases/{case['id']}/export")).text
     assert CALL_OUTS not in (await health.get(f"/cases/{case['id']}/export.html")).text
-    assert CALL_OUTS in (await social_work.get(f"/cases/{case['id']}")).text  # the rest still stands
+    assert CALL_OUTS in (await whole_case(social_work, case['id'])).text  # the rest still stands
 
 
 async def test_a_whole_withdrawal_ends_every_scope_and_cannot_be_repeated(client_for, case):
@@ -85,12 +86,12 @@ async def test_an_expired_consent_grants_nothing(client_for, case, sessionmaker)
     lapsed = await grant_consent(chair, case["id"], ["police.call_outs"], ["health"],
                                  given_at=later(days=-30), expires_at=later(days=-1))
     assert lapsed["scopes"][0]["status"] == "expired"
-    assert CALL_OUTS not in (await health.get(f"/cases/{case['id']}")).text
+    assert CALL_OUTS not in (await whole_case(health, case['id'])).text
 
     current = await grant_consent(chair, case["id"], ["police.call_outs"], ["health"], expires_at=later(days=30))
-    assert CALL_OUTS in (await health.get(f"/cases/{case['id']}")).text
+    assert CALL_OUTS in (await whole_case(health, case['id'])).text
     await as_if_expired(sessionmaker, Consent, current["id"])
-    assert CALL_OUTS not in (await health.get(f"/cases/{case['id']}")).text
+    assert CALL_OUTS not in (await whole_case(health, case['id'])).text
 
 
 async def test_an_override_grants_nothing_until_a_different_supervisor_approves_it(client_for, case, make_user):
@@ -98,7 +99,7 @@ async def test_an_override_grants_nothing_until_a_different_supervisor_approves_
     await record_item(health, case["id"], "health.injuries", INJURIES)
     override = await request_override(police, case["id"], ["health.injuries"], ["police"])
     assert override["status"] == "requested"
-    assert INJURIES not in (await police.get(f"/cases/{case['id']}")).text
+    assert INJURIES not in (await whole_case(police, case['id'])).text
 
     member = await client_for("sw")
     refused = await decide(member, case["id"], override["id"], "approve")
@@ -106,7 +107,7 @@ async def test_an_override_grants_nothing_until_a_different_supervisor_approves_
 
     approved = await decide(supervisor, case["id"], override["id"], "approve")
     assert approved.status_code == 201 and approved.json()["status"] == "in_force"
-    page = await police.get(f"/cases/{case['id']}")
+    page = await whole_case(police, case['id'])
     assert INJURIES in page.text and f"Shared under override #{override['id']}" in page.text
     [item] = (await items_by_id(police, case["id"])).values()
     assert item["basis"] == f"override:{override['id']}"
@@ -130,15 +131,15 @@ async def test_refused_and_expired_overrides_grant_nothing(client_for, case, ses
     await record_item(health, case["id"], "health.injuries", INJURIES)
     refused = await request_override(police, case["id"], ["health.injuries"], ["police"])
     assert (await decide(supervisor, case["id"], refused["id"], "refuse")).json()["status"] == "refused"
-    assert INJURIES not in (await police.get(f"/cases/{case['id']}")).text
+    assert INJURIES not in (await whole_case(police, case['id'])).text
     again = await decide(supervisor, case["id"], refused["id"], "approve")
     assert again.status_code == 409
 
     approved = await request_override(police, case["id"], ["health.injuries"], ["police"])
     await decide(supervisor, case["id"], approved["id"], "approve")
-    assert INJURIES in (await police.get(f"/cases/{case['id']}")).text
+    assert INJURIES in (await whole_case(police, case['id'])).text
     await as_if_expired(sessionmaker, Override, approved["id"])
-    assert INJURIES not in (await police.get(f"/cases/{case['id']}")).text
+    assert INJURIES not in (await whole_case(police, case['id'])).text
     statuses = {o["id"]: o["status"] for o in (await police.get(f"/api/cases/{case['id']}/overrides")).json()}
     assert statuses == {refused["id"]: "refused", approved["id"]: "expired"}
 
@@ -152,12 +153,12 @@ async def test_a_plugin_restriction_wins_over_consent_and_override_and_says_why(
     override = await request_override(health, case["id"], ["police.intelligence"], ["health"])
     await decide(supervisor, case["id"], override["id"], "approve")
 
-    page = await health.get(f"/cases/{case['id']}")
+    page = await whole_case(health, case['id'])
     assert secret not in page.text
     assert "Police intelligence is never disclosed outside the police" in page.text
     [item] = (await items_by_id(health, case["id"])).values()
     assert item["withheld"] and "never disclosed" in item["withheld_reason"]
-    assert secret in (await police.get(f"/cases/{case['id']}")).text
+    assert secret in (await whole_case(police, case['id'])).text
 
 
 async def test_the_disclosure_report_lists_exactly_the_reads_that_happened(client_for, case):
@@ -167,9 +168,9 @@ async def test_the_disclosure_report_lists_exactly_the_reads_that_happened(clien
     await record_item(police, case["id"], "police.criminal_record", "Two convictions for assault")
     await record_item(health, case["id"], "health.injuries", INJURIES)
     consent = await grant_consent(chair, case["id"], ["police.call_outs"], ["health"])
-    await police.get(f"/cases/{case['id']}")  # own items: not a disclosure
+    await whole_case(police, case['id'])  # own items: not a disclosure
     await social_work.get(f"/api/cases/{case['id']}/items")  # nothing consented to social work
-    await health.get(f"/cases/{case['id']}")
+    await whole_case(health, case['id'])
     await health.get(f"/api/cases/{case['id']}/items")
     await health.get(f"/api/cases/{case['id']}/export")
 
@@ -190,7 +191,7 @@ async def test_only_a_supervisor_or_the_case_worker_opens_who_has_seen_it(client
     police = await client_for("pc")
     denied = await police.get(f"/api/cases/{case['id']}/disclosures")
     assert denied.status_code == 403 and "case worker" in denied.json()["detail"]
-    assert "Who has seen this information" not in (await police.get(f"/cases/{case['id']}")).text
+    assert "Who has seen this information" not in (await whole_case(police, case['id'])).text
 
 
 async def test_a_correction_is_a_new_version_and_the_old_one_stays_in_history(client_for, case):
@@ -201,7 +202,7 @@ async def test_a_correction_is_a_new_version_and_the_old_one_stays_in_history(cl
     second = response.json()
     assert second["supersedes_id"] == first["id"] and second["lineage_id"] == first["id"]
 
-    page = await police.get(f"/cases/{case['id']}")
+    page = await whole_case(police, case['id'])
     assert CALL_OUTS in page.text and "Two call-outs in March" not in page.text
     history = await police.get(f"/cases/{case['id']}/items/{second['id']}/history")
     assert "Two call-outs in March" in history.text and "Superseded by a correction" in history.text

@@ -1,6 +1,7 @@
 """The sharing features through their HTML forms, as a browser without JavaScript would use them."""
 
 from tests.sharing_steps import items_by_id, later, record_item
+from tests.web.support import whole_case
 
 
 async def test_an_agency_records_and_corrects_an_item_through_the_case_page(client_for, case):
@@ -8,7 +9,7 @@ async def test_an_agency_records_and_corrects_an_item_through_the_case_page(clie
     recorded = await police.post(f"/cases/{case['id']}/items", follow_redirects=False, data={
         "category": "police.injuries_observed", "nature": "opinion", "sensitivity": "high",
         "text": "Officers saw fresh bruising on her neck"})
-    assert recorded.status_code == 303 and recorded.headers["location"] == f"/cases/{case['id']}#items"
+    assert recorded.status_code == 303 and recorded.headers["location"] == f"/cases/{case['id']}/items"
     [item] = (await items_by_id(police, case["id"])).values()
     assert (item["nature"], item["sensitivity"]) == ("opinion", "high")
 
@@ -29,7 +30,7 @@ async def test_the_case_worker_records_and_withdraws_consent_through_the_consent
         "categories": ["police.call_outs", "police.criminal_record"], "recipients": ["health"],
         "expires_at": later(days=90)[:10]})
     assert granted.status_code == 200 and "Consent #1: case conference" in granted.text
-    health_page = await health.get(f"/cases/{case['id']}")
+    health_page = await whole_case(health, case['id'])
     assert "Call-out on 3 March" in health_page.text and "Convicted of assault" in health_page.text
 
     consent = (await chair.get(f"/api/cases/{case['id']}/consents")).json()[0]
@@ -37,14 +38,14 @@ async def test_the_case_worker_records_and_withdraws_consent_through_the_consent
     partial = await chair.post(f"/cases/{case['id']}/consents/{consent['id']}/withdrawals",
                                data={"scope_ids": [str(record_scope["id"])], "note": "she asked by phone"})
     assert partial.status_code == 200 and "she asked by phone" in partial.text
-    health_page = await health.get(f"/cases/{case['id']}")
+    health_page = await whole_case(health, case['id'])
     assert "Call-out on 3 March" in health_page.text and "Convicted of assault" not in health_page.text
 
     nothing_ticked = await chair.post(f"/cases/{case['id']}/consents/{consent['id']}/withdrawals", data={"note": ""})
     assert nothing_ticked.status_code == 400 and "tick the parts" in nothing_ticked.text
     whole = await chair.post(f"/cases/{case['id']}/consents/{consent['id']}/withdrawals", data={"whole": "yes"})
     assert whole.status_code == 200
-    assert "Call-out on 3 March" not in (await health.get(f"/cases/{case['id']}")).text
+    assert "Call-out on 3 March" not in (await whole_case(health, case['id'])).text
 
 
 async def test_an_override_is_requested_approved_and_the_survivor_notice_recorded_through_the_pages(client_for, case):
@@ -54,14 +55,14 @@ async def test_an_override_is_requested_approved_and_the_survivor_notice_recorde
         "legal_basis": "crime_prevention", "justification": "assault investigation",
         "categories": ["health.injuries"], "recipients": ["police"], "expires_at": later(days=14)[:10]})
     assert requested.status_code == 200 and "Waiting for a supervisor other than you" in requested.text
-    assert "Fractured wrist" not in (await police.get(f"/cases/{case['id']}")).text
+    assert "Fractured wrist" not in (await whole_case(police, case['id'])).text
 
     review = await supervisor.get(f"/cases/{case['id']}/overrides")
     assert 'value="approve"' in review.text and "Prevention or detection of crime" in review.text
     approved = await supervisor.post(f"/cases/{case['id']}/overrides/1/decision",
                                      data={"decision": "approve", "note": "proportionate"})
     assert approved.status_code == 200 and "In force" in approved.text and "proportionate" in approved.text
-    assert "Fractured wrist" in (await police.get(f"/cases/{case['id']}")).text
+    assert "Fractured wrist" in (await whole_case(police, case['id'])).text
 
     not_told = await supervisor.post(f"/cases/{case['id']}/overrides/1/survivor-notice",
                                      data={"informed": "no", "reason": "telling her now would alert him"})

@@ -15,6 +15,7 @@ from coordinator.accounts import actor_of
 from coordinator.lifecycle import monitor, threat_plans
 from coordinator.models import AuditEntry, Disclosure, InformationItem, PlanAcknowledgement, Task, utcnow
 from tests.sharing_steps import grant_consent
+from tests.web.support import whole_case
 
 TODAY = dt.date.today()
 TEAM = ["education", "police", "health", "social_work"]
@@ -94,7 +95,7 @@ async def test_a_plan_across_the_four_domains_is_chosen_from_the_catalogue(clien
     assert {(i["due_on"], i["review_on"], i["status"], i["source"]) for i in plan["items"]} == {
         (due, due, "open", "plan")}
     assert plan["items"][0]["assignee_id"] == team["education"].id and plan["warning"] is None
-    page = (await chair.get(f"/cases/{case['id']}")).text
+    page = (await whole_case(chair, case['id'])).text
     for heading in ("S · De-escalate, contain, or control the subject", "T · Decrease vulnerabilities of the target",
                     "E · Modify physical and cultural environment", "P · Prepare for and mitigate against"):
         assert heading in page
@@ -141,7 +142,7 @@ async def test_a_plan_belongs_to_threat_assessment_cases_only(client_for, team, 
     refused = await chair.post(f"/api/cases/{case['id']}/plan", json={"strategy": "target.vary_routine",
                                                                              "agency": "police"})
     assert refused.status_code == 409 and "not a threat-assessment case" in refused.json()["detail"]
-    assert "Case management plan" not in (await chair.get(f"/cases/{case['id']}")).text
+    assert "Case management plan" not in (await whole_case(chair, case['id'])).text
 
 
 async def test_a_separation_without_containment_or_support_warns_and_keeping_it_needs_a_recorded_reason(
@@ -157,13 +158,13 @@ async def test_a_separation_without_containment_or_support_warns_and_keeping_it_
     kept = await add_item(school, case["id"], keep_reason=reason, **SUSPENSION)
     assert kept["warning"]["separations"] == ["Disciplinary measures"]
     assert kept["warning"]["kept"]["reason"] == reason and kept["warning"]["kept"]["by"] == "Tat"
-    page = (await chair.get(f"/cases/{case['id']}")).text
+    page = (await whole_case(chair, case['id'])).text
     assert WARNING in page and reason in page
 
     while_kept = utcnow()
     coupled = await add_item(chair, case["id"], **PROTECTIVE_ORDER)
     assert coupled["warning"] is None
-    assert WARNING not in (await chair.get(f"/cases/{case['id']}")).text
+    assert WARNING not in (await whole_case(chair, case['id'])).text
 
     # The containment set aside: the plan is back to a separation alone, a plan no reason was given for.
     order = coupled["item_id"]
@@ -172,7 +173,7 @@ async def test_a_separation_without_containment_or_support_warns_and_keeping_it_
     assert aside.status_code == 200, aside.text
     plan = (await chair.get(f"/api/cases/{case['id']}/plan")).json()
     assert plan["warning"]["kept"] is None
-    assert "No reason is recorded for keeping the plan this way" in (await chair.get(f"/cases/{case['id']}")).text
+    assert "No reason is recorded for keeping the plan this way" in (await whole_case(chair, case['id'])).text
     blank = await school.post(f"/api/cases/{case['id']}/plan/keep", json={"reason": "  "})
     assert blank.status_code == 400 and blank.json()["field"] == "reason"
     again = await school.post(f"/api/cases/{case['id']}/plan/keep", json={"reason": "order refused; daily calls"})
@@ -224,7 +225,7 @@ async def test_long_term_monitoring_brings_the_case_back_at_each_review(client_f
     second = first + dt.timedelta(days=30)
     assert reviewed.json()["monitoring_review_on"] == second.isoformat()
     assert await monitor.run_once(sessionmaker, app.state.registry, second, near_days=14) == 1
-    page = (await chair.get(f"/cases/{case['id']}")).text
+    page = (await whole_case(chair, case['id'])).text
     assert f"reviewed every 30 days, next review {second.isoformat()}" in page
 
     closed = await chair.post(f"/api/cases/{case['id']}/monitoring", json={"version": 3, "status": "closed"})
@@ -247,7 +248,7 @@ async def test_a_precipitating_event_brings_the_p_items_of_the_plan_up_for_revie
     plan = (await chair.get(f"/api/cases/{case['id']}/plan")).json()
     assert [(i["domain"], i["review_on"], i["review_now"]) for i in plan["items"]] == [
         ("precipitating_events", TODAY.isoformat(), True), ("subject", later, False)]
-    page = (await chair.get(f"/cases/{case['id']}")).text
+    page = (await whole_case(chair, case['id'])).text
     p_item = page.split(f'id="plan-item-{plan["items"][0]["id"]}"')[1].split("</li>")[0]
     s_item = page.split(f'id="plan-item-{plan["items"][1]["id"]}"')[1].split("</li>")[0]
     assert "Review now" in p_item and "Review now" not in s_item
@@ -270,7 +271,7 @@ async def test_the_contact_log_is_withheld_from_an_agency_without_a_basis_on_eve
     logged = await log_contact(school, case["id"])
     assert logged.status_code == 201, logged.text
     assert logged.json()["entry"]["grievances"] == GRIEVANCE and logged.json()["agency"] == "education"
-    page = (await school.get(f"/cases/{case['id']}")).text
+    page = (await whole_case(school, case['id'])).text
     assert "Grievances raised" in page and GRIEVANCE in page  # the owner sees the entry in its parts
 
     for path in CONTACT_PATHS:
@@ -279,7 +280,7 @@ async def test_the_contact_log_is_withheld_from_an_agency_without_a_basis_on_eve
         assert GRIEVANCE not in response.text and "Calm, then angry" not in response.text, path
     [withheld] = (await officer.get(f"/api/cases/{case['id']}/contact-log")).json()
     assert (withheld["withheld"], withheld["entry"], withheld["text"]) == (True, None, None)
-    page = (await officer.get(f"/cases/{case['id']}")).text
+    page = (await whole_case(officer, case['id'])).text
     assert "Withheld:</strong> a contact-log entry, held by Education" in page
     async with sessionmaker() as session:
         assert (await session.execute(select(func.count()).select_from(Disclosure))).scalar() == 0

@@ -1,5 +1,6 @@
-"""A case page's websocket: the page's sections re-rendered for its reader whenever the case
-changes (a task, a follow-up, the plan, a closure: the same events as the conference).
+"""A case page's websocket: the page's header and section re-rendered for its reader whenever the
+case changes in a part they read (a task, a follow-up, the plan, a closure: the same events as
+the conference). The page says which section it shows (``?section=``).
 
 Admitted like the live conference's socket (our origin, a live session of an active user), and
 only to a reader who may see the case (else closed with 4404, like a case that does not exist);
@@ -24,6 +25,7 @@ from coordinator.web.live.socket import (
     serve,
     session_holds,
 )
+from coordinator.web.sections import workspace
 
 CSRF_COOKIE = "csrftoken"
 
@@ -49,7 +51,9 @@ async def case_live(socket: WebSocket, case_id: FromPath[int]) -> None:
             return await _refuse(socket, CLOSE_NOT_FOUND, error.message)
     hub: LiveHub = socket.app.state.live
     # The page's forms post with the reader's own token, as the page it replaces did.
-    watch, member = await hub.watch_case(case_id, actor, session_key, socket.cookies.get(CSRF_COOKIE, ""))
+    section = socket.query_params.get("section", "")
+    watch, member = await hub.watch_case(case_id, actor, session_key, socket.cookies.get(CSRF_COOKIE, ""),
+                                         section if section in workspace.BY_KEY else workspace.FIRST.key)
     try:
         await socket.accept()
         await serve(socket, member)

@@ -31,8 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from coordinator import accounts, gate
 from coordinator.conference import participation
 from coordinator.conference.state import CASE_ASPECTS, EVERYTHING, load_state
+from coordinator.errors import NotFound
 from coordinator.events import CaseChanged, ConferenceChanged, Event, SessionsEnded
-from coordinator.models import AgendaItem, LiveConnection, utcnow
+from coordinator.models import AgendaItem, LiveConnection, User, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor, Audience
 from coordinator.web.live.channels import Channels, Subscription
@@ -202,22 +203,34 @@ class Room:
             self._expiry = loop.call_later(delay, self._inbox.put_nowait, frozenset({"case"}))
 
 
-# Renders a case page's live sections for one person (the web layer's, set by the app):
-# (session, actor, case id, csrf token) -> the HTML to swap in.
-CasePageRenderer = Callable[[AsyncSession, Actor, int, str], Awaitable[str]]
+# Renders what an open case page gets for one person (the web layer's, set by the app):
+# (session, actor, case id, section key, csrf token, the parts that moved or None for all) -> HTML.
+CasePageRenderer = Callable[[AsyncSession, Actor, int, str, str, frozenset[str] | None], Awaitable[str]]
+
+
+@dataclass
+class CasePage:
+    """An open case page: the form token its forms carry and the section it shows."""
+
+    token: str
+    section: str
 
 
 class CaseWatch:
-    """The case pages open on one case in this process: every change announced on the case's
-    topic re-renders the page's sections for each page. A case page shows a person's own forms
-    and permissions, so it is rendered per page, not per audience; few people hold a case page
-    open at once, and each render goes through the gate (its disclosures are audited)."""
+    """The case pages open on one case in this process. A change announced on the case's topic
+    re-renders, for each page, the header and the page's section if they read a part that moved.
+    A case page shows a person's own forms and permissions, so it is rendered per page, not per
+    audience; few people hold a case page open at once, and each render goes through the gate (its
+    disclosures are audited). Each page is rendered on its own: one reader's failure is logged and
+    leaves the others updated, and that page gets everything on the next change."""
 
     def __init__(self, hub: LiveHub, case_id: int) -> None:
         self.hub = hub
         self.case_id = case_id
-        self.members: dict[Member, str] = {}  # each page and its form token
+        self.members: dict[Member, CasePage] = {}
         self._changed = asyncio.Event()
+        self._moved: frozenset[str] = frozenset()  # parts moved since the last pass
+        self._everything: set[Member] = set()  # pages owed the whole state (new, reconnected, failed)
         self._tasks: list[asyncio.Task] = []
 
     async def open(self) -> None:
@@ -230,25 +243,40 @@ class CaseWatch:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def changed(self) -> None:
+    def send_everything(self, *members: Member) -> None:
+        """Only these pages get the whole state: a page opening must not redraw the others."""
+        self._everything.update(members or self.members)
         self._changed.set()
 
     async def _listen(self) -> None:
-        async for _ in self._subscriber.iter_events():
+        async for payload in self._subscriber.iter_events():
+            self._moved |= frozenset(json.loads(payload)["parts"])
             self._changed.set()
 
     async def _work(self) -> None:
         while True:
             await self._changed.wait()
             self._changed.clear()  # whatever arrives while rendering is one more pass
-            try:
-                for member, token in list(self.members.items()):
+            moved, self._moved = self._moved, frozenset()
+            everything, self._everything = self._everything, set()
+            for member, page in list(self.members.items()):
+                parts = None if member in everything else moved
+                if parts is not None and not parts:
+                    continue
+                try:
                     async with self.hub.sessionmaker() as session:
-                        html = await self.hub.case_page(session, member.actor, self.case_id, token)
+                        # Read again each time: a role or agency changed since the page opened applies now.
+                        reader = accounts.actor_of(await session.get(User, member.actor.id))
+                        html = await self.hub.case_page(session, reader, self.case_id, page.section, page.token, parts)
                         await session.commit()  # the disclosures the gate recorded
+                except NotFound:
+                    continue  # no longer on the case: the page keeps what it showed, nothing more
+                except Exception:
+                    log.exception("live update of case %s failed for user %s", self.case_id, member.actor.id)
+                    self._everything.add(member)
+                    continue
+                if html:
                     member.offer(html)
-            except Exception:
-                log.exception("live update of case %s failed", self.case_id)
 
 
 class LiveHub:
@@ -329,7 +357,8 @@ class LiveHub:
             self._sessions_task = asyncio.create_task(self._end_sessions(subscriber))
             self._watchers = [asyncio.create_task(self._keep_alive()), asyncio.create_task(self._check_sessions())]
 
-    async def watch_case(self, case_id: int, actor: Actor, session_key: str | None, token: str) -> tuple[CaseWatch, Member]:
+    async def watch_case(self, case_id: int, actor: Actor, session_key: str | None, token: str,
+                         section: str) -> tuple[CaseWatch, Member]:
         """Register a case page, subscribing first if it is the case's first page here; it is
         sent its sections at once, so nothing between its first render and now is missed."""
         async with self._lock:
@@ -340,8 +369,8 @@ class LiveHub:
                 await watch.open()
                 self.cases[case_id] = watch
             member = Member(actor, Audience(actor.agency, "member"), session_key, self.outbox_limit)
-            watch.members[member] = token
-        watch.changed()
+            watch.members[member] = CasePage(token, section)
+        watch.send_everything(member)
         return watch, member
 
     async def unwatch_case(self, watch: CaseWatch, member: Member) -> None:
@@ -377,7 +406,7 @@ class LiveHub:
         for room in self.rooms.values():
             room.resend_everything()
         for watch in self.cases.values():
-            watch.changed()
+            watch.send_everything()
 
     def _members(self) -> list[Member]:
         return ([member for room in self.rooms.values() for member in room.members]

@@ -1,0 +1,18 @@
+"""Closing the case: the request with its task review, the supervisor's decision, and once closed
+the notice, reopening and the consent register."""
+
+from coordinator import consents, tasks
+from coordinator.lifecycle import closure
+from coordinator.web.sections.section import Reader, Section
+
+
+async def load(reader: Reader) -> dict:
+    db, case = reader.db, reader.case
+    open_tasks = [t for t in await tasks.case_tasks(db, case.id, reader.today)
+                  if t.status not in tasks.CLOSED_STATUSES and t.source != "standing"]
+    return {"closures": await closure.case_closures(db, case.id), "CLOSURE_CRITERIA": closure.CRITERIA,
+            "open_tasks": open_tasks,
+            "register_open": case.closed_at is not None and await consents.may_open_register(db, reader.actor, case.id)}
+
+
+SECTION = Section("closure", "Closure", "sections/_closure.html", frozenset({"case", "tasks", "agencies"}), load)

@@ -1,0 +1,40 @@
+"""A threat-assessment case's management plan (chosen from the strategy catalogue), its monitoring
+status and its contact log (through the gate)."""
+
+from sqlalchemy import select
+
+from coordinator import cases, policy
+from coordinator.hookspecs import STRATEGY_DOMAINS
+from coordinator.lifecycle import strategies, threat_plans
+from coordinator.models import Case, User
+from coordinator.web.sections.section import Reader, Section
+
+
+def is_threat_assessment(case: Case) -> bool:
+    return case.kind == threat_plans.KIND
+
+
+async def load(reader: Reader) -> dict:
+    db, actor, case = reader.db, reader.actor, reader.case
+    agencies = cases.agencies_of(case)
+    open_case = case.closed_at is None
+    plan = await threat_plans.case_plan(db, reader.registry, case.id)
+    people = (await db.execute(select(User.id, User.display_name, User.agency).where(
+        User.agency.in_(agencies), User.active.is_(True)).order_by(User.display_name))).all()
+    return {"threat": {
+        "plan": plan, "review_now": {i.task.id for i in plan.items if threat_plans.review_now(i.task, reader.today)},
+        "catalogue": strategies.catalogue(reader.registry).offered_to(agencies),
+        "domain_labels": strategies.DOMAIN_LABELS, "letters": STRATEGY_DOMAINS,
+        "can_plan_for": [a for a in agencies if open_case and policy.may_change_task(actor, a)],
+        "can_keep": open_case and (policy.coordinates(actor) or policy.on_case(actor.agency, agencies)),
+        "can_set_monitoring": open_case and policy.coordinates(actor),
+        "can_log_contact": open_case and policy.on_case(actor.agency, agencies),
+        "people": people, "contact_log": await threat_plans.contact_log(db, reader.registry, actor, case, channel="page"),
+        "monitoring": threat_plans.MONITORING, "channels": threat_plans.CHANNELS,
+        "contact_about": threat_plans.CONTACT_ABOUT,
+    }}
+
+
+SECTION = Section("threat-plan", "Threat plan and contacts", "sections/_threat_plan.html",
+                  frozenset({"case", "agencies", "tasks", "items", "consents", "overrides", "events"}), load,
+                  applies=is_threat_assessment)
