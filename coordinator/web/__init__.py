@@ -44,7 +44,7 @@ def template_globals(registry: AgencyRegistry) -> dict:
         "TARGET_KINDS": TARGET_KINDS,
         "TASK_STATUSES": STATUSES, "CLOSED_STATUSES": CLOSED_STATUSES, "OPEN_STAGES": OPEN_STAGES, "precipitating": PRECIPITATING_EVENTS,
         "event_labels": EVENT_LABELS, "responsibility_labels": {r.key: r.label for r in registry.responsibilities},
-        "item_sections": follow_up.item_sections, "CORE_CATEGORIES": follow_up.CORE_CATEGORIES,
+        "section_url": workspace.section_url, "item_sections": follow_up.item_sections, "CORE_CATEGORIES": follow_up.CORE_CATEGORIES,
     }
 
 
