@@ -16,6 +16,7 @@ from coordinator.web import (
     conference,
     figures,
     follow_up,
+    navigation,
     pages,
     probes,
     referrals,
@@ -44,7 +45,7 @@ def template_globals(registry: AgencyRegistry) -> dict:
         "TARGET_KINDS": TARGET_KINDS,
         "TASK_STATUSES": STATUSES, "CLOSED_STATUSES": CLOSED_STATUSES, "OPEN_STAGES": OPEN_STAGES, "precipitating": PRECIPITATING_EVENTS,
         "event_labels": EVENT_LABELS, "responsibility_labels": {r.key: r.label for r in registry.responsibilities},
-        "section_url": workspace.section_url, "item_sections": follow_up.item_sections, "CORE_CATEGORIES": follow_up.CORE_CATEGORIES,
+        "section_url": workspace.section_url, "app_areas": navigation.areas, "item_sections": follow_up.item_sections, "CORE_CATEGORIES": follow_up.CORE_CATEGORIES,
     }
 
 
@@ -57,5 +58,5 @@ ROUTES = [
     *sharing.PAGES, *sharing.API, *follow_up.ROUTES, *casework.PAGES, *casework.API,
     *closing.PAGES, *closing.API, *referrals.PAGES, *referrals.API,
     *conference.ROUTES, socket.conference_live, case_socket.case_live, *threat.PAGES, *threat.API, *figures.ROUTES,
-    *workspace.PAGES,
+    *workspace.PAGES, *navigation.ROUTES,
 ]

@@ -104,9 +104,10 @@ async def _current_after_conflict(db: AsyncSession, registry: AgencyRegistry, ac
 
 @get("/conferences")
 async def conference_list(request: Request, db: NamedDependency[AsyncSession]) -> Template:
-    """The actor's conferences (the dashboard loads this list into itself)."""
+    """The actor's conferences: a page of its own, or the list alone when the dashboard loads it into itself."""
     actor = current_actor(request)
-    return Template("conferences/_list.html", context={
+    page = "conferences/_list.html" if request.headers.get("hx-request") else "conferences/index.html"
+    return Template(page, context={
         "listed": await schedule.conferences_for(db, actor), "actor": actor, "can": policy.Permissions(actor)})
 
 

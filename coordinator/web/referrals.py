@@ -82,6 +82,12 @@ async def _deactivate(db: AsyncSession, request: Request, service_id: int):  # n
     return service
 
 
+@get("/referrals")
+async def incoming_page(request: Request, db: NamedDependency[AsyncSession]) -> Template:
+    """Referrals sent to the person's agency, on a page of their own."""
+    return Template("referrals.html", context=await dashboard_context(db, current_actor(request)))
+
+
 @get("/directory")
 async def directory_page(request: Request, db: NamedDependency[AsyncSession],
                          registry: NamedDependency[AgencyRegistry]) -> Template:
@@ -297,7 +303,7 @@ async def feedback_report(request: Request, db: NamedDependency[AsyncSession], s
     return feedback_report_json(report)
 
 
-PAGES = [directory_page, add_service_page, deactivate_service_page, refer_page, referral_status_page,
+PAGES = [incoming_page, directory_page, add_service_page, deactivate_service_page, refer_page, referral_status_page,
          referral_note_page, survey_page, survey_form, report_page]
 API = [list_services, add_service, deactivate_service, list_referrals, refer, incoming_referrals, get_referral,
        change_referral_status, add_referral_note, survey_questions, survey_state, administer_survey, feedback_report]

@@ -118,3 +118,24 @@ async def test_every_section_fits_a_wide_screen_and_a_phone_with_no_serious_acce
             overflow = await chair.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 0, f"{url} at {viewport['width']} px scrolls sideways by {overflow} px"
             assert await serious_accessibility_violations(chair) == [], url
+
+
+async def test_the_role_map_keeps_names_whole_and_buttons_upright_on_a_wide_screen_and_a_phone(logged_in, scenario):
+    for viewport in ({"width": 1280, "height": 800}, PHONE):
+        chair = await logged_in("chair", viewport=viewport)
+        await chair.goto(f"/conferences/{scenario.conference_id}")
+        if viewport is PHONE:
+            await expect(chair.get_by_role("heading", name="Role map")).to_be_visible()
+        else:
+            await chair.get_by_role("button", name="I accept: join the conference").click()
+            await chair.get_by_role("button", name="Start the conference").click()
+        roles = chair.locator(".conference-roles")
+        await expect(roles.locator("th[scope=row]").first).to_be_visible()
+        narrowest = await roles.evaluate(
+            "r => Math.min(...[...r.querySelectorAll('th[scope=row]')].map(th => th.getBoundingClientRect().width))")
+        assert narrowest >= 60, f"a responsibility name is squeezed to {narrowest} px at {viewport['width']} px"
+        tallest = await roles.evaluate(
+            "r => Math.max(...[...r.querySelectorAll('button')].map(b => b.getBoundingClientRect().height))")
+        assert tallest <= 60, f"a button stands {tallest} px tall at {viewport['width']} px"
+        overflow = await chair.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the live page scrolls sideways by {overflow} px at {viewport['width']} px"
