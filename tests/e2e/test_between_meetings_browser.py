@@ -23,10 +23,14 @@ async def test_a_case_between_meetings_and_its_closure(logged_in, server, sessio
     await expect(chair.get_by_role("heading", name="To be heard at the next conference")).to_be_visible()
     await chair.screenshot(path=screenshots / "dashboard-coordinator.png", full_page=True)
     await chair.get_by_role("link", name="C-").first.click()
+    sections = chair.get_by_role("navigation", name="Case sections")
+    await expect(chair.locator("#case-header")).to_contain_text("Follow up")
+    await sections.get_by_role("link", name="Stage and risk").click()
     await expect(chair.get_by_role("heading", name="Stage: Follow up")).to_be_visible()
-    await expect(chair.locator("#events")).to_contain_text("Key date near")
     await expect(chair.locator("#stage")).to_contain_text("Reassess the risk")
     assert await serious_accessibility_violations(chair) == []
+    await sections.get_by_role("link", name="Events").click()
+    await expect(chair.locator("#events")).to_contain_text("Key date near")
     await chair.screenshot(path=screenshots / "case-between-meetings.png", full_page=True)
 
     agency = await logged_in(f"{other}.rep", password=DEMO_PASSWORD)
@@ -38,6 +42,7 @@ async def test_a_case_between_meetings_and_its_closure(logged_in, server, sessio
     await supervisor.screenshot(path=screenshots / "dashboard-supervisor.png", full_page=True)
 
     # The coordinator reviews every open task and asks to close; the supervisor approves.
+    await sections.get_by_role("link", name="Closure").click()
     closing = chair.locator("#closure")
     await closing.get_by_text("Request the closure of this case").click()
     await closing.get_by_label("Criterion").select_option("survivor_wishes")
@@ -49,7 +54,7 @@ async def test_a_case_between_meetings_and_its_closure(logged_in, server, sessio
     await closing.get_by_role("button", name="Request closure").click()
     await expect(chair.locator("#closure")).to_contain_text("A supervisor other than the requester decides")
 
-    await supervisor.goto(chair.url.split("#")[0])
+    await supervisor.goto(chair.url.split("#")[0])  # the case's closure section
     await supervisor.get_by_role("button", name="Approve the closure").click()
     await expect(supervisor.get_by_role("heading", name="Closed", exact=True)).to_be_visible()
     await expect(supervisor.locator("#closure")).to_contain_text("It is read-only")
