@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import math
+import os
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -21,6 +24,27 @@ ROLES = ("member", "coordinator", "supervisor", "admin")
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so both paths take the same time.
 _DUMMY_HASH = _hasher.hash("not a password anyone has")
+# Argon2 costs ~0.1 s of CPU and 64 MiB a hash: run on the event loop it stalls every request and
+# live update meanwhile. Its own threads (argon2 releases the GIL), one per core, so a storm of
+# logins queues here instead of taking every core and gigabytes of memory at once.
+_HASHING = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="password-hashing")
+
+
+async def hash_password(password: str) -> str:
+    """An argon2 hash of ``password``, computed off the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(_HASHING, _hasher.hash, password)
+
+
+def _matches(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def password_matches(password_hash: str, password: str) -> bool:
+    """Whether ``password`` is the one ``password_hash`` was made from, checked off the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(_HASHING, _matches, password_hash, password)
 
 
 def actor_of(user: User) -> Actor:
@@ -43,7 +67,7 @@ async def create_user(
     if (await session.execute(select(User.id).where(User.username == username))).scalar() is not None:
         raise Invalid(f"username {username!r} is taken", field="username")
     user = User(username=username, display_name=display_name or username, agency=agency, role=role,
-                password_hash=_hasher.hash(password))
+                password_hash=await hash_password(password))
     session.add(user)
     await session.flush()
     await audit.record(session, by, "user.created", subject=f"user:{user.id}", username=username, agency=agency, role=role)
@@ -90,24 +114,29 @@ async def authenticate(
     """Check a password. Failures count per (username, client address) within ``window``; past
     ``max_failures`` that address must wait a growing delay before trying again, even with the
     right password. Throttling per address means someone guessing at a name cannot lock its
-    owner out: she still logs in from her own machine."""
+    owner out: she still logs in from her own machine.
+
+    Call it before writing anything in ``session``: its transaction is ended (rolled back) while
+    the password is checked, so no connection is held meanwhile."""
     now = utcnow()
-    # Failures older than the window no longer count: the cheapest moment to forget them is now.
-    await session.execute(delete(LoginFailure).where(LoginFailure.at < now - window))
     mine = (LoginFailure.username == username) & (LoginFailure.address == address)
-    failures, last = (await session.execute(select(func.count(), func.max(LoginFailure.at)).where(mine))).one()
+    failures, last = (await session.execute(select(func.count(), func.max(LoginFailure.at)).where(
+        mine, LoginFailure.at >= now - window))).one()  # failures older than the window no longer count
     wait = _throttle_wait(failures, max_failures, first_delay, window)
     if failures and last + wait > now:
         seconds = math.ceil((last + wait - now).total_seconds())
         await audit.record(session, SYSTEM, "login.throttled", username=username)
         raise LoginRefused(f"Too many failed attempts: try again in {seconds} seconds.", retry_after=seconds)
-    user = (await session.execute(select(User).where(User.username == username))).scalar()
-    try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-        ok = user is not None and user.active
-    except (VerificationError, InvalidHashError):
-        ok = False
-    if not ok:
+    found = (await session.execute(select(User.id, User.password_hash, User.active).where(
+        User.username == username))).first()
+    # Only reads so far: ending the transaction hands the connection back while the hash is checked
+    # (SQLite's one connection serves every other request and live update meanwhile).
+    await session.rollback()
+    ok = await password_matches(found.password_hash if found else _DUMMY_HASH, password)
+    user = await session.get(User, found.id) if ok and found is not None and found.active else None
+    # Failures older than the window no longer count: the cheapest moment to forget them is now.
+    await session.execute(delete(LoginFailure).where(LoginFailure.at < now - window))
+    if user is None:
         session.add(LoginFailure(username=username, address=address, at=now))
         await audit.record(session, SYSTEM, "login.failed", username=username)
         raise LoginRefused("Wrong username or password.")

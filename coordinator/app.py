@@ -35,7 +35,7 @@ from coordinator.lifecycle import monitor, strategies
 from coordinator.limits import explain
 from coordinator.plugins import AgencyRegistry, PluginError, load_agencies
 from coordinator.settings import Settings
-from coordinator.web import ROUTES, idempotency, template_globals
+from coordinator.web import ROUTES, idempotency, openapi, template_globals
 from coordinator.web.auth import PUBLIC_PATHS, PUBLIC_PREFIXES, CsrfUnlessBearer, UserMiddleware, is_htmx, login_url
 from coordinator.web.edge import MAX_BODY_BYTES, check_request, declare_errors
 from coordinator.web.live.channels import Channels
@@ -198,7 +198,7 @@ def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, ch
     events.attach(sessionmaker, live.publish)  # committed changes reach every open page
     participation.use_presence_timeout(sessionmaker, settings.presence_timeout_seconds)
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[*ROUTES, *plugin_routes,
                         create_static_files_router(path="/static", directories=[STATIC], opt={"exclude_from_auth": True},
                                                    include_in_schema=False)],
@@ -224,3 +224,5 @@ def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, ch
         openapi_config=OpenAPIConfig(title="Case Conference Coordinator", version="0.1.0", path="/schema"),
         debug=settings.debug,
     )
+    openapi.use_completed_document(app)
+    return app

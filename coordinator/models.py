@@ -110,19 +110,25 @@ class WebSession(Base):
 
 
 class IdempotencyKey(Base):
-    """The first answer to a create request sent with an ``Idempotency-Key`` header, stored with
-    the change it answers (same transaction), so a retry after a lost answer gets it again."""
+    """A create request sent with an ``Idempotency-Key`` header: claimed (no answer yet) before
+    its handler runs, so a twin sent at once waits for its answer; then its first answer, stored
+    with the change it answers (same transaction), so a retry after a lost answer gets it again."""
 
     __tablename__ = "idempotency_keys"
-    __table_args__ = (UniqueConstraint("user_id", "key"),)
+    __table_args__ = (UniqueConstraint("user_id", "key"),)  # one claim per key: the twin's insert fails
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(200))
     request: Mapped[str] = mapped_column(String(400))  # method and path: a key reused elsewhere is refused
-    status_code: Mapped[int] = mapped_column(Integer)
-    media_type: Mapped[str] = mapped_column(String(100))
-    body: Mapped[bytes] = mapped_column(LargeBinary)
+    # SHA-256 of the query and body: the same key with another body is refused. None on keys
+    # stored before fingerprints were (matched on method and path alone).
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer)  # None while the request is in flight
+    media_type: Mapped[str | None] = mapped_column(String(100))
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # A refusal (nothing written): given to the twins that waited for it, not to later retries.
+    released: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
 
 
