@@ -117,6 +117,18 @@ def require_supervisor(actor: Actor, doing: str) -> None:
         raise Forbidden(f"only a supervisor can {doing}")
 
 
+def may_decide_closure(actor: Actor, requested_by_id: int) -> bool:
+    """A closure is decided by a supervisor other than the person who requested it."""
+    return actor.role == APPROVER_ROLE and actor.id != requested_by_id
+
+
+def require_closure_decider(actor: Actor, requested_by_id: int) -> None:
+    if may_decide_closure(actor, requested_by_id):
+        return
+    require_supervisor(actor, "approve or refuse a closure")
+    raise Forbidden("a closure is decided by a supervisor other than the person who requested it")
+
+
 def may_open_consent_register(actor: Actor, recorded_by_agencies: Collection[str]) -> bool:
     """A closed case's consent records: supervisors, and the agencies that recorded them."""
     return actor.role == APPROVER_ROLE or (actor.agency is not None and actor.agency in recorded_by_agencies)
@@ -414,7 +426,7 @@ class Permissions:
 
     def decide_closure(self, closure: object) -> bool:
         """A supervisor other than the person who requested it."""
-        return self.actor.role == APPROVER_ROLE and self.actor.id != closure.requested_by_id
+        return may_decide_closure(self.actor, closure.requested_by_id)
 
     def reopen(self, case: CaseLike) -> bool:
         return coordinates(self.actor) and case.closed_at is not None

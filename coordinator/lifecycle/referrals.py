@@ -19,6 +19,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from sqlalchemy import select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -28,14 +29,24 @@ from coordinator.consents import METHODS, ConsentIn
 from coordinator.errors import Conflict, Forbidden, Invalid, NotFound
 from coordinator.lifecycle import closure, feedback
 from coordinator.limits import Category, Id, Key, Line, ListOf, OneOf, Text
-from coordinator.models import Case, Consent, Referral, ReferralEvent, Service, Task, User, utcnow
+from coordinator.models import (
+    OPEN_REFERRAL_STATUSES,
+    Case,
+    Consent,
+    Referral,
+    ReferralEvent,
+    Service,
+    Task,
+    User,
+    utcnow,
+)
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 from coordinator.settings import ReferralThresholds
 from coordinator.tasks import CLOSED_STATUSES
 
 STATUSES = ("draft", "sent", "accepted", "declined", "completed")
-OPEN_STATUSES = ("draft", "sent", "accepted")
+OPEN_STATUSES = OPEN_REFERRAL_STATUSES
 # Each state and the one it may move to from there.
 MOVES = {"sent": "draft", "accepted": "sent", "declined": "sent", "completed": "accepted"}
 NOTE_KINDS = ("accompanying", "advocating", "other")
@@ -222,6 +233,7 @@ async def create_referral(session: AsyncSession, registry: AgencyRegistry, actor
             raise Invalid(f"no service {data.service_id} is in the directory", field="service_id")
         target = service.name
         same = Referral.service_id == service.id
+    # The usual answer names the open referral; the partial unique index decides two made at once.
     waiting = (await session.execute(select(Referral.id).where(
         Referral.case_id == case.id, same, Referral.status.in_(OPEN_STATUSES)))).first()
     if waiting is not None:
@@ -230,8 +242,11 @@ async def create_referral(session: AsyncSession, registry: AgencyRegistry, actor
     referral = Referral(case_id=case.id, to_agency=data.to_agency, service_id=data.service_id, purpose=purpose,
                         consent_id=consent.id, created_by_id=actor.id,
                         history=[ReferralEvent(status="draft", by_id=actor.id)])
-    session.add(referral)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            session.add(referral)
+    except IntegrityError:  # the loser's consent goes with its transaction: nothing of it is written
+        raise Conflict(f"a referral to {target} is still open on this case", field="to_agency") from None
     await audit.record(session, actor, "referral.created", case_id=case.id, subject=f"referral:{referral.id}",
                        to_agency=data.to_agency, service=data.service_id, consent=consent.id)
     events.case_changed(session, case.id, "case")
