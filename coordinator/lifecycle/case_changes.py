@@ -66,8 +66,7 @@ def _reason(text: str) -> str:
 
 async def _editable(session: AsyncSession, actor: Actor, case_id: int, doing: str) -> Case:
     case = await cases.case_for(session, actor, case_id)
-    cases.ensure_open(case)
-    policy.require_case_worker(actor, case, doing)
+    policy.require_case_work(actor, case, doing)
     return case
 
 
@@ -78,7 +77,7 @@ async def _new_version(session: AsyncSession, case: Case, seen: int, **values: o
         .values(version=seen + 1, **values))
     if changed.rowcount != 1:
         await session.refresh(case)
-        cases.ensure_open(case)
+        policy.require_open(case)
         raise Conflict(f"case {case.reference} was changed by someone else meanwhile (you saw version {seen}, it is "
                        f"now version {case.version}): reload it and try again", field="version")
     return seen + 1

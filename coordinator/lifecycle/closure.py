@@ -168,8 +168,7 @@ def _one_pending(case: Case) -> Conflict:
 async def request_closure(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int,
                           data: ClosureIn, today: dt.date) -> Closure:
     case = await cases.case_for(session, actor, case_id)
-    cases.ensure_open(case)
-    policy.require_case_worker(actor, case, "request the case's closure")
+    policy.require_case_work(actor, case, "request the case's closure")
     reasons = _text(data.reasons, "reasons", "the specific reasons for closing")
     if data.criterion not in CRITERIA:
         raise Invalid(f"criterion must be one of {', '.join(CRITERIA)}", field="criterion")
@@ -278,8 +277,7 @@ async def reopen(session: AsyncSession, thresholds: ReferralThresholds, actor: A
     map it had when it closed."""
     policy.require_coordinator(actor, "reopen a case")
     case = await cases.case_for(session, actor, case_id)
-    if case.closed_at is None:
-        raise Conflict(f"case {case.reference} is open: there is nothing to reopen")
+    policy.require_reopener(actor, case)
     reason = _text(data.reason, "reason", "the reason for reopening")
     if data.incident_on is not None and data.incident_on > today:
         raise Invalid("the new incident cannot be in the future", field="incident_on")

@@ -213,8 +213,7 @@ async def create_referral(session: AsyncSession, registry: AgencyRegistry, actor
                           data: ReferralIn) -> Referral:
     """A draft referral with her consent recorded: the case worker refers, on an open case."""
     case = await cases.case_for(session, actor, case_id)
-    cases.ensure_open(case)
-    policy.require_case_worker(actor, case, "refer the survivor to a service")
+    policy.require_case_work(actor, case, "refer the survivor to a service")
     purpose = _required(data.purpose, "purpose", "the purpose of the referral (what she needs from the service)")
     _required(data.given_by, "given_by", "who gave consent to the referral")
     if (data.to_agency is None) == (data.service_id is None):
@@ -262,7 +261,7 @@ async def change_status(session: AsyncSession, registry: AgencyRegistry, actor: 
     if data.status not in MOVES:
         raise Invalid(f"status must be one of {', '.join(MOVES)}", field="status")
     if data.status == "sent":
-        policy.require_case_worker(actor, case, "send a referral")
+        policy.require_case_work(actor, case, "send a referral")
     elif data.status in ("accepted", "declined"):
         policy.require_referral_decider(actor, case, referral.to_agency, registry.name(referral.to_agency))
     else:

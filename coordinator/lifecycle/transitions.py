@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import audit, cases, events
+from coordinator import audit, events, policy
 from coordinator.errors import Conflict
 from coordinator.models import Case, CaseRevision
 from coordinator.policy import Actor
@@ -89,7 +89,7 @@ def _require_allowed(case: Case, transition: Transition, stage: str) -> None:
     if stage in transition.allowed_from:
         return
     if stage == CLOSED and case.closed_at is not None:
-        raise cases.closed_conflict(case.reference, case.closed_at)
+        raise policy.closed_case(case)
     if stage != CLOSED and transition.allowed_from == {CLOSED}:
         raise Conflict(f"case {case.reference} is open: there is nothing to reopen")
     raise Conflict(f"case {case.reference} is at the stage {stage.replace('_', ' ')}: it cannot be "

@@ -84,15 +84,14 @@ async def _follow_up_sections(db: AsyncSession, registry: AgencyRegistry, actor:
     holder = await safety_plans.holder(db, case.id)
     views = await follow_ups.case_follow_ups(db, registry, actor, case.id, channel="page")
     agencies = [link.agency for link in case.agencies]
-    open_case = case.closed_at is None
     return {
         "safety_plan": await safety_plans.current_plan(db, registry, actor, case, channel="page"),
         "plan_holder": holder, "plan_labels": safety_plans.section_labels(case.kind),
-        "can_write_plan": open_case and policy.may_write_safety_plan(actor, holder),
+        "can_write_plan": policy.may_write_safety_plan(actor, case, holder),
         "follow_ups": views, "not_reached_days": follow_ups.not_reached_days(v.row for v in views),
-        "follow_up_agencies": [a for a in agencies if open_case and policy.may_follow_up_for(actor, a)],
-        "can_record_outcome": {v.row.id for v in views if open_case and v.row.outcome is None
-                               and policy.may_follow_up_for(actor, v.row.agency)},
+        "follow_up_agencies": [a for a in agencies if policy.may_follow_up_for(actor, case, a)],
+        "can_record_outcome": {v.row.id for v in views if v.row.outcome is None
+                               and policy.may_follow_up_for(actor, case, v.row.agency)},
         "follow_up_choices": {"methods": follow_ups.METHODS, "outcomes": follow_ups.OUTCOMES, "risks": RISK_LEVELS,
                               "questions": follow_ups.QUESTIONS, "task_rows": range(TASK_ROWS)},
         "follow_up_error": None, "follow_up_form": "", "follow_up_values": NO_VALUES,
@@ -106,7 +105,6 @@ async def _threat_sections(db: AsyncSession, registry: AgencyRegistry, actor: Ac
         return {"threat": None}
     today = utcnow().date()
     agencies = cases.agencies_of(case)
-    open_case = case.closed_at is None
     plan = await threat_plans.case_plan(db, registry, case.id)
     people = (await db.execute(select(User.id, User.display_name, User.agency).where(
         User.agency.in_(agencies), User.active.is_(True)).order_by(User.display_name))).all()
@@ -114,10 +112,10 @@ async def _threat_sections(db: AsyncSession, registry: AgencyRegistry, actor: Ac
         "plan": plan, "review_now": {i.task.id for i in plan.items if threat_plans.review_now(i.task, today)},
         "catalogue": strategies.catalogue(registry).offered_to(agencies),
         "domain_labels": strategies.DOMAIN_LABELS, "letters": STRATEGY_DOMAINS,
-        "can_plan_for": [a for a in agencies if open_case and policy.may_change_task(actor, a)],
-        "can_keep": open_case and (policy.coordinates(actor) or policy.on_case(actor.agency, agencies)),
-        "can_set_monitoring": open_case and policy.coordinates(actor),
-        "can_log_contact": open_case and policy.on_case(actor.agency, agencies),
+        "can_plan_for": [a for a in agencies if policy.may_change_task(actor, case, a)],
+        "can_keep": policy.may_keep_plan(actor, case, threat_plans.plan_agencies([i.task for i in plan.items])),
+        "can_set_monitoring": policy.may_set_monitoring(actor, case),
+        "can_log_contact": policy.may_log_contact(actor, case, agencies),
         "people": people, "contact_log": await threat_plans.contact_log(db, registry, actor, case, channel="page"),
         "monitoring": threat_plans.MONITORING, "channels": threat_plans.CHANNELS,
         "contact_about": threat_plans.CONTACT_ABOUT,

@@ -98,7 +98,7 @@ async def assign_task_page(
     case_id: FromPath[int],
 ) -> Redirect:
     form = await request.form()
-    await tasks.assign_task(db, registry, current_actor(request), case_id, task_from_form(form))
+    await tasks.give_task(db, registry, current_actor(request), case_id, task_from_form(form))
     await db.commit()
     return Redirect(f"/cases/{case_id}#tasks", status_code=303)
 
@@ -130,5 +130,6 @@ async def change_task_page(
     if not is_htmx(request):
         return Redirect(f"/cases/{task.case_id}#task-{task.id}", status_code=303)
     return Template("_task.html", status_code=status, context={
-        "task": task, "today": utcnow().date(), "can_change": policy.may_change_task(actor, task.agency), "error": error,
+        "task": task, "today": utcnow().date(), "error": error,
+        "can_change": policy.may_change_task(actor, await cases.case_state(db, task.case_id), task.agency),
     })
