@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from coordinator import audit, events, policy
-from coordinator.errors import CaseClosed, Conflict, Invalid, NotFound
+from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.hookspecs import CaseFacts, TaskTemplate
 from coordinator.lifecycle import duties
 from coordinator.limits import Count, Key, Line, ListOf, OneOf, Text
@@ -297,24 +297,22 @@ async def add_agency(session: AsyncSession, registry: AgencyRegistry, actor: Act
     return case
 
 
-def closed_conflict(reference: str, closed_at: dt.datetime) -> CaseClosed:
-    return CaseClosed(f"this case is closed: case {reference} was closed on {closed_at.date().isoformat()} and is "
-                    "read-only (a coordinator can reopen it)")
-
-
 def ensure_open(case: Case) -> None:
-    if case.closed_at is not None:
-        raise closed_conflict(case.reference, case.closed_at)
+    policy.require_open(case)
 
 
-_CLOSED = select(Case.reference, Case.closed_at).where(Case.id == bindparam("case_id"))  # built once: every change runs it
+_STATE = select(Case.reference, Case.closed_at).where(Case.id == bindparam("case_id"))  # built once: every change runs it
+
+
+async def case_state(session: AsyncSession, case_id: int) -> policy.CaseState:
+    """Whether the case is open (its reference and closing date), without loading it: enough for
+    the rules that ask only that."""
+    return (await session.execute(_STATE, {"case_id": case_id})).one()
 
 
 async def ensure_case_open(session: AsyncSession, case_id: int) -> None:
     """``ensure_open`` without loading the case."""
-    reference, closed_at = (await session.execute(_CLOSED, {"case_id": case_id})).one()
-    if closed_at is not None:
-        raise closed_conflict(reference, closed_at)
+    policy.require_open(await case_state(session, case_id))
 
 
 async def agencies_on(session: AsyncSession, case_id: int) -> list[str]:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -302,11 +304,24 @@ class Service(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+OPEN_REFERRAL_STATUSES = ("draft", "sent", "accepted")
+OPEN_REFERRAL = f"status IN ({', '.join(repr(status) for status in OPEN_REFERRAL_STATUSES)})"
+PENDING_CLOSURE = "status = 'requested'"
+
+
 class Referral(Base):
     """The survivor referred to an installed agency or a directory service (GBV step 4), with
     the consent that covers what it shares; states draft, sent, accepted, declined, completed."""
 
     __tablename__ = "referrals"
+    # At most one open referral (draft, sent or accepted) per case and receiving agency or service:
+    # the database decides, so two made at once cannot both be written.
+    __table_args__ = (
+        Index("uq_referrals_open_to_agency", "case_id", "to_agency", unique=True,
+              sqlite_where=text(OPEN_REFERRAL), postgresql_where=text(OPEN_REFERRAL)),
+        Index("uq_referrals_open_to_service", "case_id", "service_id", unique=True,
+              sqlite_where=text(OPEN_REFERRAL), postgresql_where=text(OPEN_REFERRAL)),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -341,6 +356,9 @@ class Closure(Base):
     review's missing items, and a supervisor's decision (never the requester's)."""
 
     __tablename__ = "closures"
+    # At most one request per case awaits its decision: the database decides (two at once cannot both be written).
+    __table_args__ = (Index("uq_closures_one_pending", "case_id", unique=True,
+                            sqlite_where=text(PENDING_CLOSURE), postgresql_where=text(PENDING_CLOSURE)),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -354,6 +372,9 @@ class Closure(Base):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[dt.datetime | None] = mapped_column()
     decision_note: Mapped[str | None] = mapped_column(Text)
+    # The role map as it stood when the approval closed the case (JSON list of assignments):
+    # reopening restores it.
+    role_map: Mapped[str] = mapped_column(Text, default="[]")
 
 
 class Reopening(Base):

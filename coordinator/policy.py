@@ -19,7 +19,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
-from coordinator.errors import Forbidden, NotFound
+from coordinator.errors import CaseClosed, Conflict, Forbidden, NotFound
 
 
 @dataclass(frozen=True)
@@ -60,11 +60,32 @@ def require_coordinator(actor: Actor, doing: str) -> None:
 
 # --- cases -----------------------------------------------------------------------------------
 
-class CaseLike(Protocol):
+class CaseState(Protocol):
+    """Enough of a case to say whether it is open (a loaded case, or its reference and closing date)."""
+
+    reference: str
+    closed_at: object
+
+
+class CaseLike(CaseState, Protocol):
     id: int
     created_by_id: int
     lead_agency: str | None
-    closed_at: object
+
+
+def is_open(case: CaseState) -> bool:
+    """A closed case is read-only: every rule that changes a case asks this first."""
+    return case.closed_at is None
+
+
+def closed_case(case: CaseState) -> CaseClosed:
+    return CaseClosed(f"this case is closed: case {case.reference} was closed on {case.closed_at.date().isoformat()} "
+                      "and is read-only (a coordinator can reopen it)")
+
+
+def require_open(case: CaseState) -> None:
+    if not is_open(case):
+        raise closed_case(case)
 
 
 def on_case(agency: str | None, case_agencies: Collection[str]) -> bool:
@@ -101,6 +122,43 @@ def require_case_worker(actor: Actor, case: CaseLike, doing: str) -> None:
         raise Forbidden(f"only the survivor's case worker (a coordinator or the lead agency) can {doing}")
 
 
+def may_work_case(actor: Actor, case: CaseLike) -> bool:
+    """Edit, reassess and move an open case, request its closure, refer her and send referrals:
+    her case worker."""
+    return is_open(case) and is_case_worker(actor, case)
+
+
+def require_case_work(actor: Actor, case: CaseLike, doing: str) -> None:
+    if may_work_case(actor, case):
+        return
+    require_open(case)
+    require_case_worker(actor, case, doing)
+
+
+def may_reopen(actor: Actor, case: CaseState) -> bool:
+    """A closed case is reopened by a coordinator."""
+    return not is_open(case) and coordinates(actor)
+
+
+def require_reopener(actor: Actor, case: CaseState) -> None:
+    if may_reopen(actor, case):
+        return
+    require_coordinator(actor, "reopen a case")
+    raise Conflict(f"case {case.reference} is open: there is nothing to reopen")
+
+
+def may_change_role_map(actor: Actor, case: CaseState) -> bool:
+    """Between meetings only a coordinator changes the role map of an open case (the lead agency included)."""
+    return is_open(case) and coordinates(actor)
+
+
+def require_role_map_changer(actor: Actor, case: CaseState) -> None:
+    if may_change_role_map(actor, case):
+        return
+    require_open(case)
+    raise Forbidden("between meetings only a coordinator changes the role map")
+
+
 def may_see_disclosures(actor: Actor, case: CaseLike) -> bool:
     """A supervisor or coordinator, or the survivor's case worker (who answers the survivor's question)."""
     return is_case_worker(actor, case)
@@ -117,6 +175,18 @@ def require_supervisor(actor: Actor, doing: str) -> None:
         raise Forbidden(f"only a supervisor can {doing}")
 
 
+def may_decide_closure(actor: Actor, requested_by_id: int) -> bool:
+    """A closure is decided by a supervisor other than the person who requested it."""
+    return actor.role == APPROVER_ROLE and actor.id != requested_by_id
+
+
+def require_closure_decider(actor: Actor, requested_by_id: int) -> None:
+    if may_decide_closure(actor, requested_by_id):
+        return
+    require_supervisor(actor, "approve or refuse a closure")
+    raise Forbidden("a closure is decided by a supervisor other than the person who requested it")
+
+
 def may_open_consent_register(actor: Actor, recorded_by_agencies: Collection[str]) -> bool:
     """A closed case's consent records: supervisors, and the agencies that recorded them."""
     return actor.role == APPROVER_ROLE or (actor.agency is not None and actor.agency in recorded_by_agencies)
@@ -127,14 +197,53 @@ def may_see_plugin_failures(actor: Actor) -> bool:
     return coordinates(actor)
 
 
-def may_change_task(actor: Actor, task_agency: str) -> bool:
-    """Only the owning agency, or someone who coordinates, changes a task."""
-    return actor.agency == task_agency or coordinates(actor)
+def may_change_task(actor: Actor, case: CaseState, task_agency: str) -> bool:
+    """Only the owning agency, or someone who coordinates, changes a task (or adds one for the
+    agency), on an open case."""
+    return is_open(case) and (actor.agency == task_agency or coordinates(actor))
 
 
-def require_task_change(actor: Actor, task_agency: str, agency_name: str) -> None:
-    if not may_change_task(actor, task_agency):
-        raise Forbidden(f"only {agency_name} or a coordinator can change this task")
+def require_task_change(actor: Actor, case: CaseState, task_agency: str, agency_name: str) -> None:
+    if may_change_task(actor, case, task_agency):
+        return
+    require_open(case)
+    raise Forbidden(f"only {agency_name} or a coordinator can change this task")
+
+
+def may_give_task(actor: Actor, case: CaseState) -> bool:
+    """An extra task given by hand to an agency on an open case, beyond its own list: a coordinator.
+    (A conference's actions, a plan's items and a follow-up's tasks have their own rules.)"""
+    return is_open(case) and coordinates(actor)
+
+
+def require_task_giver(actor: Actor, case: CaseState) -> None:
+    if may_give_task(actor, case):
+        return
+    require_open(case)
+    raise Forbidden("only a coordinator can assign a task to an agency")
+
+
+def may_keep_plan(actor: Actor, case: CaseState, plan_agencies: Collection[str]) -> bool:
+    """Say why a threat-assessment plan keeps a separation without containment or support: the
+    agencies that deliver the plan's items, or someone who coordinates, on an open case."""
+    return is_open(case) and (coordinates(actor) or (actor.agency is not None and actor.agency in plan_agencies))
+
+
+def require_plan_keeper(actor: Actor, case: CaseState, plan_agencies: Collection[str]) -> None:
+    if may_keep_plan(actor, case, plan_agencies):
+        return
+    require_open(case)
+    raise Forbidden("only an agency that delivers an item of the plan, or a coordinator, says why the plan is kept")
+
+
+def may_set_monitoring(actor: Actor, case: CaseState) -> bool:
+    """A threat-assessment case's monitoring status: a coordinator, on an open case."""
+    return is_open(case) and coordinates(actor)
+
+
+def may_log_contact(actor: Actor, case: CaseState, case_agencies: Collection[str]) -> bool:
+    """The contact log of a threat-assessment case: the agencies on it, on an open case."""
+    return is_open(case) and on_case(actor.agency, case_agencies)
 
 
 def require_override_decider(actor: Actor, requested_by_id: int) -> None:
@@ -149,25 +258,30 @@ def require_survivor_notice_recorder(actor: Actor, case: CaseLike, requested_by_
         raise Forbidden("only the requester, a supervisor or the case worker records whether the survivor was told")
 
 
-def may_write_safety_plan(actor: Actor, holder: str | None) -> bool:
-    """The safety plan: the agency holding safety planning in the role map, or someone who
-    coordinates (writing on that agency's behalf); nobody while no agency holds it."""
-    return holder is not None and (coordinates(actor) or actor.agency == holder)
+def may_write_safety_plan(actor: Actor, case: CaseState, holder: str | None) -> bool:
+    """The safety plan of an open case: the agency holding safety planning in the role map, or
+    someone who coordinates (writing on that agency's behalf); nobody while no agency holds it."""
+    return is_open(case) and holder is not None and (coordinates(actor) or actor.agency == holder)
 
 
-def require_safety_plan_writer(actor: Actor, holder: str, holder_name: str) -> None:
-    if not may_write_safety_plan(actor, holder):
-        raise Forbidden(f"only {holder_name} (holding safety planning) or a coordinator can change the safety plan")
+def require_safety_plan_writer(actor: Actor, case: CaseState, holder: str, holder_name: str) -> None:
+    if may_write_safety_plan(actor, case, holder):
+        return
+    require_open(case)
+    raise Forbidden(f"only {holder_name} (holding safety planning) or a coordinator can change the safety plan")
 
 
-def may_follow_up_for(actor: Actor, agency: str) -> bool:
-    """Plan a follow-up contact for an agency, or record its outcome: that agency, or someone who coordinates."""
-    return actor.agency == agency or coordinates(actor)
+def may_follow_up_for(actor: Actor, case: CaseState, agency: str) -> bool:
+    """Plan a follow-up contact for an agency, or record its outcome, on an open case: that
+    agency, or someone who coordinates."""
+    return is_open(case) and (actor.agency == agency or coordinates(actor))
 
 
-def require_follow_up_for(actor: Actor, agency: str, agency_name: str, doing: str) -> None:
-    if not may_follow_up_for(actor, agency):
-        raise Forbidden(f"only {agency_name} or a coordinator can {doing}")
+def require_follow_up_for(actor: Actor, case: CaseState, agency: str, agency_name: str, doing: str) -> None:
+    if may_follow_up_for(actor, case, agency):
+        return
+    require_open(case)
+    raise Forbidden(f"only {agency_name} or a coordinator can {doing}")
 
 
 def may_see_referral(actor: Actor, case_agencies: Collection[str], to_agency: str | None, status: str) -> bool:
@@ -178,8 +292,10 @@ def may_see_referral(actor: Actor, case_agencies: Collection[str], to_agency: st
 
 
 def may_decide_referral(actor: Actor, case: CaseLike, to_agency: str | None) -> bool:
-    """Accept or decline: the agency it is sent to; for a service outside the system, the case
-    worker records the service's answer."""
+    """Accept or decline, on an open case: the agency it is sent to; for a service outside the
+    system, the case worker records the service's answer."""
+    if not is_open(case):
+        return False
     if to_agency is not None:
         return actor.agency == to_agency
     return is_case_worker(actor, case)
@@ -187,30 +303,34 @@ def may_decide_referral(actor: Actor, case: CaseLike, to_agency: str | None) -> 
 
 def require_referral_decider(actor: Actor, case: CaseLike, to_agency: str | None, agency_name: str) -> None:
     if not may_decide_referral(actor, case, to_agency):
+        require_open(case)
         raise Forbidden(f"only {agency_name} accepts or declines a referral to it" if to_agency is not None else
                         "only the survivor's case worker records a service's answer to a referral")
 
 
 def may_complete_referral(actor: Actor, case: CaseLike, to_agency: str | None) -> bool:
-    """Record the outcome: the agency it was sent to, or the case worker."""
-    return (to_agency is not None and actor.agency == to_agency) or is_case_worker(actor, case)
+    """Record the outcome, on an open case: the agency it was sent to, or the case worker."""
+    return is_open(case) and ((to_agency is not None and actor.agency == to_agency) or is_case_worker(actor, case))
 
 
 def require_referral_completer(actor: Actor, case: CaseLike, to_agency: str | None, agency_name: str) -> None:
     if not may_complete_referral(actor, case, to_agency):
+        require_open(case)
         raise Forbidden(f"only {agency_name if to_agency else 'the service'} or the survivor's case worker "
                         "records the outcome of a referral")
 
 
 def may_note_referral(actor: Actor, case: CaseLike, to_agency: str | None, case_agencies: Collection[str]) -> bool:
-    """Notes on accompanying and advocating for her: the case worker, and the agency it was sent
-    to once it is on the case."""
-    return is_case_worker(actor, case) or (actor.agency == to_agency and on_case(actor.agency, case_agencies))
+    """Notes on accompanying and advocating for her, on an open case: the case worker, and the
+    agency it was sent to once it is on the case."""
+    return is_open(case) and (is_case_worker(actor, case)
+                              or (actor.agency == to_agency and on_case(actor.agency, case_agencies)))
 
 
 def require_referral_note_writer(actor: Actor, case: CaseLike, to_agency: str | None,
                                  case_agencies: Collection[str]) -> None:
     if not may_note_referral(actor, case, to_agency, case_agencies):
+        require_open(case)
         raise Forbidden("only the survivor's case worker, or the agency that took the referral, adds notes to it")
 
 
@@ -227,17 +347,22 @@ def require_directory_keeper(actor: Actor, doing: str) -> None:
 SURVEY_ROLES = ("member", "coordinator", "supervisor")  # people who work cases: a supervisor or another caseworker
 
 
-def may_administer_survey(actor: Actor, caseworker_id: int | None) -> bool:
-    """The feedback survey (GBV step 6): a supervisor or another caseworker, never her own caseworker."""
-    return actor.role in SURVEY_ROLES and actor.id is not None and actor.id != caseworker_id
+def may_administer_survey(actor: Actor, case: CaseState, caseworker_id: int | None) -> bool:
+    """The feedback survey (GBV step 6), once the case is closed: a supervisor or another
+    caseworker, never her own caseworker."""
+    return (not is_open(case) and actor.role in SURVEY_ROLES and actor.id is not None
+            and actor.id != caseworker_id)
 
 
-def require_survey_administrator(actor: Actor, caseworker_id: int | None) -> None:
+def require_survey_administrator(actor: Actor, case: CaseState, caseworker_id: int | None) -> None:
+    if may_administer_survey(actor, case, caseworker_id):
+        return
+    if is_open(case):
+        raise Conflict(f"case {case.reference} is open: the feedback survey is given after the case closes")
     if actor.role in SURVEY_ROLES and actor.id == caseworker_id:
         raise Forbidden("you are the survivor's caseworker: the feedback survey is given by a supervisor or another "
                         "caseworker, so that she can answer freely")
-    if not may_administer_survey(actor, caseworker_id):
-        raise Forbidden("only a supervisor or another caseworker administers the feedback survey")
+    raise Forbidden("only a supervisor or another caseworker administers the feedback survey")
 
 
 def may_see_feedback_report(actor: Actor) -> bool:
@@ -261,6 +386,11 @@ class ParticipantLike(Protocol):
 def may_hold_participant_role(actor: Actor, role: str) -> bool:
     """Running a meeting is for people who coordinate; any other role is open to anyone."""
     return role not in CHAIRING_ROLES or coordinates(actor)
+
+
+def may_chair_conference(chair: Actor) -> bool:
+    """The chair named when a conference is scheduled: someone who coordinates."""
+    return may_hold_participant_role(chair, "chair")
 
 
 def require_invited(participant: ParticipantLike | None, conference_id: int) -> ParticipantLike:
@@ -386,11 +516,11 @@ class Permissions:
     def see_plugin_failures(self) -> bool:
         return may_see_plugin_failures(self.actor)
 
-    def change_task(self, task: object) -> bool:
-        return may_change_task(self.actor, task.agency)
+    def change_task(self, task: object, case: CaseState) -> bool:
+        return may_change_task(self.actor, case, task.agency)
 
     def record_on(self, case: object) -> bool:
-        return on_case(self.actor.agency, [link.agency for link in case.agencies]) and case.closed_at is None
+        return is_open(case) and on_case(self.actor.agency, [link.agency for link in case.agencies])
 
     def correct(self, item: object) -> bool:
         """Only the owning agency corrects, and only the newest version."""
@@ -405,7 +535,7 @@ class Permissions:
 
     def edit_case(self, case: CaseLike) -> bool:
         """Edit, reassess and move the case: its case worker (a coordinator or the lead agency)."""
-        return is_case_worker(self.actor, case) and case.closed_at is None
+        return may_work_case(self.actor, case)
 
     @property
     def decide_overrides(self) -> bool:
@@ -414,37 +544,33 @@ class Permissions:
 
     def decide_closure(self, closure: object) -> bool:
         """A supervisor other than the person who requested it."""
-        return self.actor.role == APPROVER_ROLE and self.actor.id != closure.requested_by_id
+        return may_decide_closure(self.actor, closure.requested_by_id)
 
     def reopen(self, case: CaseLike) -> bool:
-        return coordinates(self.actor) and case.closed_at is not None
+        return may_reopen(self.actor, case)
 
     def change_role_map(self, case: CaseLike) -> bool:
-        """Between meetings only a coordinator changes the role map (the lead agency included)."""
-        return coordinates(self.actor) and case.closed_at is None
+        return may_change_role_map(self.actor, case)
 
     def refer(self, case: CaseLike) -> bool:
         """Refer the survivor to a service: her case worker, on an open case."""
-        return is_case_worker(self.actor, case) and case.closed_at is None
+        return may_work_case(self.actor, case)
 
     def decide_referral(self, referral: object, case: CaseLike) -> bool:
-        return (referral.status == "sent" and case.closed_at is None
-                and may_decide_referral(self.actor, case, referral.to_agency))
+        return referral.status == "sent" and may_decide_referral(self.actor, case, referral.to_agency)
 
     def complete_referral(self, referral: object, case: CaseLike) -> bool:
-        return (referral.status == "accepted" and case.closed_at is None
-                and may_complete_referral(self.actor, case, referral.to_agency))
+        return referral.status == "accepted" and may_complete_referral(self.actor, case, referral.to_agency)
 
     def note_referral(self, referral: object, case: object) -> bool:
-        return case.closed_at is None and may_note_referral(
-            self.actor, case, referral.to_agency, [link.agency for link in case.agencies])
+        return may_note_referral(self.actor, case, referral.to_agency, [link.agency for link in case.agencies])
 
     @property
     def keep_directory(self) -> bool:
         return may_keep_directory(self.actor)
 
     def administer_survey(self, case: CaseLike, caseworker_id: int | None) -> bool:
-        return case.closed_at is not None and may_administer_survey(self.actor, caseworker_id)
+        return may_administer_survey(self.actor, case, caseworker_id)
 
     @property
     def see_feedback_report(self) -> bool:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from coordinator import audit, events, policy
-from coordinator.cases import agencies_on, ensure_case_open, ensure_open, load_case
+from coordinator.cases import agencies_on, case_state, load_case
 from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.hookspecs import TASK_DOMAINS
 from coordinator.limits import Id, Key, Line, OneOf
@@ -81,8 +81,7 @@ async def set_status(
     live action, read with its conference's checks): it is not read again."""
     if status not in STATUSES:
         raise Invalid(f"status must be one of {', '.join(STATUSES)}", field="status")
-    policy.require_task_change(actor, task.agency, registry.name(task.agency))
-    await ensure_case_open(session, task.case_id)
+    policy.require_task_change(actor, await case_state(session, task.case_id), task.agency, registry.name(task.agency))
     if task.version != version:
         raise _changed_meanwhile(task)
     reason = (reason or "").strip() or None
@@ -101,15 +100,21 @@ async def set_status(
     return task
 
 
+async def give_task(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int,
+                    task_in: TaskIn) -> Task:
+    """A coordinator gives an agency an extra task on a case, with a due date."""
+    policy.require_task_giver(actor, await case_state(session, case_id))
+    return await assign_task(session, registry, actor, case_id, task_in, source="coordinator")
+
+
 async def assign_task(
     session: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int, task_in: TaskIn, *,
-    source: str = "coordinator", conference_id: int | None = None,
+    source: str, conference_id: int | None = None,
 ) -> Task:
-    """A coordinator gives an agency an extra task on a case, with a due date."""
-    if source == "coordinator":
-        policy.require_coordinator(actor, "assign a task to an agency")
+    """A new task of an agency on an open case, from ``source``: the caller has applied the rule
+    of that source (``give_task``, a conference's action, a plan's item, a follow-up's outcome)."""
     case = await load_case(session, case_id)
-    ensure_open(case)
+    policy.require_open(case)
     if task_in.agency not in registry:
         raise Invalid(f"no agency {task_in.agency!r} is installed", field="agency")
     if not any(a.agency == task_in.agency for a in case.agencies):

@@ -152,7 +152,7 @@ async def assign_case_role(session: AsyncSession, registry: AgencyRegistry, acto
     """A coordinator changes the role map between meetings (the lead agency at any time)."""
     policy.require_coordinator(actor, "change the role map outside a conference")
     case = await cases.load_case(session, case_id)
-    cases.ensure_open(case)
+    policy.require_role_map_changer(actor, case)
     await _give_role(session, registry, actor, None, case, responsibility_label(registry, data.responsibility), data)
 
 

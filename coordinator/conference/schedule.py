@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from coordinator import audit, cases, policy
+from coordinator.accounts import actor_of
 from coordinator.conference.participation import InviteIn, active_user, check_invite
 from coordinator.errors import Invalid
 from coordinator.lifecycle import case_events
@@ -78,7 +79,7 @@ async def schedule_conference(session: AsyncSession, registry: AgencyRegistry, a
     if data.scheduled_at.tzinfo is None:
         raise Invalid("give the date and time with a time zone, e.g. 2026-12-01T10:00:00Z", field="scheduled_at")
     chair = await active_user(session, data.chair_id, "chair_id")
-    if chair.role not in policy.COORDINATING_ROLES:
+    if not policy.may_chair_conference(actor_of(chair)):
         raise Invalid(f"{chair.display_name} cannot chair: the chair must be a coordinator", field="chair_id")
     found = await _agenda_cases(session, list(dict.fromkeys(data.case_ids)))
     invited: dict[int, tuple[User, str]] = {}

@@ -18,15 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from coordinator import audit, cases, events, policy
 from coordinator.cases import RISK_LEVELS, KeyDateIn, PersonIn, level_from_score
 from coordinator.errors import Conflict, Invalid
-from coordinator.lifecycle import case_events
+from coordinator.lifecycle import case_events, transitions
+from coordinator.lifecycle.transitions import OPEN_STAGES
 from coordinator.limits import Count, Id, ListOf, OneOf, Text
 from coordinator.models import Case, CasePerson, CaseRevision, KeyDate, User
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 from coordinator.settings import ReferralThresholds
-
-# Closing is its own step, with a criterion, a review and a supervisor's approval.
-OPEN_STAGES = ("referral", "information_gathering", "conference", "action_plan", "follow_up")
 
 
 @dataclass
@@ -68,8 +66,7 @@ def _reason(text: str) -> str:
 
 async def _editable(session: AsyncSession, actor: Actor, case_id: int, doing: str) -> Case:
     case = await cases.case_for(session, actor, case_id)
-    cases.ensure_open(case)
-    policy.require_case_worker(actor, case, doing)
+    policy.require_case_work(actor, case, doing)
     return case
 
 
@@ -80,7 +77,7 @@ async def _new_version(session: AsyncSession, case: Case, seen: int, **values: o
         .values(version=seen + 1, **values))
     if changed.rowcount != 1:
         await session.refresh(case)
-        cases.ensure_open(case)
+        policy.require_open(case)
         raise Conflict(f"case {case.reference} was changed by someone else meanwhile (you saw version {seen}, it is "
                        f"now version {case.version}): reload it and try again", field="version")
     return seen + 1
@@ -206,9 +203,8 @@ async def move_stage(session: AsyncSession, actor: Actor, case_id: int, data: St
         raise Invalid("closing a case is its own step: request its closure", field="stage")
     if data.stage == case.stage:
         raise Invalid(f"the case is already at the stage {data.stage.replace('_', ' ')}", field="stage")
-    version = await _new_version(session, case, data.version, stage=data.stage)
-    await _record(session, actor, case, version, "stage_moved", reason, {"stage": [case.stage, data.stage]})
-    await session.refresh(case)
+    await transitions.move(session, actor, case, transitions.STAGE_MOVE, seen=data.version, reason=reason,
+                           to=data.stage)
     return case
 
 

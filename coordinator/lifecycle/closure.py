@@ -17,16 +17,16 @@ import json
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import audit, cases, events, policy
-from coordinator.errors import Conflict, Forbidden, Invalid, NotFound
-from coordinator.lifecycle import follow_ups
+from coordinator.errors import Conflict, Invalid, NotFound
+from coordinator.lifecycle import follow_ups, transitions
 from coordinator.limits import Id, Key, ListOf, OneOf, Text
 from coordinator.models import (
     AgendaItem,
     Case,
-    CaseRevision,
     Closure,
     Conference,
     Consent,
@@ -53,6 +53,8 @@ CRITERIA = {
     "not_reached": "The survivor could not be reached for at least 30 days",
 }
 TASK_DECISIONS = ("done", "not_applicable", "hand_over")
+# What a closure keeps of each role assignment, to restore it on reopening.
+ROLE_FIELDS = ("responsibility", "agency", "person_id", "status", "conference_id")
 
 
 @dataclass
@@ -159,11 +161,14 @@ async def pending(session: AsyncSession, case_id: int) -> Closure | None:
         Closure.case_id == case_id, Closure.status == "requested"))).scalar()
 
 
+def _one_pending(case: Case) -> Conflict:
+    return Conflict(f"a closure of case {case.reference} is already awaiting a supervisor's decision")
+
+
 async def request_closure(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int,
                           data: ClosureIn, today: dt.date) -> Closure:
     case = await cases.case_for(session, actor, case_id)
-    cases.ensure_open(case)
-    policy.require_case_worker(actor, case, "request the case's closure")
+    policy.require_case_work(actor, case, "request the case's closure")
     reasons = _text(data.reasons, "reasons", "the specific reasons for closing")
     if data.criterion not in CRITERIA:
         raise Invalid(f"criterion must be one of {', '.join(CRITERIA)}", field="criterion")
@@ -174,16 +179,20 @@ async def request_closure(session: AsyncSession, registry: AgencyRegistry, actor
         if follow_ups.not_reached_days(attempts) is None:
             raise Invalid("the follow-ups do not show 30 days or more without reaching the survivor",
                           field="criterion")
-    if await pending(session, case.id) is not None:
-        raise Conflict(f"a closure of case {case.reference} is already awaiting a supervisor's decision")
+    if await pending(session, case.id) is not None:  # the usual answer; the index below decides a tie
+        raise _one_pending(case)
+    seen = case.version
     await _review_tasks(session, registry, actor, case, data.tasks)
     closure = Closure(case_id=case.id, criterion=data.criterion, closing_on=data.closing_on, reasons=reasons,
                       missing_items=json.dumps(await file_review(session, case)), requested_by_id=actor.id)
-    session.add(closure)
-    await session.flush()
-    await audit.record(session, actor, "case.closure_requested", case_id=case.id, subject=f"closure:{closure.id}",
-                       criterion=data.criterion, closing_on=data.closing_on)
-    events.case_changed(session, case.id, "case")
+    try:
+        async with session.begin_nested():
+            session.add(closure)
+    except IntegrityError:  # a twin request was written meanwhile (uq_closures_one_pending)
+        raise _one_pending(case) from None
+    await transitions.move(session, actor, case, transitions.CLOSURE_REQUEST, seen=seen, reason=reasons,
+                           changes={"closure": [None, "requested"]}, subject=f"closure:{closure.id}",
+                           criterion=data.criterion, closing_on=data.closing_on)
     return closure
 
 
@@ -194,68 +203,87 @@ async def decide_closure(session: AsyncSession, actor: Actor, case_id: int, clos
     closure = await session.get(Closure, closure_id)
     if closure is None or closure.case_id != case.id:
         raise NotFound(f"no closure {closure_id} on case {case_id}")
-    policy.require_supervisor(actor, "approve or refuse a closure")
-    if actor.id == closure.requested_by_id:
-        raise Forbidden("a closure is decided by a supervisor other than the person who requested it")
+    policy.require_closure_decider(actor, closure.requested_by_id)
     note = data.note.strip()
     if not data.approve and not note:
         raise Invalid("say why the closure is refused", field="note")
     now = utcnow()
+    status = "approved" if data.approve else "refused"
+    values: dict[str, object] = {"status": status, "decided_by_id": actor.id, "decided_at": now,
+                                 "decision_note": note or None}
+    if data.approve:
+        values["role_map"] = json.dumps(await _current_roles(session, case.id))
     decided = await session.execute(update(Closure).where(Closure.id == closure.id, Closure.status == "requested")
-                                    .values(status="approved" if data.approve else "refused", decided_by_id=actor.id,
-                                            decided_at=now, decision_note=note or None))
+                                    .values(**values))
     if decided.rowcount != 1:
         raise Conflict(f"closure {closure.id} has been decided already")
-    await audit.record(session, actor, f"case.closure_{'approved' if data.approve else 'refused'}",
-                       case_id=case.id, subject=f"closure:{closure.id}")
     if data.approve:
+        await audit.record(session, actor, "case.closure_approved", case_id=case.id, subject=f"closure:{closure.id}")
         await _close(session, actor, case, closure, now)
-    events.case_changed(session, case.id, "case")
+    else:
+        await transitions.move(session, actor, case, transitions.CLOSURE_REFUSAL, seen=case.version, reason=note,
+                               changes={"closure": ["requested", "refused"]}, subject=f"closure:{closure.id}")
     await session.refresh(closure)
     return closure
 
 
+async def _current_roles(session: AsyncSession, case_id: int) -> list[dict]:
+    """The case's role map as it stands, as the closure keeps it for a reopening."""
+    held = (await session.execute(select(RoleAssignment).where(
+        RoleAssignment.case_id == case_id, RoleAssignment.ended_at.is_(None)).order_by(RoleAssignment.id))).scalars()
+    return [{name: getattr(role, name) for name in ROLE_FIELDS} for role in held]
+
+
+async def _settle_pending(session: AsyncSession, case_id: int, now: dt.datetime, why: str) -> None:
+    """No other request outlives a closure or a reopening: it would close the case again later."""
+    await session.execute(update(Closure).where(Closure.case_id == case_id, Closure.status == "requested").values(
+        status="refused", decided_at=now, decision_note=why))
+
+
 async def _close(session: AsyncSession, actor: Actor, case: Case, closure: Closure, now: dt.datetime) -> None:
     closed_at = dt.datetime.combine(closure.closing_on, now.timetz()) if closure.closing_on < now.date() else now
-    changed = await session.execute(update(Case).where(Case.id == case.id, Case.closed_at.is_(None)).values(
-        closed_at=closed_at, stage="closed", version=Case.version + 1))
-    if changed.rowcount != 1:
-        raise Conflict(f"case {case.reference} is closed already")
-    session.add(CaseRevision(case_id=case.id, version=case.version + 1, kind="closed", reason=closure.reasons,
-                             changes=json.dumps({"stage": [case.stage, "closed"], "criterion": [None, closure.criterion]}),
-                             by_id=actor.id))
+    await _settle_pending(session, case.id, now, "another closure of the case was approved")
+    scheduled = list((await session.execute(select(AgendaItem.conference_id).join(Conference).where(
+        AgendaItem.case_id == case.id, Conference.status == "scheduled"))).scalars())
+    await transitions.move(session, actor, case, transitions.CLOSURE_APPROVAL, seen=case.version,
+                           reason=closure.reasons, values={"closed_at": closed_at},
+                           changes={"criterion": [None, closure.criterion], "closure": ["requested", "approved"]},
+                           parts=("case", "roles", "overrides"), closure=closure.id, agendas_left=scheduled)
     await session.execute(update(RoleAssignment).where(
         RoleAssignment.case_id == case.id, RoleAssignment.ended_at.is_(None)).values(ended_at=now))
     await session.execute(update(Override).where(
         Override.case_id == case.id, Override.status == "approved", Override.expires_at > now).values(expires_at=now))
     await session.execute(update(Override).where(Override.case_id == case.id, Override.status == "requested").values(
         status="refused", decided_at=now, decision_note="the case closed"))
-    scheduled = list((await session.execute(select(AgendaItem.conference_id).join(Conference).where(
-        AgendaItem.case_id == case.id, Conference.status == "scheduled"))).scalars())
     await session.execute(delete(AgendaItem).where(AgendaItem.case_id == case.id,
                                                    AgendaItem.conference_id.in_(scheduled)))
     await session.execute(delete(HearingRequest).where(HearingRequest.case_id == case.id,
                                                        HearingRequest.conference_id.is_(None)))
-    await audit.record(session, actor, "case.closed", case_id=case.id, subject=f"case:{case.id}",
-                       closure=closure.id, agendas_left=scheduled)
-    events.case_changed(session, case.id, "case", "roles", "overrides")
     for conference_id in scheduled:
         events.conference_changed(session, conference_id, "agenda")
 
 
+async def _role_map_at_closure(session: AsyncSession, case_id: int) -> list[dict]:
+    """The role map as the last approved closure of the case kept it."""
+    kept = (await session.execute(select(Closure.role_map).where(
+        Closure.case_id == case_id, Closure.status == "approved").order_by(Closure.decided_at.desc(), Closure.id.desc())
+        .limit(1))).scalar()
+    return json.loads(kept or "[]")
+
+
 async def reopen(session: AsyncSession, thresholds: ReferralThresholds, actor: Actor, case_id: int,
                  data: ReopenIn, today: dt.date) -> Case:
-    """A coordinator reopens a closed case: it returns to follow-up with its history."""
+    """A coordinator reopens a closed case: it returns to follow-up with its history and the role
+    map it had when it closed."""
     policy.require_coordinator(actor, "reopen a case")
     case = await cases.case_for(session, actor, case_id)
-    if case.closed_at is None:
-        raise Conflict(f"case {case.reference} is open: there is nothing to reopen")
+    policy.require_reopener(actor, case)
     reason = _text(data.reason, "reason", "the reason for reopening")
     if data.incident_on is not None and data.incident_on > today:
         raise Invalid("the new incident cannot be in the future", field="incident_on")
-    values: dict[str, object] = {"closed_at": None, "reopened_at": utcnow(), "stage": "follow_up",
-                                 "version": case.version + 1}
-    changes: dict[str, list] = {"stage": ["closed", "follow_up"]}
+    now = utcnow()
+    values: dict[str, object] = {"closed_at": None, "reopened_at": now}
+    changes: dict[str, list] = {}
     if data.incident_on is not None:
         values["last_incident_on"] = data.incident_on
         referred = case.last_referral_on or case.created_at.date()
@@ -263,16 +291,14 @@ async def reopen(session: AsyncSession, thresholds: ReferralThresholds, actor: A
             grounds = [g for g in case.referral_grounds.split(",") if g]
             values["referral_grounds"] = ",".join(dict.fromkeys([*grounds, "repeat"]))
             changes["repeat"] = [False, True]
-    changed = await session.execute(update(Case).where(Case.id == case.id, Case.version == case.version,
-                                                       Case.closed_at.is_not(None)).values(**values))
-    if changed.rowcount != 1:
-        raise Conflict(f"case {case.reference} was changed meanwhile: reload it and try again")
+    roles = await _role_map_at_closure(session, case.id)
+    await transitions.move(session, actor, case, transitions.REOPENING, seen=case.version, reason=reason,
+                           values=values, changes=changes, parts=("case", "roles"), repeat="repeat" in changes,
+                           roles_restored=len(roles))
+    # Restored as new assignments: the role map's history keeps the ended ones and these.
+    session.add_all([RoleAssignment(case_id=case.id, assigned_by_id=actor.id, **role) for role in roles])
+    await _settle_pending(session, case.id, now, "the case was reopened")
     session.add(Reopening(case_id=case.id, reason=reason, by_id=actor.id))
-    session.add(CaseRevision(case_id=case.id, version=case.version + 1, kind="reopened", reason=reason,
-                             changes=json.dumps(changes), by_id=actor.id))
-    await audit.record(session, actor, "case.reopened", case_id=case.id, subject=f"case:{case.id}",
-                       repeat="repeat" in changes)
-    events.case_changed(session, case.id, "case")
     return await cases.load_case(session, case.id)
 
 

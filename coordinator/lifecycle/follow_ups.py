@@ -150,7 +150,7 @@ async def plan_follow_up(session: AsyncSession, registry: AgencyRegistry, actor:
     cases.ensure_open(case)
     if plan_in.agency not in cases.agencies_of(case):
         raise Invalid(f"{registry.name(plan_in.agency)} is not part of case {case.reference}", field="agency")
-    policy.require_follow_up_for(actor, plan_in.agency, registry.name(plan_in.agency), "plan its follow-ups")
+    policy.require_follow_up_for(actor, case, plan_in.agency, registry.name(plan_in.agency), "plan its follow-ups")
     if plan_in.method in CALLING_METHODS and not plan_in.safe_to_call:
         raise Invalid("it is not safe to call: choose another way to make contact", field="method")
     if plan_in.person_id is not None:
@@ -209,9 +209,8 @@ async def record_outcome(session: AsyncSession, registry: AgencyRegistry, actor:
     """Record what came of a contact attempt, its reassessment and the action plan's new tasks.
     Only the follow-up's agency or a coordinator may; ``version`` is the one the actor saw."""
     follow_up = await follow_up_for(session, actor, follow_up_id)
-    policy.require_follow_up_for(actor, follow_up.agency, registry.name(follow_up.agency), "record this outcome")
     case = await cases.load_case(session, follow_up.case_id)
-    cases.ensure_open(case)
+    policy.require_follow_up_for(actor, case, follow_up.agency, registry.name(follow_up.agency), "record this outcome")
     if follow_up.version != outcome_in.version:
         raise _changed_meanwhile(follow_up)
     if follow_up.outcome is not None:

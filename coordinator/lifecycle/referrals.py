@@ -19,6 +19,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from sqlalchemy import select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -28,14 +29,24 @@ from coordinator.consents import METHODS, ConsentIn
 from coordinator.errors import Conflict, Forbidden, Invalid, NotFound
 from coordinator.lifecycle import closure, feedback
 from coordinator.limits import Category, Id, Key, Line, ListOf, OneOf, Text
-from coordinator.models import Case, Consent, Referral, ReferralEvent, Service, Task, User, utcnow
+from coordinator.models import (
+    OPEN_REFERRAL_STATUSES,
+    Case,
+    Consent,
+    Referral,
+    ReferralEvent,
+    Service,
+    Task,
+    User,
+    utcnow,
+)
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 from coordinator.settings import ReferralThresholds
 from coordinator.tasks import CLOSED_STATUSES
 
 STATUSES = ("draft", "sent", "accepted", "declined", "completed")
-OPEN_STATUSES = ("draft", "sent", "accepted")
+OPEN_STATUSES = OPEN_REFERRAL_STATUSES
 # Each state and the one it may move to from there.
 MOVES = {"sent": "draft", "accepted": "sent", "declined": "sent", "completed": "accepted"}
 NOTE_KINDS = ("accompanying", "advocating", "other")
@@ -202,8 +213,7 @@ async def create_referral(session: AsyncSession, registry: AgencyRegistry, actor
                           data: ReferralIn) -> Referral:
     """A draft referral with her consent recorded: the case worker refers, on an open case."""
     case = await cases.case_for(session, actor, case_id)
-    cases.ensure_open(case)
-    policy.require_case_worker(actor, case, "refer the survivor to a service")
+    policy.require_case_work(actor, case, "refer the survivor to a service")
     purpose = _required(data.purpose, "purpose", "the purpose of the referral (what she needs from the service)")
     _required(data.given_by, "given_by", "who gave consent to the referral")
     if (data.to_agency is None) == (data.service_id is None):
@@ -222,6 +232,7 @@ async def create_referral(session: AsyncSession, registry: AgencyRegistry, actor
             raise Invalid(f"no service {data.service_id} is in the directory", field="service_id")
         target = service.name
         same = Referral.service_id == service.id
+    # The usual answer names the open referral; the partial unique index decides two made at once.
     waiting = (await session.execute(select(Referral.id).where(
         Referral.case_id == case.id, same, Referral.status.in_(OPEN_STATUSES)))).first()
     if waiting is not None:
@@ -230,8 +241,11 @@ async def create_referral(session: AsyncSession, registry: AgencyRegistry, actor
     referral = Referral(case_id=case.id, to_agency=data.to_agency, service_id=data.service_id, purpose=purpose,
                         consent_id=consent.id, created_by_id=actor.id,
                         history=[ReferralEvent(status="draft", by_id=actor.id)])
-    session.add(referral)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            session.add(referral)
+    except IntegrityError:  # the loser's consent goes with its transaction: nothing of it is written
+        raise Conflict(f"a referral to {target} is still open on this case", field="to_agency") from None
     await audit.record(session, actor, "referral.created", case_id=case.id, subject=f"referral:{referral.id}",
                        to_agency=data.to_agency, service=data.service_id, consent=consent.id)
     events.case_changed(session, case.id, "case")
@@ -247,7 +261,7 @@ async def change_status(session: AsyncSession, registry: AgencyRegistry, actor: 
     if data.status not in MOVES:
         raise Invalid(f"status must be one of {', '.join(MOVES)}", field="status")
     if data.status == "sent":
-        policy.require_case_worker(actor, case, "send a referral")
+        policy.require_case_work(actor, case, "send a referral")
     elif data.status in ("accepted", "declined"):
         policy.require_referral_decider(actor, case, referral.to_agency, registry.name(referral.to_agency))
     else:

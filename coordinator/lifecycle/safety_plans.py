@@ -140,7 +140,7 @@ async def write_plan(session: AsyncSession, registry: AgencyRegistry, actor: Act
     owner = await holder(session, case.id)
     if owner is None:
         raise Conflict(f"no agency holds safety planning on case {case.reference}: assign it in the role map first")
-    policy.require_safety_plan_writer(actor, owner, registry.name(owner))
+    policy.require_safety_plan_writer(actor, case, owner, registry.name(owner))
     if plan_in.review_on < utcnow().date():
         raise Invalid("the review-by date is in the past", field="review_on")
     sections = _checked_sections(case, plan_in)

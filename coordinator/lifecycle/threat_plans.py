@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import audit, cases, events, gate, policy, tasks
-from coordinator.errors import Conflict, Forbidden, Invalid
+from coordinator.errors import Conflict, Invalid
 from coordinator.gate import ItemView
 from coordinator.lifecycle import strategies
 from coordinator.lifecycle.safety_plans import labelled, stored_fields
@@ -142,12 +142,6 @@ def _require_threat(case: Case, doing: str) -> None:
         raise Conflict(f"case {case.reference} is not a threat-assessment case: it has no {doing}")
 
 
-def _require_team(actor: Actor, case: Case, doing: str) -> None:
-    """The team: the agencies on the case, and those who coordinate."""
-    if not (policy.coordinates(actor) or policy.on_case(actor.agency, cases.agencies_of(case))):
-        raise Forbidden(f"only an agency that is part of case {case.reference} or a coordinator can {doing}")
-
-
 async def threat_case(session: AsyncSession, actor: Actor, case_id: int, doing: str, *, write: bool = False) -> Case:
     """The threat-assessment case, if the actor may see it; for a change, open (a closed case says so first,
     whatever its kind)."""
@@ -164,6 +158,11 @@ async def _plan_tasks(session: AsyncSession, case_id: int) -> list[Task]:
     return list((await session.execute(
         select(Task).where(Task.case_id == case_id, Task.strategy.is_not(None)).order_by(Task.id)
         .execution_options(populate_existing=True))).scalars())
+
+
+def plan_agencies(plan: list[Task]) -> set[str]:
+    """The agencies that deliver the plan's items (the team that answers for the plan)."""
+    return {task.agency for task in plan}
 
 
 @dataclass(frozen=True)
@@ -278,8 +277,7 @@ async def add_plan_item(session: AsyncSession, registry: AgencyRegistry, actor: 
     a coordinator adds it, as only they change it; a plan it would leave with a separation and no
     containment or support of the subject needs the reason it is kept so."""
     case = await threat_case(session, actor, case_id, "case-management plan", write=True)
-    if not policy.may_change_task(actor, item_in.agency):
-        raise Forbidden(f"only {registry.name(item_in.agency)} or a coordinator can give it a plan item")
+    policy.require_task_change(actor, case, item_in.agency, registry.name(item_in.agency))
     entry = _checked_item(registry, item_in, today)
     detail = (item_in.detail or "").strip() or None
     keys = sorted({*_counted_keys(await _plan_tasks(session, case.id)), entry.key})
@@ -316,11 +314,12 @@ async def keep_separation(session: AsyncSession, registry: AgencyRegistry, actor
                           keep_in: KeepReasonIn) -> PlanWarning:
     """Record why the plan, as it stands, keeps a separation without containment or support."""
     case = await threat_case(session, actor, case_id, "case-management plan", write=True)
-    _require_team(actor, case, "record why the plan is kept")
+    plan = await _plan_tasks(session, case.id)
+    policy.require_plan_keeper(actor, case, plan_agencies(plan))
     reason = keep_in.reason.strip()
     if not reason:
         raise Invalid("say why the plan keeps the separation without containment or support", field="reason")
-    keys = _counted_keys(await _plan_tasks(session, case.id))
+    keys = _counted_keys(plan)
     if _uncoupled(registry, keys) is None:
         raise Conflict("the plan holds no separation without containment or support: there is nothing to explain",
                        field="reason")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from coordinator.cases import CASE_KINDS, KEY_DATE_KINDS, PERSON_ROLES, RISK_LEVELS, STAGES, TARGET_KINDS
 from coordinator.hookspecs import PRECIPITATING_EVENTS, TASK_DOMAINS
-from coordinator.lifecycle.case_changes import OPEN_STAGES
 from coordinator.lifecycle.case_events import EVENT_LABELS
+from coordinator.lifecycle.transitions import OPEN_STAGES
 from coordinator.plugins import AgencyRegistry
 from coordinator.tasks import CLOSED_STATUSES, STATUSES, is_overdue
 from coordinator.web import (

@@ -97,7 +97,7 @@ async def list_case_tasks(request: Request, db: NamedDependency[AsyncSession],
 @post("/api/cases/{case_id:int}/tasks")
 async def assign_task(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
                       case_id: FromPath[int], data: JSONBody[TaskIn]) -> dict:
-    task = await tasks.assign_task(db, registry, current_actor(request), case_id, data)
+    task = await tasks.give_task(db, registry, current_actor(request), case_id, data)
     await db.commit()
     return task_json(task, registry, utcnow().date())
 

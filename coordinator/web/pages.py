@@ -89,7 +89,7 @@ async def assign_task_page(
     case_id: FromPath[int],
 ) -> Response:
     return await submit_to_section(request, db, case_id, section="tasks", form_id="assign", change=lambda form, actor: (
-        tasks.assign_task(db, registry, actor, case_id, task_from_form(form))))
+        tasks.give_task(db, registry, actor, case_id, task_from_form(form))))
 
 
 @post("/tasks/{task_id:int}/status")
@@ -119,5 +119,6 @@ async def change_task_page(
     if not is_htmx(request):
         return Redirect(f"{section_url(task.case_id, 'tasks')}#task-{task.id}", status_code=303)
     return Template("_task.html", status_code=status, context={
-        "task": task, "today": utcnow().date(), "can_change": policy.may_change_task(actor, task.agency), "error": error,
+        "task": task, "today": utcnow().date(), "error": error,
+        "can_change": policy.may_change_task(actor, await cases.case_state(db, task.case_id), task.agency),
     })

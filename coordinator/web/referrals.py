@@ -237,8 +237,7 @@ async def add_referral_note(request: Request, db: NamedDependency[AsyncSession],
 async def _survey_state(db: AsyncSession, actor: Actor, case_id: int) -> tuple[Case, object, bool]:
     case = await cases.case_for(db, actor, case_id)
     given = await feedback.administration_of(db, case.id)
-    allowed = (given is None and case.closed_at is not None
-               and policy.may_administer_survey(actor, await feedback.caseworker_of(db, case)))
+    allowed = given is None and policy.may_administer_survey(actor, case, await feedback.caseworker_of(db, case))
     return case, given, allowed
 
 

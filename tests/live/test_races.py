@@ -3,12 +3,13 @@ PostgreSQL database: in every round exactly one wins and the other is answered 4
 silent overwrite, never a 500), only the winner is recorded, and the audit chain stays intact."""
 
 import asyncio
+import datetime as dt
 import os
 
 import pytest
 from sqlalchemy import func, select
 
-from coordinator.models import AuditEntry, Participant, RoleAssignment, TaskEvent
+from coordinator.models import AuditEntry, Closure, Consent, Participant, Referral, RoleAssignment, TaskEvent
 from tests.conftest import REFERRAL
 from tests.unit.test_audit import _cli_verify
 
@@ -154,4 +155,56 @@ async def test_add_agency(servers, people_on, scenario, sessionmaker, database_u
         await tally.round(one, other, "POST", f"/api/cases/{case_id}/agencies", {"agency": "health"})
     tally.report()
     assert await _audited(sessionmaker, "case.agency_added") == added_before + 2 * ROUNDS  # police, then health once
+    await _intact(database_url)
+
+
+async def _case_with_police_only(chair) -> int:
+    created = await chair.api("POST", "/api/cases", {**REFERRAL, "agencies": ["police"], "lead_agency": None})
+    assert created.status_code == 201, created.text
+    return created.json()["id"]
+
+
+async def test_closure_request_without_open_tasks(servers, people_on, scenario, sessionmaker, database_url,
+                                                  make_user):
+    """The SELECT before the request passes in both processes; the partial unique index (and the
+    case's version) leave one request pending, never two."""
+    one, other = await _chairs(servers, people_on)
+    await make_user("boss", "social_work", "supervisor")
+    (boss,) = await people_on(servers(), "boss")
+    case_id = await _case_with_police_only(one)
+    for task in (await one.api("GET", f"/api/cases/{case_id}/tasks")).json():
+        if task["source"] != "standing":
+            marked = await one.api("PATCH", f"/api/tasks/{task['id']}", {
+                "status": "not_applicable", "reason": "not needed", "version": task["version"]})
+            assert marked.status_code == 200, marked.text
+    body = {"criterion": "survivor_wishes", "closing_on": dt.date.today().isoformat(), "reasons": "she asked"}
+    tally = Tally("closure request")
+    for _ in range(ROUNDS):
+        await tally.round(one, other, "POST", f"/api/cases/{case_id}/closure", body)
+        [requested] = [c for c in (await one.api("GET", f"/api/cases/{case_id}/closures")).json()
+                       if c["status"] == "requested"]
+        refused = await boss.api("POST", f"/api/cases/{case_id}/closures/{requested['id']}/decision",
+                                 {"approve": False, "note": "not yet"})
+        assert refused.status_code == 201, refused.text
+    tally.report()
+    assert await _count(sessionmaker, Closure, Closure.case_id == case_id) == ROUNDS
+    assert await _audited(sessionmaker, "case.closure_requested") == ROUNDS
+    await _intact(database_url)
+
+
+async def test_referrals_to_one_agency(servers, people_on, scenario, sessionmaker, database_url):
+    """Two referrals of one case to the same agency at once: one is written with its consent, the
+    other is refused whole (no consent left behind)."""
+    one, other = await _chairs(servers, people_on)
+    case_ids = [await _case_with_police_only(one) for _ in range(ROUNDS)]
+    consents_before = await _count(sessionmaker, Consent)
+    body = {"to_agency": "health", "purpose": "a health check", "method": "written", "given_by": "Nora",
+            "categories": ["police.call_outs"]}
+    tally = Tally("referral to one agency")
+    for case_id in case_ids:
+        await tally.round(one, other, "POST", f"/api/cases/{case_id}/referrals", body)
+    tally.report()
+    assert await _count(sessionmaker, Referral, Referral.case_id.in_(case_ids)) == ROUNDS
+    assert await _count(sessionmaker, Consent) == consents_before + ROUNDS
+    assert await _audited(sessionmaker, "referral.created") == ROUNDS
     await _intact(database_url)

@@ -185,3 +185,12 @@ async def test_task_status_from_the_page_swaps_the_row_and_reports_conflicts(cli
     stale = await police.post(f"/tasks/{task['id']}/status", headers=htmx,
                               data={"status": "done", "version": str(task["version"])})
     assert stale.status_code == 409 and "changed by someone else" in stale.text
+
+
+async def test_only_a_coordinator_gives_an_agency_an_extra_task(client_for, case):
+    police, chair = await client_for("pc"), await client_for("chair")
+    task = {"agency": "health", "title": "Check the records", "domain": "victim", "due_on": "2030-01-01"}
+    refused = await police.post(f"/api/cases/{case['id']}/tasks", json=task)
+    assert refused.status_code == 403 and "only a coordinator" in refused.json()["detail"]
+    given = await chair.post(f"/api/cases/{case['id']}/tasks", json=task)
+    assert given.status_code == 201, given.text

@@ -210,3 +210,48 @@ async def test_reopening_with_a_new_incident_within_a_year_counts_as_a_repeat(cl
     assert again.status_code == 409
     history = (await chair.get(f"/api/cases/{closed_case['id']}/history")).json()["revisions"]
     assert [r["kind"] for r in history][:2] == ["reopened", "closed"]
+
+
+async def test_a_reopened_case_takes_edits_reassessment_and_stage_moves_from_its_former_lead(client_for, closed_case):
+    chair, social = await client_for("chair"), await client_for("sw")  # social work led the case when it closed
+    before = (await chair.get(f"/api/cases/{closed_case['id']}")).json()
+    reopened = await chair.post(f"/api/cases/{closed_case['id']}/reopen", json={"reason": "she asked for help again"})
+    assert reopened.status_code == 201, reopened.text
+    case = reopened.json()
+    assert (case["stage"], case["version"], case["lead_agency"]) == ("follow_up", before["version"] + 1, "social_work")
+    roles = (await chair.get(f"/api/cases/{closed_case['id']}/roles")).json()
+    assert [(r["responsibility"], r["agency"]) for r in roles] == [("lead_agency", "social_work")]
+
+    edited = await social.patch(f"/api/cases/{case['id']}", json={
+        "version": case["version"], "reason": "new address", "summary": "Back in the area"})
+    assert edited.status_code == 200, edited.text
+    reassessed = await social.post(f"/api/cases/{case['id']}/risk", json={
+        "version": edited.json()["version"], "reason": "new threats", "checklist_score": 18})
+    assert reassessed.status_code == 201, reassessed.text
+    moved = await social.post(f"/api/cases/{case['id']}/stage", json={
+        "version": reassessed.json()["version"], "stage": "action_plan", "reason": "a new plan is needed"})
+    assert moved.status_code == 201, moved.text
+    assert moved.json()["version"] == case["version"] + 3
+
+    history = (await chair.get(f"/api/cases/{case['id']}/history")).json()["revisions"]
+    assert [r["kind"] for r in history][:4] == ["stage_moved", "reassessed", "edited", "reopened"]
+    assert history[0]["changes"]["stage"] == ["follow_up", "action_plan"]
+    assert history[3]["changes"]["stage"] == ["closed", "follow_up"]
+
+
+async def test_the_history_records_where_a_closure_and_a_stage_move_came_from(client_for, people, case):
+    chair, supervisor = await client_for("chair"), await client_for("supervisor")
+    moved = await chair.post(f"/api/cases/{case['id']}/stage", json={
+        "version": case["version"], "stage": "follow_up", "reason": "plan under way"})
+    assert moved.status_code == 201, moved.text
+    moved = await chair.post(f"/api/cases/{case['id']}/stage", json={
+        "version": moved.json()["version"], "stage": "action_plan", "reason": "a new action is needed"})
+    assert moved.status_code == 201, moved.text
+    await close(chair, supervisor, case["id"])
+    history = (await chair.get(f"/api/cases/{case['id']}/history")).json()["revisions"]
+    by_kind = {r["kind"]: r for r in history}
+    assert history[-1]["changes"]["stage"] == [case["stage"], "follow_up"]
+    assert history[-2]["changes"]["stage"] == ["follow_up", "action_plan"]
+    assert by_kind["closed"]["changes"]["stage"] == ["action_plan", "closed"]
+    assert by_kind["closure_requested"]["changes"] == {"closure": [None, "requested"]}
+    assert [r["version"] for r in history] == list(range(history[0]["version"], history[0]["version"] - len(history), -1))

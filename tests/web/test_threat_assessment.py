@@ -363,3 +363,15 @@ async def test_the_conference_and_its_minutes_show_the_separation_warning_and_th
     for minutes in (f"/conferences/{scheduled.json()['id']}/minutes", f"/conferences/{scheduled.json()['id']}/minutes.md"):
         answer = (await chair.get(minutes)).text
         assert reason in answer and "Separation without containment or support" in answer, minutes
+
+
+async def test_only_an_agency_delivering_the_plan_or_a_coordinator_says_why_it_is_kept(client_for, team):
+    chair, school, doctor = await client_for("chair"), await client_for("tat"), await client_for("doc")
+    case = await open_case(chair)
+    await add_item(school, case["id"], keep_reason="supervised at home", **SUSPENSION)
+    refused = await doctor.post(f"/api/cases/{case['id']}/plan/keep", json={"reason": "health agrees"})
+    assert refused.status_code == 403 and "delivers an item of the plan" in refused.json()["detail"]
+    assert "Record a new reason" not in (await doctor.get(f"/cases/{case['id']}")).text  # the page reads the rule
+    assert "Record a new reason" in (await school.get(f"/cases/{case['id']}")).text
+    kept = await school.post(f"/api/cases/{case['id']}/plan/keep", json={"reason": "still supervised"})
+    assert kept.status_code == 200, kept.text

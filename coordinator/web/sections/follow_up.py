@@ -14,13 +14,12 @@ async def load(reader: Reader) -> dict:
     case, actor = reader.case, reader.actor
     views, has_more = more(await follow_ups.case_follow_ups(
         reader.db, reader.registry, actor, case.id, channel="page", limit=reader.shown + 1), reader.shown)
-    open_case = case.closed_at is None
     return {"follow_ups": views, "has_more": has_more,
             "not_reached_days": await follow_ups.not_reached_for(reader.db, case.id),
             "follow_up_agencies": [link.agency for link in case.agencies
-                                   if open_case and policy.may_follow_up_for(actor, link.agency)],
-            "can_record_outcome": {v.row.id for v in views if open_case and v.row.outcome is None
-                                   and policy.may_follow_up_for(actor, v.row.agency)},
+                                   if policy.may_follow_up_for(actor, case, link.agency)],
+            "can_record_outcome": {v.row.id for v in views if v.row.outcome is None
+                                   and policy.may_follow_up_for(actor, case, v.row.agency)},
             "follow_up_choices": CHOICES}
 
 

@@ -11,7 +11,7 @@ async def load(reader: Reader) -> dict:
     return {"safety_plan": await safety_plans.current_plan(reader.db, reader.registry, reader.actor, case,
                                                            channel="page"),
             "plan_holder": holder, "plan_labels": safety_plans.section_labels(case.kind),
-            "can_write_plan": case.closed_at is None and policy.may_write_safety_plan(reader.actor, holder)}
+            "can_write_plan": policy.may_write_safety_plan(reader.actor, case, holder)}
 
 
 SECTION = Section("safety-plan", "Safety plan", "sections/_safety_plan.html",

@@ -17,7 +17,6 @@ def is_threat_assessment(case: Case) -> bool:
 async def load(reader: Reader) -> dict:
     db, actor, case = reader.db, reader.actor, reader.case
     agencies = cases.agencies_of(case)
-    open_case = case.closed_at is None
     plan = await threat_plans.case_plan(db, reader.registry, case.id)
     people = (await db.execute(select(User.id, User.display_name, User.agency).where(
         User.agency.in_(agencies), User.active.is_(True)).order_by(User.display_name))).all()
@@ -25,10 +24,10 @@ async def load(reader: Reader) -> dict:
         "plan": plan, "review_now": {i.task.id for i in plan.items if threat_plans.review_now(i.task, reader.today)},
         "catalogue": strategies.catalogue(reader.registry).offered_to(agencies),
         "domain_labels": strategies.DOMAIN_LABELS, "letters": STRATEGY_DOMAINS,
-        "can_plan_for": [a for a in agencies if open_case and policy.may_change_task(actor, a)],
-        "can_keep": open_case and (policy.coordinates(actor) or policy.on_case(actor.agency, agencies)),
-        "can_set_monitoring": open_case and policy.coordinates(actor),
-        "can_log_contact": open_case and policy.on_case(actor.agency, agencies),
+        "can_plan_for": [a for a in agencies if policy.may_change_task(actor, case, a)],
+        "can_keep": policy.may_keep_plan(actor, case, threat_plans.plan_agencies([i.task for i in plan.items])),
+        "can_set_monitoring": policy.may_set_monitoring(actor, case),
+        "can_log_contact": policy.may_log_contact(actor, case, agencies),
         "people": people, "contact_log": await threat_plans.contact_log(db, reader.registry, actor, case, channel="page"),
         "monitoring": threat_plans.MONITORING, "channels": threat_plans.CHANNELS,
         "contact_about": threat_plans.CONTACT_ABOUT,

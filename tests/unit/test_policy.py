@@ -1,0 +1,110 @@
+"""The rules that change a case decide "open" themselves: each refuses a closed case to the very
+person it lets change the open one, and its ``require_*`` refuses for the same reason (409, the
+case is closed) before any other."""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+
+import pytest
+
+from coordinator import policy
+from coordinator.errors import CaseClosed, Conflict, Forbidden
+from coordinator.policy import Actor
+
+COORDINATOR = Actor(id=1, agency="social_work", role="coordinator", name="Chair")
+LEAD = Actor(id=2, agency="social_work", role="member", name="Sam")
+POLICE = Actor(id=3, agency="police", role="member", name="Pat")
+SUPERVISOR = Actor(id=4, agency="social_work", role="supervisor", name="Boss")
+CLOSED_AT = dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.UTC)
+
+
+def a_case(*, closed: bool) -> SimpleNamespace:
+    return SimpleNamespace(id=7, reference="C-2026-0007", created_by_id=COORDINATOR.id, lead_agency="social_work",
+                           closed_at=CLOSED_AT if closed else None,
+                           agencies=[SimpleNamespace(agency="social_work"), SimpleNamespace(agency="police")])
+
+
+# Each rule that changes a case, asked for someone it allows on the open case.
+CHANGES = {
+    "work the case": lambda case: policy.may_work_case(LEAD, case),
+    "change a task": lambda case: policy.may_change_task(POLICE, case, "police"),
+    "give a task": lambda case: policy.may_give_task(COORDINATOR, case),
+    "change the role map": lambda case: policy.may_change_role_map(COORDINATOR, case),
+    "write the safety plan": lambda case: policy.may_write_safety_plan(POLICE, case, "police"),
+    "follow up": lambda case: policy.may_follow_up_for(POLICE, case, "police"),
+    "decide a referral": lambda case: policy.may_decide_referral(POLICE, case, "police"),
+    "complete a referral": lambda case: policy.may_complete_referral(LEAD, case, None),
+    "note a referral": lambda case: policy.may_note_referral(LEAD, case, None, ["social_work"]),
+    "keep a plan": lambda case: policy.may_keep_plan(POLICE, case, {"police"}),
+    "set monitoring": lambda case: policy.may_set_monitoring(COORDINATOR, case),
+    "log a contact": lambda case: policy.may_log_contact(POLICE, case, ["police"]),
+    "record on the case": lambda case: policy.Permissions(POLICE).record_on(case),
+    "edit (page flag)": lambda case: policy.Permissions(LEAD).edit_case(case),
+    "refer (page flag)": lambda case: policy.Permissions(LEAD).refer(case),
+    "change a task (page flag)": lambda case: policy.Permissions(POLICE).change_task(
+        SimpleNamespace(agency="police"), case),
+}
+
+REQUIREMENTS = {
+    "work the case": lambda case: policy.require_case_work(LEAD, case, "edit it"),
+    "change a task": lambda case: policy.require_task_change(POLICE, case, "police", "Police"),
+    "give a task": lambda case: policy.require_task_giver(COORDINATOR, case),
+    "change the role map": lambda case: policy.require_role_map_changer(COORDINATOR, case),
+    "write the safety plan": lambda case: policy.require_safety_plan_writer(POLICE, case, "police", "Police"),
+    "follow up": lambda case: policy.require_follow_up_for(POLICE, case, "police", "Police", "plan"),
+    "decide a referral": lambda case: policy.require_referral_decider(POLICE, case, "police", "Police"),
+    "keep a plan": lambda case: policy.require_plan_keeper(POLICE, case, {"police"}),
+}
+
+
+@pytest.mark.parametrize("rule", CHANGES)
+def test_a_rule_that_changes_a_case_allows_the_open_case_and_refuses_the_closed_one(rule):
+    assert CHANGES[rule](a_case(closed=False)) is True
+    assert CHANGES[rule](a_case(closed=True)) is False
+
+
+@pytest.mark.parametrize("rule", REQUIREMENTS)
+def test_each_requirement_refuses_a_closed_case_as_closed(rule):
+    REQUIREMENTS[rule](a_case(closed=False))
+    with pytest.raises(CaseClosed, match="this case is closed: case C-2026-0007 was closed on 2026-11-02"):
+        REQUIREMENTS[rule](a_case(closed=True))
+
+
+def test_reopening_and_the_survey_are_for_a_closed_case():
+    open_case, closed_case = a_case(closed=False), a_case(closed=True)
+    assert policy.may_reopen(COORDINATOR, closed_case) and not policy.may_reopen(COORDINATOR, open_case)
+    assert not policy.may_reopen(LEAD, closed_case)
+    with pytest.raises(Conflict, match="nothing to reopen"):
+        policy.require_reopener(COORDINATOR, open_case)
+    assert policy.may_administer_survey(SUPERVISOR, closed_case, caseworker_id=LEAD.id)
+    assert not policy.may_administer_survey(SUPERVISOR, open_case, caseworker_id=LEAD.id)
+    assert not policy.may_administer_survey(LEAD, closed_case, caseworker_id=LEAD.id)  # her own caseworker
+
+
+def test_the_plan_is_kept_by_the_agencies_that_deliver_it_or_a_coordinator():
+    case = a_case(closed=False)
+    assert policy.may_keep_plan(COORDINATOR, case, set())
+    assert not policy.may_keep_plan(POLICE, case, {"education"})  # on the case, but no item of the plan
+    with pytest.raises(Forbidden, match="delivers an item of the plan"):
+        policy.require_plan_keeper(POLICE, case, {"education"})
+
+
+def test_a_closure_is_decided_by_a_supervisor_other_than_its_requester():
+    assert policy.may_decide_closure(SUPERVISOR, requested_by_id=COORDINATOR.id)
+    assert not policy.may_decide_closure(SUPERVISOR, requested_by_id=SUPERVISOR.id)
+    assert not policy.may_decide_closure(COORDINATOR, requested_by_id=LEAD.id)
+    with pytest.raises(Forbidden, match="other than the person who requested it"):
+        policy.require_closure_decider(SUPERVISOR, SUPERVISOR.id)
+    with pytest.raises(Forbidden, match="only a supervisor"):
+        policy.require_closure_decider(COORDINATOR, LEAD.id)
+
+
+def test_a_conference_is_chaired_by_someone_who_coordinates():
+    assert policy.may_chair_conference(COORDINATOR) and not policy.may_chair_conference(POLICE)
+
+
+def test_only_a_coordinator_gives_an_agency_an_extra_task():
+    with pytest.raises(Forbidden, match="only a coordinator can assign a task"):
+        policy.require_task_giver(POLICE, a_case(closed=False))
