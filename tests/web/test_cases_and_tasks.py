@@ -160,7 +160,9 @@ async def test_the_case_page_and_the_referral_form_work_in_html(client_for, peop
         "key_date_kind_0": "hearing", "key_date_on_0": "2026-12-10", "key_date_note_0": "order hearing"})
     assert created.status_code == 200 and "Case C-" in created.text
     assert "Ella (child)" in created.text and "Hearing 2026-12-10" in created.text
-    assert "Initiate child protection procedures if not yet done" in created.text
+    case_id = int(created.url.path.split("/")[2])
+    tasks = (await chair.get(f"/cases/{case_id}/tasks")).text
+    assert "Initiate child protection procedures if not yet done" in tasks
 
 
 async def test_the_referral_form_shows_the_error_beside_the_field_and_keeps_the_input(client_for, people):
