@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 
 from sqlalchemy import select
+from websockets.exceptions import ConnectionClosed
 
 from coordinator.models import AuditEntry
 from tests.live.clients import WAIT
@@ -89,7 +90,7 @@ async def test_the_page_s_remove_button_takes_someone_off_and_closes_their_page(
         try:
             while True:
                 await sw_page.receive()
-        except Exception as error:  # the close is what is expected
+        except ConnectionClosed as error:  # the close is what is expected
             closed = error
     assert closed.rcvd.code == 4404
     assert (await sw.refusal(scenario.conference_id))[0] == 4404  # and cannot come back

@@ -32,7 +32,7 @@ from coordinator import accounts, gate
 from coordinator.conference import participation
 from coordinator.conference.state import CASE_ASPECTS, EVERYTHING, load_state
 from coordinator.errors import NotFound
-from coordinator.events import CaseChanged, ConferenceChanged, Event, SessionsEnded
+from coordinator.events import CASE_PARTS, CONFERENCE_PARTS, CaseChanged, ConferenceChanged, Event, SessionsEnded
 from coordinator.models import AgendaItem, LiveConnection, User, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor, Audience
@@ -41,22 +41,34 @@ from coordinator.web.live.render import in_page_order, render_fragment, view_for
 
 log = logging.getLogger("coordinator.live")
 
-# Which parts of a live page each domain fact moves.
-CASE_PART_ASPECTS = {
-    "case": {"case", "agenda", "status"},
-    "agencies": set(EVERYTHING),  # who may see the case changed
-    "items": {"case"}, "consents": {"case"}, "overrides": {"case"},
-    "tasks": {"actions", "agenda"},
-    "roles": {"roles"},
-    # Raised events and follow-ups show on the case page only: the meeting shows their tasks.
-    "events": set(), "follow_ups": set(),
+# What each fragment of a live page reads, in the parts events name (``coordinator.events``):
+# of a case on the agenda, and of the conference. The maps from a change to the fragments it
+# moves are derived from this, so a fragment cannot miss a change to something it shows (the
+# case's facts name the lead agency, which is the role map's: a role change moves them too).
+# Every fragment reads which agencies are on the case (who may see it in full) and the
+# conference's status (which case is current).
+FRAGMENT_READS: dict[str, dict[str, frozenset[str]]] = {
+    "status": {"case": frozenset({"case"}), "conference": frozenset({"agenda"})},  # the agenda's references
+    "agenda": {"case": frozenset({"case", "tasks"}), "conference": frozenset({"agenda", "actions"})},
+    "presence": {"case": frozenset(), "conference": frozenset({"participants"})},
+    "case": {"case": frozenset({"case", "items", "consents", "overrides", "roles"}), "conference": frozenset()},
+    "roles": {"case": frozenset({"roles"}), "conference": frozenset({"roles"})},
+    "actions": {"case": frozenset({"tasks"}), "conference": frozenset({"actions"})},
+    "new_action": {"case": frozenset(), "conference": frozenset()},  # the case's agencies and their people
+    "notes": {"case": frozenset(), "conference": frozenset({"notes"})},
 }
-CONFERENCE_PART_ASPECTS = {
-    "status": set(EVERYTHING),
-    "agenda": {"agenda", "status"},
-    "participants": {"presence"},
-    "roles": {"roles"}, "actions": {"actions", "agenda"}, "notes": {"notes"},
-}
+READ_BY_EVERY_FRAGMENT = {"case": frozenset({"agencies"}), "conference": frozenset({"status"})}
+
+
+def _moved_by(kind: str, parts: frozenset[str]) -> dict[str, set[str]]:
+    return {part: {aspect for aspect, reads in FRAGMENT_READS.items()
+                   if part in reads[kind] | READ_BY_EVERY_FRAGMENT[kind]} for part in sorted(parts)}
+
+
+# Which fragments of a live page each domain fact moves. Raised events and follow-ups show on
+# the case page only (the meeting shows their tasks): they move no fragment here.
+CASE_PART_ASPECTS = _moved_by("case", CASE_PARTS)
+CONFERENCE_PART_ASPECTS = _moved_by("conference", CONFERENCE_PARTS)
 
 
 @dataclass(eq=False)
@@ -200,12 +212,12 @@ class Room:
                     try:
                         views[audience] = await view_for(session, hub.registry, state, audience, viewers, aspects)
                         self._recovered(("the view", audience))
-                    except Exception as error:  # one audience's failure is not the room's
+                    except Exception as error:  # noqa: BLE001 - one audience's failure is not the room's
                         self._failed(("the view", audience), error)
                 if "case" in aspects and state.current_case_id is not None:
                     self._wake_at(await gate.next_grant_change(session, state.current_case_id, utcnow()))
                 await session.commit()  # the disclosures the gate recorded
-        except Exception as error:  # the room keeps running; the next change reads again
+        except Exception as error:  # noqa: BLE001 - the room keeps running; the next change reads again
             self._failed(("reading the state",), error)
             return False
         self._recovered(("reading the state",))
@@ -219,7 +231,7 @@ class Room:
                 try:
                     fragments.append(render_fragment(hub.env, view, aspect))
                     self._recovered((aspect, audience))
-                except Exception as error:  # the other fragments still go
+                except Exception as error:  # noqa: BLE001 - the other fragments still go
                     self._failed((aspect, audience), error)
             hub.renders += 1
             if fragments:
