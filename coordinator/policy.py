@@ -418,6 +418,32 @@ def require_organiser(actor: Actor, participant: ParticipantLike | None, doing: 
         raise Forbidden(f"only the chair or a coordinator can {doing}")
 
 
+def may_remove_participants(actor: Actor, participant: ParticipantLike | None) -> bool:
+    """Take someone off a conference: whoever may organise it (the chair or a coordinator)."""
+    return may_organise(actor, participant)
+
+
+def require_participant_remover(actor: Actor, participant: ParticipantLike | None) -> None:
+    if not may_remove_participants(actor, participant):
+        raise Forbidden("only the chair or a coordinator can remove someone from the conference")
+
+
+def may_be_removed(participant: ParticipantLike) -> bool:
+    """The chair runs the meeting and cannot be removed from it (choose another chair first)."""
+    return participant.role != "chair"
+
+
+def require_removable(participant: ParticipantLike) -> None:
+    if not may_be_removed(participant):
+        raise Conflict("the chair cannot be removed from the conference")
+
+
+def may_remove_in_meeting(audience: Audience, participant: ParticipantLike) -> bool:
+    """The live page offers "Remove" to the chairing audience, for anyone but the chair; a
+    coordinator who is not chairing may still remove people through the API."""
+    return audience.chairs and may_be_removed(participant)
+
+
 def may_chair(participant: ParticipantLike) -> bool:
     return participant.role in CHAIRING_ROLES
 

@@ -33,6 +33,11 @@ class InviteIn:
     role: OneOf(policy.PARTICIPANT_ROLES[1:]) = "representative"  # the chair is chosen otherwise
 
 
+@dataclass
+class RemoveIn:
+    participant_id: Id
+
+
 @dataclass(frozen=True)
 class Seat:
     """An admitted participant in a conference, and the audience they see it as."""
@@ -143,6 +148,29 @@ async def invite_participant(session: AsyncSession, actor: Actor, conference_id:
                        user_id=user.id, role=invite.role)
     events.conference_changed(session, conference_id, "participants")
     return participant
+
+
+async def remove_participant(session: AsyncSession, registry: object, actor: Actor, conference_id: int,
+                             data: RemoveIn) -> None:
+    """The chair or a coordinator takes someone off the conference (invited by mistake, or no
+    longer concerned): their place goes, and with it any page they have open on it. The
+    signature is a meeting change's, so the live page's form and the API share it."""
+    conference = await load_conference(session, conference_id, lock=True)
+    policy.require_participant_remover(actor, await participant_of(session, conference_id, actor.id))
+    if conference.status == "ended":
+        raise Conflict("the conference has ended: its attendance is part of the minutes")
+    participant = await session.get(Participant, data.participant_id, populate_existing=True)
+    if participant is None or participant.conference_id != conference_id:
+        raise NotFound(f"no participant {data.participant_id} in this conference")
+    policy.require_removable(participant)
+    removed = await session.execute(delete(Participant).where(Participant.id == participant.id))
+    if removed.rowcount != 1:  # removed meanwhile by someone else
+        raise NotFound(f"no participant {data.participant_id} in this conference")
+    await session.execute(delete(LiveConnection).where(LiveConnection.conference_id == conference_id,
+                                                       LiveConnection.user_id == participant.user_id))
+    await audit.record(session, actor, "conference.participant_removed", subject=f"conference:{conference_id}",
+                       user_id=participant.user_id, role=participant.role)
+    events.conference_changed(session, conference_id, "participants")
 
 
 async def _invited(session: AsyncSession, actor: Actor, conference_id: int) -> tuple[Conference, Participant]:

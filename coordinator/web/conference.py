@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from litestar import Request, Response, get, post, put
+from litestar import Request, Response, delete, get, post, put
 from litestar.datastructures import FormMultiDict
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
@@ -58,6 +58,8 @@ OPERATIONS = {
     "confirm-action": Operation(actions.ActionConfirmIn, actions.confirm_action, frozenset({"actions"})),
     "note": Operation(meeting.NoteIn, meeting.add_note, frozenset({"notes"})),
     "correct-note": Operation(meeting.NoteCorrectionIn, meeting.correct_note, frozenset({"notes"})),
+    "remove-participant": Operation(participation.RemoveIn, participation.remove_participant,
+                                    frozenset({"presence"})),
 }
 
 
@@ -306,6 +308,15 @@ async def api_invite(request: Request, db: NamedDependency[AsyncSession], regist
             "role": participant.role}
 
 
+@delete("/api/conferences/{conference_id:int}/participants/{participant_id:int}", status_code=200)
+async def api_remove_participant(request: Request, db: NamedDependency[AsyncSession],
+                                 registry: NamedDependency[AgencyRegistry], conference_id: FromPath[int],
+                                 participant_id: FromPath[int]) -> Response:
+    """Take someone off the conference; the answer is who is left, as the requester sees it."""
+    return await _api_change(request, db, registry, conference_id, "remove-participant",
+                             checked(participation.RemoveIn(participant_id)))
+
+
 @post("/api/conferences/{conference_id:int}/statement", status_code=200)
 async def api_accept_statement(request: Request, db: NamedDependency[AsyncSession],
                                conference_id: FromPath[int]) -> dict:
@@ -426,7 +437,7 @@ async def api_live_stats(request: Request) -> dict:
 ROUTES = [
     conference_list, schedule_page, schedule_conference, conference_page, accept_statement, send_apologies,
     change_page, minutes_page, minutes_html, minutes_markdown, minutes_pdf,
-    api_list, api_schedule, api_state, api_invite, api_accept_statement, api_start, api_move, api_reorder, api_end,
+    api_list, api_schedule, api_state, api_invite, api_remove_participant, api_accept_statement, api_start, api_move, api_reorder, api_end,
     api_assign_role, api_volunteer, api_confirm_role, api_add_action, api_action_status, api_confirm_action,
     api_note, api_correct_note, api_minutes, api_live_stats,
 ]

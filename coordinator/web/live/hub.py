@@ -32,38 +32,50 @@ from coordinator import accounts, gate
 from coordinator.conference import participation
 from coordinator.conference.state import CASE_ASPECTS, EVERYTHING, load_state
 from coordinator.errors import NotFound
-from coordinator.events import CaseChanged, ConferenceChanged, Event, SessionsEnded
+from coordinator.events import CASE_PARTS, CONFERENCE_PARTS, CaseChanged, ConferenceChanged, Event, SessionsEnded
 from coordinator.models import AgendaItem, LiveConnection, User, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor, Audience
 from coordinator.web.live.channels import Channels, Subscription
-from coordinator.web.live.render import render_fragments, view_for
+from coordinator.web.live.render import in_page_order, render_fragment, view_for
 
 log = logging.getLogger("coordinator.live")
 
-# Which parts of a live page each domain fact moves.
-CASE_PART_ASPECTS = {
-    "case": {"case", "agenda", "status"},
-    "agencies": set(EVERYTHING),  # who may see the case changed
-    "items": {"case"}, "consents": {"case"}, "overrides": {"case"},
-    "tasks": {"actions", "agenda"},
-    "roles": {"roles"},
-    # Raised events and follow-ups show on the case page only: the meeting shows their tasks.
-    "events": set(), "follow_ups": set(),
+# What each fragment of a live page reads, in the parts events name (``coordinator.events``):
+# of a case on the agenda, and of the conference. The maps from a change to the fragments it
+# moves are derived from this, so a fragment cannot miss a change to something it shows (the
+# case's facts name the lead agency, which is the role map's: a role change moves them too).
+# Every fragment reads which agencies are on the case (who may see it in full) and the
+# conference's status (which case is current).
+FRAGMENT_READS: dict[str, dict[str, frozenset[str]]] = {
+    "status": {"case": frozenset({"case"}), "conference": frozenset({"agenda"})},  # the agenda's references
+    "agenda": {"case": frozenset({"case", "tasks"}), "conference": frozenset({"agenda", "actions"})},
+    "presence": {"case": frozenset(), "conference": frozenset({"participants"})},
+    "case": {"case": frozenset({"case", "items", "consents", "overrides", "roles"}), "conference": frozenset()},
+    "roles": {"case": frozenset({"roles"}), "conference": frozenset({"roles"})},
+    "actions": {"case": frozenset({"tasks"}), "conference": frozenset({"actions"})},
+    "new_action": {"case": frozenset(), "conference": frozenset()},  # the case's agencies and their people
+    "notes": {"case": frozenset(), "conference": frozenset({"notes"})},
 }
-CONFERENCE_PART_ASPECTS = {
-    "status": set(EVERYTHING),
-    "agenda": {"agenda", "status"},
-    "participants": {"presence"},
-    "roles": {"roles"}, "actions": {"actions", "agenda"}, "notes": {"notes"},
-}
+READ_BY_EVERY_FRAGMENT = {"case": frozenset({"agencies"}), "conference": frozenset({"status"})}
+
+
+def _moved_by(kind: str, parts: frozenset[str]) -> dict[str, set[str]]:
+    return {part: {aspect for aspect, reads in FRAGMENT_READS.items()
+                   if part in reads[kind] | READ_BY_EVERY_FRAGMENT[kind]} for part in sorted(parts)}
+
+
+# Which fragments of a live page each domain fact moves. Raised events and follow-ups show on
+# the case page only (the meeting shows their tasks): they move no fragment here.
+CASE_PART_ASPECTS = _moved_by("case", CASE_PARTS)
+CONFERENCE_PART_ASPECTS = _moved_by("conference", CONFERENCE_PARTS)
 
 
 @dataclass(eq=False)
 class Member:
     """One open page: who is looking, as which audience, in which login session, and what is
-    waiting to be sent to it. ``ended`` is set when its session ends, ``behind`` when it fell
-    further behind than its outbox holds."""
+    waiting to be sent to it. ``ended`` is set when its session ends, ``removed`` when its person
+    may no longer see what it shows, ``behind`` when it fell further behind than its outbox holds."""
 
     actor: Actor
     audience: Audience
@@ -71,6 +83,7 @@ class Member:
     outbox_limit: int = 64
     outbox: asyncio.Queue[str] = field(init=False)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
+    removed: asyncio.Event = field(default_factory=asyncio.Event)  # no longer admitted to what it shows
     behind: asyncio.Event = field(default_factory=asyncio.Event)
     connection: LiveConnection | None = None  # its presence row, kept fresh by the hub's heartbeat
     welcomed: bool = False  # sent the whole page; until then, partial updates would be out of order
@@ -105,7 +118,8 @@ class Room:
         self._inbox: asyncio.Queue[frozenset[str] | Member] = asyncio.Queue()
         self._tasks: list[asyncio.Task] = []
         self._expiry: asyncio.TimerHandle | None = None
-        self._failed: list[frozenset[str] | Member] = []  # jobs of a failed update, retried with the next
+        self._waiting: list[Member] = []  # newcomers whose whole page could not be read yet
+        self._broken: dict[tuple, str] = {}  # the parts failing now, with their cause (logged once)
 
     async def open(self) -> None:
         async with self.hub.sessionmaker() as session:
@@ -148,49 +162,95 @@ class Room:
 
     async def _work(self) -> None:
         while True:
-            jobs = [*self._failed, await self._inbox.get()]
+            jobs = [*self._waiting, await self._inbox.get()]
             while not self._inbox.empty():
                 jobs.append(self._inbox.get_nowait())
             aspects = frozenset().union(*(job for job in jobs if isinstance(job, frozenset)))
             newcomers = list({job: None for job in jobs if isinstance(job, Member) and job in self.members})
-            self._failed = []
-            try:
-                if aspects:
-                    await self._deliver(aspects, [m for m in self.members if m.welcomed])
-                if newcomers:  # a whole room reconnecting costs one render per audience, not per page
-                    await self._deliver(EVERYTHING, newcomers)
+            self._waiting = []
+            if aspects:
+                # A part that fails is not carried into the next update: it is retried when a
+                # change next touches it, and meanwhile every other part keeps moving.
+                await self._deliver(aspects, [m for m in self.members if m.welcomed])
+            if newcomers:  # a whole room reconnecting costs one render per audience, not per page
+                if await self._deliver(EVERYTHING, newcomers):
                     for member in newcomers:
                         member.welcomed = True
-            except Exception:
-                # One failed update must not silence the room, nor leave pages showing what it
-                # failed to replace: its aspects and newcomers are merged into the next job.
-                log.exception("live update of conference %s failed", self.conference_id)
-                self._failed = [aspects, *newcomers]
+                else:  # nothing could be read: they still need a whole page, so they wait for the next job
+                    self._waiting = newcomers
 
-    async def _deliver(self, aspects: frozenset[str], members: Iterable[Member]) -> None:
+    def _failed(self, what: tuple, error: Exception) -> None:
+        """Log a failure once per part and cause, not on every change that meets it again."""
+        cause = f"{type(error).__name__}: {error}"
+        if self._broken.get(what) != cause:
+            self._broken[what] = cause
+            log.error("live update of conference %s: %s failed (%s)", self.conference_id,
+                      " for ".join(map(str, what)), cause, exc_info=error)
+
+    def _recovered(self, what: tuple) -> None:
+        if self._broken.pop(what, None) is not None:
+            log.info("live update of conference %s: %s renders again", self.conference_id,
+                     " for ".join(map(str, what)))
+
+    async def _deliver(self, aspects: frozenset[str], members: Iterable[Member]) -> bool:
+        """Send ``aspects`` to ``members``, each audience its own view. A view or a fragment that
+        fails is left out (and logged once); everything else is sent. False when the state
+        itself could not be read, so nothing was sent."""
         audiences: dict[Audience, list[Member]] = {}
         for member in members:
             audiences.setdefault(member.audience, []).append(member)
         if not audiences:
-            return
+            return True
         hub = self.hub
         views = {}
-        async with hub.sessionmaker() as session:
-            state = await load_state(session, hub.registry, self.conference_id, aspects)
-            self.current_case_id = state.current_case_id
-            for audience, group in audiences.items():
-                viewers = list({m.actor.id: m.actor for m in group}.values())
-                views[audience] = await view_for(session, hub.registry, state, audience, viewers, aspects)
-            if "case" in aspects and state.current_case_id is not None:
-                self._wake_at(await gate.next_grant_change(session, state.current_case_id, utcnow()))
-            await session.commit()  # the disclosures the gate recorded
+        try:
+            async with hub.sessionmaker() as session:
+                state = await load_state(session, hub.registry, self.conference_id, aspects)
+                self.current_case_id = state.current_case_id
+                for audience, group in audiences.items():
+                    viewers = list({m.actor.id: m.actor for m in group}.values())
+                    try:
+                        views[audience] = await view_for(session, hub.registry, state, audience, viewers, aspects)
+                        self._recovered(("the view", audience))
+                    except Exception as error:  # noqa: BLE001 - one audience's failure is not the room's
+                        self._failed(("the view", audience), error)
+                if "case" in aspects and state.current_case_id is not None:
+                    self._wake_at(await gate.next_grant_change(session, state.current_case_id, utcnow()))
+                await session.commit()  # the disclosures the gate recorded
+        except Exception as error:  # noqa: BLE001 - the room keeps running; the next change reads again
+            self._failed(("reading the state",), error)
+            return False
+        self._recovered(("reading the state",))
+        if state.participants is not None:
+            self._follow_seats(state.participants)
         # Rendered once the session has given its connection back: on SQLite there is one, and
         # every request and every other room waits for it.
-        for audience, group in audiences.items():
-            rendered = render_fragments(hub.env, views[audience], aspects)
+        for audience, view in views.items():
+            fragments = []
+            for aspect in in_page_order(aspects):
+                try:
+                    fragments.append(render_fragment(hub.env, view, aspect))
+                    self._recovered((aspect, audience))
+                except Exception as error:  # noqa: BLE001 - the other fragments still go
+                    self._failed((aspect, audience), error)
             hub.renders += 1
-            for member in group:
-                member.offer(rendered)
+            if fragments:
+                rendered = "".join(fragments)
+                for member in audiences[audience]:
+                    member.offer(rendered)
+        return True
+
+    def _follow_seats(self, participants: Iterable) -> None:
+        """Pages follow their person's place: removed from the conference, the page closes; a
+        place that now makes another audience (role or agency changed) gets its new view whole."""
+        seats = {p.user_id: Audience.of(p) for p in participants}
+        for member in self.members:
+            audience = seats.get(member.actor.id)
+            if audience is None:
+                member.removed.set()
+            elif audience != member.audience:
+                member.audience = audience
+                self.send_everything(member)
 
     def _wake_at(self, when) -> None:  # noqa: ANN001
         """Re-render the case when a consent or override on it expires, with no other change."""
@@ -228,6 +288,7 @@ class CaseWatch:
         self.hub = hub
         self.case_id = case_id
         self.members: dict[Member, CasePage] = {}
+        self._broken: dict[Member, str] = {}  # the readers whose render fails now, with the cause
         self._changed = asyncio.Event()
         self._moved: frozenset[str] = frozenset()  # parts moved since the last pass
         self._everything: set[Member] = set()  # pages owed the whole state (new, reconnected, failed)
@@ -264,19 +325,36 @@ class CaseWatch:
                 if parts is not None and not parts:
                     continue
                 try:
-                    async with self.hub.sessionmaker() as session:
-                        # Read again each time: a role or agency changed since the page opened applies now.
-                        reader = accounts.actor_of(await session.get(User, member.actor.id))
-                        html = await self.hub.case_page(session, reader, self.case_id, page.section, page.token, parts)
-                        await session.commit()  # the disclosures the gate recorded
-                except NotFound:
-                    continue  # no longer on the case: the page keeps what it showed, nothing more
-                except Exception:
-                    log.exception("live update of case %s failed for user %s", self.case_id, member.actor.id)
-                    self._everything.add(member)
-                    continue
-                if html:
-                    member.offer(html)
+                    await self._render_for(member, page, parts)
+                except Exception as error:  # one reader's failure is not the others'
+                    self._everything.add(member)  # that page gets the whole state on the next change
+                    cause = f"{type(error).__name__}: {error}"
+                    if self._broken.get(member) != cause:  # logged once, not on every change
+                        self._broken[member] = cause
+                        log.error("live update of case %s for user %s failed (%s)", self.case_id,
+                                  member.actor.id, cause, exc_info=error)
+                else:
+                    self._broken.pop(member, None)
+
+    async def _render_for(self, member: Member, page: CasePage, parts: frozenset[str] | None) -> None:
+        """One reader's header and section, as the reader now stands: their role and agency are
+        read again each time (an account changed since the page opened is shown as it is now); a
+        reader no longer allowed to see the case has the page closed, as a missing case."""
+        async with self.hub.sessionmaker() as session:
+            user = await session.get(User, member.actor.id)
+            if user is None or not user.active:
+                member.ended.set()
+                return
+            member.actor = accounts.actor_of(user)
+            member.audience = Audience(user.agency, "member")
+            try:
+                html = await self.hub.case_page(session, member.actor, self.case_id, page.section, page.token, parts)
+            except NotFound:
+                member.removed.set()
+                return
+            await session.commit()  # the disclosures the gate recorded
+        if html:
+            member.offer(html)
 
 
 class LiveHub:
@@ -376,6 +454,7 @@ class LiveHub:
     async def unwatch_case(self, watch: CaseWatch, member: Member) -> None:
         async with self._lock:
             watch.members.pop(member, None)
+            watch._broken.pop(member, None)
             if not watch.members and self.cases.get(watch.case_id) is watch:
                 del self.cases[watch.case_id]
                 await watch.close()

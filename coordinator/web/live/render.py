@@ -67,7 +67,16 @@ class ConferenceView:
     actions: list[ActionRow] | None
     can_chair: bool
     can_note: bool
+    removable: frozenset[int]  # the participants this audience may remove from the page
     action_agencies: list[str]  # agencies this audience may add an action for, on the current case
+
+    def presence_groups(self) -> list[tuple[str | None, list]]:
+        """The participants by agency, in agency order, people without an agency last (grouped
+        here: Jinja's ``groupby`` sorts None beside the agency keys, and that raises)."""
+        groups: dict[str | None, list] = {}
+        for person in self.conference.participants or ():
+            groups.setdefault(person.agency, []).append(person)
+        return sorted(groups.items(), key=lambda group: (group[0] is None, group[0] or ""))
 
 
 def _swapped(ids: list[int], i: int, j: int) -> list[int] | None:
@@ -106,6 +115,8 @@ async def view_for(session: AsyncSession, registry: AgencyRegistry, state: Confe
         actions=[ActionRow(a, policy.may_act_for(audience, a.agency))
                  for a in shown.actions] if shown.actions is not None else None,
         can_chair=audience.chairs, can_note=audience.takes_notes,
+        removable=frozenset(p.participant_id for p in state.participants or ()
+                            if policy.may_remove_in_meeting(audience, p)),
         action_agencies=[a for a in agencies if policy.may_act_for(audience, a)],
     )
 
@@ -118,9 +129,17 @@ async def conference_view(session: AsyncSession, registry: AgencyRegistry, confe
     return await view_for(session, registry, state, audience, viewers, aspects)
 
 
+def render_fragment(env: Environment, view: ConferenceView, aspect: str, *, oob: bool = True) -> str:
+    """The partial of one aspect for one view."""
+    return env.get_template(PARTIALS[aspect]).render(view=view, conference=view.conference, oob=oob)
+
+
+def in_page_order(aspects: Iterable[str]) -> list[str]:
+    wanted = set(aspects)
+    return [aspect for aspect in ASPECTS if aspect in wanted]
+
+
 def render_fragments(env: Environment, view: ConferenceView, aspects: Iterable[str], *, oob: bool = True) -> str:
     """The partials of ``aspects`` for one view, concatenated (for the websocket and for an
     error answer's current state, each marked for an out-of-band swap by its id)."""
-    wanted = set(aspects)
-    return "".join(env.get_template(PARTIALS[aspect]).render(view=view, conference=view.conference, oob=oob)
-                   for aspect in ASPECTS if aspect in wanted)
+    return "".join(render_fragment(env, view, aspect, oob=oob) for aspect in in_page_order(aspects))

@@ -94,22 +94,34 @@ async def until_disconnect(socket: WebSocket) -> None:
 
 
 async def serve(socket: WebSocket, member: Member) -> None:
-    """Send the page what is queued for it until it goes away, its session ends (4401) or it
-    falls too far behind (1013, and it reconnects to the current state)."""
-    watchers = [asyncio.create_task(send_outbox(socket, member)),
-                asyncio.create_task(until_disconnect(socket)),
-                # Set by a logout announced from any process, or by the hub's session check.
-                asyncio.create_task(member.ended.wait()),
-                # Not left to the sender: a stuck page's send never returns.
-                asyncio.create_task(member.behind.wait())]
+    """Send the page what is queued for it until it goes away, its session ends (4401), its
+    person may no longer see it (4404) or it falls too far behind (1013, and it reconnects to
+    the current state)."""
+    sender = asyncio.create_task(send_outbox(socket, member))
+    closers = {
+        # Set by a logout announced from any process, or by the hub's session check.
+        asyncio.create_task(member.ended.wait()): (CLOSE_SESSION_ENDED, "your session has ended: log in again"),
+        # Set when the person is removed from the conference (or may no longer see the case).
+        asyncio.create_task(member.removed.wait()): (CLOSE_NOT_FOUND, "you are no longer part of this"),
+        # Not left to the sender: a stuck page's send never returns.
+        asyncio.create_task(member.behind.wait()): (CLOSE_BEHIND,
+                                                    "the page fell behind: reconnect for the current state"),
+    }
+    watchers = [sender, asyncio.create_task(until_disconnect(socket)), *closers]
     done, pending = await asyncio.wait(watchers, return_when=asyncio.FIRST_COMPLETED)
     for task in pending:
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
-    if watchers[2] in done:
-        await socket.close(code=CLOSE_SESSION_ENDED, reason="your session has ended: log in again")
-    elif watchers[3] in done:
-        await socket.close(code=CLOSE_BEHIND, reason="the page fell behind: reconnect for the current state")
+    # Every finished task's outcome is collected, not only the first: the sender failing on the
+    # closed socket in the same step as the disconnect is how every page ends, and an exception
+    # never retrieved is logged as an error on every page close.
+    for task in done:
+        failure = None if task.cancelled() else task.exception()
+        if failure is not None:
+            log.debug("live page %s ended: %r", "sending" if task is sender else "watching", failure)
+    closing = next((closers[task] for task in watchers if task in done and task in closers), None)
+    if closing is not None:
+        await socket.close(code=closing[0], reason=closing[1])
 
 
 @websocket("/conferences/{conference_id:int}/live", opt={"exclude_from_auth": True})
