@@ -1,7 +1,7 @@
 """The survivor's feedback survey (GBV case management, step 6).
 
-Given after the case closes, by a supervisor or another caseworker, never her own caseworker (so
-that she can answer freely). The informed consent is read to her first: the survey is to improve
+Given after the case closes, by a supervisor or another caseworker, never her own caseworker nor
+anyone else who worked with her on the case (so that she can answer freely). The informed consent is read to her first: the survey is to improve
 services, it is voluntary, her answers are confidential and do not affect her services. She fills
 it in herself or answers it as an interview. That it was given is recorded on the case (never shown
 with its date); her answers are stored apart with only their month, never linked to the case, and are
@@ -26,14 +26,24 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import audit, cases, events, policy
 from coordinator.errors import Conflict, Invalid
 from coordinator.limits import ListOf, OneOf
-from coordinator.models import Case, RoleAssignment, SurveyAdministration, SurveyResponse, utcnow
+from coordinator.models import (
+    Case,
+    Closure,
+    FollowUp,
+    InformationItem,
+    Referral,
+    RoleAssignment,
+    SurveyAdministration,
+    SurveyResponse,
+    utcnow,
+)
 from coordinator.policy import Actor
 
 DEFAULT_QUESTIONS = (
@@ -88,17 +98,25 @@ def questions(questions_file: str) -> list[str]:
     return found
 
 
-async def caseworker_of(session: AsyncSession, case: Case) -> int | None:
-    """Her caseworker: the person named on the case; else whoever last held victim contact (closure
-    ends that role, so ended assignments count); else the person who referred the case."""
-    if case.caseworker_id is not None:
-        return case.caseworker_id
-    contact = (await session.execute(
+async def too_close_to_her(session: AsyncSession, case: Case) -> frozenset[int]:
+    """Everyone who worked with her on the case, none of whom may give her the survey: the caseworker
+    named on the case, whoever held victim contact (closure ends that role, so ended assignments
+    count), contacted her or recorded a follow-up's outcome, referred her to another agency or
+    service, or asked to close the case. The case's creator is not among them for that alone: a
+    coordinator entering a referral has not worked with her."""
+    outcome_recorders = (select(InformationItem.recorded_by_id)
+                         .join(FollowUp, FollowUp.outcome_item_id == InformationItem.id)
+                         .where(FollowUp.case_id == case.id))
+    worked_with_her = union(
         select(RoleAssignment.person_id).where(RoleAssignment.case_id == case.id,
-                                               RoleAssignment.responsibility == "victim_contact",
-                                               RoleAssignment.person_id.is_not(None))
-        .order_by(RoleAssignment.assigned_at.desc(), RoleAssignment.id.desc()).limit(1))).scalar()
-    return contact if contact is not None else case.created_by_id
+                                               RoleAssignment.responsibility == "victim_contact"),
+        select(FollowUp.person_id).where(FollowUp.case_id == case.id),
+        outcome_recorders,
+        select(Referral.created_by_id).where(Referral.case_id == case.id),
+        select(Closure.requested_by_id).where(Closure.case_id == case.id),
+    )
+    people = set((await session.execute(worked_with_her)).scalars()) | {case.caseworker_id}
+    return frozenset(person for person in people if person is not None)
 
 
 async def administration_of(session: AsyncSession, case_id: int) -> SurveyAdministration | None:
@@ -112,7 +130,7 @@ async def administer(session: AsyncSession, survey_questions: list[str], actor: 
     case = await cases.case_for(session, actor, case_id)
     if case.closed_at is None:
         raise Conflict(f"case {case.reference} is open: the feedback survey is given after the case closes")
-    policy.require_survey_administrator(actor, await caseworker_of(session, case))
+    policy.require_survey_administrator(actor, await too_close_to_her(session, case))
     if not data.consent_read:
         raise Invalid("read her the informed consent first, and go on only if she agrees to take part",
                       field="consent_read")

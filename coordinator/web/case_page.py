@@ -137,7 +137,7 @@ async def _referral_sections(db: AsyncSession, registry: AgencyRegistry, actor: 
         "referral_agencies": [a for a in registry if a.key not in on_case],
         "referral_directory": directory, "referral_note_kinds": referrals.NOTE_LABELS,
         "survey_given": await feedback.administration_of(db, case.id) if closed else None,
-        "survey_caseworker_id": await feedback.caseworker_of(db, case) if closed else None,
+        "survey_close_to_her": await feedback.too_close_to_her(db, case) if closed else frozenset(),
     }
 
 

@@ -231,7 +231,7 @@ async def _survey_state(db: AsyncSession, actor: Actor, case_id: int) -> tuple[C
     case = await cases.case_for(db, actor, case_id)
     given = await feedback.administration_of(db, case.id)
     allowed = (given is None and case.closed_at is not None
-               and policy.may_administer_survey(actor, await feedback.caseworker_of(db, case)))
+               and policy.may_administer_survey(actor, await feedback.too_close_to_her(db, case)))
     return case, given, allowed
 
 

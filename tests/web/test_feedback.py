@@ -21,6 +21,7 @@ from coordinator.lifecycle.feedback import (
 from coordinator.models import AuditEntry, SurveyAdministration, SurveyResponse, utcnow
 from tests.conftest import Client
 from tests.web.test_closure import close
+from tests.web.test_follow_ups import plan, record
 
 ANSWERS = ["agree"] * len(DEFAULT_QUESTIONS)
 
@@ -50,7 +51,7 @@ async def test_the_survey_waits_for_closure_and_is_refused_to_her_named_casework
     await close(chair, supervisor, case["id"])
 
     own = await give(social, case["id"])
-    assert own.status_code == 403 and "you are the survivor's caseworker" in own.json()["detail"]
+    assert own.status_code == 403 and "as her caseworker" in own.json()["detail"]
     page = await social.get(f"/cases/{case['id']}/feedback")
     assert "never by her own caseworker" in page.text and "Save her answers" not in page.text
     assert "Give the feedback survey" not in (await social.get(f"/cases/{case['id']}")).text
@@ -69,7 +70,29 @@ async def test_without_a_named_caseworker_the_victim_contact_holder_is_refused(c
     await close(chair, supervisor, case["id"])  # closure ends the role: it still names her caseworker
     refused = await give(police, case["id"])
     assert refused.status_code == 403 and "caseworker" in refused.json()["detail"]
-    assert (await give(chair, case["id"])).status_code == 201
+    assert (await give(await client_for("doc"), case["id"])).status_code == 201
+
+
+async def test_nobody_who_worked_with_her_gives_the_survey_and_the_case_creator_may(client_for, people, make_user,
+                                                                                  case):
+    """No caseworker is named: whoever contacted her, recorded a follow-up's outcome, referred her or
+    asked to close the case is refused all the same; the coordinator who only entered the case is not."""
+    contact = await make_user("contact", "police")
+    await make_user("referrer", "social_work")
+    chair, supervisor, police = await client_for("chair"), await client_for("supervisor"), await client_for("pc")
+    follow_up = await plan(police, case["id"], person_id=contact.id, planned_on=utcnow().date().isoformat())
+    assert (await record(police, follow_up)).status_code == 200
+    referred = await (await client_for("referrer")).post(f"/api/cases/{case['id']}/referrals", json={
+        "to_agency": "housing", "purpose": "emergency accommodation", "method": "written", "given_by": "Nora",
+        "categories": ["social_work.housing"]})
+    assert referred.status_code == 201, referred.text
+    await close(await client_for("sw"), supervisor, case["id"])  # her social worker asks to close the case
+
+    for who in ("contact", "pc", "referrer", "sw"):
+        refused = await give(await client_for(who), case["id"])
+        assert refused.status_code == 403 and "worked with the survivor" in refused.json()["detail"], who
+    assert (await chair.get(f"/api/cases/{case['id']}/feedback")).json()["may_administer"] is True
+    assert (await give(chair, case["id"])).status_code == 201  # created the case, never worked with her
 
 
 async def test_the_informed_consent_comes_first_and_her_answers_are_kept_apart(client_for, people, case,
