@@ -23,9 +23,11 @@ from coordinator.policy import Actor
 
 log = logging.getLogger("coordinator.tasks")
 
-STATUSES = ("open", "in_progress", "done", "not_applicable", "blocked")
-CLOSED_STATUSES = ("done", "not_applicable")
-NEEDS_REASON = ("not_applicable", "blocked")
+# "not_taken": an action the meeting decided not to take after all (say why), unlike one that no
+# longer applies.
+STATUSES = ("open", "in_progress", "done", "not_applicable", "not_taken", "blocked")
+CLOSED_STATUSES = ("done", "not_applicable", "not_taken")
+NEEDS_REASON = ("not_applicable", "not_taken", "blocked")
 # The tasks an agency's plugin lists for a case (its task list and standing duties), which follow the case.
 LIST_SOURCES = ("agency_list", "standing")
 CASE_CHANGED = "not applicable (case changed)"

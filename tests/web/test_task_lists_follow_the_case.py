@@ -4,6 +4,8 @@ once, one that no longer applies is marked "not applicable (case changed)" and k
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from coordinator.tasks import CASE_CHANGED
 from tests.sharing_steps import record_item
 
@@ -28,7 +30,7 @@ async def edit_people(chair, case_id: int, people: list[dict]) -> None:
     assert edited.status_code == 200, edited.text
 
 
-async def tasks_where(chair, case_id: int, matches) -> list[dict]:  # noqa: ANN001
+async def tasks_where(chair, case_id: int, matches: Callable[[dict], bool]) -> list[dict]:
     return [t for t in (await chair.get(f"/api/cases/{case_id}/tasks")).json() if matches(t)]
 
 
