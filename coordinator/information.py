@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import audit, cases, events, gate, policy
+from coordinator import audit, cases, events, gate, policy, tasks
 from coordinator.errors import Conflict, Forbidden, Invalid, NotFound
 from coordinator.gate import ItemView
 from coordinator.lifecycle import case_events
@@ -100,6 +100,7 @@ async def record_item(session: AsyncSession, registry: AgencyRegistry, actor: Ac
     events.case_changed(session, case.id, "items")
     await case_events.raise_event(session, registry, actor, case, "information_recorded", subject=f"item:{item.id}",
                                   occurs_on=item.recorded_at.date(), category=item.category)
+    await tasks.follow_case(session, registry, actor, case.id)
     return item
 
 

@@ -347,20 +347,22 @@ def require_directory_keeper(actor: Actor, doing: str) -> None:
 SURVEY_ROLES = ("member", "coordinator", "supervisor")  # people who work cases: a supervisor or another caseworker
 
 
-def may_administer_survey(actor: Actor, case: CaseState, caseworker_id: int | None) -> bool:
-    """The feedback survey (GBV step 6), once the case is closed: a supervisor or another
-    caseworker, never her own caseworker."""
+def may_administer_survey(actor: Actor, case: CaseState, close_to_her: Collection[int]) -> bool:
+    """The feedback survey (GBV step 6), once the case is closed: a supervisor or another caseworker,
+    never anyone who worked with her on the case (``close_to_her``: her caseworker, victim contact,
+    follow-ups, referrals, the closure request), so that she can answer freely."""
     return (not is_open(case) and actor.role in SURVEY_ROLES and actor.id is not None
-            and actor.id != caseworker_id)
+            and actor.id not in close_to_her)
 
 
-def require_survey_administrator(actor: Actor, case: CaseState, caseworker_id: int | None) -> None:
-    if may_administer_survey(actor, case, caseworker_id):
+def require_survey_administrator(actor: Actor, case: CaseState, close_to_her: Collection[int]) -> None:
+    if may_administer_survey(actor, case, close_to_her):
         return
     if is_open(case):
         raise Conflict(f"case {case.reference} is open: the feedback survey is given after the case closes")
-    if actor.role in SURVEY_ROLES and actor.id == caseworker_id:
-        raise Forbidden("you are the survivor's caseworker: the feedback survey is given by a supervisor or another "
+    if actor.role in SURVEY_ROLES and actor.id in close_to_her:
+        raise Forbidden("you worked with the survivor on this case (as her caseworker or contact, on her follow-ups, "
+                        "a referral or the closure request): the feedback survey is given by a supervisor or another "
                         "caseworker, so that she can answer freely")
     raise Forbidden("only a supervisor or another caseworker administers the feedback survey")
 
@@ -595,8 +597,8 @@ class Permissions:
     def keep_directory(self) -> bool:
         return may_keep_directory(self.actor)
 
-    def administer_survey(self, case: CaseLike, caseworker_id: int | None) -> bool:
-        return may_administer_survey(self.actor, case, caseworker_id)
+    def administer_survey(self, case: CaseLike, close_to_her: Collection[int]) -> bool:
+        return may_administer_survey(self.actor, case, close_to_her)
 
     @property
     def see_feedback_report(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select, update
@@ -11,17 +12,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from coordinator import audit, events, policy
-from coordinator.cases import agencies_on, case_state, load_case
+from coordinator.cases import agencies_of, agencies_on, case_facts, case_state, load_case, task_from
 from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.hookspecs import TASK_DOMAINS
+from coordinator.lifecycle import duties
 from coordinator.limits import Id, Key, Line, OneOf
 from coordinator.models import Case, Task, TaskEvent, User, utcnow
-from coordinator.plugins import AgencyRegistry
+from coordinator.plugins import AgencyRegistry, PluginError
 from coordinator.policy import Actor
 
-STATUSES = ("open", "in_progress", "done", "not_applicable", "blocked")
-CLOSED_STATUSES = ("done", "not_applicable")
-NEEDS_REASON = ("not_applicable", "blocked")
+log = logging.getLogger("coordinator.tasks")
+
+# "not_taken": an action the meeting decided not to take after all (say why), unlike one that no
+# longer applies.
+STATUSES = ("open", "in_progress", "done", "not_applicable", "not_taken", "blocked")
+CLOSED_STATUSES = ("done", "not_applicable", "not_taken")
+NEEDS_REASON = ("not_applicable", "not_taken", "blocked")
+# The tasks an agency's plugin lists for a case (its task list and standing duties), which follow the case.
+LIST_SOURCES = ("agency_list", "standing")
+CASE_CHANGED = "not applicable (case changed)"
+APPLIES_AGAIN = "applies again (case changed)"
 # Built once (every change of status runs it). The version is compared in the UPDATE itself: a
 # check in Python would let two changes made on the same view both pass (each process, or SQLite
 # snapshot, sees the old version).
@@ -191,3 +201,68 @@ async def due_work(session: AsyncSession, today: dt.date, *, agency: str | None 
             groups[key] = CaseWork(task.case_id, reference, task.agency, [])
         groups[key].tasks.append(task)
     return list(groups.values())
+
+
+def _list_key(agency: str, title: str, duty: str | None) -> tuple[str, str]:
+    """What identifies a listed task on a case: a shared duty by its key (one per case, whoever
+    holds it), any other by the listing agency and its title."""
+    return ("duty", duty) if duty is not None else (agency, title)
+
+
+async def _set_listed_status(session: AsyncSession, actor: Actor, task: Task, status: str, reason: str | None) -> None:
+    await session.execute(update(Task).where(Task.id == task.id).values(
+        status=status, reason=reason, version=Task.version + 1, updated_at=utcnow()))
+    session.add(TaskEvent(task_id=task.id, by_id=actor.id, status=status, reason=reason))
+
+
+async def follow_case(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int) -> None:
+    """Evaluate every agency's task list again for the case as it now stands (called by every
+    change to what the plugins are told of a case: people, key dates, risk, information recorded).
+
+    A task the list now asks for is added once; a task it no longer asks for is marked
+    "not applicable (case changed)" while still open (done work stays done) and never deleted, and
+    is opened again if the case changes back. An agency whose plugin fails keeps its list as it is."""
+    await session.flush()
+    case = await load_case(session, case_id)
+    facts = await case_facts(session, case)
+    listed = list((await session.execute(
+        select(Task).where(Task.case_id == case.id, Task.source.in_(LIST_SOURCES))
+        .execution_options(populate_existing=True))).scalars())
+    have = {_list_key(t.agency, t.title, t.duty): t for t in listed}
+    wanted: set[tuple[str, str]] = set()
+    unanswered: set[str] = set()
+    added, retired, reopened = [], [], []
+    for agency in agencies_of(case):
+        try:
+            templates = registry.task_list(agency, facts)
+        except PluginError as failure:
+            log.error("%s; its task list was left as it is", failure, exc_info=failure)
+            await audit.record(session, actor, "plugin.failed", case_id=case.id, subject=f"case:{case.id}",
+                               plugin=failure.plugin, hook=failure.hook, error=failure.error)
+            unanswered.add(agency)
+            continue
+        for template in templates:
+            key = _list_key(agency, template.title, template.duty)
+            wanted.add(key)
+            task = have.get(key)
+            if task is None:
+                have[key] = task_from(case.id, agency, template, "agency_list", actor)
+                added.append(have[key])
+            elif task.status == "not_applicable" and task.reason == CASE_CHANGED:
+                await _set_listed_status(session, actor, task, "open", APPLIES_AGAIN)
+                reopened.append(task)
+    for task in listed:
+        listing = registry.duty_carriers(task.duty) if task.duty is not None else [task.agency]
+        if (_list_key(task.agency, task.title, task.duty) not in wanted and not (unanswered & set(listing))
+                and task.status not in CLOSED_STATUSES):
+            await _set_listed_status(session, actor, task, "not_applicable", CASE_CHANGED)
+            retired.append(task)
+    if not (added or retired or reopened):
+        return
+    session.add_all(added)
+    await session.flush()
+    await duties.settle(session, registry, actor, case.id)
+    await audit.record(session, actor, "task.list_followed", case_id=case.id, subject=f"case:{case.id}",
+                       added=[t.id for t in added], not_applicable=[t.id for t in retired],
+                       reopened=[t.id for t in reopened])
+    events.case_changed(session, case.id, "tasks")

@@ -6,10 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import gate, policy
+from coordinator.conference.actions import CONFERENCE_SOURCE
 from coordinator.conference.participation import load_conference, participant_of
 from coordinator.conference.state import (
     ActionView,
@@ -29,6 +30,7 @@ from coordinator.lifecycle.threat_plans import PlanWarning
 from coordinator.models import CaseAgency, InformationItem, Task, TaskEvent, User
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor, Audience
+from coordinator.tasks import CLOSED_STATUSES
 
 
 @dataclass(frozen=True)
@@ -77,17 +79,27 @@ async def _item_ids_as_they_stood(session: AsyncSession, case_id: int, at: dt.da
     return list(latest.values())
 
 
-async def _actions_at(session: AsyncSession, conference_id: int, case_id: int, at: dt.datetime) -> list[ActionView]:
-    """The actions agreed in the conference, each with its status as it stood at ``at``."""
+def _statuses_at(rows: list, at: dt.datetime) -> Select[tuple[int, str]]:
+    """Each task's status as it stood at ``at``: the last event at or before it wins."""
+    return (select(TaskEvent.task_id, TaskEvent.status)
+            .where(TaskEvent.task_id.in_([task.id for task, _ in rows]), TaskEvent.at <= at).order_by(TaskEvent.id))
+
+
+async def _actions_at(session: AsyncSession, conference_id: int, case_id: int, started_at: dt.datetime,
+                      ended_at: dt.datetime) -> list[ActionView]:
+    """Every action reviewed in the meeting, each with its status as it stood when it ended: those
+    agreed in it, and those of earlier meetings still incomplete when it started (they were on the
+    table: one set "not applicable" or "not taken" here is part of this meeting's record)."""
     rows = (await session.execute(
         select(Task, User.display_name).outerjoin(User, User.id == Task.assignee_id)
-        .where(Task.conference_id == conference_id, Task.case_id == case_id).order_by(Task.due_on, Task.id)
+        .where(Task.case_id == case_id, Task.source == CONFERENCE_SOURCE,
+               (Task.conference_id == conference_id) | (Task.created_at <= started_at))
+        .order_by(Task.due_on, Task.id)
     )).all()
-    statuses = dict((await session.execute(
-        select(TaskEvent.task_id, TaskEvent.status).where(TaskEvent.task_id.in_([t.id for t, _ in rows]),
-                                                          TaskEvent.at <= at).order_by(TaskEvent.id)
-    )).all())  # the last event at or before ``at`` wins
-    return [action_view(task, name, conference_id, statuses.get(task.id)) for task, name in rows]
+    at_start = dict((await session.execute(_statuses_at(rows, started_at))).all())
+    at_end = dict((await session.execute(_statuses_at(rows, ended_at))).all())
+    return [action_view(task, name, conference_id, at_end.get(task.id)) for task, name in rows
+            if task.conference_id == conference_id or at_start.get(task.id) not in CLOSED_STATUSES]
 
 
 async def minutes(session: AsyncSession, registry: AgencyRegistry, viewer: Actor, conference_id: int) -> Minutes:
@@ -124,7 +136,8 @@ async def minutes(session: AsyncSession, registry: AgencyRegistry, viewer: Actor
             reference=entry.reference, group=entry.group, risk_level=entry.risk_level, member=True,
             information=items,
             roles=[r for r in await load_roles(session, registry, entry.case_id, at=ended_at) if r.agency],
-            actions=await _actions_at(session, conference_id, entry.case_id, ended_at),
+            actions=await _actions_at(session, conference_id, entry.case_id,
+                                      conference.started_at or ended_at, ended_at),
             decisions=[n for n in all_notes if n.kind == "decision"], notes=[n for n in all_notes if n.kind == "note"],
             plan_warning=await threat_plans.plan_warning(session, registry, entry.case_id, at=ended_at),
             addenda=await load_corrections_after(session, conference_id, entry.case_id, ended_at)))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import audit, cases, events, policy
+from coordinator import audit, cases, events, policy, tasks
 from coordinator.cases import RISK_LEVELS, KeyDateIn, PersonIn, level_from_score
 from coordinator.errors import Conflict, Invalid
 from coordinator.lifecycle import case_events, transitions
@@ -137,6 +137,7 @@ async def edit_case(session: AsyncSession, registry: AgencyRegistry, actor: Acto
         await session.execute(delete(KeyDate).where(KeyDate.case_id == case.id))
         session.add_all([KeyDate(case_id=case.id, kind=k.kind, on=k.on, note=k.note) for k in edit.key_dates])
     await _record(session, actor, case, version, "edited", reason, changes)
+    await tasks.follow_case(session, registry, actor, case.id)
     return case
 
 
@@ -174,6 +175,7 @@ async def reassess_risk(session: AsyncSession, registry: AgencyRegistry, thresho
     version = await _new_version(session, case, data.version, **values)
     await _record(session, actor, case, version, "reassessed", reason, changes)
     await session.refresh(case)
+    await tasks.follow_case(session, registry, actor, case.id)
     if RISK_LEVELS.index(level) > RISK_LEVELS.index(previous):
         await case_events.raise_event(session, registry, actor, case, "risk_raised", subject=f"version:{version}",
                                       occurs_on=today, previous_level=previous)
@@ -191,6 +193,7 @@ async def risk_found_at_contact(session: AsyncSession, registry: AgencyRegistry,
     await _record(session, actor, case, version, "reassessed", f"safety reassessment at follow-up {follow_up_id}",
                   {"risk_level": [previous, level]})
     await session.refresh(case)
+    await tasks.follow_case(session, registry, actor, case.id)
     await case_events.raise_event(session, registry, actor, case, "risk_raised", subject=f"follow_up:{follow_up_id}",
                                   occurs_on=on, previous_level=previous)
 

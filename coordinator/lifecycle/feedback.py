@@ -1,11 +1,18 @@
 """The survivor's feedback survey (GBV case management, step 6).
 
-Given after the case closes, by a supervisor or another caseworker, never her own caseworker (so
-that she can answer freely). The informed consent is read to her first: the survey is to improve
+Given after the case closes, by a supervisor or another caseworker, never her own caseworker nor
+anyone else who worked with her on the case (so that she can answer freely). The informed consent is read to her first: the survey is to improve
 services, it is voluntary, her answers are confidential and do not affect her services. She fills
-it in herself or answers it as an interview. That it was given is recorded on the case; her answers
-are stored apart with only their month, never linked to the case, and are read only as counts per
-answer over a period, and only once at least five answers exist for it.
+it in herself or answers it as an interview. That it was given is recorded on the case (never shown
+with its date); her answers are stored apart with only their month, never linked to the case, and are
+read only as counts per answer over a whole period that has ended.
+
+Publication is built so that no comparison of two reports isolates one survivor: only whole months
+or quarters that have ended (so a period's count never moves one survey at a time), only with at
+least five answers, and a quarter only when the answers of its months that are not published on
+their own number none or at least five (otherwise the quarter minus its published months would be
+the answers of fewer than five survivors). Months never overlap each other, nor quarters, so every
+published range differs from any union of published ranges inside it by none or at least five answers.
 
 Every question takes one of a fixed set of answers (a four-point scale and "prefer not to say"), so
 that answers aggregate; there is no free text, which could identify her.
@@ -13,19 +20,30 @@ that answers aggregate; there is no free text, which could identify her.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import audit, cases, events, policy
 from coordinator.errors import Conflict, Invalid
 from coordinator.limits import ListOf, OneOf
-from coordinator.models import Case, RoleAssignment, SurveyAdministration, SurveyResponse, utcnow
+from coordinator.models import (
+    Case,
+    Closure,
+    FollowUp,
+    InformationItem,
+    Referral,
+    RoleAssignment,
+    SurveyAdministration,
+    SurveyResponse,
+    utcnow,
+)
 from coordinator.policy import Actor
 
 DEFAULT_QUESTIONS = (
@@ -50,7 +68,8 @@ INFORMED_CONSENT = (
 MIN_ANSWERS = 5  # fewer answers for a period are not shown at all: a handful could point at her
 MAX_QUESTIONS = 50
 MAX_QUESTION_LENGTH = 300
-PERIOD = re.compile(r"^\d{4}(-(0[1-9]|1[0-2]))?$")
+MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 
 
 @dataclass
@@ -79,17 +98,25 @@ def questions(questions_file: str) -> list[str]:
     return found
 
 
-async def caseworker_of(session: AsyncSession, case: Case) -> int | None:
-    """Her caseworker: the person named on the case; else whoever last held victim contact (closure
-    ends that role, so ended assignments count); else the person who referred the case."""
-    if case.caseworker_id is not None:
-        return case.caseworker_id
-    contact = (await session.execute(
+async def too_close_to_her(session: AsyncSession, case: Case) -> frozenset[int]:
+    """Everyone who worked with her on the case, none of whom may give her the survey: the caseworker
+    named on the case, whoever held victim contact (closure ends that role, so ended assignments
+    count), contacted her or recorded a follow-up's outcome, referred her to another agency or
+    service, or asked to close the case. The case's creator is not among them for that alone: a
+    coordinator entering a referral has not worked with her."""
+    outcome_recorders = (select(InformationItem.recorded_by_id)
+                         .join(FollowUp, FollowUp.outcome_item_id == InformationItem.id)
+                         .where(FollowUp.case_id == case.id))
+    worked_with_her = union(
         select(RoleAssignment.person_id).where(RoleAssignment.case_id == case.id,
-                                               RoleAssignment.responsibility == "victim_contact",
-                                               RoleAssignment.person_id.is_not(None))
-        .order_by(RoleAssignment.assigned_at.desc(), RoleAssignment.id.desc()).limit(1))).scalar()
-    return contact if contact is not None else case.created_by_id
+                                               RoleAssignment.responsibility == "victim_contact"),
+        select(FollowUp.person_id).where(FollowUp.case_id == case.id),
+        outcome_recorders,
+        select(Referral.created_by_id).where(Referral.case_id == case.id),
+        select(Closure.requested_by_id).where(Closure.case_id == case.id),
+    )
+    people = set((await session.execute(worked_with_her)).scalars()) | {case.caseworker_id}
+    return frozenset(person for person in people if person is not None)
 
 
 async def administration_of(session: AsyncSession, case_id: int) -> SurveyAdministration | None:
@@ -101,7 +128,7 @@ async def administer(session: AsyncSession, survey_questions: list[str], actor: 
                      data: SurveyIn) -> SurveyAdministration:
     """Record that the survey was given on a closed case, and store her answers apart from it."""
     case = await cases.case_for(session, actor, case_id)
-    policy.require_survey_administrator(actor, case, await caseworker_of(session, case))
+    policy.require_survey_administrator(actor, case, await too_close_to_her(session, case))
     if not data.consent_read:
         raise Invalid("read her the informed consent first, and go on only if she agrees to take part",
                       field="consent_read")
@@ -129,32 +156,64 @@ async def administer(session: AsyncSession, survey_questions: list[str], actor: 
 
 @dataclass(frozen=True)
 class Report:
-    """The survey's answers over a period: ``responses`` and ``counts`` are None while fewer than
-    MIN_ANSWERS answers exist for it."""
+    """The survey's answers over a period: ``responses`` and ``counts`` are None, and ``withheld``
+    says why, when the period may not be published."""
 
     period: str
     responses: int | None
     counts: list[tuple[str, dict[str, int]]] | None
+    withheld: str | None = None
 
     @property
     def hidden(self) -> bool:
         return self.responses is None
 
 
-def check_period(period: str) -> str:
-    if not PERIOD.match(period):
-        raise Invalid("give the period as a year (2026) or a month (2026-11)", field="period")
-    return period
+def months_of(period: str) -> list[str]:
+    """The months (YYYY-MM, as answers are stored) a month or a quarter covers; 400 for anything else."""
+    if MONTH.match(period):
+        return [period]
+    quarter = QUARTER.match(period)
+    if quarter is None:
+        raise Invalid("give the period as a month (2026-11) or a quarter (2026-Q4): only whole periods are "
+                      "published", field="period")
+    year, number = quarter.group(1), int(quarter.group(2))
+    return [f"{year}-{month:02d}" for month in range(3 * number - 2, 3 * number + 1)]
+
+
+def last_ended_quarter(today: dt.date) -> str:
+    """The report's default: the most recent quarter that has ended."""
+    quarter = (today.month - 1) // 3  # the current quarter's number minus one
+    return f"{today.year}-Q{quarter}" if quarter else f"{today.year - 1}-Q4"
+
+
+def withheld_because(months: list[str], per_month: dict[str, int], current_month: str) -> str | None:
+    """Why answers over these months may not be published, or None when they may (see the module's
+    docstring for why each rule is needed)."""
+    if months[-1] >= current_month:
+        return "the period has not ended: answers are published only for whole months or quarters that have ended"
+    total = sum(per_month.get(month, 0) for month in months)
+    if total < MIN_ANSWERS:
+        return f"fewer than {MIN_ANSWERS} survivors answered in this period"
+    unpublished = sum(count for month in months if (count := per_month.get(month, 0)) < MIN_ANSWERS)
+    if 0 < unpublished < MIN_ANSWERS:
+        return (f"fewer than {MIN_ANSWERS} of its answers fall in months not published on their own, so the "
+                "quarter compared with its months would show them: see the months instead")
+    return None
 
 
 async def report(session: AsyncSession, survey_questions: list[str], actor: Actor, period: str) -> Report:
-    """Counts per answer for each current question over a year or a month."""
+    """Counts per answer for each current question over a month or a quarter that may be published."""
     policy.require_feedback_reader(actor)
-    period = check_period(period)
-    matching = SurveyResponse.period == period if len(period) == 7 else SurveyResponse.period.like(f"{period}-%")
-    rows = list((await session.execute(select(SurveyResponse.answers).where(matching))).scalars())
-    if len(rows) < MIN_ANSWERS:
-        return Report(period, None, None)
+    months = months_of(period)
+    per_month = dict((await session.execute(
+        select(SurveyResponse.period, func.count()).where(SurveyResponse.period.in_(months))
+        .group_by(SurveyResponse.period))).all())
+    withheld = withheld_because(months, per_month, utcnow().strftime("%Y-%m"))
+    if withheld is not None:
+        return Report(period, None, None, withheld)
+    rows = list((await session.execute(
+        select(SurveyResponse.answers).where(SurveyResponse.period.in_(months)))).scalars())
     counts = {question: dict.fromkeys(CHOICES, 0) for question in survey_questions}
     for answers in map(json.loads, rows):
         for question, answer in answers.items():

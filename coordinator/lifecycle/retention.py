@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, MetaData, String, Text, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import audit
@@ -27,6 +27,7 @@ from coordinator.models import (
     InformationItem,
     KeyDate,
     Override,
+    PlanAcknowledgement,
     RaisedEvent,
     Referral,
     ReferralEvent,
@@ -59,36 +60,109 @@ async def due(session: AsyncSession, now: dt.datetime, retention_days: int) -> l
     return [Due(*row) for row in rows]
 
 
-def _scrub(model: type, *where: object, **values: object):  # noqa: ANN202
-    return update(model).where(*where).values(**values)
+@dataclass(frozen=True)
+class Erasure:
+    """Text columns of one table that retention overwrites on a case's rows (with the value given:
+    REMOVED where the column must not be empty, "" or None otherwise); ``only`` narrows the rows."""
+
+    model: type
+    values: dict[str, object]
+    only: tuple = ()
+
+
+# Rows that hold no case id themselves belong to the case through the row they hang on.
+_THROUGH = {ConsentWithdrawal: (ConsentWithdrawal.consent_id, Consent),
+            ReferralEvent: (ReferralEvent.referral_id, Referral),
+            TaskEvent: (TaskEvent.task_id, Task)}
+
+ERASED = (
+    Erasure(Case, {"summary": "", "concern": "", "judgement_reasons": None}),
+    Erasure(CasePerson, {"name": REMOVED, "born_on": None}),
+    Erasure(KeyDate, {"note": ""}),
+    Erasure(InformationItem, {"text": ""}),
+    Erasure(CaseRevision, {"reason": REMOVED, "changes": "{}"}),
+    Erasure(RaisedEvent, {"note": ""}),
+    Erasure(ConferenceNote, {"text": REMOVED}),
+    Erasure(Consent, {"given_by": REMOVED, "purpose": REMOVED}),
+    Erasure(ConsentWithdrawal, {"note": ""}),
+    Erasure(Override, {"justification": REMOVED, "decision_note": None, "not_informed_reason": None}),
+    Erasure(Closure, {"reasons": REMOVED, "decision_note": None}),
+    Erasure(Reopening, {"reason": REMOVED}),
+    Erasure(Referral, {"purpose": REMOVED, "notes": "", "outcome": None, "decline_reason": None}),
+    Erasure(ReferralEvent, {"note": ""}),
+    Erasure(PlanAcknowledgement, {"reason": REMOVED}),
+    Erasure(Task, {"reason": None}),
+    Erasure(Task, {"title": REMOVED}, only=(Task.source.in_(TYPED_TASK_SOURCES),)),
+    Erasure(TaskEvent, {"reason": None}),
+)
+
+# Every other text column, with why it may outlive the case's text: a test checks that each text
+# column of the schema is erased above or kept here, so a new one cannot slip through unnoticed.
+_KEPT_BY_REASON = {
+    "a key or code from a fixed list (kind, status, role, agency, category, basis), never typed text": (
+        "agenda_items.group", "agenda_items.status", "case_agencies.agency", "case_events.event",
+        "case_events.subject", "case_key_dates.kind", "case_people.role", "case_people.target_kind",
+        "case_revisions.kind", "cases.judgement_level", "cases.kind", "cases.monitoring_status",
+        "cases.referral_grounds", "cases.referring_agency", "cases.risk_level", "cases.stage",
+        "closures.criterion", "closures.status", "conference_notes.kind", "conferences.status",
+        "consent_scopes.category", "consent_scopes.recipient", "consents.method", "disclosures.basis",
+        "disclosures.channel", "disclosures.viewer_agency", "follow_ups.agency", "follow_ups.method",
+        "follow_ups.outcome", "follow_ups.updated_risk", "information_items.agency", "information_items.category",
+        "information_items.nature", "information_items.sensitivity", "override_scopes.category",
+        "override_scopes.recipient", "overrides.legal_basis", "overrides.status", "participants.agency",
+        "participants.role", "plan_acknowledgements.strategies", "referral_events.status", "referrals.status",
+        "referrals.to_agency", "role_assignments.agency", "role_assignments.responsibility",
+        "role_assignments.status", "survey_administrations.mode", "task_events.status", "tasks.agency",
+        "tasks.domain", "tasks.duty", "tasks.source", "tasks.status", "tasks.strategy"),
+    "the case's reference: the audit chain and the register name cases by it": ("cases.reference",),
+    "fixed sentences written by the server (file review findings, agenda reasons), never personal": (
+        "closures.missing_items", "hearing_requests.reason"),
+    "the audit chain records ids, kinds and bases only, and must stay verifiable": (
+        "audit_log.action", "audit_log.actor_agency", "audit_log.detail", "audit_log.hash", "audit_log.prev_hash",
+        "audit_log.subject"),
+    "about staff, services and meetings of many cases, not about one case": (
+        "api_tokens.token_hash", "conferences.title", "live_connections.process", "login_failures.address",
+        "login_failures.username", "services.agency", "services.area", "services.contact", "services.kind",
+        "services.name", "services.offers", "users.agency", "users.display_name", "users.password_hash",
+        "users.role", "users.username", "web_sessions.key"),
+    "her survey answers: fixed choices, stored by month and never linked to a case": (
+        "survey_responses.answers", "survey_responses.period"),
+    "stored answers to retried requests: deleted whole by retention --apply": (
+        "idempotency_keys.key", "idempotency_keys.media_type", "idempotency_keys.request"),
+}
+KEPT = {column: reason for reason, columns in _KEPT_BY_REASON.items() for column in columns}
+
+
+def erased_columns() -> set[str]:
+    """``table.column`` of every column retention overwrites."""
+    return {f"{erasure.model.__tablename__}.{name}" for erasure in ERASED for name in erasure.values}
+
+
+def text_columns(metadata: MetaData) -> set[str]:
+    """``table.column`` of every text column of the schema."""
+    return {f"{table.name}.{column.name}" for table in metadata.sorted_tables for column in table.columns
+            if isinstance(column.type, String | Text)}
+
+
+def uncovered(metadata: MetaData) -> set[str]:
+    """Text columns that retention neither erases nor lists as kept: each may hold her words for ever."""
+    return text_columns(metadata) - erased_columns() - set(KEPT)
+
+
+def _rows_of_case(model: type, case_id: int) -> ColumnElement[bool]:
+    if model is Case:
+        return Case.id == case_id
+    if model in _THROUGH:
+        link, parent = _THROUGH[model]
+        return link.in_(select(parent.id).where(parent.case_id == case_id))
+    return model.case_id == case_id
 
 
 async def remove_text(session: AsyncSession, case_id: int) -> None:
     """Remove the case's free text and personal details, table by table, in one transaction."""
-    referrals = select(Referral.id).where(Referral.case_id == case_id)
-    tasks = select(Task.id).where(Task.case_id == case_id)
-    consents = select(Consent.id).where(Consent.case_id == case_id)
-    for statement in (
-        _scrub(Case, Case.id == case_id, summary="", concern="", judgement_reasons=None),
-        _scrub(CasePerson, CasePerson.case_id == case_id, name=REMOVED, born_on=None),
-        _scrub(KeyDate, KeyDate.case_id == case_id, note=""),
-        _scrub(InformationItem, InformationItem.case_id == case_id, text=""),
-        _scrub(CaseRevision, CaseRevision.case_id == case_id, reason=REMOVED, changes="{}"),
-        _scrub(RaisedEvent, RaisedEvent.case_id == case_id, note=""),
-        _scrub(ConferenceNote, ConferenceNote.case_id == case_id, text=REMOVED),
-        _scrub(Consent, Consent.case_id == case_id, given_by=REMOVED, purpose=REMOVED),
-        _scrub(ConsentWithdrawal, ConsentWithdrawal.consent_id.in_(consents), note=""),
-        _scrub(Override, Override.case_id == case_id, justification=REMOVED, decision_note=None,
-               not_informed_reason=None),
-        _scrub(Closure, Closure.case_id == case_id, reasons=REMOVED, decision_note=None),
-        _scrub(Reopening, Reopening.case_id == case_id, reason=REMOVED),
-        _scrub(Referral, Referral.case_id == case_id, purpose=REMOVED, notes="", outcome=None, decline_reason=None),
-        _scrub(ReferralEvent, ReferralEvent.referral_id.in_(referrals), note=""),
-        _scrub(Task, Task.case_id == case_id, reason=None),
-        _scrub(Task, Task.case_id == case_id, Task.source.in_(TYPED_TASK_SOURCES), title=REMOVED),
-        _scrub(TaskEvent, TaskEvent.task_id.in_(tasks), reason=None),
-    ):
-        await session.execute(statement)
+    for erasure in ERASED:
+        await session.execute(update(erasure.model).where(_rows_of_case(erasure.model, case_id), *erasure.only)
+                              .values(**erasure.values))
 
 
 async def apply(session: AsyncSession, now: dt.datetime, retention_days: int) -> list[Due]:

@@ -177,15 +177,16 @@ def incoming_referral_json(incoming, registry: AgencyRegistry) -> dict:  # noqa:
 
 
 def survey_json(given) -> dict | None:  # noqa: ANN001 (a models.SurveyAdministration)
-    """That the feedback survey was given on a case: never the answers."""
+    """That the feedback survey was given on a case: never the answers, nor when (the date would point
+    at the month her answers are stored under)."""
     if given is None:
         return None
-    return {"case_id": given.case_id, "by_id": given.by_id, "mode": given.mode,
-            "consent_read_at": given.consent_read_at, "at": given.at}
+    return {"case_id": given.case_id, "by_id": given.by_id, "mode": given.mode}
 
 
 def feedback_report_json(report) -> dict:  # noqa: ANN001 (a feedback.Report)
-    return {"period": report.period, "hidden": report.hidden, "responses": report.responses,
+    return {"period": report.period, "hidden": report.hidden, "withheld": report.withheld,
+            "responses": report.responses,
             "questions": [{"question": q, "counts": counts} for q, counts in report.counts or []]}
 
 

@@ -28,8 +28,8 @@ def _questions(settings: Settings) -> list[str]:
     return feedback.questions(settings.survey_questions_file)
 
 
-def _this_year() -> str:
-    return str(utcnow().year)
+def _last_ended_quarter() -> str:
+    return feedback.last_ended_quarter(utcnow().date())
 
 
 # --- the case page's and the dashboard's sections ---------------------------------------------------
@@ -237,7 +237,7 @@ async def add_referral_note(request: Request, db: NamedDependency[AsyncSession],
 async def _survey_state(db: AsyncSession, actor: Actor, case_id: int) -> tuple[Case, object, bool]:
     case = await cases.case_for(db, actor, case_id)
     given = await feedback.administration_of(db, case.id)
-    allowed = given is None and policy.may_administer_survey(actor, case, await feedback.caseworker_of(db, case))
+    allowed = given is None and policy.may_administer_survey(actor, case, await feedback.too_close_to_her(db, case))
     return case, given, allowed
 
 
@@ -268,8 +268,8 @@ async def survey_form(request: Request, db: NamedDependency[AsyncSession], setti
 @get("/feedback")
 async def report_page(request: Request, db: NamedDependency[AsyncSession], settings: NamedDependency[Settings],
                       period: FromQuery[str | None] = None) -> Template:
-    """The survey's answers in aggregate, for a year or a month."""
-    report = await feedback.report(db, _questions(settings), current_actor(request), period or _this_year())
+    """The survey's answers in aggregate, for a month or a quarter that has ended."""
+    report = await feedback.report(db, _questions(settings), current_actor(request), period or _last_ended_quarter())
     return Template("feedback.html", context={"report": report, "choices": feedback.CHOICES,
                                               "minimum": feedback.MIN_ANSWERS})
 
@@ -297,8 +297,9 @@ async def administer_survey(request: Request, db: NamedDependency[AsyncSession],
 @get("/api/feedback")
 async def feedback_report(request: Request, db: NamedDependency[AsyncSession], settings: NamedDependency[Settings],
                           period: FromQuery[str | None] = None) -> dict:
-    """Counts per answer over a year (``2026``) or a month (``2026-11``); hidden under five answers."""
-    report = await feedback.report(db, _questions(settings), current_actor(request), period or _this_year())
+    """Counts per answer over a month (``2026-11``) or a quarter (``2026-Q4``) that has ended; withheld
+    (with the reason) under five answers or where comparing it with its months would show fewer."""
+    report = await feedback.report(db, _questions(settings), current_actor(request), period or _last_ended_quarter())
     return feedback_report_json(report)
 
 

@@ -16,6 +16,8 @@ from coordinator.models import Base
 from tests.live.server import ROOT, server_env
 from tests.sharing_steps import grant_consent, record_item
 from tests.web.test_closure import close
+from tests.web.test_threat_assessment import SUSPENSION
+from tests.web.test_threat_assessment import open_case as open_threat_case
 
 SECRETS = ("Zanzibar-Street-17", "Quillon Marsh", "ring the blue door twice", "Fernwood refuge",
            "bruising on the left arm", "Kestrel Ward")
@@ -84,3 +86,17 @@ async def test_a_case_within_the_period_or_reopened_is_not_due(client_for, peopl
     assert case["reference"] not in retention(database_url, "--dry-run", days=30)
     assert (await chair.post(f"/api/cases/{case['id']}/reopen", json={"reason": "she came back"})).status_code == 201
     assert case["reference"] not in retention(database_url, "--dry-run", days=0)
+
+
+async def test_the_reason_for_keeping_a_separation_is_removed(client_for, people, make_user, sessionmaker,
+                                                              database_url):
+    await make_user("tat", "education")
+    chair, supervisor, school = await client_for("chair"), await client_for("supervisor"), await client_for("tat")
+    case = await open_threat_case(chair)
+    reason = "his grandmother in Quillon Marsh watches him"
+    kept = await school.post(f"/api/cases/{case['id']}/plan", json={"keep_reason": reason, **SUSPENSION})
+    assert kept.status_code == 201, kept.text
+    await close(chair, supervisor, case["id"])
+    assert await scan(sessionmaker, reason) == ["plan_acknowledgements.reason"]
+    retention(database_url, "--apply")
+    assert await scan(sessionmaker, "grandmother") == []

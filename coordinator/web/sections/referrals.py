@@ -18,7 +18,7 @@ async def load(reader: Reader) -> dict:
         "referral_directory": [] if closed else await referrals.directory(db, reader.registry),
         "referral_note_kinds": referrals.NOTE_LABELS,
         "survey_given": await feedback.administration_of(db, case.id) if closed else None,
-        "survey_caseworker_id": await feedback.caseworker_of(db, case) if closed else None,
+        "survey_close_to_her": await feedback.too_close_to_her(db, case) if closed else frozenset(),
     }
 
 
