@@ -111,3 +111,32 @@ async def test_a_sections_reads_do_not_grow_with_the_cases_history(client_for, c
         assert after[url] == before[url], (url, before[url], after[url])
     follow_ups = (await chair.get(f"/cases/{case['id']}/follow-ups")).text
     assert len(re.findall(r'id="follow-up-\d+"', follow_ups)) == 20
+
+
+async def test_the_navigation_shows_each_person_the_areas_they_may_open_with_counts_waiting(client_for, case, people):
+    chair, police = await client_for("chair"), await client_for("pc")
+    areas = re.compile(r'<nav id="app-nav".*?</nav>', re.S)
+    coordinator_nav = areas.search((await chair.get("/")).text).group(0)
+    for label in ("Cases", "Conferences", "Referrals", "Directory", "Figures", "Feedback"):
+        assert f">{label}" in coordinator_nav, label
+    member_nav = areas.search((await police.get("/")).text).group(0)
+    assert ">Referrals" in member_nav and ">Figures" not in member_nav and ">Feedback" not in member_nav
+    for url in ("/conferences", "/referrals", "/directory", "/feedback"):
+        page = await chair.get(url)
+        assert page.status_code == 200 and "<html" in page.text, url
+    # A referral sent to housing waits for it: housing's navigation counts it, nobody else's.
+    referral = (await chair.post(f"/api/cases/{case['id']}/referrals", json={
+        "to_agency": "housing", "purpose": "A tenancy", "method": "verbal", "given_by": "Nora",
+        "categories": ["police.call_outs"]})).json()
+    sent = await chair.post(f"/api/referrals/{referral['id']}/status", json={"status": "sent", "version": referral["version"]})
+    assert sent.status_code == 201, sent.text
+    housing = await client_for("hou")
+    counted = (await housing.get("/nav", headers={"HX-Request": "true"})).text
+    assert "<html" not in counted and 'aria-label="1 waiting">1</span>' in counted
+    assert "waiting" not in (await police.get("/nav", headers={"HX-Request": "true"})).text
+
+
+async def test_the_coordinators_dashboard_leads_with_the_queues(client_for, case):
+    page = (await (await client_for("chair")).get("/")).text
+    assert page.index("To be heard at the next conference") < page.index("open tasks, by case")
+    assert page.index("Overdue work by agency") < page.index('id="cases-heading"')
