@@ -307,7 +307,10 @@ _STATE = select(Case.reference, Case.closed_at).where(Case.id == bindparam("case
 async def case_state(session: AsyncSession, case_id: int) -> policy.CaseState:
     """Whether the case is open (its reference and closing date), without loading it: enough for
     the rules that ask only that."""
-    return (await session.execute(_STATE, {"case_id": case_id})).one()
+    state = (await session.execute(_STATE, {"case_id": case_id})).first()
+    if state is None:
+        raise NotFound(f"no case {case_id}")
+    return state
 
 
 async def ensure_case_open(session: AsyncSession, case_id: int) -> None:

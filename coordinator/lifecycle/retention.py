@@ -117,6 +117,8 @@ _KEPT_BY_REASON = {
     "the case's reference: the audit chain and the register name cases by it": ("cases.reference",),
     "fixed sentences written by the server (file review findings, agenda reasons), never personal": (
         "closures.missing_items", "hearing_requests.reason"),
+    "the role map kept at closure: responsibility keys, agency keys and statuses, restored on reopening": (
+        "closures.role_map",),
     "the audit chain records ids, kinds and bases only, and must stay verifiable": (
         "audit_log.action", "audit_log.actor_agency", "audit_log.detail", "audit_log.hash", "audit_log.prev_hash",
         "audit_log.subject"),
@@ -128,7 +130,8 @@ _KEPT_BY_REASON = {
     "her survey answers: fixed choices, stored by month and never linked to a case": (
         "survey_responses.answers", "survey_responses.period"),
     "stored answers to retried requests: deleted whole by retention --apply": (
-        "idempotency_keys.key", "idempotency_keys.media_type", "idempotency_keys.request"),
+        "idempotency_keys.key", "idempotency_keys.media_type", "idempotency_keys.request",
+        "idempotency_keys.fingerprint"),
 }
 KEPT = {column: reason for reason, columns in _KEPT_BY_REASON.items() for column in columns}
 

@@ -78,9 +78,9 @@ def test_reopening_and_the_survey_are_for_a_closed_case():
     assert not policy.may_reopen(LEAD, closed_case)
     with pytest.raises(Conflict, match="nothing to reopen"):
         policy.require_reopener(COORDINATOR, open_case)
-    assert policy.may_administer_survey(SUPERVISOR, closed_case, caseworker_id=LEAD.id)
-    assert not policy.may_administer_survey(SUPERVISOR, open_case, caseworker_id=LEAD.id)
-    assert not policy.may_administer_survey(LEAD, closed_case, caseworker_id=LEAD.id)  # her own caseworker
+    assert policy.may_administer_survey(SUPERVISOR, closed_case, close_to_her={LEAD.id})
+    assert not policy.may_administer_survey(SUPERVISOR, open_case, close_to_her={LEAD.id})
+    assert not policy.may_administer_survey(LEAD, closed_case, close_to_her={LEAD.id})  # her own caseworker
 
 
 def test_the_plan_is_kept_by_the_agencies_that_deliver_it_or_a_coordinator():

@@ -218,7 +218,7 @@ async def test_the_case_says_the_survey_was_offered_never_when(client_for, case)
     assert (await give(supervisor, case["id"])).status_code == 201
     state = (await chair.get(f"/api/cases/{case['id']}/feedback")).json()
     assert set(state["given"]) == {"case_id", "by_id", "mode"}
-    for page in (await chair.get(f"/cases/{case['id']}"), await chair.get(f"/cases/{case['id']}/feedback")):
+    for page in (await chair.get(f"/cases/{case['id']}/referrals"), await chair.get(f"/cases/{case['id']}/feedback")):
         start = page.text.index("survey was offered")
         said = page.text[start:page.text.index("</p>", start)]
         assert utcnow().strftime("%Y-%m") not in said and " on " not in said, said

@@ -66,8 +66,9 @@ async def test_the_referral_form_opens_a_case_with_its_targets_concern_and_the_s
         "lead_agency": "education"})
     assert page.status_code == 200, page.text
     assert REFERRAL["concern"] in page.text and "Alex (person)" in page.text and "Gym hall (place)" in page.text
-    assert "Document all further contacts with the subject and the target in the contact log" in page.text
     case_id = int(str(page.url).rsplit("/", 1)[1])
+    tasks = (await chair.get(f"/cases/{case_id}/tasks")).text
+    assert "Document all further contacts with the subject and the target in the contact log" in tasks
     case = (await chair.get(f"/api/cases/{case_id}")).json()
     assert sorted((p["role"], p["name"], p["target_kind"]) for p in case["people"]) == [
         ("subject", "Sam", None), ("target", "Alex", "person"), ("target", "Gym hall", "place")]
@@ -371,7 +372,7 @@ async def test_only_an_agency_delivering_the_plan_or_a_coordinator_says_why_it_i
     await add_item(school, case["id"], keep_reason="supervised at home", **SUSPENSION)
     refused = await doctor.post(f"/api/cases/{case['id']}/plan/keep", json={"reason": "health agrees"})
     assert refused.status_code == 403 and "delivers an item of the plan" in refused.json()["detail"]
-    assert "Record a new reason" not in (await doctor.get(f"/cases/{case['id']}")).text  # the page reads the rule
-    assert "Record a new reason" in (await school.get(f"/cases/{case['id']}")).text
+    assert "Record a new reason" not in (await doctor.get(f"/cases/{case['id']}/threat-plan")).text  # the page reads the rule
+    assert "Record a new reason" in (await school.get(f"/cases/{case['id']}/threat-plan")).text
     kept = await school.post(f"/api/cases/{case['id']}/plan/keep", json={"reason": "still supervised"})
     assert kept.status_code == 200, kept.text
