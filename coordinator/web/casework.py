@@ -19,7 +19,15 @@ from coordinator.models import utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.settings import Settings
 from coordinator.web.auth import current_actor
-from coordinator.web.forms import checked, from_form, key_dates_from_form, optional_int, people_from_form, text
+from coordinator.web.forms import (
+    checked,
+    from_form,
+    key_dates_from_form,
+    optional_int,
+    people_from_form,
+    text,
+    threat_people_from_form,
+)
 from coordinator.web.json import case_json, event_json, revision_json, role_json
 
 
@@ -66,10 +74,16 @@ async def _record_event(db: AsyncSession, registry: AgencyRegistry, request: Req
 async def edit_case_page(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
                          case_id: FromPath[int]) -> Redirect:
     form = await request.form()
-    data = checked(CaseEditIn(
-        version=optional_int(form, "version") or 0, reason=text(form, "reason"), summary=text(form, "summary"),
-        people=people_from_form(form), key_dates=key_dates_from_form(form),
-        caseworker_id=optional_int(form, "caseworker_id")))
+    common = {"version": optional_int(form, "version") or 0, "reason": text(form, "reason")}
+    # Each kind of case has its own edit form: a threat assessment's names no survivor (its kind
+    # only picks the parser; whether the actor may edit is decided by the edit itself).
+    if (await cases.load_case(db, case_id)).kind == case_changes.THREAT_ASSESSMENT:
+        data = checked(CaseEditIn(**common, people=threat_people_from_form(form), concern=text(form, "concern"),
+                                  team=form.getall("team") if "team" in form else None))
+    else:
+        data = checked(CaseEditIn(
+            **common, summary=text(form, "summary"), people=people_from_form(form),
+            key_dates=key_dates_from_form(form), caseworker_id=optional_int(form, "caseworker_id")))
     await _edit(db, registry, request, case_id, data)
     return _back(case_id, "history")
 
