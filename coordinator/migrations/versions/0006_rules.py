@@ -5,9 +5,8 @@ Revision ID: 0006_rules
 Revises: 0005
 Create Date: 2026-12-07 12:10:00.000000
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0006_rules'
 down_revision = '0005'
