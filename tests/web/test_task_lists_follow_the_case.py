@@ -107,3 +107,17 @@ async def test_two_changes_adding_the_same_listed_task_at_once_leave_one(client_
         await session.commit()
     assert len(await tasks_where(chair, case["id"], child_protection)) == 1
     assert len(await tasks_where(chair, case["id"], lambda t: t["title"] == shelter.title)) == 1
+
+
+async def test_a_task_not_taken_no_longer_counts_as_open_on_the_case_page(client_for, people):
+    chair = await client_for("chair")
+    case = await open_adults_case(chair)
+    police = await tasks_where(chair, case["id"], lambda t: t["agency"] == "police")
+    still_open = [t for t in police if t["status"] == "open"]
+    page = (await chair.get(f"/cases/{case['id']}")).text
+    assert f"Police</strong> · {len(still_open)} open of {len(police)}" in page
+    dropped = await chair.patch(f"/api/tasks/{still_open[0]['id']}", json={
+        "status": "not_taken", "version": still_open[0]["version"], "reason": "she declined it"})
+    assert dropped.status_code == 200, dropped.text
+    page = (await chair.get(f"/cases/{case['id']}")).text
+    assert f"Police</strong> · {len(still_open) - 1} open of {len(police)}" in page
