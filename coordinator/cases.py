@@ -259,6 +259,20 @@ def task_from(case_id: int, agency: str, template: TaskTemplate, source: str, ac
                 history=[TaskEvent(by_id=actor.id, status="open")])
 
 
+async def add_listed_tasks(session: AsyncSession, listed: list[Task]) -> list[Task]:
+    """Add tasks of the agencies' lists, each once: one that another change added meanwhile is
+    skipped (the partial unique indexes on tasks decide, not a read before the insert)."""
+    added = []
+    for task in listed:
+        try:
+            async with session.begin_nested():
+                session.add(task)
+        except IntegrityError:
+            continue
+        added.append(task)
+    return added
+
+
 async def join_case(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case: Case, agency: str) -> None:
     """``agency`` becomes part of ``case``: its plugin's task list is created, and open pages are told."""
     facts = await case_facts(session, case)
@@ -274,9 +288,8 @@ async def join_case(session: AsyncSession, registry: AgencyRegistry, actor: Acto
     # then settled for every shared duty of the case (the joining agency may be a duty's fallback).
     held = set((await session.execute(
         select(Task.duty).where(Task.case_id == case.id, Task.duty.is_not(None)))).scalars())
-    new = [t for t in templates if t.duty is None or t.duty not in held]
-    session.add_all([task_from(case.id, agency, t, "agency_list", actor) for t in new])
-    await session.flush()
+    new = await add_listed_tasks(session, [task_from(case.id, agency, t, "agency_list", actor)
+                                           for t in templates if t.duty is None or t.duty not in held])
     await duties.settle(session, registry, actor, case.id)
     await audit.record(session, actor, "case.agency_added", case_id=case.id, subject=f"case:{case.id}",
                        agency=agency, tasks=len(new))

@@ -139,10 +139,14 @@ def agency_identity() -> AgencyIdentity:
 
 @hookspec
 def agency_task_list(case: CaseFacts) -> list[TaskTemplate]:
-    """The tasks and standing duties the agency takes on when it is added to ``case``.
+    """The tasks and standing duties the agency holds on ``case`` as it now stands.
 
-    Called on this agency's plugin only. May depend on the case (children in the household,
-    categories of information recorded, the case kind). Returns a list, possibly empty.
+    Called on this agency's plugin only, when the agency joins the case and again on every change
+    to the case's facts (people, key dates, risk, information recorded): the list must follow from
+    the facts alone. May depend on the case (children in the household, categories of information
+    recorded, key dates, the case kind). Returns a list, possibly empty. A task that appears is added
+    once (a task is known by its shared duty, else by its title); one that no longer appears is
+    marked "not applicable (case changed)" while still open, and opened again if it returns.
     """
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING_CONVENTION = {
@@ -462,11 +463,23 @@ class CaseAgency(Base):
 
 # --- tasks and actions ---------------------------------------------------------------------
 
+LISTED_DUTY = "duty IS NOT NULL AND source IN ('agency_list', 'standing')"
+LISTED_TITLE = "duty IS NULL AND source IN ('agency_list', 'standing')"
+
 class Task(Base):
     """One duty of one agency on one case: from its plugin's list, or assigned by a coordinator
     or in a conference (where it is called an action)."""
 
     __tablename__ = "tasks"
+    # The agencies' lists follow the case (tasks.follow_case) and two changes may evaluate them at
+    # once: each listed duty exists once per case, held by one agency, and each other listed task
+    # once per case and agency.
+    __table_args__ = (
+        Index("uq_tasks_listed_duty", "case_id", "duty", unique=True,
+              sqlite_where=sql_text(LISTED_DUTY), postgresql_where=sql_text(LISTED_DUTY)),
+        Index("uq_tasks_listed_title", "case_id", "agency", "title", unique=True,
+              sqlite_where=sql_text(LISTED_TITLE), postgresql_where=sql_text(LISTED_TITLE)),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)

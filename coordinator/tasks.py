@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from coordinator import audit, events, policy
-from coordinator.cases import agencies_of, agencies_on, case_facts, case_state, load_case, task_from
+from coordinator.cases import add_listed_tasks, agencies_of, agencies_on, case_facts, case_state, load_case, task_from
 from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.hookspecs import TASK_DOMAINS
 from coordinator.lifecycle import duties
@@ -259,8 +259,7 @@ async def follow_case(session: AsyncSession, registry: AgencyRegistry, actor: Ac
             retired.append(task)
     if not (added or retired or reopened):
         return
-    session.add_all(added)
-    await session.flush()
+    added = await add_listed_tasks(session, added)
     await duties.settle(session, registry, actor, case.id)
     await audit.record(session, actor, "task.list_followed", case_id=case.id, subject=f"case:{case.id}",
                        added=[t.id for t in added], not_applicable=[t.id for t in retired],

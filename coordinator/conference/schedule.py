@@ -17,13 +17,16 @@ from coordinator.conference.participation import InviteIn, active_user, check_in
 from coordinator.errors import Invalid
 from coordinator.lifecycle import case_events
 from coordinator.limits import Id, Line, ListOf
-from coordinator.models import AgendaItem, Case, Conference, HearingRequest, Participant, User
+from coordinator.models import AgendaItem, Case, Conference, HearingRequest, Participant, User, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 
 AGENDA_GROUPS = ("children", "adults", "review")  # the order practice requires
 RISK_ORDER = ("high", "medium", "standard")
 REVIEW_AFTER = dt.timedelta(days=365)
+# A meeting starting now is not "in the past": the form's time has minutes only, and people take a
+# moment to fill it in.
+PAST_AFTER = dt.timedelta(minutes=15)
 
 
 @dataclass
@@ -35,6 +38,9 @@ class ConferenceIn:
     participants: ListOf(500, InviteIn) = field(default_factory=list)
     # MARAC practice: every agency invited researches and hears every case on the list.
     add_invited_agencies: bool = False
+    # A time in the past is refused unless the coordinator confirms that the meeting took place
+    # then and is recorded afterwards: a mistyped year or month is otherwise silently accepted.
+    took_place: bool = False
 
 
 def agenda_group(case: Case, on: dt.datetime) -> str:
@@ -78,6 +84,10 @@ async def schedule_conference(session: AsyncSession, registry: AgencyRegistry, a
         raise Invalid("give the conference a title of up to 200 characters", field="title")
     if data.scheduled_at.tzinfo is None:
         raise Invalid("give the date and time with a time zone, e.g. 2026-12-01T10:00:00Z", field="scheduled_at")
+    if data.scheduled_at < utcnow() - PAST_AFTER and not data.took_place:
+        raise Invalid(f"{data.scheduled_at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC is in the past: give a time from now "
+                      "on, or confirm that the meeting took place then and is being recorded afterwards (took_place)",
+                      field="scheduled_at")
     chair = await active_user(session, data.chair_id, "chair_id")
     if not policy.may_chair_conference(actor_of(chair)):
         raise Invalid(f"{chair.display_name} cannot chair: the chair must be a coordinator", field="chair_id")
@@ -116,7 +126,7 @@ async def schedule_conference(session: AsyncSession, registry: AgencyRegistry, a
 
 @dataclass(frozen=True)
 class SchedulingChoices:
-    cases: list[Case]  # open cases, newest first
+    cases: list[Case]  # open cases, in agenda order: children first, then adults, then reviews; by risk
     users: list[User]  # active users with an agency, by agency and name
     queued: dict[int, list[str]]  # the cases waiting to be heard, with why: offered already ticked
 
@@ -128,10 +138,12 @@ async def scheduling_choices(session: AsyncSession, actor: Actor) -> SchedulingC
         select(Case).where(Case.closed_at.is_(None)).options(selectinload(Case.people), selectinload(Case.agencies))
         .order_by(Case.id.desc())
     )).scalars()
+    # Offered in the order the agenda will take (children first), as the form says.
+    ordered = [case for case, _ in agenda_order(open_cases, utcnow())]
     users = (await session.execute(
         select(User).where(User.active.is_(True), User.agency.is_not(None)).order_by(User.agency, User.display_name)
     )).scalars()
-    return SchedulingChoices(list(open_cases), list(users), await case_events.hearing_queue(session))
+    return SchedulingChoices(ordered, list(users), await case_events.hearing_queue(session))
 
 
 async def conferences_for(session: AsyncSession, actor: Actor) -> list[tuple[Conference, Participant | None]]:

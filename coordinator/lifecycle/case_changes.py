@@ -20,7 +20,7 @@ from coordinator.cases import RISK_LEVELS, KeyDateIn, PersonIn, level_from_score
 from coordinator.errors import Conflict, Invalid
 from coordinator.lifecycle import case_events, transitions
 from coordinator.lifecycle.transitions import OPEN_STAGES
-from coordinator.limits import Count, Id, ListOf, OneOf, Text
+from coordinator.limits import Count, Id, Key, ListOf, OneOf, Text
 from coordinator.models import Case, CasePerson, CaseRevision, KeyDate, User
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
@@ -37,6 +37,41 @@ class CaseEditIn:
     people: ListOf(50, PersonIn) | None = None
     key_dates: ListOf(20, KeyDateIn) | None = None
     caseworker_id: Id | None = None
+    concern: Text() | None = None  # a threat assessment: what the team is concerned about
+    # A threat assessment: the agencies of its team. Agencies join (a coordinator's decision, with
+    # their task lists); none leaves through an edit.
+    team: ListOf(20, Key) | None = None
+
+
+THREAT_ASSESSMENT = "threat_assessment"
+
+
+def _check_people_for_kind(kind: str, people: list[PersonIn]) -> None:
+    """A threat assessment names its subject and its targets; it has no survivor and no household."""
+    if kind != THREAT_ASSESSMENT:
+        return
+    for i, person in enumerate(people):
+        if person.role in ("survivor", "child"):
+            raise Invalid("a threat-assessment case names its subject and its targets: it has no survivor or children",
+                          field=f"people[{i}].role")
+    if not any(p.role == "target" for p in people):
+        raise Invalid("name at least one target (a person, a group or a place)", field="people")
+
+
+def _joining_team(registry: AgencyRegistry, actor: Actor, case: Case, team: list[str]) -> list[str]:
+    """The agencies of ``team`` not yet on the case, checked before anything is written."""
+    on_case = cases.agencies_of(case)
+    leaving = [agency for agency in on_case if agency not in team]
+    if leaving:
+        raise Invalid(f"{', '.join(registry.name(a) for a in leaving)} cannot leave the team through an edit: "
+                      "keep every agency already on the case", field="team")
+    joining = list(dict.fromkeys(agency for agency in team if agency not in on_case))
+    for agency in joining:
+        if agency not in registry:
+            raise Invalid(f"no agency {agency!r} is installed", field="team")
+    if joining:
+        policy.require_coordinator(actor, "add an agency to the team")
+    return joining
 
 
 @dataclass
@@ -112,6 +147,7 @@ async def edit_case(session: AsyncSession, registry: AgencyRegistry, actor: Acto
     values: dict[str, object] = {}
     if edit.people is not None:
         cases.validate_people(edit.people)
+        _check_people_for_kind(case.kind, edit.people)
         people = [PersonIn(p.role, p.name.strip(), p.born_on, p.target_kind) for p in edit.people]
         if _people(people) != _people(case.people):
             changes["people"] = [_people(case.people), _people(people)]
@@ -121,6 +157,15 @@ async def edit_case(session: AsyncSession, registry: AgencyRegistry, actor: Acto
             changes["key_dates"] = [_dates(case.key_dates), _dates(edit.key_dates)]
     if edit.summary is not None and edit.summary.strip() != case.summary:
         changes["summary"] = [case.summary, values.setdefault("summary", edit.summary.strip())]
+    if edit.concern is not None and edit.concern.strip() != case.concern:
+        if case.kind == THREAT_ASSESSMENT and not edit.concern.strip():
+            raise Invalid("say what the team is concerned about", field="concern")
+        changes["concern"] = [case.concern, values.setdefault("concern", edit.concern.strip())]
+    if edit.team is not None and set(edit.team) != set(cases.agencies_of(case)):
+        if case.kind != THREAT_ASSESSMENT:
+            raise Invalid("only a threat-assessment case has a team: add an agency to the case instead", field="team")
+        changes["team"] = [cases.agencies_of(case), sorted(set(edit.team))]
+        joining = _joining_team(registry, actor, case, edit.team)
     if edit.caseworker_id is not None and edit.caseworker_id != case.caseworker_id:
         worker = await session.get(User, edit.caseworker_id)
         if worker is None or not worker.active or not policy.on_case(worker.agency, cases.agencies_of(case)):
@@ -136,6 +181,9 @@ async def edit_case(session: AsyncSession, registry: AgencyRegistry, actor: Acto
     if "key_dates" in changes:
         await session.execute(delete(KeyDate).where(KeyDate.case_id == case.id))
         session.add_all([KeyDate(case_id=case.id, kind=k.kind, on=k.on, note=k.note) for k in edit.key_dates])
+    if "team" in changes:
+        for agency in joining:  # with their task lists, as when a coordinator adds an agency
+            await cases.join_case(session, registry, actor, case, agency)
     await _record(session, actor, case, version, "edited", reason, changes)
     await tasks.follow_case(session, registry, actor, case.id)
     return case

@@ -17,7 +17,7 @@ from coordinator.models import CaseAgency, RoleAssignment, Task, TaskEvent, utcn
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 
-DONE = ("done", "not_applicable")
+DONE = ("done", "not_applicable", "not_taken")  # tasks.CLOSED_STATUSES (tasks imports this module)
 
 
 def holder(registry: AgencyRegistry, duty: str, on_case: list[str], roles: dict[str, str], listed_by: str) -> str:

@@ -18,9 +18,18 @@ from coordinator.lifecycle.case_changes import CaseEditIn, ReassessmentIn, Stage
 from coordinator.lifecycle.case_events import PrecipitatingEventIn
 from coordinator.models import utcnow
 from coordinator.plugins import AgencyRegistry
+from coordinator.policy import Actor
 from coordinator.settings import Settings
 from coordinator.web.auth import current_actor
-from coordinator.web.forms import checked, from_form, key_dates_from_form, optional_int, people_from_form, text
+from coordinator.web.forms import (
+    checked,
+    from_form,
+    key_dates_from_form,
+    optional_int,
+    people_from_form,
+    text,
+    threat_people_from_form,
+)
 from coordinator.web.json import case_json, event_json, revision_json, role_json
 from coordinator.web.sections.workspace import submit_to_section
 
@@ -59,18 +68,26 @@ async def _record_event(db: AsyncSession, registry: AgencyRegistry, request: Req
 
 # --- pages: each through the workspace's one submit loop, back to its section -----------------------
 
-def _edit_from_form(form: FormMultiDict) -> CaseEditIn:
+def _edit_from_form(form: FormMultiDict, kind: str) -> CaseEditIn:
+    """Each kind of case has its own edit form: a threat assessment's names no survivor (its kind
+    only picks the parser; whether the actor may edit is decided by the edit itself)."""
+    common = {"version": optional_int(form, "version") or 0, "reason": text(form, "reason")}
+    if kind == case_changes.THREAT_ASSESSMENT:
+        return checked(CaseEditIn(**common, people=threat_people_from_form(form), concern=text(form, "concern"),
+                                  team=form.getall("team") if "team" in form else None))
     return checked(CaseEditIn(
-        version=optional_int(form, "version") or 0, reason=text(form, "reason"), summary=text(form, "summary"),
-        people=people_from_form(form), key_dates=key_dates_from_form(form),
-        caseworker_id=optional_int(form, "caseworker_id")))
+        **common, summary=text(form, "summary"), people=people_from_form(form),
+        key_dates=key_dates_from_form(form), caseworker_id=optional_int(form, "caseworker_id")))
 
 
 @post("/cases/{case_id:int}/edit")
 async def edit_case_page(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
                          case_id: FromPath[int]) -> Response:
-    return await submit_to_section(request, db, case_id, section="stage", form_id="edit", change=lambda form, actor: (
-        case_changes.edit_case(db, registry, actor, case_id, _edit_from_form(form))))
+    async def edit(form: FormMultiDict, actor: Actor) -> None:
+        kind = (await cases.load_case(db, case_id)).kind
+        await case_changes.edit_case(db, registry, actor, case_id, _edit_from_form(form, kind))
+
+    return await submit_to_section(request, db, case_id, section="stage", form_id="edit", change=edit)
 
 
 @post("/cases/{case_id:int}/risk")

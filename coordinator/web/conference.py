@@ -139,7 +139,7 @@ def _schedule_from_form(form: FormMultiDict, zone: dt.tzinfo) -> ConferenceIn:
         title=text(form, "title"), scheduled_at=when, chair_id=chair_id, case_ids=_ids(form, "case_ids"),
         participants=[InviteIn(user_id, text(form, f"role_{user_id}") or "representative")
                       for user_id in _ids(form, "invite")],
-        add_invited_agencies=text(form, "add_invited_agencies") == "yes"))
+        add_invited_agencies=text(form, "add_invited_agencies") == "yes", took_place=text(form, "took_place") == "yes"))
 
 
 @post("/conferences")

@@ -85,9 +85,17 @@ TARGET_ROWS = 3
 
 
 def _targets(form: FormMultiDict) -> list[PersonIn]:
-    """A threat-assessment case's targets: the rows with a name (``target_name_<n>``, ``target_kind_<n>``)."""
+    """A threat-assessment case's targets: the rows with a name (``target_name_<n>``, ``target_kind_<n>``;
+    the edit form says how many rows it has in ``target_rows``)."""
+    rows = min(max(TARGET_ROWS, optional_int(form, "target_rows") or 0), 50)
     return [PersonIn("target", text(form, f"target_name_{row}"), target_kind=text(form, f"target_kind_{row}") or None)
-            for row in range(TARGET_ROWS) if text(form, f"target_name_{row}")]
+            for row in range(rows) if text(form, f"target_name_{row}")]
+
+
+def threat_people_from_form(form: FormMultiDict) -> list[PersonIn]:
+    """A threat-assessment case's people as its edit form gives them: the subject and the targets."""
+    subject = [PersonIn("subject", text(form, "subject_name"))] if text(form, "subject_name") else []
+    return subject + _targets(form)
 
 
 def referral_from_form(form: FormMultiDict) -> ReferralIn:

@@ -43,7 +43,7 @@ async def test_agenda_orders_children_then_adults_then_reviews_by_risk_and_can_b
                               .values(created_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=400)))
         await session.commit()
     scheduled = await chair.post("/api/conferences", json={
-        "title": "MARAC", "scheduled_at": "2026-12-01T10:00:00Z", "chair_id": people["chair"].id,
+        "title": "MARAC", "scheduled_at": "2027-01-05T10:00:00Z", "chair_id": people["chair"].id,
         "case_ids": [review, adults_high, children_standard, children_high]})
     assert scheduled.status_code == 201, scheduled.text
     state = scheduled.json()

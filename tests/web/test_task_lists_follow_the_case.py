@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from coordinator import cases
+from coordinator.hookspecs import TaskTemplate
+from coordinator.policy import SYSTEM
 from coordinator.tasks import CASE_CHANGED
 from tests.sharing_steps import record_item
 
@@ -86,3 +89,35 @@ async def test_an_injury_recorded_later_gives_police_the_guide_to_health_care_ta
     assert task["status"] == "open" and task["source"] == "agency_list"
     await record_item(doctor, case["id"], "health.injuries", "a cut above the eye")
     assert len(await tasks_where(chair, case["id"], guide)) == 1
+
+
+async def test_two_changes_adding_the_same_listed_task_at_once_leave_one(client_for, people, sessionmaker, registry):
+    """Each change reads the list before it adds (two processes both see the duty missing): the
+    database's partial unique indexes keep one copy, and the second insert is skipped, not a 500."""
+    chair = await client_for("chair")
+    case = await open_adults_case(chair)
+    child_duty = TaskTemplate("Initiate child protection procedures if not yet done", "children",
+                              duty=CHILD_PROTECTION)
+    shelter = TaskTemplate("Help the victim find a shelter", "victim")
+    async with sessionmaker() as session:
+        for _ in range(2):  # what each of two concurrent changes would insert
+            await cases.add_listed_tasks(session, [
+                cases.task_from(case["id"], agency, template, "agency_list", SYSTEM)
+                for agency, template in (("social_work", child_duty), ("police", child_duty), ("police", shelter))])
+        await session.commit()
+    assert len(await tasks_where(chair, case["id"], child_protection)) == 1
+    assert len(await tasks_where(chair, case["id"], lambda t: t["title"] == shelter.title)) == 1
+
+
+async def test_a_task_not_taken_no_longer_counts_as_open_on_the_case_page(client_for, people):
+    chair = await client_for("chair")
+    case = await open_adults_case(chair)
+    police = await tasks_where(chair, case["id"], lambda t: t["agency"] == "police")
+    still_open = [t for t in police if t["status"] == "open"]
+    page = (await chair.get(f"/cases/{case['id']}")).text
+    assert f"Police</strong> · {len(still_open)} open of {len(police)}" in page
+    dropped = await chair.patch(f"/api/tasks/{still_open[0]['id']}", json={
+        "status": "not_taken", "version": still_open[0]["version"], "reason": "she declined it"})
+    assert dropped.status_code == 200, dropped.text
+    page = (await chair.get(f"/cases/{case['id']}")).text
+    assert f"Police</strong> · {len(still_open) - 1} open of {len(police)}" in page
