@@ -22,6 +22,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
+from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import Message, Scope
@@ -148,6 +149,24 @@ async def add_security_headers(message: Message, scope: Scope) -> None:
         headers["cache-control"] = "no-store"
 
 
+def allow_every_method(app: Litestar) -> None:
+    """``OPTIONS`` answers list every method of the path in ``Allow``. Litestar's own answer lists
+    the methods of the first handlers registered for the path only (its route is rebuilt as more
+    handlers join it, but the OPTIONS handler keeps the first)."""
+    allowed: dict[str, set[str]] = {}
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            allowed.setdefault(route.path_format, set()).update(route.methods)
+    allow = {path: ", ".join(sorted(methods)) for path, methods in allowed.items()}
+
+    async def set_allow(message: Message, scope: Scope) -> None:
+        if (message["type"] == "http.response.start" and scope.get("method") == "OPTIONS"
+                and (methods := allow.get(scope.get("path_template", "")))):
+            MutableScopeHeaders.from_message(message)["allow"] = methods
+
+    app.before_send.append(set_allow)
+
+
 def process_name() -> str:
     """This server process, as its live connections record it: host, pid and start time (the
     start time tells a restarted process from its predecessor when both had the same pid)."""
@@ -224,4 +243,5 @@ def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, ch
         debug=settings.debug,
     )
     openapi.use_completed_document(app)
+    allow_every_method(app)
     return app
