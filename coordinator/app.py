@@ -15,9 +15,11 @@ from pathlib import Path
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, select_autoescape
 from litestar import Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
+from litestar.connection import ASGIConnection
 from litestar.datastructures import MutableScopeHeaders, ResponseHeader, State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.handlers import BaseRouteHandler
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -31,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from coordinator import db as database
 from coordinator import events
 from coordinator.conference import participation
-from coordinator.errors import DomainError
+from coordinator.errors import DomainError, Invalid
 from coordinator.lifecycle import monitor, strategies
 from coordinator.limits import explain
 from coordinator.plugins import AgencyRegistry, PluginError, load_agencies
@@ -149,6 +151,16 @@ async def add_security_headers(message: Message, scope: Scope) -> None:
         headers["cache-control"] = "no-store"
 
 
+def refuse_empty_query_values(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """An API query parameter is given a value or left out: ``?to=`` is refused, not read as
+    "any" (a page's GET form sends its empty fields, and there empty does mean "any")."""
+    if not connection.scope["path"].startswith("/api/"):
+        return
+    for name, value in connection.query_params.multi_items():
+        if value == "":
+            raise Invalid(f"{name}: give a value, or leave the parameter out", field=name)
+
+
 def allow_every_method(app: Litestar) -> None:
     """``OPTIONS`` answers list every method of the path in ``Allow``. Litestar's own answer lists
     the methods of the first handlers registered for the path only (its route is rebuilt as more
@@ -235,7 +247,7 @@ def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, ch
         exception_handlers={DomainError: domain_error, PluginError: plugin_error, HTTPException: http_error,
                             Exception: unexpected_error},
         before_send=[add_security_headers],
-        guards=[check_request],
+        guards=[check_request, refuse_empty_query_values],
         request_max_body_size=MAX_BODY_BYTES,
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],

@@ -65,6 +65,24 @@ def _mark_moments(kind: Any, schema: dict, components: dict) -> None:
             _mark_moments(hints[name], field, components)
 
 
+SURROGATES = r"\ud800-\udfff"
+
+
+def _without_surrogates(schema: Any) -> None:
+    """Patterns as JSON Schema reads them. The server refuses lone surrogates (JSON's ``\\u``
+    escapes can carry them, and they cannot be stored), but a schema's strings are Unicode text,
+    which has none: the range means nothing there, and generators that cannot read it drop the
+    whole pattern, control characters included."""
+    if isinstance(schema, dict):
+        if isinstance(schema.get("pattern"), str):
+            schema["pattern"] = schema["pattern"].replace(SURROGATES, "")
+        for value in schema.values():
+            _without_surrogates(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            _without_surrogates(value)
+
+
 def _add_body_limits(document: dict, routes: list[HTTPRoute]) -> None:
     """Each JSON body described by msgspec, the decoder that enforces it: lengths, ranges,
     patterns, choices and required fields as the server holds them."""
@@ -74,6 +92,7 @@ def _add_body_limits(document: dict, routes: list[HTTPRoute]) -> None:
     by_type = dict(zip(kinds, schemas, strict=True))
     for kind, schema in by_type.items():
         _mark_moments(kind, schema, components)
+    _without_surrogates(components)
     document.setdefault("components", {}).setdefault("schemas", {}).update(components)
     for (path, method), kind in inputs.items():
         operation = document["paths"][path][method]
@@ -91,9 +110,22 @@ def _add_idempotency_key(document: dict) -> None:
             item["post"].setdefault("responses", {}).setdefault("422", KEY_REUSED)
 
 
+def _refuse_empty_queries(document: dict) -> None:
+    """The API refuses an empty query value (``?to=``): a string parameter has a character at least."""
+    for path, item in document["paths"].items():
+        if path.startswith("/api/"):
+            for operation in item.values():
+                for parameter in operation.get("parameters", []):
+                    if parameter["in"] == "query":
+                        for option in [parameter["schema"], *parameter["schema"].get("oneOf", [])]:
+                            if option.get("type") == "string":
+                                option.setdefault("minLength", 1)
+
+
 def complete(document: dict, routes: list[HTTPRoute]) -> dict:
     """Add to the generated document what the server does beyond its handlers' signatures."""
     _add_body_limits(document, routes)
+    _refuse_empty_queries(document)
     _add_idempotency_key(document)
     return document
 

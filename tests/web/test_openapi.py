@@ -214,3 +214,17 @@ async def test_the_whole_api_fuzzed_from_its_schema(settings, registry, sessionm
     assert tally.reached() > 0.9 * operations  # the pinned ids lead past "not found"
     assert tally.server_errors() == 0
     assert not tally.failures, "\n\n".join(tally.failures)
+
+
+async def test_an_empty_api_query_value_is_refused_as_the_document_says(client_for, people):
+    chair = await client_for("chair")
+    refused = await chair.get("/api/figures?from=2026-01-01&to=")
+    assert refused.status_code == 400 and refused.json()["field"] == "to"
+    assert (await chair.get("/api/figures?from=2026-01-01")).status_code == 200  # left out: the default
+    assert (await chair.get("/figures?to=")).status_code == 200  # a page's GET form: an empty field means "any"
+    paths = (await chair.get("/schema/openapi.json")).json()["paths"]
+    strings = [option for path, item in paths.items() if path.startswith("/api/") for operation in item.values()
+               for parameter in operation.get("parameters", []) if parameter["in"] == "query"
+               for option in [parameter["schema"], *parameter["schema"].get("oneOf", [])]
+               if option.get("type") == "string"]
+    assert strings and all(option.get("minLength", 0) >= 1 for option in strings)
