@@ -157,27 +157,29 @@ async def in_batches(work, items) -> list:  # noqa: ANN001
     return results
 
 
-async def drive(rooms: list[Room], send, changes: int, rate: float) -> None:  # noqa: ANN001
-    """Change 0 warms every room up; then each room gets ``changes`` changes at ``rate`` per second,
-    each sent on the clock whether or not the previous one has been seen (a steady rate). The
-    chairs act independently, so their clocks are spread evenly over one interval."""
-    for index, room in enumerate(rooms):
-        room.sent_at[0] = time.perf_counter()
-        await send(index, 0)
-    await asyncio.wait_for(asyncio.gather(*(room.wait_for(0) for room in rooms)), WAIT)
+async def drive(rooms: list[Room], send, changes: int, rate: float, first: int = 1) -> None:  # noqa: ANN001
+    """Change 0 warms every room up (unless ``first`` says earlier changes were made); then each
+    room gets changes ``first`` to ``changes`` at ``rate`` per second, each sent on the clock
+    whether or not the previous one has been seen (a steady rate). The chairs act independently,
+    so their clocks are spread evenly over one interval."""
+    if first == 1:
+        for index, room in enumerate(rooms):
+            room.sent_at[0] = time.perf_counter()
+            await send(index, 0)
+        await asyncio.wait_for(asyncio.gather(*(room.wait_for(0) for room in rooms)), WAIT)
     start = time.perf_counter()
 
     async def chair(index: int, room: Room) -> None:
         offset = index / (rate * len(rooms))
         requests = []
-        for change in range(1, changes + 1):
-            await asyncio.sleep(max(0.0, start + offset + (change - 1) / rate - time.perf_counter()))
+        for change in range(first, changes + 1):
+            await asyncio.sleep(max(0.0, start + offset + (change - first) / rate - time.perf_counter()))
             room.sent_at[change] = time.perf_counter()
             requests.append(asyncio.create_task(send(index, change)))
         await asyncio.gather(*requests)
 
     await asyncio.wait_for(asyncio.gather(*(chair(index, room) for index, room in enumerate(rooms))),
-                           changes / rate + WAIT)
+                           (changes - first + 1) / rate + WAIT)
     await asyncio.wait_for(asyncio.gather(*(room.wait_for(changes) for room in rooms)), WAIT)
 
 
@@ -252,6 +254,24 @@ def change_form(conference: Conference, change: int) -> dict[str, object]:
             "reason": f"{MARK}{change:06d}", "version": change // ACTIONS + 1}
 
 
+def action_updater(servers: list[ServerProcess], planned: list[Conference], chairs: list[httpx.AsyncClient]):  # noqa: ANN201
+    """``send(index, change)`` for ``drive``: conference ``index``'s chair makes ``change`` through
+    the live page's own form, as the chair's browser sends it, on the server processes in turn."""
+    turns = [asyncio.Lock() for _ in planned]  # each change names the version the previous one left
+
+    async def update_action(index: int, change: int) -> None:
+        conference, chair = planned[index], chairs[index]
+        server = servers[(index + change) % len(servers)]
+        async with turns[index]:
+            response = await chair.post(f"{server.base_url}/conferences/{conference.id}/changes/action-status",
+                                        data=change_form(conference, change),
+                                        headers={"hx-request": "true", "x-csrftoken": chair.cookies["csrftoken"]})
+        if response.status_code != 200:
+            raise RuntimeError(f"the change was refused: {response.status_code} {response.text}")
+
+    return update_action
+
+
 def resident_kb(pids: list[int]) -> int:
     """The resident memory of these processes together."""
     total = 0
@@ -311,17 +331,7 @@ async def measure_server(servers: list[ServerProcess], planned: list[Conference]
             members[0].keep_messages = True
             rooms.append(Room(members, [math.nan] * (changes + 1)))
         chairs = [logged_in[number * len(c.usernames)].http for number, c in enumerate(planned)]
-        turns = [asyncio.Lock() for _ in planned]  # each change names the version the previous one left
-
-        async def update_action(index: int, change: int) -> None:
-            conference, chair = planned[index], chairs[index]
-            server = servers[(index + change) % len(servers)]
-            async with turns[index]:  # the live page's own form, as the chair's browser sends it
-                response = await chair.post(f"{server.base_url}/conferences/{conference.id}/changes/action-status",
-                                            data=change_form(conference, change),
-                                            headers={"hx-request": "true", "x-csrftoken": chair.cookies["csrftoken"]})
-            if response.status_code != 200:
-                raise RuntimeError(f"the change was refused: {response.status_code} {response.text}")
+        update_action = action_updater(servers, planned, chairs)
 
         async def full_collections() -> int:
             """Of the server processes together, so far."""

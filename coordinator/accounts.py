@@ -8,6 +8,7 @@ import hashlib
 import math
 import os
 import secrets
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
@@ -24,10 +25,22 @@ ROLES = ("member", "coordinator", "supervisor", "admin")
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so both paths take the same time.
 _DUMMY_HASH = _hasher.hash("not a password anyone has")
-# Argon2 costs ~0.1 s of CPU and 64 MiB a hash: run on the event loop it stalls every request and
-# live update meanwhile. Its own threads (argon2 releases the GIL), one per core, so a storm of
-# logins queues here instead of taking every core and gigabytes of memory at once.
-_HASHING = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="password-hashing")
+# Argon2 costs ~0.1 s of CPU (on four lanes) and 64 MiB a hash: run on the event loop it stalls
+# every request and live update meanwhile. It gets threads of its own (argon2 releases the GIL), one
+# per core, so a storm of logins queues here instead of taking gigabytes of memory at once; and they
+# run at a lower priority, so the event loop (live updates, every other request) wins the CPU.
+HASHING_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    try:  # Linux: a thread's own priority, inherited by the lanes argon2 starts from it
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
+    except (AttributeError, OSError):  # elsewhere: the default priority
+        pass
+
+
+_HASHING = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="password-hashing",
+                              initializer=_lower_priority)
 
 
 async def hash_password(password: str) -> str:

@@ -15,13 +15,16 @@ from pathlib import Path
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, select_autoescape
 from litestar import Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
+from litestar.connection import ASGIConnection
 from litestar.datastructures import MutableScopeHeaders, ResponseHeader, State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.handlers import BaseRouteHandler
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
+from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import Message, Scope
@@ -30,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from coordinator import db as database
 from coordinator import events
 from coordinator.conference import participation
-from coordinator.errors import DomainError
+from coordinator.errors import DomainError, Invalid
 from coordinator.lifecycle import monitor, strategies
 from coordinator.limits import explain
 from coordinator.plugins import AgencyRegistry, PluginError, load_agencies
@@ -149,6 +152,34 @@ async def add_security_headers(message: Message, scope: Scope) -> None:
         headers["cache-control"] = "no-store"
 
 
+def refuse_empty_query_values(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """An API query parameter is given a value or left out: ``?to=`` is refused, not read as
+    "any" (a page's GET form sends its empty fields, and there empty does mean "any")."""
+    if not connection.scope["path"].startswith("/api/"):
+        return
+    for name, value in connection.query_params.multi_items():
+        if value == "":
+            raise Invalid(f"{name}: give a value, or leave the parameter out", field=name)
+
+
+def allow_every_method(app: Litestar) -> None:
+    """``OPTIONS`` answers list every method of the path in ``Allow``. Litestar's own answer lists
+    the methods of the first handlers registered for the path only (its route is rebuilt as more
+    handlers join it, but the OPTIONS handler keeps the first)."""
+    allowed: dict[str, set[str]] = {}
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            allowed.setdefault(route.path_format, set()).update(route.methods)
+    allow = {path: ", ".join(sorted(methods)) for path, methods in allowed.items()}
+
+    async def set_allow(message: Message, scope: Scope) -> None:
+        if (message["type"] == "http.response.start" and scope.get("method") == "OPTIONS"
+                and (methods := allow.get(scope.get("path_template", "")))):
+            MutableScopeHeaders.from_message(message)["allow"] = methods
+
+    app.before_send.append(set_allow)
+
+
 def process_name() -> str:
     """This server process, as its live connections record it: host, pid and start time (the
     start time tells a restarted process from its predecessor when both had the same pid)."""
@@ -217,7 +248,7 @@ def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, ch
         exception_handlers={DomainError: domain_error, PluginError: plugin_error, HTTPException: http_error,
                             Exception: unexpected_error},
         before_send=[add_security_headers],
-        guards=[check_request],
+        guards=[check_request, refuse_empty_query_values],
         request_max_body_size=MAX_BODY_BYTES,
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
@@ -225,4 +256,5 @@ def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, ch
         debug=settings.debug,
     )
     openapi.use_completed_document(app)
+    allow_every_method(app)
     return app

@@ -27,13 +27,14 @@ import re
 from collections.abc import AsyncIterator, Callable
 
 from litestar import Request
-from litestar.exceptions import ClientException
+from litestar.exceptions import ClientException, HTTPException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coordinator.models import IdempotencyKey, utcnow
+from coordinator.web.edge import MAX_BODY_BYTES
 
 HEADER = "idempotency-key"
 KEPT_FOR = dt.timedelta(hours=24)
@@ -147,12 +148,16 @@ def _key_of(scope: Scope) -> str | None:
 
 
 async def _read_body(receive: Receive) -> bytes:
-    chunks = []
+    """The whole body, read here to fingerprint it: held to the size the server takes at all."""
+    chunks, size = [], 0
     while True:
         message = await receive()
         if message["type"] != "http.request":  # the client went away: nothing to answer
             raise ClientException("the request ended before its body was sent")
         chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        if size > MAX_BODY_BYTES:
+            raise HTTPException(status_code=413, detail=f"the body is larger than {MAX_BODY_BYTES} bytes")
         if not message.get("more_body"):
             return b"".join(chunks)
 

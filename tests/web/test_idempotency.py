@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from coordinator.app import create_app
 from coordinator.models import AuditEntry, Case, IdempotencyKey, SurveyAdministration, Task, User, utcnow
 from coordinator.web import idempotency
+from coordinator.web.edge import MAX_BODY_BYTES
 from tests.conftest import REFERRAL, Client
 from tests.web.test_closure import close
 from tests.web.test_feedback import survey
@@ -203,3 +204,11 @@ async def test_every_create_documents_the_header(client_for, people):
     assert not undocumented
     assert not any(p["name"] == "Idempotency-Key" for item in paths.values() for method, operation in item.items()
                    if method != "post" for p in operation.get("parameters", []))
+
+
+async def test_a_keyed_body_is_held_to_the_size_the_server_takes(client_for, people, sessionmaker):
+    chair = await client_for("chair")
+    huge = {**REFERRAL, "summary": "x" * (MAX_BODY_BYTES + 1)}
+    refused = await chair.post("/api/cases", json=huge, headers={"Idempotency-Key": "too-large"})
+    assert refused.status_code == 413 and "larger than" in refused.json()["detail"]
+    assert (await _counts(sessionmaker))["IdempotencyKey"] == 0

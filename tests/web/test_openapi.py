@@ -1,10 +1,12 @@
 """The OpenAPI document matches the server: every route is in it (nothing passes the fuzzing
-below by hiding), and generated requests from it, as a coordinator and as a member, get no
-server error and no answer the document does not describe."""
+below by hiding), every JSON body carries the limits the server enforces, OPTIONS lists every
+method; and generated requests from it, with path ids pinned to real rows, as a coordinator and as
+a member, fail none of schemathesis's checks."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import re
 
@@ -12,21 +14,16 @@ import hypothesis
 import schemathesis
 from hypothesis import HealthCheck, Phase
 from litestar.routes import HTTPRoute
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from sqlalchemy import select
 
 from coordinator import accounts
 from coordinator.app import create_app
-from coordinator.models import User
+from coordinator.models import Consent, InformationItem, Service, Task, User
+from tests.web.test_closure import request_closure
 
 UNDOCUMENTED = re.compile(r"^/(health|ready)$|^/static/|^/schema")  # the document itself is /schema
 # Bounded: CI runs this on each database; a longer local run: COORDINATOR_FUZZ_EXAMPLES=200.
 EXAMPLES = int(os.environ.get("COORDINATOR_FUZZ_EXAMPLES", "10"))
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 async def test_every_route_but_health_static_and_the_socket_is_in_the_schema(app, client_for, people):
@@ -43,43 +40,194 @@ async def test_every_route_but_health_static_and_the_socket_is_in_the_schema(app
     assert "/health" not in documented and not any(p.startswith("/static") for p in documented)
 
 
-def _examples(operation, token: str, counted: list[int]):
+def _resolve(document: dict, schema: dict) -> dict:
+    while "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def _unbounded(document: dict, schema: dict, at: str) -> list[str]:
+    """The fields under ``schema`` whose values the document leaves unbounded although the server
+    bounds every one: strings without a length (or a choice, or a date's format), numbers without
+    a range, lists without a length."""
+    schema = _resolve(document, schema)
+    if "anyOf" in schema:
+        return [found for option in schema["anyOf"] for found in _unbounded(document, option, at)]
+    kind = schema.get("type")
+    if kind == "object":
+        return [found for name, field in schema.get("properties", {}).items()
+                for found in _unbounded(document, field, f"{at}.{name}")]
+    if kind == "array":
+        return ([] if "maxItems" in schema else [at]) + _unbounded(document, schema["items"], f"{at}[]")
+    if kind == "string" and not ({"maxLength", "format", "enum"} & schema.keys()):
+        return [at]
+    if kind == "integer" and not {"minimum", "maximum"} <= schema.keys():
+        return [at]
+    return []
+
+
+async def test_every_json_body_is_documented_with_the_limits_the_server_enforces(client_for, people):
+    document = (await (await client_for("chair")).get("/schema/openapi.json")).json()
+    bodies = {f"{method.upper()} {path}": operation["requestBody"]["content"]["application/json"]["schema"]
+              for path, item in document["paths"].items() for method, operation in item.items()
+              if "application/json" in operation.get("requestBody", {}).get("content", {})}
+    assert len(bodies) > 30
+    assert not [found for label, schema in bodies.items() for found in _unbounded(document, schema, label)]
+    referral = _resolve(document, bodies["POST /api/cases"])
+    assert "kind" in referral["required"] and "summary" not in referral["required"]  # a default: optional
+    assert referral["properties"]["incidents_last_12_months"] == {"type": "integer", "minimum": 0,
+                                                                 "maximum": 2**31 - 1, "default": 0}
+    assert "\\x00" in referral["properties"]["summary"]["pattern"]  # no control characters
+
+
+async def test_options_lists_every_method_of_the_path(client_for, people):
+    chair = await client_for("chair")
+    paths = (await chair.get("/schema/openapi.json")).json()["paths"]
+    short = {}
+    for path, item in paths.items():
+        allowed = (await chair.options(re.sub(r"{[^}]+}", "1", path))).headers.get("allow", "")
+        documented = {method.upper() for method in item if method in {"get", "post", "put", "patch", "delete"}}
+        if missing := documented - set(allowed.split(", ")):
+            short[path] = missing
+    assert not short
+
+
+# Schema-valid requests the server still refuses with 400, counted and printed rather than failed
+# on: page forms are documented as free-form objects, and rules across fields or on installed
+# agencies, categories and responsibilities (which the document does not enumerate) are the
+# handlers' own. Every other check must pass.
+REJECTED_VALID = "Schema-valid request rejected"  # the title of positive_data_acceptance's failure
+
+
+class Tally:
+    """What the fuzzing reached: per operation the statuses answered, and every failed check."""
+
+    def __init__(self) -> None:
+        self.statuses: dict[str, set[int]] = {}
+        self.examples = 0
+        self.failures: list[str] = []
+        self.rejected_valid: list[str] = []
+
+    def failed(self, label: str, failure: BaseException) -> None:
+        found = failure.exceptions if isinstance(failure, BaseExceptionGroup) else [failure]
+        for one in found:
+            kept = self.rejected_valid if str(one).startswith(REJECTED_VALID) else self.failures
+            kept.append(f"{label}: {str(one)[:1500]}")
+
+    def reached(self) -> int:
+        """Operations that answered something other than 404 at least once: their handler ran."""
+        return sum(1 for statuses in self.statuses.values() if statuses - {404})
+
+    def server_errors(self) -> int:
+        return sum(1 for statuses in self.statuses.values() for status in statuses if status >= 500)
+
+
+def _examples(operation, token: str, tally: Tally):
     @hypothesis.settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
                          phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
     @hypothesis.given(case=operation.as_strategy())
     def run(case) -> None:
-        counted.append(1)
-        case.call_and_validate(headers={"authorization": f"Bearer {token}"}, checks=CHECKS, allow_redirects=False)
+        tally.examples += 1
+        headers = {"authorization": f"Bearer {token}"}
+        response = case.call(headers=headers, allow_redirects=False)
+        tally.statuses.setdefault(operation.label, set()).add(response.status_code)
+        case.validate_response(response, headers=headers)  # every check schemathesis has
     return run
 
 
-def _fuzz(schema, tokens: dict[str, str]) -> tuple[int, int, list[str]]:
+def _fuzz(schema, tokens: dict[str, str]) -> tuple[int, Tally]:
     """Every operation, with each token; the failures found, by operation (no shrinking: the
     first failing example is reported as it was)."""
-    operations, counted, failures = 0, [], []
+    operations, tally = 0, Tally()
     for result in schema.get_all_operations():
         operation = result.ok()
         operations += 1
         for who, token in tokens.items():
             try:
-                _examples(operation, token, counted)()
+                _examples(operation, token, tally)()
             except (Exception, BaseExceptionGroup) as failure:  # noqa: BLE001 (each is collected, then reported)
-                failures.append(f"{operation.label} as {who}: {str(failure)[:1500]}")
-    return operations, len(counted), failures
+                tally.failed(f"{operation.label} as {who}", failure)
+    return operations, tally
 
 
-async def test_the_whole_api_fuzzed_from_its_schema(settings, registry, sessionmaker, scenario):
+async def _rows(sessionmaker, scenario, client_for) -> dict[str, list[int]]:
+    """Real rows for every kind of id in a path: the scenario's cases, conference, tasks, items and
+    consents, and an override, a follow-up, a service, a referral and a closure request made for
+    the fuzzing, so that requests reach their handlers instead of answering 404."""
+    chair, police = await client_for("chair"), await client_for("pc")
+    case = scenario.case_a
+    async with sessionmaker() as db:
+        service = Service(name="Legal aid clinic", kind="legal advice", offers="Protection orders", active=True)
+        db.add(service)
+        await db.commit()
+        rows = {"case_id": [scenario.case_a, scenario.case_b, scenario.case_c],
+                "conference_id": [scenario.conference_id], "service_id": [service.id]}
+        for name, model in [("task_id", Task), ("item_id", InformationItem), ("consent_id", Consent)]:
+            rows[name] = list((await db.execute(select(model.id).where(model.case_id == case).limit(3))).scalars())
+    created = {
+        "override_id": await police.post(f"/api/cases/{case}/overrides", json={
+            "legal_basis": "risk_to_life", "justification": "threats", "categories": ["police.call_outs"],
+            "recipients": ["health"], "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).isoformat()}),
+        "follow_up_id": await chair.post(f"/api/cases/{case}/follow-ups", json={
+            "agency": "social_work", "planned_on": dt.date.today().isoformat(), "method": "visit",
+            "safe_to_call": False}),
+        "referral_id": await chair.post(f"/api/cases/{case}/referrals", json={
+            "service_id": service.id, "purpose": "a protection order", "method": "verbal", "given_by": "Nora",
+            "shares": "her name and phone number"}),
+        "closure_id": await request_closure(chair, scenario.case_b),
+    }
+    for name, answer in created.items():
+        assert answer.status_code == 201, (name, answer.text)
+        rows[name] = [answer.json()["id"]]
+    return rows
+
+
+def _pin(document: dict, rows: dict[str, list[int]]) -> dict:
+    """The document with each path id drawn from the real rows of its kind."""
+    for item in document["paths"].values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "path" and parameter["name"] in rows:
+                    parameter["schema"] = {"type": "integer", "enum": rows[parameter["name"]]}
+    return document
+
+
+async def test_the_whole_api_fuzzed_from_its_schema(settings, registry, sessionmaker, scenario, client_for):
+    rows = await _rows(sessionmaker, scenario, client_for)
     tokens = {}
     async with sessionmaker() as db:
         for who in ("chair", "pc"):
-            user = (await db.execute(User.__table__.select().where(User.username == who))).first()
-            tokens[who] = await accounts.create_token(db, await db.get(User, user.id))
+            user = (await db.execute(select(User).where(User.username == who))).scalar_one()
+            tokens[who] = await accounts.create_token(db, user)
         await db.commit()
+    document = (await (await client_for("chair")).get("/schema/openapi.json")).json()
     app = create_app(settings, registry)
-    schema = schemathesis.openapi.from_asgi("/schema/openapi.json", app,
-                                            headers={"authorization": f"Bearer {tokens['pc']}"})
+    schema = schemathesis.openapi.from_dict(_pin(document, rows))
+    schema.app, schema.location = app, "/schema/openapi.json"
     # The app runs in the fuzzer's own event loop and thread, so this loop stays free meanwhile.
-    operations, examples, failures = await asyncio.to_thread(_fuzz, schema, tokens)
-    print(f"fuzzed {operations} operations with {examples} examples: {len(failures)} failing")
+    operations, tally = await asyncio.to_thread(_fuzz, schema, tokens)
+    await app.state.engine.dispose()
+    print(f"fuzzed {operations} operations with {tally.examples} examples: {tally.reached()} reached their "
+          f"handler, {tally.server_errors()} server errors, {len(tally.failures)} failing, "
+          f"{len(tally.rejected_valid)} refusing schema-valid input "
+          f"({len({label.split(' as ')[0] for label in tally.rejected_valid})} operations)")
+    if os.environ.get("COORDINATOR_FUZZ_REPORT"):  # what is left to describe, for whoever takes it on
+        print("\n\n".join(tally.rejected_valid))
     assert operations > 40
-    assert not failures, "\n\n".join(failures)
+    assert tally.reached() > 0.9 * operations  # the pinned ids lead past "not found"
+    assert tally.server_errors() == 0
+    assert not tally.failures, "\n\n".join(tally.failures)
+
+
+async def test_an_empty_api_query_value_is_refused_as_the_document_says(client_for, people):
+    chair = await client_for("chair")
+    refused = await chair.get("/api/figures?from=2026-01-01&to=")
+    assert refused.status_code == 400 and refused.json()["field"] == "to"
+    assert (await chair.get("/api/figures?from=2026-01-01")).status_code == 200  # left out: the default
+    assert (await chair.get("/figures?to=")).status_code == 200  # a page's GET form: an empty field means "any"
+    paths = (await chair.get("/schema/openapi.json")).json()["paths"]
+    strings = [option for path, item in paths.items() if path.startswith("/api/") for operation in item.values()
+               for parameter in operation.get("parameters", []) if parameter["in"] == "query"
+               for option in [parameter["schema"], *parameter["schema"].get("oneOf", [])]
+               if option.get("type") == "string"]
+    assert strings and all(option.get("minLength", 0) >= 1 for option in strings)
