@@ -29,6 +29,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from litestar import Request, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie, MutableScopeHeaders
 from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
@@ -203,7 +204,55 @@ class SessionConfig(ServerSideSessionConfig):
     _backend_class = IssuedSessionBackend  # type: ignore[assignment]
 
 
-def session_config(*, idle_minutes: int, secure: bool, exclude: list[str]) -> SessionConfig:
-    """``exclude``: path patterns that never need a session (static files: no lookup per asset)."""
-    return SessionConfig(key=COOKIE, session_id_bytes=ID_BYTES, max_age=idle_minutes * 60, renew_on_access=True,
-                         httponly=True, samesite="lax", secure=secure, exclude=exclude)
+def session_config(*, idle_seconds: int, secure: bool, exclude: list[str]) -> SessionConfig:
+    """``exclude``: path patterns that never need a session (static files: no lookup per asset;
+    the expiry a page asks about, which must not count as use)."""
+    return SessionConfig(key=COOKIE, session_id_bytes=ID_BYTES, max_age=idle_seconds, renew_on_access=True,
+                         httponly=True, samesite="lax", secure=secure, exclude=[*exclude, f"^{EXPIRY_PATH}$"])
+
+
+async def renew_sessions(db: AsyncSession, keys: set[str], seconds: int) -> None:
+    """Push on the expiry of these sessions as if they had just been used (one statement for
+    all; only those lagging by more than the slack are written). Ended sessions stay ended."""
+    if not keys:
+        return
+    wanted = _expiry(seconds)
+    await db.execute(update(WebSession).where(WebSession.key.in_(keys), WebSession.expires_at < wanted - RENEW_SLACK)
+                     .values(expires_at=wanted))
+
+
+# --- the page's own questions about its session ----------------------------------------------
+
+EXPIRY_PATH = "/api/session/expiry"
+
+
+def _seconds_left(expires_at: dt.datetime | None) -> int | None:
+    return None if expires_at is None else max(0, int((expires_at - utcnow()).total_seconds()))
+
+
+@get(EXPIRY_PATH, exclude_from_auth=True)
+async def session_expiry(request: Request) -> dict:
+    """How long the caller's session has left, without counting as use (the session middleware
+    skips this path): a page asks before it warns, as an open live meeting may have renewed it."""
+    key = request.cookies.get(COOKIE)
+    if not key or not _ISSUED_ID.fullmatch(key):
+        return {"seconds_left": 0}
+    async with request.app.state.sessionmaker() as db:
+        expires_at = (await db.execute(select(WebSession.expires_at).where(WebSession.key == key))).scalar()
+    return {"seconds_left": _seconds_left(expires_at) or 0}
+
+
+@post("/api/session/renew", status_code=200)
+async def stay_signed_in(request: Request) -> dict:
+    """"Stay signed in": the session is used now, its full idle time ahead again."""
+    loaded: Loaded | None = request.scope.get("state", {}).get(_LOADED)
+    seconds = request.app.state.settings.idle_seconds
+    if loaded is None:
+        return {"seconds_left": 0}
+    async with request.app.state.sessionmaker() as db:
+        await db.execute(update(WebSession).where(WebSession.key == loaded.key).values(expires_at=_expiry(seconds)))
+        await db.commit()
+    return {"seconds_left": seconds}
+
+
+ROUTES = [session_expiry, stay_signed_in]
