@@ -394,6 +394,7 @@
       .then(function (answer) {
         page.dataset.sessionChecks = String(Number(page.dataset.sessionChecks || 0) + 1);
         var left = answer.seconds_left;
+        page.dataset.sessionLeft = String(left);
         if (left <= 0) { hideWarning(); return; }  // ended: the live connection says so
         if (left > warning) { hideWarning(); checkSessionIn(left - warning); return; }
         showWarning(left);
@@ -408,13 +409,13 @@
       .then(function (answer) {
         if (answer.seconds_left > 0) {
           hideWarning();
-          announce("You stay signed in.");
+          sayPolitely("You stay signed in.");
           checkSessionIn(answer.seconds_left - Number(sessionPage().dataset.sessionWarning));
         }
       });
   }
 
-  function announce(text) {
+  function sayPolitely(text) {
     var announcer = document.getElementById("conference-announcer");
     if (announcer) { announcer.textContent = text; }
   }

@@ -83,7 +83,13 @@ async def test_asking_how_long_is_left_is_not_use_and_staying_signed_in_is(app, 
     key = person.cookies["session"]
     await _age(app, key, 100)
     assert 90 <= await _seconds_left(person) <= 100
-    assert 90 <= await _seconds_left(person) <= 100  # asking twice changed nothing
+    asked = await person.get("/api/session/expiry")
+    assert 90 <= asked.json()["seconds_left"] <= 100  # asking twice changed nothing
+    # The browser's copy of the cookie lasts as long as the session does (a listener's session,
+    # kept by the server, must not be dropped by the browser at its first expiry).
+    cookie = asked.headers["set-cookie"]
+    assert cookie.startswith(f"session={key};") and "HttpOnly" in cookie
+    assert 90 <= int(cookie.split("Max-Age=")[1].split(";")[0]) <= 100
     renewed = await person.post("/api/session/renew")
     assert renewed.status_code == 200 and renewed.json()["seconds_left"] == IDLE
     assert await _seconds_left(person) > IDLE - 10
