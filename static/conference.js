@@ -394,7 +394,7 @@
       .then(function (answer) {
         page.dataset.sessionChecks = String(Number(page.dataset.sessionChecks || 0) + 1);
         var left = answer.seconds_left;
-        page.dataset.sessionLeft = String(left);
+        page.dataset.sessionLeft = String(left);  // what the page last heard, for whoever looks into it
         if (left <= 0) { hideWarning(); return; }  // ended: the live connection says so
         if (left > warning) { hideWarning(); checkSessionIn(left - warning); return; }
         showWarning(left);
@@ -468,6 +468,11 @@
 
   document.addEventListener("DOMContentLoaded", restoreDrafts);
   document.addEventListener("htmx:wsAfterMessage", restoreDrafts);  // fields that arrive with the live page
+
+  // Logging out on purpose takes this tab's drafts with it (a session that merely ended keeps them).
+  document.addEventListener("submit", function (event) {
+    if (event.target.getAttribute && event.target.getAttribute("action") === "/logout") { keepDrafts({}); }
+  });
 
   // A form the server accepted: its typing is saved, so its draft goes.
   document.addEventListener("htmx:afterRequest", function (event) {

@@ -2,7 +2,7 @@
 the end): someone who only listens in a meeting in progress stays signed in past the limit; once
 the meeting is over their page offers "Stay signed in" in an alert, reachable and usable from the
 keyboard; and what the chair was typing when their session ended is back in its field when they
-log in again."""
+log in again (and gone once they log out on purpose)."""
 
 from __future__ import annotations
 
@@ -53,6 +53,14 @@ async def test_a_listener_stays_signed_in_and_a_page_offers_to_stay_before_the_e
     await chair.get_by_role("button", name="Log in").click()
     await expect(chair).to_have_url(f"{server.base_url}{meeting}")
     await expect(chair.get_by_label("Text")).to_have_value("Refer Nora to the IDVA service")
+    # Logging out on purpose leaves nothing typed behind in the tab.
+    await chair.get_by_role("button", name="Log out").click()
+    await chair.get_by_label("Username").fill("chair")
+    await chair.get_by_label("Password").fill(PASSWORD)
+    await chair.get_by_role("button", name="Log in").click()
+    await chair.goto(meeting)
+    await expect(chair.locator("#conference-connection")).to_have_text("Connected")
+    await expect(chair.get_by_label("Text")).to_have_value("")
 
     # Someone who only listens: past the idle limit, still signed in and never warned.
     await listener.goto(meeting)
