@@ -213,7 +213,7 @@ def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, ch
             task.cancel()
         await engine.dispose()
 
-    sessions = session_config(idle_minutes=settings.session_idle_minutes, secure=settings.secure_cookies,
+    sessions = session_config(idle_seconds=settings.idle_seconds, secure=settings.secure_cookies,
                               exclude=[f"^{STATIC_PREFIX}"])
     csrf = CSRFConfig(secret=settings.secret_key, cookie_samesite="strict", cookie_secure=settings.secure_cookies,
                       safe_methods={"GET", "HEAD", "OPTIONS"})
@@ -224,7 +224,7 @@ def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, ch
     channels = Channels(settings.channels_url, retry_seconds=settings.channels_retry_seconds)
     live = LiveHub(channels, sessionmaker, registry, jinja, settings.channels_prefix, settings.live_outbox_limit,
                    process=process, heartbeat_seconds=settings.heartbeat_seconds,
-                   session_check_seconds=settings.session_check_seconds)
+                   session_check_seconds=settings.session_check_seconds, session_idle_seconds=settings.idle_seconds)
     live.case_page = partial(workspace.live_update, registry=registry, env=jinja)
     events.attach(sessionmaker, live.publish)  # committed changes reach every open page
     participation.use_presence_timeout(sessionmaker, settings.presence_timeout_seconds)

@@ -53,6 +53,10 @@ class Settings:
     live_outbox_limit: int = 64
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     session_idle_minutes: int = 30
+    # Finer than minutes where set (a short limit for tests); 0 means session_idle_minutes.
+    session_idle_seconds: int = 0
+    # An open page offers "Stay signed in" this long before its session would end.
+    session_warning_seconds: int = 120
     # How often an open live page checks that its login session still holds (expiry,
     # deactivation, logout made where no event reached this process).
     session_check_seconds: int = 15
@@ -86,6 +90,11 @@ class Settings:
     debug: bool = False
 
     @property
+    def idle_seconds(self) -> int:
+        """How long a login session lasts without use."""
+        return self.session_idle_seconds or self.session_idle_minutes * 60
+
+    @property
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
 
@@ -104,6 +113,8 @@ class Settings:
         kwargs["channels_retry_seconds"] = max(1, _int(env, "COORDINATOR_CHANNELS_RETRY_SECONDS", 5))
         kwargs["live_outbox_limit"] = max(1, _int(env, "COORDINATOR_LIVE_OUTBOX_LIMIT", 64))
         kwargs["session_idle_minutes"] = _int(env, "COORDINATOR_SESSION_IDLE_MINUTES", 30)
+        kwargs["session_idle_seconds"] = max(0, _int(env, "COORDINATOR_SESSION_IDLE_SECONDS", 0))
+        kwargs["session_warning_seconds"] = max(0, _int(env, "COORDINATOR_SESSION_WARNING_SECONDS", 120))
         kwargs["session_check_seconds"] = _int(env, "COORDINATOR_SESSION_CHECK_SECONDS", 15)
         kwargs["heartbeat_seconds"] = _int(env, "COORDINATOR_HEARTBEAT_SECONDS", 10)
         kwargs["presence_timeout_seconds"] = _int(env, "COORDINATOR_PRESENCE_TIMEOUT_SECONDS", 30)

@@ -330,4 +330,156 @@
 
   document.addEventListener("DOMContentLoaded", tick);
   setInterval(tick, 20000);
+
+  // --- Staying signed in ---------------------------------------------------------------------
+
+  // A session ends after a while without use. Shortly before, the page asks the server how long
+  // is left (asking does not count as use: an open page of a meeting in progress is renewed by
+  // the server, and another tab may have been used) and, if the end is near, offers "Stay signed
+  // in" in an alert region, which screen readers read out at once; the button takes the
+  // keyboard like any other. Its answer, or any change the person makes, starts the count again.
+  var sessionTimer = null;
+  var focusBeforeWarning = null;
+
+  function sessionPage() {
+    var page = conference();
+    return page && page.dataset.sessionWarning ? page : null;
+  }
+
+  function csrfToken() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["x-csrftoken"] || ""; } catch (ignored) { return ""; }
+  }
+
+  function checkSessionIn(seconds) {
+    clearTimeout(sessionTimer);
+    sessionTimer = setTimeout(checkSession, Math.max(1, seconds) * 1000);
+  }
+
+  function hideWarning() {
+    var region = document.getElementById("session-warning");
+    if (!region || !region.firstChild) { return; }
+    var hadFocus = region.contains(document.activeElement);
+    region.replaceChildren();
+    if (hadFocus && focusBeforeWarning && document.contains(focusBeforeWarning)) { focusBeforeWarning.focus(); }
+    focusBeforeWarning = null;
+  }
+
+  function showWarning(secondsLeft) {
+    var region = document.getElementById("session-warning");
+    if (!region) { return; }
+    var minutes = Math.max(1, Math.round(secondsLeft / 60));
+    var text = "Your session ends in about " + minutes + (minutes === 1 ? " minute" : " minutes") +
+      " unless you stay signed in. What you have typed is kept.";
+    var message = region.querySelector("p");
+    if (message) { message.firstChild.textContent = text + " "; return; }  // already offered: only the time moves
+    focusBeforeWarning = document.activeElement;
+    message = document.createElement("p");
+    message.className = "notice info";
+    message.appendChild(document.createTextNode(text + " "));
+    var button = document.createElement("button");
+    button.type = "button";
+    button.id = "session-stay";
+    button.textContent = "Stay signed in";
+    button.addEventListener("click", staySignedIn);
+    message.appendChild(button);
+    region.replaceChildren(message);
+  }
+
+  function checkSession() {
+    var page = sessionPage();
+    if (!page) { return; }
+    var warning = Number(page.dataset.sessionWarning);
+    fetch("/api/session/expiry", {credentials: "same-origin", cache: "no-store"})
+      .then(function (response) { return response.json(); })
+      .then(function (answer) {
+        page.dataset.sessionChecks = String(Number(page.dataset.sessionChecks || 0) + 1);
+        var left = answer.seconds_left;
+        page.dataset.sessionLeft = String(left);  // what the page last heard, for whoever looks into it
+        if (left <= 0) { hideWarning(); return; }  // ended: the live connection says so
+        if (left > warning) { hideWarning(); checkSessionIn(left - warning); return; }
+        showWarning(left);
+        checkSessionIn(Math.min(left, 15));  // keep the time shown current, and notice a renewal elsewhere
+      })
+      .catch(function () { checkSessionIn(15); });
+  }
+
+  function staySignedIn() {
+    fetch("/api/session/renew", {method: "POST", credentials: "same-origin", headers: {"x-csrftoken": csrfToken()}})
+      .then(function (response) { return response.ok ? response.json() : {seconds_left: 0}; })
+      .then(function (answer) {
+        if (answer.seconds_left > 0) {
+          hideWarning();
+          sayPolitely("You stay signed in.");
+          checkSessionIn(answer.seconds_left - Number(sessionPage().dataset.sessionWarning));
+        }
+      });
+  }
+
+  function sayPolitely(text) {
+    var announcer = document.getElementById("conference-announcer");
+    if (announcer) { announcer.textContent = text; }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var page = sessionPage();
+    if (page) { checkSessionIn(Number(page.dataset.sessionIdle) - Number(page.dataset.sessionWarning)); }
+  });
+  // Any change the person makes uses the session: the count starts again from its answer.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var page = sessionPage();
+    if (page && event.detail.successful) {
+      hideWarning();
+      checkSessionIn(Number(page.dataset.sessionIdle) - Number(page.dataset.sessionWarning));
+    }
+  });
+
+  // --- What was typed survives logging in again ----------------------------------------------
+
+  // Typing is kept for this tab (sessionStorage: gone when the tab closes) until its form is
+  // accepted, so a session that ends mid-sentence loses nothing: logging in again brings the
+  // person back to this page and the text back into its field.
+  var DRAFTS = "drafts:" + location.pathname;
+
+  function drafts() {
+    try { return JSON.parse(sessionStorage.getItem(DRAFTS) || "{}"); } catch (ignored) { return {}; }
+  }
+
+  function keepDrafts(kept) {
+    try {
+      if (Object.keys(kept).length) { sessionStorage.setItem(DRAFTS, JSON.stringify(kept)); } else { sessionStorage.removeItem(DRAFTS); }
+    } catch (ignored) { /* storage full or refused: typing still works, only the safety net is off */ }
+  }
+
+  document.addEventListener("input", function (event) {
+    var field = event.target;
+    if (!(field.id && field.matches && field.matches(FIELDS) && conference() && conference().contains(field))) { return; }
+    var kept = drafts();
+    if (edited(field)) { kept[field.id] = valueOf(field); } else { delete kept[field.id]; }
+    keepDrafts(kept);
+  });
+
+  function restoreDrafts() {
+    var kept = drafts();
+    Object.keys(kept).forEach(function (id) {
+      var field = document.getElementById(id);
+      if (field && field.matches(FIELDS) && !edited(field)) { setValue(field, kept[id]); }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", restoreDrafts);
+  document.addEventListener("htmx:wsAfterMessage", restoreDrafts);  // fields that arrive with the live page
+
+  // Logging out on purpose takes this tab's drafts with it (a session that merely ended keeps them).
+  document.addEventListener("submit", function (event) {
+    if (event.target.getAttribute && event.target.getAttribute("action") === "/logout") { keepDrafts({}); }
+  });
+
+  // A form the server accepted: its typing is saved, so its draft goes.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.detail.elt;
+    if (!(event.detail.successful && form && form.tagName === "FORM")) { return; }
+    var kept = drafts();
+    Array.prototype.forEach.call(form.elements, function (field) { delete kept[field.id]; });
+    keepDrafts(kept);
+  });
 })();

@@ -20,6 +20,7 @@ from coordinator.web import (
     pages,
     probes,
     referrals,
+    sessions,
     sharing,
     threat,
 )
@@ -57,6 +58,6 @@ ROUTES = [
     api.list_case_tasks, api.assign_task, api.get_task, api.change_task,
     *sharing.PAGES, *sharing.API, *follow_up.ROUTES, *casework.PAGES, *casework.API,
     *closing.PAGES, *closing.API, *referrals.PAGES, *referrals.API,
-    *conference.ROUTES, socket.conference_live, case_socket.case_live, *threat.PAGES, *threat.API, *figures.ROUTES,
-    *workspace.PAGES, *navigation.ROUTES,
+    *conference.ROUTES, *sessions.ROUTES, socket.conference_live, case_socket.case_live, *threat.PAGES, *threat.API,
+    *figures.ROUTES, *workspace.PAGES, *navigation.ROUTES,
 ]

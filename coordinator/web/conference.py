@@ -174,7 +174,10 @@ async def conference_page(request: Request, db: NamedDependency[AsyncSession],
         return Template("conferences/statement.html", context={
             "conference": conference, "statement": CONFIDENTIALITY_STATEMENT})
     view = await conference_view(db, registry, conference_id, place.audience, [], ASPECTS)
-    return Template("conferences/live.html", context={"view": view, "conference": view.conference})
+    settings = request.app.state.settings
+    return Template("conferences/live.html", context={
+        "view": view, "conference": view.conference,
+        "session_idle": settings.idle_seconds, "session_warning": settings.session_warning_seconds})
 
 
 @post("/conferences/{conference_id:int}/statement")

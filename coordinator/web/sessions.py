@@ -29,6 +29,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from litestar import Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie, MutableScopeHeaders
 from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
@@ -67,11 +68,17 @@ def loaded_user(scope: dict, user_id: int) -> User | None:
     return loaded.user if loaded is not None and loaded.user is not None and loaded.user.id == user_id else None
 
 
+def _slack(wanted: dt.datetime) -> dt.timedelta:
+    """RENEW_SLACK, or a quarter of the idle limit where that is shorter (a short limit would
+    otherwise never be renewed)."""
+    return min(RENEW_SLACK, (wanted - utcnow()) / 4)
+
+
 def _stale(current: dt.datetime | None, wanted: dt.datetime | None) -> bool:
     """Whether the stored expiry lags the wanted one by more than the slack."""
     if current is None or wanted is None:
         return current != wanted
-    return wanted - current > RENEW_SLACK
+    return wanted - current > _slack(wanted)
 
 
 def _expiry(expires_in: int | dt.timedelta | None) -> dt.datetime | None:
@@ -203,7 +210,62 @@ class SessionConfig(ServerSideSessionConfig):
     _backend_class = IssuedSessionBackend  # type: ignore[assignment]
 
 
-def session_config(*, idle_minutes: int, secure: bool, exclude: list[str]) -> SessionConfig:
-    """``exclude``: path patterns that never need a session (static files: no lookup per asset)."""
-    return SessionConfig(key=COOKIE, session_id_bytes=ID_BYTES, max_age=idle_minutes * 60, renew_on_access=True,
-                         httponly=True, samesite="lax", secure=secure, exclude=exclude)
+def session_config(*, idle_seconds: int, secure: bool, exclude: list[str]) -> SessionConfig:
+    """``exclude``: path patterns that never need a session (static files: no lookup per asset;
+    the expiry a page asks about, which must not count as use)."""
+    return SessionConfig(key=COOKIE, session_id_bytes=ID_BYTES, max_age=idle_seconds, renew_on_access=True,
+                         httponly=True, samesite="lax", secure=secure, exclude=[*exclude, f"^{EXPIRY_PATH}$"])
+
+
+async def renew_sessions(db: AsyncSession, keys: set[str], seconds: int) -> None:
+    """Push on the expiry of these sessions as if they had just been used (one statement for
+    all; only those lagging by more than the slack are written). Ended sessions stay ended."""
+    if not keys:
+        return
+    wanted = _expiry(seconds)
+    await db.execute(update(WebSession).where(WebSession.key.in_(keys), WebSession.expires_at < wanted - _slack(wanted))
+                     .values(expires_at=wanted))
+
+
+# --- the page's own questions about its session ----------------------------------------------
+
+EXPIRY_PATH = "/api/session/expiry"
+
+
+def _seconds_left(expires_at: dt.datetime | None) -> int | None:
+    return None if expires_at is None else max(0, int((expires_at - utcnow()).total_seconds()))
+
+
+@get(EXPIRY_PATH, exclude_from_auth=True)
+async def session_expiry(request: Request) -> Response[dict]:
+    """How long the caller's session has left, without counting as use (the session middleware
+    skips this path): a page asks before it warns, as an open live meeting may have renewed it.
+    The browser's copy of the cookie is given the same time left, so a session the server kept
+    (for a listener, say) is not dropped by the browser at its old expiry."""
+    key = request.cookies.get(COOKIE)
+    if not key or not _ISSUED_ID.fullmatch(key):
+        return Response({"seconds_left": 0})
+    async with request.app.state.sessionmaker() as db:
+        expires_at = (await db.execute(select(WebSession.expires_at).where(WebSession.key == key))).scalar()
+    left = _seconds_left(expires_at) or 0
+    if left == 0:
+        return Response({"seconds_left": 0})
+    cookie = Cookie(key=COOKIE, value=key, max_age=left, httponly=True, samesite="lax",
+                    secure=request.app.state.settings.secure_cookies)
+    return Response({"seconds_left": left}, cookies=[cookie])
+
+
+@post("/api/session/renew", status_code=200)
+async def stay_signed_in(request: Request) -> dict:
+    """"Stay signed in": the session is used now, its full idle time ahead again."""
+    loaded: Loaded | None = request.scope.get("state", {}).get(_LOADED)
+    seconds = request.app.state.settings.idle_seconds
+    if loaded is None:
+        return {"seconds_left": 0}
+    async with request.app.state.sessionmaker() as db:
+        await db.execute(update(WebSession).where(WebSession.key == loaded.key).values(expires_at=_expiry(seconds)))
+        await db.commit()
+    return {"seconds_left": seconds}
+
+
+ROUTES = [session_expiry, stay_signed_in]

@@ -38,6 +38,7 @@ from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor, Audience
 from coordinator.web.live.channels import Channels, Subscription
 from coordinator.web.live.render import in_page_order, render_fragment, view_for
+from coordinator.web.sessions import renew_sessions
 
 log = logging.getLogger("coordinator.live")
 
@@ -118,6 +119,7 @@ class Room:
         self._inbox: asyncio.Queue[frozenset[str] | Member] = asyncio.Queue()
         self._tasks: list[asyncio.Task] = []
         self._expiry: asyncio.TimerHandle | None = None
+        self.in_progress = False  # the meeting is live: its open pages count as use of their sessions
         self._waiting: list[Member] = []  # newcomers whose whole page could not be read yet
         self._broken: dict[tuple, str] = {}  # the parts failing now, with their cause (logged once)
 
@@ -207,6 +209,7 @@ class Room:
             async with hub.sessionmaker() as session:
                 state = await load_state(session, hub.registry, self.conference_id, aspects)
                 self.current_case_id = state.current_case_id
+                self.in_progress = state.status == "live"
                 for audience, group in audiences.items():
                     viewers = list({m.actor.id: m.actor for m in group}.values())
                     try:
@@ -364,11 +367,13 @@ class LiveHub:
 
     def __init__(self, channels: Channels, sessionmaker: async_sessionmaker[AsyncSession],
                  registry: AgencyRegistry, env: Environment, prefix: str, outbox_limit: int = 64, *,
-                 process: str = "", heartbeat_seconds: float = 10, session_check_seconds: float = 15) -> None:
+                 process: str = "", heartbeat_seconds: float = 10, session_check_seconds: float = 15,
+                 session_idle_seconds: int = 1800) -> None:
         self.channels = channels
         self.process = process
         self.heartbeat_seconds = heartbeat_seconds
         self.session_check_seconds = session_check_seconds
+        self.session_idle_seconds = session_idle_seconds
         channels.on_recovered = self._resend_everything
         self.outbox_limit = outbox_limit
         self.sessionmaker = sessionmaker
@@ -505,10 +510,17 @@ class LiveHub:
 
     async def _keep_alive(self) -> None:
         """Heartbeat of every page this process serves (presence), and the sweep of the stale."""
-        async def beat(session: AsyncSession) -> None:
-            connections = [m.connection for m in self._members() if m.connection is not None]
-            await participation.heartbeat(session, self.process, connections)
-        await self._every(self.heartbeat_seconds, beat, "the presence heartbeat")
+        await self._every(self.heartbeat_seconds, self.beat, "the presence heartbeat")
+
+    async def beat(self, session: AsyncSession) -> None:
+        """One heartbeat. Someone who only listens in a meeting in progress does nothing the
+        server would see: their open page is their use of the session, so it does not end under
+        them (a page of a meeting not yet started, or ended, is not)."""
+        connections = [m.connection for m in self._members() if m.connection is not None]
+        await participation.heartbeat(session, self.process, connections)
+        listening = {m.session_key for room in self.rooms.values() if room.in_progress
+                     for m in room.members if m.session_key is not None and not m.ended.is_set()}
+        await renew_sessions(session, listening, self.session_idle_seconds)
 
     async def _check_sessions(self) -> None:
         """Close the pages whose login session no longer holds (idle expiry, deactivation, or a
