@@ -210,6 +210,19 @@ def require_task_change(actor: Actor, case: CaseState, task_agency: str, agency_
     raise Forbidden(f"only {agency_name} or a coordinator can change this task")
 
 
+def may_sign_off(actor: Actor, case: CaseState, agency: str) -> bool:
+    """Sign off an agency's open tasks on an open case (all done, or all not applicable) before its
+    closure: the agency's own people only, not a coordinator on its behalf."""
+    return is_open(case) and actor.agency is not None and actor.agency == agency
+
+
+def require_sign_off(actor: Actor, case: CaseState, agency: str, agency_name: str) -> None:
+    if may_sign_off(actor, case, agency):
+        return
+    require_open(case)
+    raise Forbidden(f"only {agency_name}'s own people sign off its tasks")
+
+
 def may_give_task(actor: Actor, case: CaseState) -> bool:
     """An extra task given by hand to an agency on an open case, beyond its own list: a coordinator.
     (A conference's actions, a plan's items and a follow-up's tasks have their own rules.)"""
@@ -518,6 +531,9 @@ class Permissions:
 
     def change_task(self, task: object, case: CaseState) -> bool:
         return may_change_task(self.actor, case, task.agency)
+
+    def sign_off(self, case: CaseState, agency: str) -> bool:
+        return may_sign_off(self.actor, case, agency)
 
     def record_on(self, case: object) -> bool:
         return is_open(case) and on_case(self.actor.agency, [link.agency for link in case.agencies])

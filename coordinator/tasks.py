@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from coordinator import audit, events, policy
-from coordinator.cases import agencies_on, case_state, load_case
+from coordinator.cases import agencies_on, case_for, case_state, load_case
 from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.hookspecs import TASK_DOMAINS
 from coordinator.limits import Id, Key, Line, OneOf
@@ -103,7 +103,7 @@ async def set_status(
 async def give_task(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int,
                     task_in: TaskIn) -> Task:
     """A coordinator gives an agency an extra task on a case, with a due date."""
-    policy.require_task_giver(actor, await case_state(session, case_id))
+    policy.require_task_giver(actor, await case_for(session, actor, case_id))  # 404 first for a case not seen
     return await assign_task(session, registry, actor, case_id, task_in, source="coordinator")
 
 

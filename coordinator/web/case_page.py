@@ -53,7 +53,9 @@ async def case_page_context(db: AsyncSession, registry: AgencyRegistry, actor: A
                 if policy.may_see_plugin_failures(actor) else [])
     revisions = await case_changes.history(db, case.id)
     raised = await case_events.case_events(db, case.id)
-    authors = {r.by_id for r in revisions} | {e.by_id for e in raised if e.by_id is not None}
+    signed = await closure.sign_offs(db, case.id)
+    authors = ({r.by_id for r in revisions} | {e.by_id for e in raised if e.by_id is not None}
+               | {s.by_id for s in signed})
     names = dict((await db.execute(select(User.id, User.display_name).where(User.id.in_(authors)))).all())
     all_tasks = [t for agency_tasks in by_agency.values() for t in agency_tasks]
     return {"case": case, "tasks_by_agency": by_agency, "today": today, "actor": actor,
@@ -63,6 +65,7 @@ async def case_page_context(db: AsyncSession, registry: AgencyRegistry, actor: A
             "held_elsewhere": {agency: duties.held_elsewhere(registry, all_tasks, agency) for agency in by_agency},
             "open_tasks": [t for t in all_tasks if t.status not in tasks.CLOSED_STATUSES and t.source != "standing"],
             "closures": await closure.case_closures(db, case.id), "CLOSURE_CRITERIA": closure.CRITERIA,
+            "sign_offs": signed,
             "register_open": case.closed_at is not None and await consents.may_open_register(db, actor, case.id),
             **await _follow_up_sections(db, registry, actor, case),
             **await _threat_sections(db, registry, actor, case),
