@@ -254,9 +254,23 @@ def may_set_monitoring(actor: Actor, case: CaseState) -> bool:
     return is_open(case) and coordinates(actor)
 
 
+def require_monitoring_setter(actor: Actor, case: CaseState, doing: str) -> None:
+    if may_set_monitoring(actor, case):
+        return
+    require_open(case)
+    require_coordinator(actor, doing)
+
+
 def may_log_contact(actor: Actor, case: CaseState, case_agencies: Collection[str]) -> bool:
     """The contact log of a threat-assessment case: the agencies on it, on an open case."""
     return is_open(case) and on_case(actor.agency, case_agencies)
+
+
+def require_contact_logger(actor: Actor, case: CaseState, case_agencies: Collection[str]) -> None:
+    if may_log_contact(actor, case, case_agencies):
+        return
+    require_open(case)
+    require_on_case(actor, case_agencies, case.reference, "log a contact on it")
 
 
 def require_override_decider(actor: Actor, requested_by_id: int) -> None:
