@@ -171,6 +171,12 @@ class CaseWork:
     reference: str
     agency: str
     tasks: list[Task]
+    closed_at: dt.datetime | None = None  # work lists hold open cases only (the rules read the case's state from here)
+
+    @property
+    def to_sign_off(self) -> int:
+        """The open tasks an agency's sign-off would mark (standing duties stay open)."""
+        return sum(1 for task in self.tasks if task.source != "standing")
 
 
 async def due_work(session: AsyncSession, today: dt.date, *, agency: str | None = None, overdue_only: bool = False,

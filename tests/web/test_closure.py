@@ -311,3 +311,15 @@ async def test_the_closure_form_groups_open_tasks_by_agency_and_marks_all_of_one
     assert sent.status_code == 200, sent.text
     assert await open_tasks(chair, case["id"]) == []
     assert [c["status"] for c in (await chair.get(f"/api/cases/{case['id']}/closures")).json()] == ["requested"]
+
+
+async def test_an_agency_signs_off_its_tasks_from_its_dashboard(client_for, people, case):
+    police, health = await client_for("pc"), await client_for("doc")
+    dashboard = (await police.get("/")).text
+    assert f'action="/cases/{case["id"]}/sign-offs"' in dashboard and 'name="agency" value="police"' in dashboard
+    assert 'name="agency" value="police"' not in (await health.get("/")).text
+    signed = await police.post(f"/cases/{case['id']}/sign-offs", data={"agency": "police", "decision": "done"})
+    assert signed.status_code == 200, signed.text
+    chair = await client_for("chair")
+    assert not [t for t in await open_tasks(chair, case["id"]) if t["agency"] == "police"]
+    assert f'action="/cases/{case["id"]}/sign-offs"' not in (await police.get("/")).text  # nothing left to sign
