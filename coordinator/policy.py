@@ -147,9 +147,22 @@ def require_reopener(actor: Actor, case: CaseState) -> None:
     raise Conflict(f"case {case.reference} is open: there is nothing to reopen")
 
 
+def may_coordinate_case(actor: Actor, case: CaseState) -> bool:
+    """What only a coordinator does to an open case: add an agency to it, give an agency an extra
+    task, change the role map between meetings."""
+    return is_open(case) and coordinates(actor)
+
+
+def require_case_coordinator(actor: Actor, case: CaseState, doing: str) -> None:
+    if may_coordinate_case(actor, case):
+        return
+    require_open(case)
+    require_coordinator(actor, doing)
+
+
 def may_change_role_map(actor: Actor, case: CaseState) -> bool:
     """Between meetings only a coordinator changes the role map of an open case (the lead agency included)."""
-    return is_open(case) and coordinates(actor)
+    return may_coordinate_case(actor, case)
 
 
 def require_role_map_changer(actor: Actor, case: CaseState) -> None:
@@ -226,7 +239,7 @@ def require_sign_off(actor: Actor, case: CaseState, agency: str, agency_name: st
 def may_give_task(actor: Actor, case: CaseState) -> bool:
     """An extra task given by hand to an agency on an open case, beyond its own list: a coordinator.
     (A conference's actions, a plan's items and a follow-up's tasks have their own rules.)"""
-    return is_open(case) and coordinates(actor)
+    return may_coordinate_case(actor, case)
 
 
 def require_task_giver(actor: Actor, case: CaseState) -> None:
@@ -545,6 +558,10 @@ class Permissions:
 
     def change_task(self, task: object, case: CaseState) -> bool:
         return may_change_task(self.actor, case, task.agency)
+
+    def coordinate_case(self, case: CaseState) -> bool:
+        """Add an agency, give an extra task: a coordinator, on an open case."""
+        return may_coordinate_case(self.actor, case)
 
     def sign_off(self, case: CaseState, agency: str) -> bool:
         return may_sign_off(self.actor, case, agency)

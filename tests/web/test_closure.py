@@ -216,12 +216,14 @@ async def test_reopening_with_a_new_incident_within_a_year_counts_as_a_repeat(cl
 async def test_a_reopened_case_takes_edits_reassessment_and_stage_moves_from_its_former_lead(client_for, closed_case):
     chair, social = await client_for("chair"), await client_for("sw")  # social work led the case when it closed
     before = (await chair.get(f"/api/cases/{closed_case['id']}")).json()
+    assert "Assign a task" not in (await chair.get(f"/cases/{closed_case['id']}")).text  # the page reads the rule
     reopened = await chair.post(f"/api/cases/{closed_case['id']}/reopen", json={"reason": "she asked for help again"})
     assert reopened.status_code == 201, reopened.text
     case = reopened.json()
     assert (case["stage"], case["version"], case["lead_agency"]) == ("follow_up", before["version"] + 1, "social_work")
     roles = (await chair.get(f"/api/cases/{closed_case['id']}/roles")).json()
     assert [(r["responsibility"], r["agency"]) for r in roles] == [("lead_agency", "social_work")]
+    assert "Assign a task" in (await chair.get(f"/cases/{closed_case['id']}")).text
 
     edited = await social.patch(f"/api/cases/{case['id']}", json={
         "version": case["version"], "reason": "new address", "summary": "Back in the area"})
