@@ -298,9 +298,9 @@ async def join_case(session: AsyncSession, registry: AgencyRegistry, actor: Acto
 
 async def add_agency(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int, agency: str) -> Case:
     """Add an agency to a case: its plugin's task list and standing duties are created."""
-    policy.require_coordinator(actor, "add an agency to a case")
+    policy.require_coordinator(actor, "add an agency to a case")  # before the case is read: its existence stays hidden
     case = await load_case(session, case_id)
-    ensure_open(case)
+    policy.require_case_coordinator(actor, case, "add an agency to a case")
     if agency not in registry:
         raise Invalid(f"no agency {agency!r} is installed", field="agency")
     if any(a.agency == agency for a in case.agencies):

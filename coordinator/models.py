@@ -378,6 +378,27 @@ class Closure(Base):
     role_map: Mapped[str] = mapped_column(Text, default="[]")
 
 
+class TaskSignOff(Base):
+    """An agency's sign-off of its own open tasks on a case, before the case is closed: which
+    tasks, marked done or not applicable (with the reason), by whom and when. The supervisor
+    deciding the closure reads who signed off what."""
+
+    __tablename__ = "task_sign_offs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    agency: Mapped[str] = mapped_column(AgencyKey)
+    decision: Mapped[str] = mapped_column(String(20))  # done, not_applicable
+    reason: Mapped[str | None] = mapped_column(Text)
+    tasks: Mapped[str] = mapped_column(Text)  # JSON: the titles of the tasks it marked
+    by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    @property
+    def task_titles(self) -> list[str]:
+        return json.loads(self.tasks)
+
+
 class Reopening(Base):
     __tablename__ = "reopenings"
 

@@ -147,9 +147,22 @@ def require_reopener(actor: Actor, case: CaseState) -> None:
     raise Conflict(f"case {case.reference} is open: there is nothing to reopen")
 
 
+def may_coordinate_case(actor: Actor, case: CaseState) -> bool:
+    """What only a coordinator does to an open case: add an agency to it, give an agency an extra
+    task, change the role map between meetings."""
+    return is_open(case) and coordinates(actor)
+
+
+def require_case_coordinator(actor: Actor, case: CaseState, doing: str) -> None:
+    if may_coordinate_case(actor, case):
+        return
+    require_open(case)
+    require_coordinator(actor, doing)
+
+
 def may_change_role_map(actor: Actor, case: CaseState) -> bool:
     """Between meetings only a coordinator changes the role map of an open case (the lead agency included)."""
-    return is_open(case) and coordinates(actor)
+    return may_coordinate_case(actor, case)
 
 
 def require_role_map_changer(actor: Actor, case: CaseState) -> None:
@@ -210,10 +223,23 @@ def require_task_change(actor: Actor, case: CaseState, task_agency: str, agency_
     raise Forbidden(f"only {agency_name} or a coordinator can change this task")
 
 
+def may_sign_off(actor: Actor, case: CaseState, agency: str) -> bool:
+    """Sign off an agency's open tasks on an open case (all done, or all not applicable) before its
+    closure: the agency's own people only, not a coordinator on its behalf."""
+    return is_open(case) and actor.agency is not None and actor.agency == agency
+
+
+def require_sign_off(actor: Actor, case: CaseState, agency: str, agency_name: str) -> None:
+    if may_sign_off(actor, case, agency):
+        return
+    require_open(case)
+    raise Forbidden(f"only {agency_name}'s own people sign off its tasks")
+
+
 def may_give_task(actor: Actor, case: CaseState) -> bool:
     """An extra task given by hand to an agency on an open case, beyond its own list: a coordinator.
     (A conference's actions, a plan's items and a follow-up's tasks have their own rules.)"""
-    return is_open(case) and coordinates(actor)
+    return may_coordinate_case(actor, case)
 
 
 def require_task_giver(actor: Actor, case: CaseState) -> None:
@@ -241,9 +267,23 @@ def may_set_monitoring(actor: Actor, case: CaseState) -> bool:
     return is_open(case) and coordinates(actor)
 
 
+def require_monitoring_setter(actor: Actor, case: CaseState, doing: str) -> None:
+    if may_set_monitoring(actor, case):
+        return
+    require_open(case)
+    require_coordinator(actor, doing)
+
+
 def may_log_contact(actor: Actor, case: CaseState, case_agencies: Collection[str]) -> bool:
     """The contact log of a threat-assessment case: the agencies on it, on an open case."""
     return is_open(case) and on_case(actor.agency, case_agencies)
+
+
+def require_contact_logger(actor: Actor, case: CaseState, case_agencies: Collection[str]) -> None:
+    if may_log_contact(actor, case, case_agencies):
+        return
+    require_open(case)
+    require_on_case(actor, case_agencies, case.reference, "log a contact on it")
 
 
 def require_override_decider(actor: Actor, requested_by_id: int) -> None:
@@ -546,6 +586,13 @@ class Permissions:
 
     def change_task(self, task: object, case: CaseState) -> bool:
         return may_change_task(self.actor, case, task.agency)
+
+    def coordinate_case(self, case: CaseState) -> bool:
+        """Add an agency, give an extra task: a coordinator, on an open case."""
+        return may_coordinate_case(self.actor, case)
+
+    def sign_off(self, case: CaseState, agency: str) -> bool:
+        return may_sign_off(self.actor, case, agency)
 
     def record_on(self, case: object) -> bool:
         return is_open(case) and on_case(self.actor.agency, [link.agency for link in case.agencies])

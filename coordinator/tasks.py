@@ -12,7 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from coordinator import audit, events, policy
-from coordinator.cases import add_listed_tasks, agencies_of, agencies_on, case_facts, case_state, load_case, task_from
+from coordinator.cases import (
+    add_listed_tasks,
+    agencies_of,
+    agencies_on,
+    case_facts,
+    case_for,
+    case_state,
+    load_case,
+    task_from,
+)
 from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.hookspecs import TASK_DOMAINS
 from coordinator.lifecycle import duties
@@ -113,7 +122,7 @@ async def set_status(
 async def give_task(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int,
                     task_in: TaskIn) -> Task:
     """A coordinator gives an agency an extra task on a case, with a due date."""
-    policy.require_task_giver(actor, await case_state(session, case_id))
+    policy.require_task_giver(actor, await case_for(session, actor, case_id))  # 404 first for a case not seen
     return await assign_task(session, registry, actor, case_id, task_in, source="coordinator")
 
 
@@ -181,6 +190,12 @@ class CaseWork:
     reference: str
     agency: str
     tasks: list[Task]
+    closed_at: dt.datetime | None = None  # work lists hold open cases only (the rules read the case's state from here)
+
+    @property
+    def to_sign_off(self) -> int:
+        """The open tasks an agency's sign-off would mark (standing duties stay open)."""
+        return sum(1 for task in self.tasks if task.source != "standing")
 
 
 async def due_work(session: AsyncSession, today: dt.date, *, agency: str | None = None, overdue_only: bool = False,

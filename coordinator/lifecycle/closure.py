@@ -38,6 +38,7 @@ from coordinator.models import (
     RoleAssignment,
     Task,
     TaskEvent,
+    TaskSignOff,
     utcnow,
 )
 from coordinator.plugins import AgencyRegistry
@@ -53,6 +54,7 @@ CRITERIA = {
     "not_reached": "The survivor could not be reached for at least 30 days",
 }
 TASK_DECISIONS = ("done", "not_applicable", "hand_over")
+SIGN_OFF_DECISIONS = ("done", "not_applicable")
 # What a closure keeps of each role assignment, to restore it on reopening.
 ROLE_FIELDS = ("responsibility", "agency", "person_id", "status", "conference_id")
 
@@ -68,11 +70,22 @@ class TaskReviewIn:
 
 
 @dataclass
+class AgencyReviewIn:
+    """Every open task of one agency at once: all done, or all not applicable (with the reason)."""
+
+    agency: Key
+    decision: OneOf(SIGN_OFF_DECISIONS, "mark an agency's tasks all done or all not applicable")
+    reason: Text(2000) = ""
+
+
+@dataclass
 class ClosureIn:
     criterion: OneOf(CRITERIA)
     closing_on: dt.date
     reasons: Text(4000)
     tasks: ListOf(500, TaskReviewIn) = field(default_factory=list)
+    # Per agency, its open tasks not decided one by one above.
+    agencies: ListOf(50, AgencyReviewIn) = field(default_factory=list)
 
 
 @dataclass
@@ -118,13 +131,39 @@ async def file_review(session: AsyncSession, case: Case) -> list[str]:
     return missing
 
 
-async def _review_tasks(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case: Case,
-                        reviews: list[TaskReviewIn]) -> None:
-    """Apply the decision on each open task; every open task must have one."""
-    open_tasks = {t.id: t for t in (await session.execute(
-        select(Task).where(Task.case_id == case.id, Task.status.not_in(CLOSED_STATUSES))
+async def _open_tasks(session: AsyncSession, case_id: int) -> dict[int, Task]:
+    return {t.id: t for t in (await session.execute(
+        select(Task).where(Task.case_id == case_id, Task.status.not_in(CLOSED_STATUSES)).order_by(Task.id)
         .execution_options(populate_existing=True))).scalars()}
+
+
+def _agency_review(agency: str, decision: str, reason: str) -> None:
+    if decision == "not_applicable" and not reason.strip():
+        raise Invalid(f"say why the tasks of {agency} are not applicable", field="reason")
+
+
+async def _mark(session: AsyncSession, actor: Actor, task: Task, values: dict[str, object],
+                reason: str | None) -> None:
+    """One task's review, if it is still as read: its new state and a history event."""
+    values = {"version": task.version + 1, "updated_at": utcnow(), **values}
+    changed = await session.execute(update(Task).where(Task.id == task.id, Task.version == task.version)
+                                    .values(**values))
+    if changed.rowcount != 1:
+        raise Conflict(f"the task '{task.title}' was changed meanwhile: review it again", field="tasks")
+    session.add(TaskEvent(task_id=task.id, by_id=actor.id, status=values.get("status", task.status), reason=reason))
+
+
+async def _review_tasks(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case: Case,
+                        reviews: list[TaskReviewIn], by_agency: list[AgencyReviewIn]) -> None:
+    """Apply the decision on each open task (one by one, or for all of an agency's at once);
+    every open task must have one."""
+    open_tasks = await _open_tasks(session, case.id)
     decided = {r.task_id: r for r in reviews}
+    for review in by_agency:
+        _agency_review(registry.name(review.agency), review.decision, review.reason)
+        for task in open_tasks.values():
+            if task.agency == review.agency and task.source != "standing":
+                decided.setdefault(task.id, TaskReviewIn(task.id, review.decision, review.reason))
     unknown = [i for i in decided if i not in open_tasks]
     if unknown:
         raise Invalid(f"task {unknown[0]} is not an open task of case {case.reference}", field="tasks")
@@ -137,7 +176,7 @@ async def _review_tasks(session: AsyncSession, registry: AgencyRegistry, actor: 
     for task_id, review in decided.items():
         task = open_tasks[task_id]
         reason = review.reason.strip() or None
-        values: dict[str, object] = {"version": task.version + 1, "updated_at": utcnow()}
+        values: dict[str, object] = {}
         if review.decision == "hand_over":
             if review.agency not in on_case or review.agency == task.agency:
                 raise Invalid("hand a task to another agency on the case", field="tasks")
@@ -147,13 +186,43 @@ async def _review_tasks(session: AsyncSession, registry: AgencyRegistry, actor: 
             if review.decision == "not_applicable" and reason is None:
                 raise Invalid(f"say why '{task.title}' is not applicable", field="tasks")
             values |= {"status": review.decision, "reason": reason}
-        changed = await session.execute(update(Task).where(Task.id == task.id, Task.version == task.version)
-                                        .values(**values))
-        if changed.rowcount != 1:
-            raise Conflict(f"the task '{task.title}' was changed meanwhile: review it again", field="tasks")
-        session.add(TaskEvent(task_id=task.id, by_id=actor.id, status=values.get("status", task.status), reason=reason))
+        await _mark(session, actor, task, values, reason)
     if decided:
         events.case_changed(session, case.id, "tasks")
+
+
+async def sign_off(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int,
+                   data: AgencyReviewIn) -> TaskSignOff:
+    """An agency marks all its open tasks on the case done, or not applicable with the reason,
+    ahead of the closure request: recorded with who and when, for the supervisor to read."""
+    case = await cases.case_for(session, actor, case_id)
+    name = registry.name(data.agency) if data.agency in registry else data.agency
+    policy.require_sign_off(actor, case, data.agency, name)
+    if data.agency not in cases.agencies_of(case):
+        raise Invalid(f"{name} is not part of case {case.reference}", field="agency")
+    _agency_review(name, data.decision, data.reason)
+    reason = data.reason.strip() or None
+    marked = [t for t in (await _open_tasks(session, case.id)).values()
+              if t.agency == data.agency and t.source != "standing"]
+    if not marked:
+        raise Conflict(f"{name} has no open task on case {case.reference} to sign off", field="agency")
+    for task in marked:
+        await _mark(session, actor, task, {"status": data.decision, "reason": reason}, reason)
+    signed = TaskSignOff(case_id=case.id, agency=data.agency, decision=data.decision, reason=reason,
+                         tasks=json.dumps([t.title for t in marked]), by_id=actor.id)
+    session.add(signed)
+    await session.flush()
+    # The reason is free text: the audit names the record and the tasks, never its words.
+    await audit.record(session, actor, "case.tasks_signed_off", case_id=case.id, subject=f"sign_off:{signed.id}",
+                       agency=data.agency, decision=data.decision, tasks=[t.id for t in marked])
+    events.case_changed(session, case.id, "tasks")
+    return signed
+
+
+async def sign_offs(session: AsyncSession, case_id: int) -> list[TaskSignOff]:
+    """The agencies' sign-offs on the case, newest first."""
+    return list((await session.execute(select(TaskSignOff).where(TaskSignOff.case_id == case_id)
+                                       .order_by(TaskSignOff.id.desc()))).scalars())
 
 
 async def pending(session: AsyncSession, case_id: int) -> Closure | None:
@@ -182,7 +251,7 @@ async def request_closure(session: AsyncSession, registry: AgencyRegistry, actor
     if await pending(session, case.id) is not None:  # the usual answer; the index below decides a tie
         raise _one_pending(case)
     seen = case.version
-    await _review_tasks(session, registry, actor, case, data.tasks)
+    await _review_tasks(session, registry, actor, case, data.tasks, data.agencies)
     closure = Closure(case_id=case.id, criterion=data.criterion, closing_on=data.closing_on, reasons=reasons,
                       missing_items=json.dumps(await file_review(session, case)), requested_by_id=actor.id)
     try:

@@ -349,8 +349,8 @@ async def set_monitoring(session: AsyncSession, actor: Actor, case_id: int, moni
     """Active, long-term (back on the agenda every ``review_days``: the first review that many days from
     today) or closed. Monitoring a subject no longer connected to the district is long-term monitoring, not
     a closure of the case."""
-    policy.require_coordinator(actor, "set a case's monitoring status")
     case = await threat_case(session, actor, case_id, "monitoring status", write=True)
+    policy.require_monitoring_setter(actor, case, "set a case's monitoring status")
     days = monitoring_in.review_days
     if monitoring_in.status == "long_term" and days is None:
         raise Invalid("long-term monitoring needs a review interval in days", field="review_days")
@@ -367,8 +367,8 @@ async def set_monitoring(session: AsyncSession, actor: Actor, case_id: int, moni
 async def record_monitoring_review(session: AsyncSession, actor: Actor, case_id: int, review_in: MonitoringReviewIn,
                                    today: dt.date) -> Case:
     """The team reviewed a case in long-term monitoring: the next review is one interval later."""
-    policy.require_coordinator(actor, "record a monitoring review")
     case = await threat_case(session, actor, case_id, "monitoring status", write=True)
+    policy.require_monitoring_setter(actor, case, "record a monitoring review")
     if case.monitoring_status != "long_term" or not case.monitoring_review_days:
         raise Conflict(f"case {case.reference} is not in long-term monitoring: it has no review to record",
                        field="version")
@@ -399,7 +399,7 @@ async def record_contact(session: AsyncSession, registry: AgencyRegistry, actor:
                          contact_in: ContactIn, today: dt.date) -> InformationItem:
     """An agency on the case logs a contact with the subject or the target; the entry is its own information."""
     case = await threat_case(session, actor, case_id, "contact log", write=True)
-    policy.require_on_case(actor, cases.agencies_of(case), case.reference, "log a contact on it")
+    policy.require_contact_logger(actor, case, cases.agencies_of(case))
     if contact_in.on > today:
         raise Invalid("log a contact once it has happened: the date is in the future", field="on")
     if not contact_in.who.strip():

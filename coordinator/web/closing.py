@@ -11,13 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import cases, consents, disclosures
 from coordinator.lifecycle import closure
-from coordinator.lifecycle.closure import ClosureIn, DecisionIn, ReopenIn, TaskReviewIn
+from coordinator.lifecycle.closure import AgencyReviewIn, ClosureIn, DecisionIn, ReopenIn, TaskReviewIn
 from coordinator.models import Closure, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.settings import Settings
 from coordinator.web.auth import current_actor
 from coordinator.web.forms import checked, from_form, optional_date, optional_int, text
-from coordinator.web.json import case_json, closure_json, consent_json
+from coordinator.web.json import case_json, closure_json, consent_json, sign_off_json
 from coordinator.web.sections.workspace import submit_to_section
 
 
@@ -30,8 +30,13 @@ def closure_from_form(form: FormMultiDict) -> ClosureIn:
         if decision:
             reviews.append(TaskReviewIn(task_id=task_id, decision=decision, reason=text(form, f"task_{task_id}_reason"),
                                         agency=text(form, f"task_{task_id}_agency") or None))
+    # "Mark all" per agency: applies to that agency's tasks left "still open" above.
+    agencies = [AgencyReviewIn(agency=key, decision=text(form, f"agency_{key}_decision"),
+                               reason=text(form, f"agency_{key}_reason"))
+                for key in (form.getall("review_agencies") if "review_agencies" in form else [])
+                if text(form, f"agency_{key}_decision")]
     return checked(ClosureIn(criterion=text(form, "criterion"), closing_on=optional_date(form, "closing_on") or utcnow().date(),
-                             reasons=text(form, "reasons"), tasks=reviews))
+                             reasons=text(form, "reasons"), tasks=reviews, agencies=agencies))
 
 
 async def _request(db: AsyncSession, registry: AgencyRegistry, request: Request, case_id: int,
@@ -66,6 +71,33 @@ async def reopen_page(request: Request, db: NamedDependency[AsyncSession], setti
                       case_id: FromPath[int]) -> Response:
     return await submit_to_section(request, db, case_id, section="closure", form_id="reopen", change=lambda form, actor: (
         closure.reopen(db, settings.referral, actor, case_id, from_form(ReopenIn, form), utcnow().date())))
+
+
+async def _sign_off(db: AsyncSession, registry: AgencyRegistry, request: Request, case_id: int,
+                   data: AgencyReviewIn):
+    signed = await closure.sign_off(db, registry, current_actor(request), case_id, data)
+    await db.commit()
+    return signed
+
+
+@post("/cases/{case_id:int}/sign-offs")
+async def sign_off_page(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                        case_id: FromPath[int]) -> Response:
+    return await submit_to_section(request, db, case_id, section="tasks", form_id="sign-off", change=lambda form, actor: (
+        closure.sign_off(db, registry, actor, case_id, from_form(AgencyReviewIn, form))))
+
+
+@post("/api/cases/{case_id:int}/sign-offs")
+async def sign_off(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                   case_id: FromPath[int], data: JSONBody[AgencyReviewIn]) -> dict:
+    """An agency signs off all its open tasks on the case: done, or not applicable with the reason."""
+    return sign_off_json(await _sign_off(db, registry, request, case_id, data))
+
+
+@get("/api/cases/{case_id:int}/sign-offs")
+async def list_sign_offs(request: Request, db: NamedDependency[AsyncSession], case_id: FromPath[int]) -> list[dict]:
+    case = await cases.case_for(db, current_actor(request), case_id)
+    return [sign_off_json(s) for s in await closure.sign_offs(db, case.id)]
 
 
 @get("/cases/{case_id:int}/consent-register")
@@ -120,5 +152,5 @@ async def consent_register(request: Request, db: NamedDependency[AsyncSession], 
                                         "channel": s.channel} for s in entry.sightings]} for entry in seen]}
 
 
-PAGES = [request_closure_page, decide_closure_page, reopen_page, register_page]
-API = [request_closure, list_closures, decide_closure, reopen, consent_register]
+PAGES = [request_closure_page, decide_closure_page, reopen_page, register_page, sign_off_page]
+API = [request_closure, list_closures, decide_closure, reopen, consent_register, sign_off, list_sign_offs]

@@ -31,6 +31,7 @@ CHANGES = {
     "work the case": lambda case: policy.may_work_case(LEAD, case),
     "change a task": lambda case: policy.may_change_task(POLICE, case, "police"),
     "give a task": lambda case: policy.may_give_task(COORDINATOR, case),
+    "coordinate the case (page flag)": lambda case: policy.Permissions(COORDINATOR).coordinate_case(case),
     "change the role map": lambda case: policy.may_change_role_map(COORDINATOR, case),
     "write the safety plan": lambda case: policy.may_write_safety_plan(POLICE, case, "police"),
     "follow up": lambda case: policy.may_follow_up_for(POLICE, case, "police"),
@@ -51,11 +52,14 @@ REQUIREMENTS = {
     "work the case": lambda case: policy.require_case_work(LEAD, case, "edit it"),
     "change a task": lambda case: policy.require_task_change(POLICE, case, "police", "Police"),
     "give a task": lambda case: policy.require_task_giver(COORDINATOR, case),
+    "add an agency": lambda case: policy.require_case_coordinator(COORDINATOR, case, "add an agency"),
     "change the role map": lambda case: policy.require_role_map_changer(COORDINATOR, case),
     "write the safety plan": lambda case: policy.require_safety_plan_writer(POLICE, case, "police", "Police"),
     "follow up": lambda case: policy.require_follow_up_for(POLICE, case, "police", "Police", "plan"),
     "decide a referral": lambda case: policy.require_referral_decider(POLICE, case, "police", "Police"),
     "keep a plan": lambda case: policy.require_plan_keeper(POLICE, case, {"police"}),
+    "set monitoring": lambda case: policy.require_monitoring_setter(COORDINATOR, case, "set it"),
+    "log a contact": lambda case: policy.require_contact_logger(POLICE, case, ["police"]),
 }
 
 
@@ -108,3 +112,11 @@ def test_a_conference_is_chaired_by_someone_who_coordinates():
 def test_only_a_coordinator_gives_an_agency_an_extra_task():
     with pytest.raises(Forbidden, match="only a coordinator can assign a task"):
         policy.require_task_giver(POLICE, a_case(closed=False))
+
+
+def test_monitoring_is_set_by_a_coordinator_and_contacts_logged_by_the_agencies_on_the_case():
+    case = a_case(closed=False)
+    with pytest.raises(Forbidden, match="only a coordinator"):
+        policy.require_monitoring_setter(POLICE, case, "set it")
+    with pytest.raises(Forbidden, match="only an agency that is part of case C-2026-0007"):
+        policy.require_contact_logger(POLICE, case, ["education"])

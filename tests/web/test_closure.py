@@ -5,11 +5,12 @@ records moved to the register, and a new incident counted as a repeat."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from sqlalchemy import select
 
-from coordinator.models import AgendaItem, RoleAssignment
+from coordinator.models import AgendaItem, AuditEntry, RoleAssignment
 from tests.sharing_steps import grant_consent, record_item
 from tests.web.test_hostile_input import json_input, sample, url
 
@@ -215,12 +216,14 @@ async def test_reopening_with_a_new_incident_within_a_year_counts_as_a_repeat(cl
 async def test_a_reopened_case_takes_edits_reassessment_and_stage_moves_from_its_former_lead(client_for, closed_case):
     chair, social = await client_for("chair"), await client_for("sw")  # social work led the case when it closed
     before = (await chair.get(f"/api/cases/{closed_case['id']}")).json()
+    assert "Assign a task" not in (await chair.get(f"/cases/{closed_case['id']}")).text  # the page reads the rule
     reopened = await chair.post(f"/api/cases/{closed_case['id']}/reopen", json={"reason": "she asked for help again"})
     assert reopened.status_code == 201, reopened.text
     case = reopened.json()
     assert (case["stage"], case["version"], case["lead_agency"]) == ("follow_up", before["version"] + 1, "social_work")
     roles = (await chair.get(f"/api/cases/{closed_case['id']}/roles")).json()
     assert [(r["responsibility"], r["agency"]) for r in roles] == [("lead_agency", "social_work")]
+    assert "Assign a task" in (await chair.get(f"/cases/{closed_case['id']}")).text
 
     edited = await social.patch(f"/api/cases/{case['id']}", json={
         "version": case["version"], "reason": "new address", "summary": "Back in the area"})
@@ -255,3 +258,70 @@ async def test_the_history_records_where_a_closure_and_a_stage_move_came_from(cl
     assert by_kind["closed"]["changes"]["stage"] == ["action_plan", "closed"]
     assert by_kind["closure_requested"]["changes"] == {"closure": [None, "requested"]}
     assert [r["version"] for r in history] == list(range(history[0]["version"], history[0]["version"] - len(history), -1))
+
+
+async def test_each_agency_signs_off_its_own_tasks_and_the_supervisor_sees_who_signed_what(
+        client_for, people, case, sessionmaker):
+    chair, supervisor = await client_for("chair"), await client_for("supervisor")
+    police, health = await client_for("pc"), await client_for("doc")
+    url = f"/api/cases/{case['id']}/sign-offs"
+    assert (await police.post(url, json={"agency": "health", "decision": "done"})).status_code == 403
+    on_behalf = await chair.post(url, json={"agency": "police", "decision": "done"})
+    assert on_behalf.status_code == 403 and "own people" in on_behalf.json()["detail"]
+    police_tasks = [t["title"] for t in await open_tasks(chair, case["id"]) if t["agency"] == "police"]
+    signed = await police.post(url, json={"agency": "police", "decision": "done"})
+    assert signed.status_code == 201, signed.text
+    assert signed.json()["tasks"] == police_tasks and signed.json()["by_id"] == people["police"].id
+    assert not [t for t in await open_tasks(chair, case["id"]) if t["agency"] == "police"]
+    again = await police.post(url, json={"agency": "police", "decision": "done"})
+    assert again.status_code == 409 and "no open task" in again.json()["detail"]
+    unexplained = await health.post(url, json={"agency": "health", "decision": "not_applicable"})
+    assert unexplained.status_code == 400 and unexplained.json()["field"] == "reason"
+    assert (await health.post(url, json={"agency": "health", "decision": "not_applicable",
+                                         "reason": "no health needs"})).status_code == 201
+    async with sessionmaker() as session:
+        audited = (await session.execute(select(AuditEntry.detail).where(
+            AuditEntry.action == "case.tasks_signed_off"))).scalars().all()
+    assert [json.loads(d)["agency"] for d in audited] == ["police", "health"]
+
+    # The coordinator marks what social work left, all at once, in the request.
+    requested = await chair.post(f"/api/cases/{case['id']}/closure", json={
+        "criterion": "relocated", "closing_on": TODAY.isoformat(), "reasons": "moved to another city",
+        "agencies": [{"agency": "social_work", "decision": "done"}]})
+    assert requested.status_code == 201, requested.text
+    assert await open_tasks(chair, case["id"]) == []
+    page = (await supervisor.get(f"/cases/{case['id']}")).text
+    closing = page.split('id="closure-heading"')[1]
+    assert "Signed off by the agencies" in closing
+    assert "Police: all done, by Pc" in closing and "Health care: not applicable (no health needs), by Doc" in closing
+
+
+async def test_the_closure_form_groups_open_tasks_by_agency_and_marks_all_of_one_at_once(client_for, people, case):
+    chair, police = await client_for("chair"), await client_for("pc")
+    page = (await chair.get(f"/cases/{case['id']}")).text
+    form = page.split('action="/cases/{}/closure"'.format(case["id"]))[1].split("</form>")[0]
+    assert "Police · " in form and 'name="agency_police_decision"' in form and "Mark all not applicable" in form
+    own = (await police.get(f"/cases/{case['id']}")).text
+    assert f'action="/cases/{case["id"]}/sign-offs"' in own and 'name="agency" value="police"' in own
+    assert 'name="agency" value="health"' not in own  # only its own agency's tasks
+    tasks = await open_tasks(chair, case["id"])
+    form = {"criterion": "relocated", "reasons": "moved away", "closing_on": TODAY.isoformat(),
+            "task_ids": [str(t["id"]) for t in tasks], "review_agencies": sorted({t["agency"] for t in tasks})}
+    for agency in form["review_agencies"]:
+        form[f"agency_{agency}_decision"], form[f"agency_{agency}_reason"] = "not_applicable", "she moved away"
+    sent = await chair.post(f"/cases/{case['id']}/closure", data=form)
+    assert sent.status_code == 200, sent.text
+    assert await open_tasks(chair, case["id"]) == []
+    assert [c["status"] for c in (await chair.get(f"/api/cases/{case['id']}/closures")).json()] == ["requested"]
+
+
+async def test_an_agency_signs_off_its_tasks_from_its_dashboard(client_for, people, case):
+    police, health = await client_for("pc"), await client_for("doc")
+    dashboard = (await police.get("/")).text
+    assert f'action="/cases/{case["id"]}/sign-offs"' in dashboard and 'name="agency" value="police"' in dashboard
+    assert 'name="agency" value="police"' not in (await health.get("/")).text
+    signed = await police.post(f"/cases/{case['id']}/sign-offs", data={"agency": "police", "decision": "done"})
+    assert signed.status_code == 200, signed.text
+    chair = await client_for("chair")
+    assert not [t for t in await open_tasks(chair, case["id"]) if t["agency"] == "police"]
+    assert f'action="/cases/{case["id"]}/sign-offs"' not in (await police.get("/")).text  # nothing left to sign

@@ -1,4 +1,5 @@
-"""The lifecycle's invariants in the database: at most one closure request per case awaits its
+"""Closing as a team: each agency's sign-off of its own tasks (who, when, what). The lifecycle's
+invariants in the database: at most one closure request per case awaits its
 decision, at most one open referral per case and receiving agency or service (partial unique
 indexes); and a closure keeps the role map as it stood when it closed the case, for reopening.
 
@@ -60,6 +61,22 @@ def _role_maps(bind) -> None:
 
 
 def upgrade() -> None:
+    op.create_table('task_sign_offs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('agency', sa.String(length=64), nullable=False),
+    sa.Column('decision', sa.String(length=20), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('tasks', sa.Text(), nullable=False),
+    sa.Column('by_id', sa.Integer(), nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['by_id'], ['users.id'], name=op.f('fk_task_sign_offs_by_id_users')),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_task_sign_offs_case_id_cases')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_task_sign_offs'))
+    )
+    with op.batch_alter_table('task_sign_offs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_task_sign_offs_case_id'), ['case_id'], unique=False)
+
     with op.batch_alter_table('closures', schema=None) as batch_op:
         batch_op.add_column(sa.Column('role_map', sa.Text(), nullable=False, server_default='[]'))
     bind = op.get_bind()
@@ -82,3 +99,6 @@ def downgrade() -> None:
     with op.batch_alter_table('closures', schema=None) as batch_op:
         batch_op.drop_index('uq_closures_one_pending')
         batch_op.drop_column('role_map')
+    with op.batch_alter_table('task_sign_offs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_task_sign_offs_case_id'))
+    op.drop_table('task_sign_offs')

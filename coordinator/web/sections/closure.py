@@ -3,6 +3,7 @@ the notice, reopening and the consent register."""
 
 from coordinator import consents, tasks
 from coordinator.lifecycle import closure
+from coordinator.web.sections.people import names
 from coordinator.web.sections.section import Reader, Section
 
 
@@ -10,8 +11,9 @@ async def load(reader: Reader) -> dict:
     db, case = reader.db, reader.case
     open_tasks = [t for t in await tasks.case_tasks(db, case.id, reader.today)
                   if t.status not in tasks.CLOSED_STATUSES and t.source != "standing"]
+    signed = await closure.sign_offs(db, case.id)
     return {"closures": await closure.case_closures(db, case.id), "CLOSURE_CRITERIA": closure.CRITERIA,
-            "open_tasks": open_tasks,
+            "open_tasks": open_tasks, "sign_offs": signed, "people_names": await names(db, {s.by_id for s in signed}),
             "register_open": case.closed_at is not None and await consents.may_open_register(db, reader.actor, case.id)}
 
 
