@@ -33,6 +33,7 @@ from coordinator.models import (
     Reopening,
     Task,
     TaskEvent,
+    TaskSignOff,
 )
 from coordinator.policy import SYSTEM
 
@@ -87,6 +88,7 @@ async def remove_text(session: AsyncSession, case_id: int) -> None:
         _scrub(Task, Task.case_id == case_id, reason=None),
         _scrub(Task, Task.case_id == case_id, Task.source.in_(TYPED_TASK_SOURCES), title=REMOVED),
         _scrub(TaskEvent, TaskEvent.task_id.in_(tasks), reason=None),
+        _scrub(TaskSignOff, TaskSignOff.case_id == case_id, reason=None, tasks="[]"),  # its tasks' titles too
     ):
         await session.execute(statement)
 
