@@ -34,6 +34,7 @@ from coordinator.models import (
     Reopening,
     Task,
     TaskEvent,
+    TaskSignOff,
 )
 from coordinator.policy import SYSTEM
 
@@ -94,6 +95,7 @@ ERASED = (
     Erasure(Task, {"reason": None}),
     Erasure(Task, {"title": REMOVED}, only=(Task.source.in_(TYPED_TASK_SOURCES),)),
     Erasure(TaskEvent, {"reason": None}),
+    Erasure(TaskSignOff, {"reason": None, "tasks": "[]"}),  # its tasks' titles too
 )
 
 # Every other text column, with why it may outlive the case's text: a test checks that each text
@@ -113,7 +115,8 @@ _KEPT_BY_REASON = {
         "participants.role", "plan_acknowledgements.strategies", "referral_events.status", "referrals.status",
         "referrals.to_agency", "role_assignments.agency", "role_assignments.responsibility",
         "role_assignments.status", "survey_administrations.mode", "task_events.status", "tasks.agency",
-        "tasks.domain", "tasks.duty", "tasks.source", "tasks.status", "tasks.strategy"),
+        "tasks.domain", "tasks.duty", "tasks.source", "tasks.status", "tasks.strategy",
+        "task_sign_offs.agency", "task_sign_offs.decision"),
     "the case's reference: the audit chain and the register name cases by it": ("cases.reference",),
     "fixed sentences written by the server (file review findings, agenda reasons), never personal": (
         "closures.missing_items", "hearing_requests.reason"),

@@ -106,14 +106,14 @@ def disclosures_json(report: list[disclosures.ItemDisclosures]) -> list[dict]:
             for e in report]
 
 
-def conference_view_json(view, registry: AgencyRegistry) -> dict:
+def conference_view_json(view, registry: AgencyRegistry) -> dict:  # noqa: ANN001 (a ConferenceView)
     """A conference as one audience sees it: the state (the current case's details only if the
     audience may see it) and the current case's items as the gate allows."""
     return {"conference": view.conference, "case_visible": view.case_visible,
             "items": [item_json(v, registry) for v in view.items or []]}
 
 
-def safety_plan_json(view, registry: AgencyRegistry) -> dict:
+def safety_plan_json(view, registry: AgencyRegistry) -> dict:  # noqa: ANN001 (a safety_plans.PlanView)
     """A version of the safety plan as the viewer may see it: withheld, it has no sections."""
     return {**item_json(view.item, registry), "review_on": view.review_on,
             "sections": None if view.item.withheld else stored_fields(view.item.text)}
@@ -125,7 +125,7 @@ def _note_json(view: ItemView | None, registry: AgencyRegistry) -> dict | None:
     return {**item_json(view, registry), "notes": None if view.withheld else stored_fields(view.text)}
 
 
-def follow_up_json(view, registry: AgencyRegistry) -> dict:
+def follow_up_json(view, registry: AgencyRegistry) -> dict:  # noqa: ANN001 (a follow_ups.FollowUpView)
     """A follow-up: its dates, kinds and ids as the case's agencies see them; what was said (its
     notes) as the gate allows."""
     row = view.row
@@ -168,12 +168,12 @@ def closure_json(closure: Closure) -> dict:
             "decision_note": closure.decision_note}
 
 
-def service_json(service) -> dict:
+def service_json(service) -> dict:  # noqa: ANN001 (a models.Service)
     return {"id": service.id, "name": service.name, "kind": service.kind, "offers": service.offers,
             "contact": service.contact, "area": service.area, "agency": service.agency, "active": service.active}
 
 
-def referral_json(referral, registry: AgencyRegistry, service=None) -> dict:
+def referral_json(referral, registry: AgencyRegistry, service=None) -> dict:  # noqa: ANN001 (models.Referral, Service)
     """A referral as those who see its case see it, with its history and notes."""
     return {"id": referral.id, "case_id": referral.case_id, "to_agency": referral.to_agency,
             "to_agency_name": registry.name(referral.to_agency) if referral.to_agency else None,
@@ -184,7 +184,7 @@ def referral_json(referral, registry: AgencyRegistry, service=None) -> dict:
             "history": [{"status": e.status, "by_id": e.by_id, "at": e.at, "note": e.note} for e in referral.history]}
 
 
-def incoming_referral_json(incoming, registry: AgencyRegistry) -> dict:
+def incoming_referral_json(incoming, registry: AgencyRegistry) -> dict:  # noqa: ANN001 (referrals.IncomingReferral)
     """A referral as the agency it is sent to sees it before it joins the case: never the case's people."""
     return {"id": incoming.id, "case_reference": incoming.case_reference, "purpose": incoming.purpose,
             "from_agency": incoming.from_agency, "from_agency_name": registry.name(incoming.from_agency),

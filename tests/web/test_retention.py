@@ -63,6 +63,8 @@ async def test_retention_removes_every_trace_of_the_text_and_keeps_the_audit_ver
         "version": case["version"], "reason": f"moved from {street}", "summary": f"Now near {refuge}"})).status_code == 200
     assert (await police.post(f"/api/cases/{case['id']}/events", json={
         "kind": "loss", "on": dt.date.today().isoformat(), "note": words})).status_code == 201
+    assert (await police.post(f"/api/cases/{case['id']}/sign-offs", json={
+        "agency": "police", "decision": "not_applicable", "reason": f"she is safe at {refuge}"})).status_code == 201
     await close(chair, supervisor, case["id"])
     assert sum([len(await scan(sessionmaker, s)) for s in SECRETS]) > 0
 
