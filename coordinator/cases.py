@@ -11,10 +11,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from coordinator import audit, events, policy
+from coordinator import audit, duties, events, policy
 from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.hookspecs import CaseFacts, TaskTemplate
-from coordinator.lifecycle import duties
 from coordinator.limits import Count, Key, Line, ListOf, OneOf, Text
 from coordinator.models import Case, CaseAgency, CasePerson, InformationItem, KeyDate, RoleAssignment, Task, TaskEvent
 from coordinator.plugins import AgencyRegistry

@@ -11,7 +11,7 @@ from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from coordinator import audit, events, policy
+from coordinator import audit, duties, events, policy
 from coordinator.cases import (
     add_listed_tasks,
     agencies_of,
@@ -24,7 +24,6 @@ from coordinator.cases import (
 )
 from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.hookspecs import TASK_DOMAINS
-from coordinator.lifecycle import duties
 from coordinator.limits import Id, Key, Line, OneOf
 from coordinator.models import Case, Task, TaskEvent, User, utcnow
 from coordinator.plugins import AgencyRegistry, PluginError

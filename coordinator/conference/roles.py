@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import audit, cases, events, policy
+from coordinator import audit, cases, duties, events, policy
 from coordinator.conference.participation import Seat, agenda_case, seat
 from coordinator.errors import Conflict, Forbidden, Invalid, require_version
-from coordinator.lifecycle import duties
 from coordinator.limits import Count, Id, Key, Line
 from coordinator.models import Case, RoleAssignment, User, utcnow
 from coordinator.plugins import AgencyRegistry

@@ -1,2 +1,2 @@
-"""The case between meetings and at its end: history, events, duties, safety plan, follow-ups,
+"""The case between meetings and at its end: history, events, safety plan, follow-ups,
 referrals, closure, feedback, retention and the threat-assessment plan. Services only: no HTTP."""

@@ -1,8 +1,7 @@
 """The shared duties' notion of a finished task is the tasks' own: a duty marked "not taken" is
 not moved to a new holder as if it were still to do."""
 
-from coordinator import tasks
-from coordinator.lifecycle import duties
+from coordinator import duties, tasks
 
 
 def test_shared_duties_finish_with_the_same_statuses_as_tasks():

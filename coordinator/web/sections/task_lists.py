@@ -1,7 +1,6 @@
 """Each agency's task list on the case, and the coordinator's forms to add an agency or a task."""
 
-from coordinator import tasks
-from coordinator.lifecycle import duties
+from coordinator import duties, tasks
 from coordinator.web.sections.section import Reader, Section
 
 

@@ -1,15 +1,15 @@
 """Task lists follow the case: a listed duty once per case, any other listed task once per case and
 agency (partial unique indexes; earlier duplicates are kept, relabelled as such).
 
-Revision ID: 0006_rules
-Revises: 0005
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-07 12:10:00.000000
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0006_rules'
-down_revision = '0006_lifecycle'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Idempotency keys claimed before their request runs (no answer yet while it is in flight), bound
 to a fingerprint of the request's body, and a refusal's answer released after its twins got it.
 
-Revision ID: 0006_hardening
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-07 11:30:00.000000
 """
@@ -9,7 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0006_hardening'
+revision = '0006'
 down_revision = '0005'
 branch_labels = None
 depends_on = None

@@ -7,8 +7,8 @@ Rows the old SELECT-then-INSERT let through are settled first, oldest kept: a se
 closure request is refused, a second open referral declined, each with a note saying why. An
 approved closure's role map is rebuilt from the assignments its approval ended (same instant).
 
-Revision ID: 0006_lifecycle
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-07 11:40:00
 """
 import json
@@ -16,8 +16,8 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0006_lifecycle'
-down_revision = '0006_hardening'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
