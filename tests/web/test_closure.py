@@ -216,14 +216,14 @@ async def test_reopening_with_a_new_incident_within_a_year_counts_as_a_repeat(cl
 async def test_a_reopened_case_takes_edits_reassessment_and_stage_moves_from_its_former_lead(client_for, closed_case):
     chair, social = await client_for("chair"), await client_for("sw")  # social work led the case when it closed
     before = (await chair.get(f"/api/cases/{closed_case['id']}")).json()
-    assert "Assign a task" not in (await chair.get(f"/cases/{closed_case['id']}")).text  # the page reads the rule
+    assert "Assign a task" not in (await chair.get(f"/cases/{closed_case['id']}/tasks")).text  # the page reads the rule
     reopened = await chair.post(f"/api/cases/{closed_case['id']}/reopen", json={"reason": "she asked for help again"})
     assert reopened.status_code == 201, reopened.text
     case = reopened.json()
     assert (case["stage"], case["version"], case["lead_agency"]) == ("follow_up", before["version"] + 1, "social_work")
     roles = (await chair.get(f"/api/cases/{closed_case['id']}/roles")).json()
     assert [(r["responsibility"], r["agency"]) for r in roles] == [("lead_agency", "social_work")]
-    assert "Assign a task" in (await chair.get(f"/cases/{closed_case['id']}")).text
+    assert "Assign a task" in (await chair.get(f"/cases/{closed_case['id']}/tasks")).text
 
     edited = await social.patch(f"/api/cases/{case['id']}", json={
         "version": case["version"], "reason": "new address", "summary": "Back in the area"})
@@ -290,7 +290,7 @@ async def test_each_agency_signs_off_its_own_tasks_and_the_supervisor_sees_who_s
         "agencies": [{"agency": "social_work", "decision": "done"}]})
     assert requested.status_code == 201, requested.text
     assert await open_tasks(chair, case["id"]) == []
-    page = (await supervisor.get(f"/cases/{case['id']}")).text
+    page = (await supervisor.get(f"/cases/{case['id']}/closure")).text
     closing = page.split('id="closure-heading"')[1]
     assert "Signed off by the agencies" in closing
     assert "Police: all done, by Pc" in closing and "Health care: not applicable (no health needs), by Doc" in closing
@@ -298,10 +298,10 @@ async def test_each_agency_signs_off_its_own_tasks_and_the_supervisor_sees_who_s
 
 async def test_the_closure_form_groups_open_tasks_by_agency_and_marks_all_of_one_at_once(client_for, people, case):
     chair, police = await client_for("chair"), await client_for("pc")
-    page = (await chair.get(f"/cases/{case['id']}")).text
+    page = (await chair.get(f"/cases/{case['id']}/closure")).text
     form = page.split('action="/cases/{}/closure"'.format(case["id"]))[1].split("</form>")[0]
     assert "Police · " in form and 'name="agency_police_decision"' in form and "Mark all not applicable" in form
-    own = (await police.get(f"/cases/{case['id']}")).text
+    own = (await police.get(f"/cases/{case['id']}/tasks")).text
     assert f'action="/cases/{case["id"]}/sign-offs"' in own and 'name="agency" value="police"' in own
     assert 'name="agency" value="health"' not in own  # only its own agency's tasks
     tasks = await open_tasks(chair, case["id"])

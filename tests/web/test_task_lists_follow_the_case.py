@@ -114,10 +114,10 @@ async def test_a_task_not_taken_no_longer_counts_as_open_on_the_case_page(client
     case = await open_adults_case(chair)
     police = await tasks_where(chair, case["id"], lambda t: t["agency"] == "police")
     still_open = [t for t in police if t["status"] == "open"]
-    page = (await chair.get(f"/cases/{case['id']}")).text
+    page = (await chair.get(f"/cases/{case['id']}/tasks")).text
     assert f"Police</strong> · {len(still_open)} open of {len(police)}" in page
     dropped = await chair.patch(f"/api/tasks/{still_open[0]['id']}", json={
         "status": "not_taken", "version": still_open[0]["version"], "reason": "she declined it"})
     assert dropped.status_code == 200, dropped.text
-    page = (await chair.get(f"/cases/{case['id']}")).text
+    page = (await chair.get(f"/cases/{case['id']}/tasks")).text
     assert f"Police</strong> · {len(still_open) - 1} open of {len(police)}" in page

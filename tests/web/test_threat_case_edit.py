@@ -71,7 +71,7 @@ async def test_a_threat_case_refuses_a_survivor_an_agency_leaving_and_a_team_cha
 async def test_the_page_form_has_no_survivor_field_and_edits_the_targets(client_for, school):
     chair = await client_for("chair")
     case = await open_small_team_case(chair)
-    page = (await chair.get(f"/cases/{case['id']}")).text
+    page = (await chair.get(f"/cases/{case['id']}/stage")).text
     assert 'name="survivor_name"' not in page and 'name="target_name_2"' in page and "Edit the subject, targets" in page
     saved = await chair.post(f"/cases/{case['id']}/edit", data={
         "version": str(case["version"]), "reason": "a second class was named", "subject_name": "Sam",
