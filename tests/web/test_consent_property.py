@@ -74,7 +74,7 @@ if os.environ.get("CONSENT_PROPERTY_EXAMPLES"):  # e.g. 3 while changing the tes
 if os.environ.get("CONSENT_PROPERTY_FRESH"):  # new examples only, the first failure reported as found
     PROFILE = settings(PROFILE, phases=[Phase.explicit, Phase.generate])
 
-CASE_PATHS = {"page": "/cases/{id}", "api": "/api/cases/{id}/items", "export_page": "/cases/{id}/export.html",
+CASE_PATHS = {"page": "/cases/{id}/items", "api": "/api/cases/{id}/items", "export_page": "/cases/{id}/export.html",
               "export_api": "/api/cases/{id}/export"}
 CHANNEL = {"page": "page", "api": "api", "export_page": "export", "export_api": "export"}
 MINUTES_PATHS = {"minutes": "/conferences/{id}/minutes", "minutes_html": "/conferences/{id}/minutes.html",

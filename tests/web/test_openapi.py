@@ -100,6 +100,9 @@ async def test_options_lists_every_method_of_the_path(client_for, people):
 REJECTED_VALID = "Schema-valid request rejected"  # the title of positive_data_acceptance's failure
 
 
+ONLY_THREAT_ASSESSMENT = {"GET /cases/{case_id}/threat-plan"}
+
+
 class Tally:
     """What the fuzzing reached: per operation the statuses answered, and every failed check."""
 
@@ -217,7 +220,10 @@ async def test_the_whole_api_fuzzed_from_its_schema(settings, registry, sessionm
     if os.environ.get("COORDINATOR_FUZZ_REPORT"):  # what is left to describe, for whoever takes it on
         print("\n\n".join(tally.rejected_valid))
     assert operations > 40
-    assert tally.reached() == operations  # the pinned ids lead every operation past "not found"
+    # The pinned case is a domestic-abuse case: a threat-assessment case's own section is not one of its sections.
+    unreached = sorted(label for label, statuses in tally.statuses.items()
+                       if not statuses - {404} and label not in ONLY_THREAT_ASSESSMENT)
+    assert unreached == []  # the pinned ids lead every operation past "not found"
     assert tally.server_errors() == 0
     assert not tally.failures, "\n\n".join(tally.failures)
 

@@ -74,6 +74,8 @@ async def section_response(request: Request, db: AsyncSession, case_id: int, key
                 status: int = 200) -> Template:
     reader = await reader_for(db, request.app.state.registry, current_actor(request), case_id,
                               shown=_shown(request), refusal=refusal)
+    if refusal is not None and not BY_KEY[key].applies(reader.case):
+        raise refusal.error  # a form of a section this case does not have: the error alone
     section = _section(reader.case, key)
     if request.headers.get("hx-request") and refusal is None:
         context = await section.view(reader)
