@@ -280,7 +280,11 @@ async def view(world: World, viewer_name: str, path: str) -> None:
             check_json_items(model.case, viewer, response.json()["items"], where)
         else:
             check_html_items(model.case, viewer, response.text, where)
-        if path != "api":
+        if path == "page":  # the workspace: the case's facts on its first page, its items in their section
+            first = await client.get(f"/cases/{model.case.id}")
+            assert_only(world, first.text, model.allowed_on_case_paths(viewer), where)
+            assert model.case.summary in first.text, where
+        elif path != "api":
             assert model.case.summary in response.text, where
         model.disclose(model.case, viewer, model.case.current, CHANNEL[path])
     elif path == "conference":
