@@ -1,29 +1,16 @@
 // The case workspace's live updates never take work away. When a change by someone else arrives
 // for the section on screen and the reader is working in it (a form open, something typed, an
 // error showing, focus in a field), the section is left as it is and a notice offers to reload
-// it; the header and everything else still update.
+// it; the header and everything else still update. conference.js (loaded first) says what "edited" is.
 (function () {
   "use strict";
   var FIELDS = "input:not([type=hidden]):not([type=submit]):not([type=button]), select, textarea";
-
-  function defaultIndex(select) {
-    for (var i = 0; i < select.options.length; i++) {
-      if (select.options[i].defaultSelected) { return i; }
-    }
-    return select.options.length ? 0 : -1;
-  }
-
-  function edited(field) {
-    if (field.type === "checkbox" || field.type === "radio") { return field.checked !== field.defaultChecked; }
-    if (field.tagName === "SELECT") { return field.selectedIndex !== defaultIndex(field); }
-    return field.value !== field.defaultValue;
-  }
 
   // The reader is working in this section: replacing it would lose what they are doing.
   function working(section) {
     var fields = section.querySelectorAll(FIELDS);
     for (var i = 0; i < fields.length; i++) {
-      if (edited(fields[i])) { return true; }
+      if (window.coordinatorPage.edited(fields[i])) { return true; }
     }
     var folds = section.querySelectorAll("details[open]");
     for (var j = 0; j < folds.length; j++) {

@@ -70,6 +70,9 @@
     return field.value !== field.defaultValue;
   }
 
+  // Shared with the case workspace's script (case.js), which asks the same question of its sections.
+  window.coordinatorPage = {edited: edited};
+
   function valueOf(field) {
     return field.type === "checkbox" || field.type === "radio" ? String(field.checked) : field.value;
   }
