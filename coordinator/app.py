@@ -35,12 +35,12 @@ from coordinator import events
 from coordinator.conference import participation
 from coordinator.errors import DomainError, Invalid
 from coordinator.lifecycle import monitor, strategies
-from coordinator.limits import explain
+from coordinator.limits import explain, missing_field, value_at
 from coordinator.plugins import AgencyRegistry, PluginError, load_agencies
 from coordinator.settings import Settings
 from coordinator.web import ROUTES, idempotency, openapi, template_globals
 from coordinator.web.auth import PUBLIC_PATHS, PUBLIC_PREFIXES, CsrfUnlessBearer, UserMiddleware, is_htmx, login_url
-from coordinator.web.edge import MAX_BODY_BYTES, check_request, declare_errors
+from coordinator.web.edge import MAX_BODY_BYTES, check_request, declare_errors, sent_json
 from coordinator.web.live.channels import Channels
 from coordinator.web.live.hub import LiveHub
 from coordinator.web.sections import workspace
@@ -97,9 +97,10 @@ def http_error(request: Request, exc: HTTPException) -> Response:
     field, message = None, exc.detail
     if isinstance(extra, list) and extra and isinstance(extra[0], dict):
         # The first check the input failed, as the message: "Validation failed" alone says nothing.
-        field = extra[0].get("key")
+        failed = str(extra[0].get("message"))
+        field = missing_field(failed, extra[0].get("key")) or extra[0].get("key")
         data = request.route_handler.parsed_fn_signature.parameters.get("data")
-        explained = explain(str(extra[0].get("message")), data and data.annotation, field)
+        explained = explain(failed, data and data.annotation, field, value_at(sent_json(request), field))
         message = f"{field}: {explained}" if field else message
     # The exception's headers carry meaning (Allow on a 405, Retry-After): keep them.
     return _error_response(request, exc.status_code, message, field, extra, headers=exc.headers)

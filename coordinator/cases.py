@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from coordinator import audit, duties, events, policy
 from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.hookspecs import CaseFacts, TaskTemplate
-from coordinator.limits import Count, Key, Line, ListOf, OneOf, Text
+from coordinator.limits import Count, Key, Line, ListOf, OneOf, Text, WrittenLine
 from coordinator.models import Case, CaseAgency, CasePerson, InformationItem, KeyDate, RoleAssignment, Task, TaskEvent
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
@@ -39,7 +39,7 @@ RECURRING_KINDS = ("court_order_served", "relationship_start", "relationship_end
 @dataclass
 class PersonIn:
     role: OneOf(PERSON_ROLES)
-    name: Line(200)
+    name: WrittenLine(200, "every person needs a name")
     born_on: dt.date | None = None
     target_kind: OneOf(TARGET_KINDS) | None = None
 

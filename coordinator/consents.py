@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 from coordinator import audit, cases, events, policy
 from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.gate import consent_in_force
-from coordinator.limits import Category, Id, Key, Line, ListOf, OneOf, Text
+from coordinator.limits import Category, Id, Key, ListOf, OneOf, Text, WrittenLine
 from coordinator.models import Case, Consent, ConsentScope, ConsentWithdrawal, Override, User, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
@@ -29,11 +29,11 @@ METHODS = ("written", "verbal")
 class ConsentIn:
     """Consent as the case worker records it. The scope is every category × every recipient."""
 
-    purpose: Line(200)
+    purpose: WrittenLine(200, "the purpose of sharing is required")
     method: OneOf(METHODS, "say how consent was given: written or verbal")
-    given_by: Line(200)
-    categories: ListOf(100, Category)
-    recipients: ListOf(50, Key)
+    given_by: WrittenLine(200, "who gave consent is required")
+    categories: ListOf(100, Category, at_least=1, refusal="choose at least one category of information")
+    recipients: ListOf(50, Key, at_least=1, refusal="choose at least one agency to share with")
     given_at: dt.datetime | None = None  # default: now
     expires_at: dt.datetime | None = None  # default: until withdrawn
 

@@ -16,7 +16,7 @@ from coordinator import audit, cases, events, gate, policy, tasks
 from coordinator.errors import Conflict, Forbidden, Invalid, NotFound
 from coordinator.gate import ItemView
 from coordinator.lifecycle import case_events
-from coordinator.limits import Category, OneOf, Text
+from coordinator.limits import Category, OneOf, Written
 from coordinator.models import InformationItem
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
@@ -26,13 +26,16 @@ SENSITIVITIES = ("normal", "high")
 MAX_TEXT = 20_000
 
 
+EMPTY_ITEM = "write what the agency holds: the text is empty"
+
+
 @dataclass
 class ItemIn:
     """A new item. ``sensitivity`` defaults to the category's and may raise it, never lower it."""
 
     category: Category
     nature: OneOf(NATURES, "say whether it is a fact or a professional opinion")
-    text: Text(MAX_TEXT)
+    text: Written(MAX_TEXT, EMPTY_ITEM)
     sensitivity: OneOf(SENSITIVITIES) | None = None
 
 
@@ -40,7 +43,7 @@ class ItemIn:
 class CorrectionIn:
     """A corrected version of an item: new text; nature and sensitivity stay unless given."""
 
-    text: Text(MAX_TEXT)
+    text: Written(MAX_TEXT, EMPTY_ITEM)
     nature: OneOf(NATURES, "say whether it is a fact or a professional opinion") | None = None
     sensitivity: OneOf(SENSITIVITIES) | None = None
 
@@ -48,7 +51,7 @@ class CorrectionIn:
 def _checked_text(text: str) -> str:
     text = text.strip()
     if not text:
-        raise Invalid("write what the agency holds: the text is empty", field="text")
+        raise Invalid(EMPTY_ITEM, field="text")
     if len(text) > MAX_TEXT:
         raise Invalid(f"the text is longer than {MAX_TEXT:,} characters", field="text")
     return text

@@ -22,19 +22,40 @@ MAX_TEXT = 20_000  # the cap on Text columns
 
 # One line: no control characters at all. Text: newlines and tabs are allowed (CR too: browsers
 # send a textarea's newlines as CRLF). Lone surrogates cannot be stored as UTF-8 either.
-_LINE = r"^[^\x00-\x1f\x7f\ud800-\udfff]*$"
-_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]*$"
+_NOT_IN_LINE = r"\x00-\x1f\x7f\ud800-\udfff"
+_NOT_IN_TEXT = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff"
+
+
+def _only(excluded: str) -> str:
+    return rf"^[^{excluded}]*$"
+
+
+def _written(excluded: str) -> str:
+    """The same characters, with one that is not a space somewhere: what the server holds as written."""
+    return rf"^[^{excluded}]*[^\s{excluded}][^{excluded}]*$"
+
 
 Id = Annotated[int, Meta(ge=1, le=MAX_ID)]
 Count = Annotated[int, Meta(ge=0, le=MAX_ID)]  # versions (0: not yet held), scores, counts
 
 
 def Line(max_length: int) -> Any:
-    return Annotated[str, Meta(max_length=max_length, pattern=_LINE)]
+    return Annotated[str, Meta(max_length=max_length, pattern=_only(_NOT_IN_LINE))]
 
 
 def Text(max_length: int = MAX_TEXT) -> Any:
-    return Annotated[str, Meta(max_length=max_length, pattern=_TEXT)]
+    return Annotated[str, Meta(max_length=max_length, pattern=_only(_NOT_IN_TEXT))]
+
+
+def WrittenLine(max_length: int, refusal: str) -> Any:
+    """A line that must say something (spaces alone are blank); ``refusal`` is what to tell
+    someone who left it blank."""
+    return Annotated[str, Meta(max_length=max_length, pattern=_written(_NOT_IN_LINE), description=refusal)]
+
+
+def Written(max_length: int, refusal: str) -> Any:
+    """Text (of lines) that must say something, as ``WrittenLine``."""
+    return Annotated[str, Meta(max_length=max_length, pattern=_written(_NOT_IN_TEXT), description=refusal)]
 
 
 def OneOf(choices: Iterable[str], refusal: str | None = None) -> Any:
@@ -43,12 +64,22 @@ def OneOf(choices: Iterable[str], refusal: str | None = None) -> Any:
     return Annotated[Literal[tuple(choices)], Meta(description=refusal)]
 
 
-def ListOf(max_length: int, item: Any) -> Any:
-    return Annotated[list[item], Meta(max_length=max_length)]
+def ListOf(max_length: int, item: Any, *, at_least: int = 0, refusal: str | None = None) -> Any:
+    return Annotated[list[item], Meta(max_length=max_length, min_length=at_least or None, description=refusal)]
 
 
-Key = Line(64)  # an agency key (models.AgencyKey)
-Category = Line(120)
+# Choices only the installed agencies know: the OpenAPI document lists them (web/openapi.py reads
+# the mark), the handlers refuse anything else with a message naming the field.
+INSTALLED = "x-installed"
+
+
+def Installed(what: str, max_length: int) -> Any:
+    return Annotated[str, Meta(max_length=max_length, pattern=_only(_NOT_IN_LINE), extra_json_schema={INSTALLED: what})]
+
+
+Key = Installed("agencies", 64)  # an agency key (models.AgencyKey)
+Category = Installed("categories", 120)
+Responsibility = Installed("responsibilities", 60)
 
 
 def _field_type(root: Any, key: str) -> tuple[Any, list[Meta]]:
@@ -73,14 +104,42 @@ def _field_type(root: Any, key: str) -> tuple[Any, list[Meta]]:
     return kind, metas
 
 
-def explain(message: str, root: Any = None, key: str | None = None) -> str:
-    """A validation message of the input ``root`` at ``key`` as people read it: a character
-    pattern means nothing to them, and a refused choice lists the choices."""
+def value_at(sent: Any, key: str | None) -> Any:
+    """The value at ``key`` ("people[0].name") of a decoded body, or None where there is none."""
+    for part in re.findall(r"[^.\[\]]+", key or ""):
+        if isinstance(sent, dict):
+            sent = sent.get(part)
+        elif isinstance(sent, list) and part.isdigit() and int(part) < len(sent):
+            sent = sent[int(part)]
+        else:
+            return None
+    return sent if key else None
+
+
+_MISSING = re.compile(r"^Object missing required field `([^`]+)`")
+
+
+def missing_field(message: str, key: str | None) -> str | None:
+    """The field a "missing required field" message names, as a key ("people[0].name"): the
+    decoder names the object holding it (the body itself is "data")."""
+    missing = _MISSING.match(message)
+    if missing is None:
+        return None
+    return missing.group(1) if key in (None, "data") else f"{key}.{missing.group(1)}"
+
+
+def explain(message: str, root: Any = None, key: str | None = None, sent: Any = None) -> str:
+    """A validation message of the input ``root`` at ``key`` (which held ``sent``) as people read
+    it: a character pattern means nothing to them, a blank field is told what to write, and a
+    refused choice lists the choices."""
+    kind, metas = _field_type(root, key) if root is not None and key else (None, [])
+    refusal = next((m.description for m in metas if m.description), None)
     if "matching regex" in message:
-        return "contains a character that is not allowed here (a control character)"
-    if message.startswith("Invalid enum value") and root is not None and key:
-        kind, metas = _field_type(root, key)
-        refusal = next((m.description for m in metas if m.description), None)
-        if typing.get_origin(kind) is Literal:
-            return refusal or "must be one of " + ", ".join(typing.get_args(kind))
+        blank = isinstance(sent, str) and not sent.strip()
+        return refusal if blank and refusal else "contains a character that is not allowed here (a control character)"
+    if (message.startswith("Expected `array` of length >=") or message.endswith("got `null`")
+            or _MISSING.match(message)) and refusal:
+        return refusal
+    if message.startswith("Invalid enum value") and typing.get_origin(kind) is Literal:
+        return refusal or "must be one of " + ", ".join(typing.get_args(kind))
     return message

@@ -15,7 +15,7 @@ from coordinator import audit, cases, events, policy
 from coordinator.consents import aware, case_to_change, record_on_case, required_text, scope_pairs
 from coordinator.errors import Conflict, Invalid
 from coordinator.gate import override_in_force
-from coordinator.limits import Category, Key, ListOf, OneOf, Text
+from coordinator.limits import MAX_TEXT, Category, Key, ListOf, OneOf, Text, Written
 from coordinator.models import Case, Override, OverrideScope, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
@@ -33,9 +33,9 @@ DECISIONS = ("approve", "refuse")
 @dataclass
 class OverrideIn:
     legal_basis: OneOf(LEGAL_BASES, "name the legal basis: " + ", ".join(LEGAL_BASES.values()))
-    justification: Text()
-    categories: ListOf(100, Category)
-    recipients: ListOf(50, Key)
+    justification: Written(MAX_TEXT, "the justification is required")
+    categories: ListOf(100, Category, at_least=1, refusal="choose at least one category of information")
+    recipients: ListOf(50, Key, at_least=1, refusal="choose at least one agency to share with")
     expires_at: dt.datetime
 
 

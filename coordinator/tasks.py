@@ -24,7 +24,7 @@ from coordinator.cases import (
 )
 from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.hookspecs import TASK_DOMAINS
-from coordinator.limits import Id, Key, Line, OneOf
+from coordinator.limits import Id, Key, OneOf, WrittenLine
 from coordinator.models import Case, Task, TaskEvent, User, utcnow
 from coordinator.plugins import AgencyRegistry, PluginError
 from coordinator.policy import Actor
@@ -51,7 +51,7 @@ _SET_STATUS = (update(Task).where(Task.id == bindparam("task_id"), Task.version 
 @dataclass
 class TaskIn:
     agency: Key
-    title: Line(500)
+    title: WrittenLine(500, "give the task a title")
     domain: OneOf(TASK_DOMAINS)
     due_on: dt.date | None = None
     assignee_id: Id | None = None

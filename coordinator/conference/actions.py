@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Annotated
 
+from msgspec import Meta
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import audit, events, policy, tasks
 from coordinator.conference.participation import Seat, agenda_case, seat
-from coordinator.errors import Conflict, Invalid, NotFound, require_version
-from coordinator.limits import Count, Id, Key, Line, OneOf, Text
+from coordinator.errors import Conflict, NotFound, require_version
+from coordinator.limits import Count, Id, Key, OneOf, Text, WrittenLine
 from coordinator.models import AgendaItem, CaseAgency, Task, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
@@ -26,9 +28,9 @@ CONFERENCE_SOURCE = "conference"
 class ActionIn:
     case_id: Id
     agency: Key
-    title: Line(500)
+    title: WrittenLine(500, "give the task a title")
     domain: OneOf(tasks.TASK_DOMAINS)
-    due_on: dt.date | None = None
+    due_on: Annotated[dt.date, Meta(description="give the action a due date")]
     assignee_id: Id | None = None
 
 
@@ -59,8 +61,6 @@ async def add_action(session: AsyncSession, registry: AgencyRegistry, actor: Act
     place = await seat(session, actor, conference_id, live=True)
     await agenda_case(session, place, data.case_id)
     policy.require_act_for(place.audience, data.agency, registry.name(data.agency), "add actions for it")
-    if data.due_on is None:
-        raise Invalid("give the action a due date", field="due_on")
     await tasks.assign_task(session, registry, actor, data.case_id,
                             TaskIn(agency=data.agency, title=data.title, domain=data.domain, due_on=data.due_on,
                                    assignee_id=data.assignee_id),

@@ -11,12 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from coordinator import audit, events, policy
 from coordinator.conference.participation import Seat, agenda_case, load_conference, participant_of, seat
 from coordinator.errors import Conflict, Invalid, NotFound, require_version
-from coordinator.limits import Count, Id, ListOf, OneOf, Text
+from coordinator.limits import Count, Id, ListOf, OneOf, Written
 from coordinator.models import AgendaItem, Conference, ConferenceNote, Task, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 
 NOTE_KINDS = ("decision", "note")
+
+
+MAX_NOTE = 5000
+NOTE_REFUSAL = f"write the note (up to {MAX_NOTE} characters)"
 
 
 @dataclass
@@ -40,7 +44,7 @@ class AgendaOrderIn:
 class NoteIn:
     case_id: Id
     kind: OneOf(NOTE_KINDS)
-    text: Text()
+    text: Written(MAX_NOTE, NOTE_REFUSAL)
 
 
 @dataclass
@@ -48,7 +52,7 @@ class NoteCorrectionIn:
     """A decision or note corrected: a new version that supersedes the one the writer saw."""
 
     note_id: Id
-    text: Text()
+    text: Written(MAX_NOTE, NOTE_REFUSAL)
 
 
 async def _agenda(session: AsyncSession, conference_id: int) -> list[AgendaItem]:
@@ -165,8 +169,8 @@ async def end_conference(session: AsyncSession, registry: AgencyRegistry, actor:
 
 def _note_text(text: str) -> str:
     text = text.strip()
-    if not text or len(text) > 5000:
-        raise Invalid("write the note (up to 5000 characters)", field="text")
+    if not text or len(text) > MAX_NOTE:
+        raise Invalid(NOTE_REFUSAL, field="text")
     return text
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from coordinator import audit, cases, duties, events, policy
 from coordinator.conference.participation import Seat, agenda_case, seat
 from coordinator.errors import Conflict, Forbidden, Invalid, require_version
-from coordinator.limits import Count, Id, Key, Line
+from coordinator.limits import Count, Id, Key, Responsibility
 from coordinator.models import Case, RoleAssignment, User, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
@@ -25,7 +25,7 @@ class RoleIn:
     version as the chair saw it (0 while nobody holds it)."""
 
     case_id: Id
-    responsibility: Line(60)
+    responsibility: Responsibility
     agency: Key
     version: Count
     person_id: Id | None = None
@@ -35,7 +35,7 @@ class RoleIn:
 class CaseRoleIn:
     """A coordinator gives a responsibility on a case to an agency between meetings."""
 
-    responsibility: Line(60)
+    responsibility: Responsibility
     agency: Key
     version: Count
     person_id: Id | None = None
@@ -46,7 +46,7 @@ class RoleSlotIn:
     """Volunteer for, or confirm, one responsibility on a case, at the version seen."""
 
     case_id: Id
-    responsibility: Line(60)
+    responsibility: Responsibility
     version: Count
 
 

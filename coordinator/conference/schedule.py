@@ -16,7 +16,7 @@ from coordinator.accounts import actor_of
 from coordinator.conference.participation import InviteIn, active_user, check_invite
 from coordinator.errors import Invalid
 from coordinator.lifecycle import case_events
-from coordinator.limits import Id, Line, ListOf
+from coordinator.limits import Id, ListOf, WrittenLine
 from coordinator.models import AgendaItem, Case, Conference, HearingRequest, Participant, User, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
@@ -31,7 +31,7 @@ PAST_AFTER = dt.timedelta(minutes=15)
 
 @dataclass
 class ConferenceIn:
-    title: Line(200)
+    title: WrittenLine(200, "give the conference a title of up to 200 characters")
     scheduled_at: dt.datetime
     chair_id: Id
     case_ids: ListOf(200, Id)

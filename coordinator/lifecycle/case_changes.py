@@ -20,11 +20,13 @@ from coordinator.cases import RISK_LEVELS, KeyDateIn, PersonIn, level_from_score
 from coordinator.errors import Conflict, Invalid
 from coordinator.lifecycle import case_events, transitions
 from coordinator.lifecycle.transitions import OPEN_STAGES
-from coordinator.limits import Count, Id, Key, ListOf, OneOf, Text
+from coordinator.limits import Count, Id, Key, ListOf, OneOf, Text, Written
 from coordinator.models import Case, CasePerson, CaseRevision, KeyDate, User
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 from coordinator.settings import ReferralThresholds
+
+NO_REASON = "say why the case changes: the history keeps the reason"
 
 
 @dataclass
@@ -32,7 +34,7 @@ class CaseEditIn:
     """What changes; a field left out stays as it is. ``people`` and ``key_dates`` replace the lists."""
 
     version: Count
-    reason: Text(2000)
+    reason: Written(2000, NO_REASON)
     summary: Text() | None = None
     people: ListOf(50, PersonIn) | None = None
     key_dates: ListOf(20, KeyDateIn) | None = None
@@ -79,7 +81,7 @@ class ReassessmentIn:
     """A new checklist score and/or professional judgement (with its reasons)."""
 
     version: Count
-    reason: Text(2000)
+    reason: Written(2000, NO_REASON)
     checklist_score: Count | None = None
     judgement_level: OneOf(RISK_LEVELS) | None = None
     judgement_reasons: Text() | None = None
@@ -89,13 +91,13 @@ class ReassessmentIn:
 class StageIn:
     version: Count
     stage: OneOf(OPEN_STAGES, "closing a case is its own step: request its closure")
-    reason: Text(2000)
+    reason: Written(2000, NO_REASON)
 
 
 def _reason(text: str) -> str:
     reason = text.strip()
     if not reason:
-        raise Invalid("say why the case changes: the history keeps the reason", field="reason")
+        raise Invalid(NO_REASON, field="reason")
     return reason
 
 

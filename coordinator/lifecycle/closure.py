@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from coordinator import audit, cases, events, policy
 from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.lifecycle import follow_ups, transitions
-from coordinator.limits import Id, Key, ListOf, OneOf, Text
+from coordinator.limits import Id, Key, ListOf, OneOf, Text, Written
 from coordinator.models import (
     AgendaItem,
     Case,
@@ -82,7 +82,7 @@ class AgencyReviewIn:
 class ClosureIn:
     criterion: OneOf(CRITERIA)
     closing_on: dt.date
-    reasons: Text(4000)
+    reasons: Written(4000, "give the specific reasons for closing")
     tasks: ListOf(500, TaskReviewIn) = field(default_factory=list)
     # Per agency, its open tasks not decided one by one above.
     agencies: ListOf(50, AgencyReviewIn) = field(default_factory=list)
@@ -96,7 +96,7 @@ class DecisionIn:
 
 @dataclass
 class ReopenIn:
-    reason: Text(2000)
+    reason: Written(2000, "give the reason for reopening")
     incident_on: dt.date | None = None  # a new incident, if that is why she returns
 
 

@@ -24,7 +24,7 @@ from coordinator.gate import ItemView
 from coordinator.hookspecs import TASK_DOMAINS
 from coordinator.lifecycle import case_changes
 from coordinator.lifecycle.safety_plans import labelled
-from coordinator.limits import Count, Id, Key, Line, ListOf, OneOf, Text
+from coordinator.limits import Count, Id, Key, ListOf, OneOf, Text, WrittenLine
 from coordinator.models import FollowUp, InformationItem, User, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
@@ -72,7 +72,7 @@ class NewTaskIn:
     """A task the revised action plan adds. A referral to a service needs the survivor's consent."""
 
     agency: Key
-    title: Line(500)
+    title: WrittenLine(500, "give the task a title")
     domain: OneOf(TASK_DOMAINS)
     due_on: dt.date | None = None
     referral: bool = False

@@ -28,7 +28,7 @@ from coordinator.accounts import actor_of
 from coordinator.consents import METHODS, ConsentIn
 from coordinator.errors import Conflict, Forbidden, Invalid, NotFound
 from coordinator.lifecycle import closure, feedback
-from coordinator.limits import Category, Id, Key, Line, ListOf, OneOf, Text
+from coordinator.limits import Category, Id, Key, Line, ListOf, OneOf, Text, Written, WrittenLine
 from coordinator.models import (
     OPEN_REFERRAL_STATUSES,
     Case,
@@ -62,8 +62,8 @@ NOTE_LABELS = {"accompanying": "Accompanying her to the service", "advocating": 
 class ServiceIn:
     """A directory entry an administrator adds."""
 
-    name: Line(200)
-    kind: Line(60)
+    name: WrittenLine(200, "give the service's name")
+    kind: WrittenLine(60, "give the kind of service (e.g. shelter, counselling)")
     offers: Text(4000) = ""
     contact: Line(300) = ""
     area: Line(200) = ""
@@ -78,9 +78,9 @@ class ReferralIn:
     outside the system, ``shares`` says what she agreed to have passed on by hand (the consent is
     recorded as that documentation, granting no agency anything)."""
 
-    purpose: Line(500)
+    purpose: WrittenLine(500, "give the purpose of the referral (what she needs from the service)")
     method: OneOf(METHODS, "say how she consented to the referral: written or verbal")
-    given_by: Line(200)
+    given_by: WrittenLine(200, "give who gave consent to the referral")
     to_agency: Key | None = None
     service_id: Id | None = None
     categories: ListOf(100, Category) = field(default_factory=list)
@@ -100,7 +100,7 @@ class ReferralStatusIn:
 @dataclass
 class ReferralNoteIn:
     kind: OneOf(NOTE_KINDS)
-    text: Text(4000)
+    text: Written(4000, "give the note")
 
 
 def _required(value: str, name: str, what: str) -> str:

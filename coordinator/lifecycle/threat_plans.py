@@ -25,7 +25,7 @@ from coordinator.gate import ItemView
 from coordinator.lifecycle import strategies
 from coordinator.lifecycle.safety_plans import labelled, stored_fields
 from coordinator.lifecycle.strategies import Entry
-from coordinator.limits import Count, Id, Key, Line, OneOf, Text
+from coordinator.limits import Count, Id, Installed, Key, Line, OneOf, Text, Written, WrittenLine
 from coordinator.models import Case, InformationItem, PlanAcknowledgement, Task, TaskEvent, User
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
@@ -53,7 +53,7 @@ class PlanItemIn:
     an agency on the case that delivers it. ``keep_reason`` says why the plan may keep a separation
     without containment or support of the subject, when this item leaves it so."""
 
-    strategy: Line(120)
+    strategy: Installed("strategies", 120)
     agency: Key
     detail: Line(500) | None = None
     assignee_id: Id | None = None
@@ -64,7 +64,7 @@ class PlanItemIn:
 
 @dataclass
 class KeepReasonIn:
-    reason: Text(MAX_NOTE)
+    reason: Written(MAX_NOTE, "say why the plan keeps the separation without containment or support")
 
 
 @dataclass
@@ -87,7 +87,7 @@ class ContactIn:
 
     about: OneOf(CONTACT_ABOUT)
     on: dt.date
-    who: Line(200)
+    who: WrittenLine(200, "say who was in contact")
     channel: OneOf(CHANNELS)
     reaction: Text(MAX_NOTE) = ""
     grievances: Text(MAX_NOTE) = ""

@@ -22,6 +22,7 @@ from coordinator.policy import Actor
 from coordinator.settings import Settings
 from coordinator.web.auth import current_actor
 from coordinator.web.forms import (
+    FORM,
     checked,
     from_form,
     key_dates_from_form,
@@ -90,7 +91,7 @@ async def edit_case_page(request: Request, db: NamedDependency[AsyncSession], re
     return await submit_to_section(request, db, case_id, section="stage", form_id="edit", change=edit)
 
 
-@post("/cases/{case_id:int}/risk")
+@post("/cases/{case_id:int}/risk", opt={FORM: ReassessmentIn})
 async def reassess_page(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
                         settings: NamedDependency[Settings], case_id: FromPath[int]) -> Response:
     return await submit_to_section(request, db, case_id, section="stage", form_id="risk", change=lambda form, actor: (
@@ -98,20 +99,20 @@ async def reassess_page(request: Request, db: NamedDependency[AsyncSession], reg
                                    utcnow().date())))
 
 
-@post("/cases/{case_id:int}/stage")
+@post("/cases/{case_id:int}/stage", opt={FORM: StageIn})
 async def stage_page(request: Request, db: NamedDependency[AsyncSession], case_id: FromPath[int]) -> Response:
     return await submit_to_section(request, db, case_id, section="stage", form_id="stage", change=lambda form, actor: (
         case_changes.move_stage(db, actor, case_id, from_form(StageIn, form))))
 
 
-@post("/cases/{case_id:int}/roles")
+@post("/cases/{case_id:int}/roles", opt={FORM: CaseRoleIn})
 async def role_page(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
                     case_id: FromPath[int]) -> Response:
     return await submit_to_section(request, db, case_id, section="role-map", form_id="role", change=lambda form, actor: (
         roles.assign_case_role(db, registry, actor, case_id, from_form(CaseRoleIn, form))))
 
 
-@post("/cases/{case_id:int}/events")
+@post("/cases/{case_id:int}/events", opt={FORM: PrecipitatingEventIn})
 async def event_page(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
                      case_id: FromPath[int]) -> Response:
     return await submit_to_section(request, db, case_id, section="events", form_id="event", change=lambda form, actor: (

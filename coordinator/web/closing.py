@@ -16,7 +16,7 @@ from coordinator.models import Closure, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.settings import Settings
 from coordinator.web.auth import current_actor
-from coordinator.web.forms import checked, from_form, optional_date, optional_int, text
+from coordinator.web.forms import FORM, checked, from_form, optional_date, optional_int, text
 from coordinator.web.json import case_json, closure_json, consent_json, sign_off_json
 from coordinator.web.sections.workspace import submit_to_section
 
@@ -59,14 +59,14 @@ async def request_closure_page(request: Request, db: NamedDependency[AsyncSessio
         closure.request_closure(db, registry, actor, case_id, closure_from_form(form), utcnow().date())))
 
 
-@post("/cases/{case_id:int}/closures/{closure_id:int}/decision")
+@post("/cases/{case_id:int}/closures/{closure_id:int}/decision", opt={FORM: DecisionIn})
 async def decide_closure_page(request: Request, db: NamedDependency[AsyncSession], case_id: FromPath[int],
                               closure_id: FromPath[int]) -> Response:
     return await submit_to_section(request, db, case_id, section="closure", form_id="decision", change=lambda form, actor: (
         closure.decide_closure(db, actor, case_id, closure_id, from_form(DecisionIn, form))))
 
 
-@post("/cases/{case_id:int}/reopen")
+@post("/cases/{case_id:int}/reopen", opt={FORM: ReopenIn})
 async def reopen_page(request: Request, db: NamedDependency[AsyncSession], settings: NamedDependency[Settings],
                       case_id: FromPath[int]) -> Response:
     return await submit_to_section(request, db, case_id, section="closure", form_id="reopen", change=lambda form, actor: (
@@ -80,7 +80,7 @@ async def _sign_off(db: AsyncSession, registry: AgencyRegistry, request: Request
     return signed
 
 
-@post("/cases/{case_id:int}/sign-offs")
+@post("/cases/{case_id:int}/sign-offs", opt={FORM: AgencyReviewIn})
 async def sign_off_page(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
                         case_id: FromPath[int]) -> Response:
     return await submit_to_section(request, db, case_id, section="tasks", form_id="sign-off", change=lambda form, actor: (

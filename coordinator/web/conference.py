@@ -330,7 +330,7 @@ async def api_accept_statement(request: Request, db: NamedDependency[AsyncSessio
 
 async def _api_change(request: Request, db: AsyncSession, registry: AgencyRegistry, conference_id: int,
                       operation: str, data: object) -> Response:
-    """Run a change and answer with the current state of what it touches, as the requester's
+    """Run a change and answer (200: nothing new is created) with the current state of what it touches, as the requester's
     audience sees it; a change refused because of a concurrent one answers 409 with the message
     and that same current state, so the client can show what won."""
     op = OPERATIONS[operation]
@@ -348,13 +348,13 @@ async def _api_change(request: Request, db: AsyncSession, registry: AgencyRegist
     return Response(conference_view_json(view, registry)["conference"], status_code=200)
 
 
-@post("/api/conferences/{conference_id:int}/start")
+@post("/api/conferences/{conference_id:int}/start", status_code=200)
 async def api_start(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
                     conference_id: FromPath[int], data: JSONBody[meeting.VersionIn]) -> Response:
     return await _api_change(request, db, registry, conference_id, "start", data)
 
 
-@post("/api/conferences/{conference_id:int}/move")
+@post("/api/conferences/{conference_id:int}/move", status_code=200)
 async def api_move(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
                    conference_id: FromPath[int], data: JSONBody[meeting.MoveIn]) -> Response:
     return await _api_change(request, db, registry, conference_id, "move", data)
@@ -366,59 +366,59 @@ async def api_reorder(request: Request, db: NamedDependency[AsyncSession], regis
     return await _api_change(request, db, registry, conference_id, "agenda", data)
 
 
-@post("/api/conferences/{conference_id:int}/end")
+@post("/api/conferences/{conference_id:int}/end", status_code=200)
 async def api_end(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
                   conference_id: FromPath[int], data: JSONBody[meeting.VersionIn]) -> Response:
     return await _api_change(request, db, registry, conference_id, "end", data)
 
 
-@post("/api/conferences/{conference_id:int}/roles")
+@post("/api/conferences/{conference_id:int}/roles", status_code=200)
 async def api_assign_role(request: Request, db: NamedDependency[AsyncSession],
                           registry: NamedDependency[AgencyRegistry], conference_id: FromPath[int],
                           data: JSONBody[roles.RoleIn]) -> Response:
     return await _api_change(request, db, registry, conference_id, "assign-role", data)
 
 
-@post("/api/conferences/{conference_id:int}/roles/volunteer")
+@post("/api/conferences/{conference_id:int}/roles/volunteer", status_code=200)
 async def api_volunteer(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
                         conference_id: FromPath[int], data: JSONBody[roles.RoleSlotIn]) -> Response:
     return await _api_change(request, db, registry, conference_id, "volunteer", data)
 
 
-@post("/api/conferences/{conference_id:int}/roles/confirm")
+@post("/api/conferences/{conference_id:int}/roles/confirm", status_code=200)
 async def api_confirm_role(request: Request, db: NamedDependency[AsyncSession],
                            registry: NamedDependency[AgencyRegistry], conference_id: FromPath[int],
                            data: JSONBody[roles.RoleSlotIn]) -> Response:
     return await _api_change(request, db, registry, conference_id, "confirm-role", data)
 
 
-@post("/api/conferences/{conference_id:int}/actions")
+@post("/api/conferences/{conference_id:int}/actions", status_code=200)
 async def api_add_action(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
                          conference_id: FromPath[int], data: JSONBody[actions.ActionIn]) -> Response:
     return await _api_change(request, db, registry, conference_id, "add-action", data)
 
 
-@post("/api/conferences/{conference_id:int}/actions/status")
+@post("/api/conferences/{conference_id:int}/actions/status", status_code=200)
 async def api_action_status(request: Request, db: NamedDependency[AsyncSession],
                             registry: NamedDependency[AgencyRegistry], conference_id: FromPath[int],
                             data: JSONBody[actions.ActionStatusIn]) -> Response:
     return await _api_change(request, db, registry, conference_id, "action-status", data)
 
 
-@post("/api/conferences/{conference_id:int}/actions/confirm")
+@post("/api/conferences/{conference_id:int}/actions/confirm", status_code=200)
 async def api_confirm_action(request: Request, db: NamedDependency[AsyncSession],
                              registry: NamedDependency[AgencyRegistry], conference_id: FromPath[int],
                              data: JSONBody[actions.ActionConfirmIn]) -> Response:
     return await _api_change(request, db, registry, conference_id, "confirm-action", data)
 
 
-@post("/api/conferences/{conference_id:int}/notes")
+@post("/api/conferences/{conference_id:int}/notes", status_code=200)
 async def api_note(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
                    conference_id: FromPath[int], data: JSONBody[meeting.NoteIn]) -> Response:
     return await _api_change(request, db, registry, conference_id, "note", data)
 
 
-@post("/api/conferences/{conference_id:int}/notes/corrections")
+@post("/api/conferences/{conference_id:int}/notes/corrections", status_code=200)
 async def api_correct_note(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
                            conference_id: FromPath[int], data: JSONBody[meeting.NoteCorrectionIn]) -> Response:
     return await _api_change(request, db, registry, conference_id, "correct-note", data)

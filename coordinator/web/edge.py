@@ -15,6 +15,7 @@ from litestar.exceptions import ClientException, HTTPException, NotFoundExceptio
 from litestar.handlers import BaseRouteHandler, HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.types import Empty
 
 from coordinator.limits import MAX_ID
 
@@ -59,6 +60,13 @@ async def check_request(connection: ASGIConnection, handler: BaseRouteHandler) -
         raise ClientException("the body is not valid JSON (UTF-8)") from None
     if _depth(body) > MAX_JSON_DEPTH:
         raise ClientException(f"the body nests deeper than {MAX_JSON_DEPTH} levels")
+
+
+def sent_json(request: Request) -> Any:
+    """The JSON body ``check_request`` decoded and the request kept (None if it was not read), for
+    an error answer to look at what was sent: error handlers cannot await the body."""
+    kept = request._connection_state.json  # noqa: SLF001 (Litestar's cache of the decoded body)
+    return None if kept is Empty else kept
 
 
 @dataclass

@@ -14,10 +14,13 @@ from litestar.datastructures import FormMultiDict
 
 from coordinator.cases import KeyDateIn, PersonIn, ReferralIn
 from coordinator.errors import Invalid
-from coordinator.limits import explain
+from coordinator.limits import explain, value_at
 from coordinator.tasks import TaskIn
 
 Input = TypeVar("Input")
+# A page route's ``opt`` key naming the dataclass its form is read into by ``from_form``, so that
+# the OpenAPI document describes the form's fields as the server reads them.
+FORM = "form"
 _AT = re.compile(r" - at `\$\.?(.*)`$")
 
 
@@ -31,7 +34,7 @@ def checked(data: Input) -> Input:
         message = str(error)
         at = _AT.search(message)
         field = at.group(1) if at else None
-        raise Invalid(explain(_AT.sub("", message), type(data), field), field=field) from None
+        raise Invalid(explain(_AT.sub("", message), type(data), field, value_at(builtins, field)), field=field) from None
 
 
 def text(form: FormMultiDict, name: str) -> str:

@@ -17,7 +17,11 @@ from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.enums import RequestEncodingType
 from litestar.routes import HTTPRoute
 
+from coordinator.lifecycle import strategies
+from coordinator.limits import INSTALLED
+from coordinator.plugins import CORE_CATEGORIES, AgencyRegistry
 from coordinator.web import idempotency
+from coordinator.web.forms import FORM
 
 COMPONENTS = "#/components/schemas/{name}"
 IDEMPOTENCY_KEY = {
@@ -83,6 +87,26 @@ def _without_surrogates(schema: Any) -> None:
             _without_surrogates(value)
 
 
+def installed_choices(registry: AgencyRegistry) -> dict[str, list[str]]:
+    """What the installed agencies offer, by the name ``limits.Installed`` marks a field with."""
+    return {"agencies": list(registry.keys),
+            "categories": [*CORE_CATEGORIES, *(key for agency in registry for key in agency.categories)],
+            "responsibilities": [responsibility.key for responsibility in registry.responsibilities],
+            "strategies": list(strategies.catalogue(registry).entries)}
+
+
+def _list_installed(schema: Any, choices: dict[str, list[str]]) -> None:
+    """Each field marked as holding an installed agency's choice lists those choices."""
+    if isinstance(schema, dict):
+        if (what := schema.pop(INSTALLED, None)) is not None:
+            schema["enum"] = choices[what]
+        for value in schema.values():
+            _list_installed(value, choices)
+    elif isinstance(schema, list):
+        for value in schema:
+            _list_installed(value, choices)
+
+
 def _add_body_limits(document: dict, routes: list[HTTPRoute]) -> None:
     """Each JSON body described by msgspec, the decoder that enforces it: lengths, ranges,
     patterns, choices and required fields as the server holds them."""
@@ -92,11 +116,31 @@ def _add_body_limits(document: dict, routes: list[HTTPRoute]) -> None:
     by_type = dict(zip(kinds, schemas, strict=True))
     for kind, schema in by_type.items():
         _mark_moments(kind, schema, components)
-    _without_surrogates(components)
     document.setdefault("components", {}).setdefault("schemas", {}).update(components)
     for (path, method), kind in inputs.items():
         operation = document["paths"][path][method]
         operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": by_type[kind]}}}
+
+
+def _form_fields(kind: type) -> dict:
+    """A page form read into ``kind`` by ``web.forms.from_form``: one field per dataclass field,
+    each a form value of the field's type. A form leaves out what it does not send, so no field is
+    null; a field named by a form is a scalar or a list of them."""
+    (reference,), components = msgspec.json.schema_components([kind], ref_template=COMPONENTS)
+    schema = components[reference["$ref"].rsplit("/", 1)[1]]
+    for name, field in schema["properties"].items():
+        options = [option for option in field.get("anyOf", [field]) if option.get("type") != "null"]
+        schema["properties"][name] = {**options[0], **{k: v for k, v in field.items() if k not in ("anyOf", "default")}}
+    return schema
+
+
+def _add_form_fields(document: dict, routes: list[HTTPRoute]) -> None:
+    """Each page form whose route names the dataclass it is read into (``opt={"form": ...}``)."""
+    for route in routes:
+        for method, (handler, _) in route.route_handler_map.items():
+            if kind := handler.opt.get(FORM):
+                document["paths"][route.path_format][method.lower()]["requestBody"] = {
+                    "required": True, "content": {"application/x-www-form-urlencoded": {"schema": _form_fields(kind)}}}
 
 
 KEY_REUSED = {"description": "the Idempotency-Key was used for another request (another path or body)",
@@ -122,9 +166,12 @@ def _refuse_empty_queries(document: dict) -> None:
                                 option.setdefault("minLength", 1)
 
 
-def complete(document: dict, routes: list[HTTPRoute]) -> dict:
+def complete(document: dict, routes: list[HTTPRoute], registry: AgencyRegistry) -> dict:
     """Add to the generated document what the server does beyond its handlers' signatures."""
     _add_body_limits(document, routes)
+    _add_form_fields(document, routes)
+    _without_surrogates(document)
+    _list_installed(document, installed_choices(registry))
     _refuse_empty_queries(document)
     _add_idempotency_key(document)
     return document
@@ -135,7 +182,8 @@ class _CompletedOpenAPIPlugin(OpenAPIPlugin):
 
     def provide_openapi_schema(self) -> dict[str, Any]:
         if not self._openapi_schema:
-            self._openapi_schema = complete(self.provide_openapi().to_schema(), list(self.included_routes.values()))
+            self._openapi_schema = complete(self.provide_openapi().to_schema(), list(self.included_routes.values()),
+                                            self.app.state.registry)
         return self._openapi_schema
 
 

@@ -17,7 +17,7 @@ from coordinator.settings import Settings
 from coordinator.web import referrals
 from coordinator.web.api import AgencyIn, TaskStatusIn
 from coordinator.web.auth import current_actor
-from coordinator.web.forms import checked, optional_int, referral_from_form, task_from_form, text
+from coordinator.web.forms import FORM, checked, optional_int, referral_from_form, task_from_form, text
 from coordinator.web.sections.workspace import section_url, submit_to_section
 
 
@@ -74,7 +74,7 @@ async def create_case_page(
     return Redirect(f"/cases/{case.id}", status_code=303)
 
 
-@post("/cases/{case_id:int}/agencies")
+@post("/cases/{case_id:int}/agencies", opt={FORM: AgencyIn})
 async def add_agency_page(
     request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
     case_id: FromPath[int],
@@ -83,7 +83,7 @@ async def add_agency_page(
         cases.add_agency(db, registry, actor, case_id, checked(AgencyIn(text(form, "agency"))).agency)))
 
 
-@post("/cases/{case_id:int}/tasks")
+@post("/cases/{case_id:int}/tasks", opt={FORM: tasks.TaskIn})
 async def assign_task_page(
     request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
     case_id: FromPath[int],
@@ -92,7 +92,7 @@ async def assign_task_page(
         tasks.give_task(db, registry, actor, case_id, task_from_form(form))))
 
 
-@post("/tasks/{task_id:int}/status")
+@post("/tasks/{task_id:int}/status", opt={FORM: TaskStatusIn})
 async def change_task_page(
     request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
     task_id: FromPath[int],

@@ -19,7 +19,7 @@ from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 from coordinator.settings import Settings
 from coordinator.web.auth import current_actor
-from coordinator.web.forms import checked, from_form, optional_int, text
+from coordinator.web.forms import FORM, checked, from_form, optional_int, text
 from coordinator.web.json import feedback_report_json, incoming_referral_json, referral_json, service_json, survey_json
 from coordinator.web.sections.workspace import section_url, submit_to_section
 
@@ -98,7 +98,7 @@ async def directory_page(request: Request, db: NamedDependency[AsyncSession],
     return Template("directory.html", context={"services": services, "can": can})
 
 
-@post("/directory")
+@post("/directory", opt={FORM: ServiceIn})
 async def add_service_page(request: Request, db: NamedDependency[AsyncSession]) -> Redirect:
     await _add_service(db, request, from_form(ServiceIn, await request.form()))
     return Redirect("/directory", status_code=303)
@@ -164,14 +164,14 @@ async def refer_page(request: Request, db: NamedDependency[AsyncSession], regist
         referrals.create_referral(db, registry, actor, case_id, referral_from_form(form))))
 
 
-@post("/referrals/{referral_id:int}/status")
+@post("/referrals/{referral_id:int}/status", opt={FORM: ReferralStatusIn})
 async def referral_status_page(request: Request, db: NamedDependency[AsyncSession],
                                registry: NamedDependency[AgencyRegistry], referral_id: FromPath[int]) -> Redirect:
     referral = await _move(db, registry, request, referral_id, from_form(ReferralStatusIn, await request.form()))
     return await _after_change(db, current_actor(request), referral)
 
 
-@post("/referrals/{referral_id:int}/notes")
+@post("/referrals/{referral_id:int}/notes", opt={FORM: ReferralNoteIn})
 async def referral_note_page(request: Request, db: NamedDependency[AsyncSession],
                              referral_id: FromPath[int]) -> Redirect:
     referral = await _note(db, request, referral_id, from_form(ReferralNoteIn, await request.form()))

@@ -23,7 +23,7 @@ from coordinator.overrides import OverrideDecisionIn, OverrideIn, SurvivorNotice
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 from coordinator.web.auth import current_actor
-from coordinator.web.forms import checked, optional_date, text
+from coordinator.web.forms import FORM, checked, optional_date, text
 from coordinator.web.json import case_json, consent_json, disclosures_json, item_json, override_json, task_json
 from coordinator.web.sections import workspace
 from coordinator.web.sections.items import CHOICES
@@ -127,7 +127,7 @@ def _rendered(name: str, error: DomainError | None, context: dict) -> Template:
 
 # --- the case page's information section and the items page --------------------------------
 
-@post("/cases/{case_id:int}/items")
+@post("/cases/{case_id:int}/items", opt={FORM: ItemIn})
 async def record_item_page(request: Request, db: NamedDependency[AsyncSession],
                            registry: NamedDependency[AgencyRegistry], case_id: FromPath[int]) -> Template | Redirect:
     return await workspace.submit_to_section(
@@ -135,7 +135,7 @@ async def record_item_page(request: Request, db: NamedDependency[AsyncSession],
         change=lambda form, actor: information.record_item(db, registry, actor, case_id, item_from_form(form)))
 
 
-@post("/cases/{case_id:int}/items/{item_id:int}/corrections")
+@post("/cases/{case_id:int}/items/{item_id:int}/corrections", opt={FORM: CorrectionIn})
 async def correct_item_page(request: Request, db: NamedDependency[AsyncSession],
                             registry: NamedDependency[AgencyRegistry], case_id: FromPath[int],
                             item_id: FromPath[int]) -> Template | Redirect:
@@ -235,7 +235,7 @@ async def request_override_page(request: Request, db: NamedDependency[AsyncSessi
                                                               override_from_form(form, _zone(request))))
 
 
-@post("/cases/{case_id:int}/overrides/{override_id:int}/decision")
+@post("/cases/{case_id:int}/overrides/{override_id:int}/decision", opt={FORM: OverrideDecisionIn})
 async def decide_override_page(request: Request, db: NamedDependency[AsyncSession],
                                registry: NamedDependency[AgencyRegistry], case_id: FromPath[int],
                                override_id: FromPath[int]) -> Template | Redirect:

@@ -12,7 +12,6 @@ case's lead agency after a role change, once) leaves a page that differs from a 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import uuid
 
@@ -29,6 +28,7 @@ from coordinator.web.live.hub import CASE_PART_ASPECTS, CONFERENCE_PART_ASPECTS,
 from tests.conference_scenario import build_conference
 from tests.conftest import PG_URL, Client
 from tests.databases import empty_tables
+from tests.examples import examples
 from tests.live.clients import fragments
 
 AGENCIES = ["police", "social_work", "health"]
@@ -36,7 +36,7 @@ MEMBER_OF = {"police": "pc", "social_work": "sw", "health": "doc"}
 CATEGORY_OF = {"police": "police.call_outs", "social_work": "social_work.finances", "health": "health.injuries"}
 RESPONSIBILITIES = ["lead_agency", "safety_planning", "victim_contact", "perpetrator_management"]
 PAGES = ["chair", "cochair", "pc", "sw", "doc"]  # four audiences of three agencies
-EXAMPLES = int(os.environ.get("CONVERGENCE_EXAMPLES", "12"))  # about a minute on two cores
+EXAMPLES = examples(ci=6, workstation=12)  # 12: about a minute on two cores
 
 agency = st.sampled_from(AGENCIES)
 step = st.one_of(

@@ -22,7 +22,7 @@ marker its viewer may not see. At the end "who has seen it" must list exactly th
 the views made (a JSON change answer asks the gate for the items of the case under discussion but
 leaves them out of its body: recording those is tolerated, not required).
 
-Runs: CONSENT_PROPERTY_EXAMPLES=n for more or fewer examples, CONSENT_PROPERTY_FRESH=1 to report
+Runs: COORDINATOR_EXAMPLES=n for more or fewer examples, CONSENT_PROPERTY_FRESH=1 to report
 the first failure unshrunk (for checking that a deliberate break is caught).
 """
 
@@ -45,6 +45,7 @@ from sqlalchemy import select
 from coordinator.conference.state import CASE_ASPECTS
 from coordinator.models import AgendaItem, Conference, ConferenceNote, Consent, Override, RoleAssignment, Task
 from coordinator.web.conference import OPERATIONS
+from tests.examples import examples
 from tests.sharing_steps import as_if_expired, later
 from tests.web.consent_model import (
     AGENCIES,
@@ -60,17 +61,10 @@ from tests.web.consent_model import (
     owner_of,
 )
 
-# A bounded run in CI (CI=true: about a minute on SQLite on two cores), a longer one on a
-# workstation. Named for this test and applied to it alone, so other hypothesis users
-# (schemathesis) keep their own settings and Hypothesis's own "ci" profile stays as it is (when
-# it detects CI it derandomizes: every CI run tries the same examples).
-settings.register_profile("consent-ci", max_examples=25, deadline=None,
-                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-settings.register_profile("consent-dev", max_examples=35, deadline=None,
-                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-PROFILE = settings.get_profile("consent-ci" if os.environ.get("CI") == "true" else "consent-dev")
-if os.environ.get("CONSENT_PROPERTY_EXAMPLES"):  # e.g. 3 while changing the test, 500 for a long run
-    PROFILE = settings(PROFILE, max_examples=int(os.environ["CONSENT_PROPERTY_EXAMPLES"]))
+# Applied to this test alone, so Hypothesis's own "ci" profile stays as it is (when it detects CI
+# it derandomizes: every CI run tries the same examples).
+PROFILE = settings(max_examples=examples(ci=10, workstation=35), deadline=None,
+                   suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 if os.environ.get("CONSENT_PROPERTY_FRESH"):  # new examples only, the first failure reported as found
     PROFILE = settings(PROFILE, phases=[Phase.explicit, Phase.generate])
 

@@ -66,7 +66,9 @@ def sample(kind):
     """A value of the declared type that passes its checks."""
     kind = _bare(kind)
     if typing.get_origin(kind) is Annotated:
-        return sample(typing.get_args(kind)[0])
+        at_least = max((m.min_length or 0 for m in kind.__metadata__ if isinstance(m, msgspec.Meta)), default=0)
+        value = sample(typing.get_args(kind)[0])
+        return [sample(typing.get_args(typing.get_args(kind)[0])[0])] * at_least if isinstance(value, list) else value
     if typing.get_origin(kind) is Literal:
         return typing.get_args(kind)[0]
     if typing.get_origin(kind) is list:

@@ -27,6 +27,7 @@ from coordinator.app import create_app
 from coordinator.settings import Settings
 from tests.conftest import PASSWORD, PG_URL, REFERRAL, Client
 from tests.databases import empty_tables
+from tests.examples import examples
 
 TODAY = dt.date.today()
 # username -> (agency, account role); social work leads the case.
@@ -284,7 +285,7 @@ def test_the_lifecycle_holds_its_invariants_through_the_api(migrated_template, r
     LifecycleMachine.world = world
     try:
         run_state_machine_as_test(LifecycleMachine, settings=settings(
-            max_examples=6, stateful_step_count=40, deadline=None, database=None,
+            max_examples=examples(ci=3, workstation=6), stateful_step_count=40, deadline=None, database=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
     finally:
         world.loop.close()

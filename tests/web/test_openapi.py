@@ -9,6 +9,7 @@ import asyncio
 import datetime as dt
 import os
 import re
+import uuid
 
 import hypothesis
 import schemathesis
@@ -18,13 +19,13 @@ from sqlalchemy import select
 
 from coordinator import accounts
 from coordinator.app import create_app
-from coordinator.models import Consent, InformationItem, Service, Task, User
+from coordinator.models import ConferenceNote, Consent, InformationItem, Service, Task, User
 from coordinator.web.conference import OPERATIONS
+from tests.examples import examples
 from tests.web.test_closure import request_closure
 
 UNDOCUMENTED = re.compile(r"^/(health|ready)$|^/static/|^/schema")  # the document itself is /schema
-# Bounded: CI runs this on each database; a longer local run: COORDINATOR_FUZZ_EXAMPLES=200.
-EXAMPLES = int(os.environ.get("COORDINATOR_FUZZ_EXAMPLES", "10"))
+EXAMPLES = examples(ci=5, workstation=10)  # per operation and token
 
 
 async def test_every_route_but_health_static_and_the_socket_is_in_the_schema(app, client_for, people):
@@ -116,7 +117,7 @@ class Tally:
         found = failure.exceptions if isinstance(failure, BaseExceptionGroup) else [failure]
         for one in found:
             kept = self.rejected_valid if str(one).startswith(REJECTED_VALID) else self.failures
-            kept.append(f"{label}: {str(one)[:1500]}")
+            kept.append(f"{label}: {str(one)[:100]} {getattr(self, 'last', '')}")
 
     def reached(self) -> int:
         """Operations that answered something other than 404 at least once: their handler ran."""
@@ -132,8 +133,10 @@ def _examples(operation, token: str, tally: Tally):
     @hypothesis.given(case=operation.as_strategy())
     def run(case) -> None:
         tally.examples += 1
-        headers = {"authorization": f"Bearer {token}"}
+        # A client sends a new Idempotency-Key with each request (reusing one is refused, 422).
+        headers = {"authorization": f"Bearer {token}", "idempotency-key": uuid.uuid4().hex}
         response = case.call(headers=headers, allow_redirects=False)
+        tally.last = f"{case.body!r} {case.query!r} -> {response.status_code} {response.text[:300]}"
         tally.statuses.setdefault(operation.label, set()).add(response.status_code)
         case.validate_response(response, headers=headers)  # every check schemathesis has
     return run
@@ -184,17 +187,34 @@ async def _rows(sessionmaker, scenario, client_for) -> dict[str, list]:
     for name, answer in created.items():
         assert answer.status_code == 201, (name, answer.text)
         rows[name] = [answer.json()["id"]]
+    # An action agreed and a note taken in the (started) conference, for the changes naming them.
+    meeting = f"/api/conferences/{scenario.conference_id}"
+    for path, body in [("actions", {"case_id": case, "agency": "police", "title": "Check on her", "domain": "victim",
+                                    "due_on": dt.date.today().isoformat()}),
+                       ("notes", {"case_id": case, "kind": "note", "text": "Discussed"})]:
+        answer = await chair.post(f"{meeting}/{path}", json=body)
+        assert answer.status_code in (200, 201), (path, answer.text)
+    async with sessionmaker() as db:
+        for name, model in [("task_id", Task), ("note_id", ConferenceNote)]:
+            rows.setdefault(name, []).extend((await db.execute(select(model.id).where(
+                model.conference_id == scenario.conference_id))).scalars())
     return rows
 
 
 def _pin(document: dict, rows: dict[str, list]) -> dict:
-    """The document with each path id drawn from the real rows of its kind."""
+    """The document with each id, in a path or a body, drawn from the real rows of its kind."""
+    def pinned(values: list) -> dict:
+        return {"type": "integer" if isinstance(values[0], int) else "string", "enum": values}
+
     for item in document["paths"].values():
         for operation in item.values():
             for parameter in operation.get("parameters", []):
                 if parameter["in"] == "path" and (values := rows.get(parameter["name"])):
-                    kind = "integer" if isinstance(values[0], int) else "string"
-                    parameter["schema"] = {"type": kind, "enum": values}
+                    parameter["schema"] = pinned(values)
+    for schema in document["components"]["schemas"].values():
+        for name in schema.get("properties", {}).keys() & rows.keys():
+            if rows[name]:
+                schema["properties"][name] = pinned(rows[name])
     return document
 
 
@@ -240,3 +260,40 @@ async def test_an_empty_api_query_value_is_refused_as_the_document_says(client_f
                for option in [parameter["schema"], *parameter["schema"].get("oneOf", [])]
                if option.get("type") == "string"]
     assert strings and all(option.get("minLength", 0) >= 1 for option in strings)
+
+
+async def test_what_the_installed_agencies_offer_and_what_must_be_written_are_in_the_document(client_for, registry,
+                                                                                              scenario):
+    chair = await client_for("chair")
+    document = (await chair.get("/schema/openapi.json")).json()
+    item = _resolve(document, document["paths"]["/api/cases/{case_id}/items"]["post"]["requestBody"]["content"][
+        "application/json"]["schema"])
+    assert "housing.tenancy" in item["properties"]["category"]["enum"]  # a plugin's own category, from the registry
+    task = _resolve(document, document["paths"]["/api/cases/{case_id}/tasks"]["post"]["requestBody"]["content"][
+        "application/json"]["schema"])
+    assert sorted(task["properties"]["agency"]["enum"]) == sorted(registry.keys)
+    role = document["components"]["schemas"]["RoleIn"]["properties"]["responsibility"]
+    assert {"lead_agency", "housing"} <= set(role["enum"])
+    action = document["components"]["schemas"]["ActionIn"]
+    assert "due_on" in action["required"]
+    consent = document["components"]["schemas"]["ConsentIn"]
+    assert consent["properties"]["categories"]["minItems"] == consent["properties"]["recipients"]["minItems"] == 1
+    written = re.compile(item["properties"]["text"]["pattern"])
+    assert written.search("Three call-outs") and not written.search("  \n ") and not written.search("a\x00b")
+
+    # The server holds the same: spaces alone are blank, and the refusal says what to write.
+    police = await client_for("pc")
+    blank = await police.post(f"/api/cases/{scenario.case_a}/items",
+                              json={"category": "police.call_outs", "nature": "fact", "text": "  \n "})
+    assert blank.status_code == 400 and blank.json()["field"] == "text"
+    assert blank.json()["detail"] == "text: write what the agency holds: the text is empty"
+    control = await police.post(f"/api/cases/{scenario.case_a}/items",
+                                json={"category": "police.call_outs", "nature": "fact", "text": "a\x00b"})
+    assert control.status_code == 400 and "control character" in control.json()["detail"]
+    page = await police.post(f"/cases/{scenario.case_a}/items",
+                             data={"category": "police.call_outs", "nature": "fact", "text": "   "})
+    assert page.status_code == 400 and "write what the agency holds" in page.text
+    undated = await chair.post(f"/api/conferences/{scenario.conference_id}/actions", json={
+        "case_id": scenario.case_a, "agency": "police", "title": "Check on her", "domain": "victim"})
+    assert undated.status_code == 400 and undated.json()["field"] == "due_on"
+    assert "give the action a due date" in undated.json()["detail"]
