@@ -19,7 +19,7 @@ from coordinator.models import Case, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 from coordinator.web.auth import current_actor
-from coordinator.web.forms import checked, from_form, optional_date, optional_int, text
+from coordinator.web.forms import FORM, checked, from_form, optional_date, optional_int, text
 from coordinator.web.json import case_json, contact_json, entry_json, plan_json
 from coordinator.web.sections.workspace import submit_to_section
 
@@ -40,11 +40,12 @@ def plan_item_from_form(form: FormMultiDict) -> PlanItemIn:
                               keep_reason=text(form, "keep_reason") or None))
 
 
-def _page(path: str, form_id: str, change):  # noqa: ANN001, ANN202
+def _page(path: str, form_id: str, change, form: type | None = None):  # noqa: ANN001, ANN202
     """A form post on a case: the change runs and is committed, or the case page comes back with the
-    message beside the form (the follow-up forms' way, shared)."""
+    message beside the form (the follow-up forms' way, shared). ``form``: the dataclass the form is
+    read into, where it is one."""
 
-    @post(path, name=f"threat_{form_id.replace('-', '_')}_page")
+    @post(path, name=f"threat_{form_id.replace('-', '_')}_page", opt={FORM: form} if form else {})
     async def handler(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
                       case_id: FromPath[int]) -> Template | Redirect:
         async def run(form: FormMultiDict, actor: Actor) -> int:
@@ -77,10 +78,11 @@ async def _contact(db, registry, actor, case_id, form, today):  # noqa: ANN001, 
 
 
 add_plan_item_page = _page("/cases/{case_id:int}/plan", "plan-item", _add_item)
-keep_separation_page = _page("/cases/{case_id:int}/plan/keep", "plan-keep", _keep)
-monitoring_page = _page("/cases/{case_id:int}/monitoring", "monitoring", _monitoring)
-monitoring_review_page = _page("/cases/{case_id:int}/monitoring/review", "monitoring-review", _review)
-contact_page = _page("/cases/{case_id:int}/contact-log", "contact-log", _contact)
+keep_separation_page = _page("/cases/{case_id:int}/plan/keep", "plan-keep", _keep, KeepReasonIn)
+monitoring_page = _page("/cases/{case_id:int}/monitoring", "monitoring", _monitoring, MonitoringIn)
+monitoring_review_page = _page("/cases/{case_id:int}/monitoring/review", "monitoring-review", _review,
+                               MonitoringReviewIn)
+contact_page = _page("/cases/{case_id:int}/contact-log", "contact-log", _contact, ContactIn)
 
 
 @get("/api/strategies")

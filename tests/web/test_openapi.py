@@ -297,3 +297,15 @@ async def test_what_the_installed_agencies_offer_and_what_must_be_written_are_in
         "case_id": scenario.case_a, "agency": "police", "title": "Check on her", "domain": "victim"})
     assert undated.status_code == 400 and undated.json()["field"] == "due_on"
     assert "give the action a due date" in undated.json()["detail"]
+
+
+async def test_a_page_form_is_documented_with_the_fields_it_is_read_into(client_for, people):
+    paths = (await (await client_for("chair")).get("/schema/openapi.json")).json()["paths"]
+    form = paths["/cases/{case_id}/items"]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]
+    fields = form["schema"]
+    assert {"category", "nature", "text"} <= set(fields["required"]) and "sensitivity" not in fields["required"]
+    assert "housing.tenancy" in fields["properties"]["category"]["enum"]
+    assert fields["properties"]["sensitivity"] == {"enum": ["high", "normal"]}  # a form leaves a field out: no null
+    contact = paths["/cases/{case_id}/contact-log"]["post"]["requestBody"]["content"][
+        "application/x-www-form-urlencoded"]["schema"]
+    assert contact["properties"]["on"] == {"type": "string", "format": "date"}
