@@ -5,11 +5,16 @@ commits the disclosures the gate wrote."""
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import asdict, dataclass
+from typing import Annotated
+
 from litestar import Request, Response, get, post, put
 from litestar.datastructures import FormMultiDict
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
+from msgspec import Meta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import cases
@@ -17,10 +22,11 @@ from coordinator.errors import Conflict, Invalid
 from coordinator.lifecycle import follow_ups, safety_plans, threat_plans
 from coordinator.lifecycle.follow_ups import FollowUpIn, NewTaskIn, OutcomeIn
 from coordinator.lifecycle.safety_plans import SafetyPlanIn
+from coordinator.limits import OneOf
 from coordinator.plugins import CORE_CATEGORIES, AgencyRegistry
 from coordinator.policy import Actor
 from coordinator.web.auth import current_actor
-from coordinator.web.forms import checked, optional_date, optional_int, text
+from coordinator.web.forms import FORM, checked, from_form, optional_date, optional_int, text
 from coordinator.web.json import follow_up_json, safety_plan_json
 from coordinator.web.sections.follow_up import TASK_ROWS
 from coordinator.web.sections.workspace import submit_to_section
@@ -52,19 +58,17 @@ def plan_from_form(form: FormMultiDict) -> SafetyPlanIn:
                                 supersedes_id=optional_int(form, "supersedes_id"), **sections))
 
 
-def _yes_no(form: FormMultiDict, name: str, question: str) -> bool:
-    answer = text(form, name)
-    if answer not in ("yes", "no"):
-        raise Invalid(question, field=name)
-    return answer == "yes"
+@dataclass
+class FollowUpForm(FollowUpIn):
+    """The form asks "is it safe to call?" as yes or no, and wants an answer."""
+
+    planned_on: Annotated[dt.date, Meta(description="enter the date of the contact")]
+    safe_to_call: OneOf(("yes", "no"), "say whether it is safe to call")
 
 
 def follow_up_from_form(form: FormMultiDict) -> FollowUpIn:
-    return checked(FollowUpIn(agency=text(form, "agency"),
-                              planned_on=_required_date(form, "planned_on", "the date of the contact"),
-                              method=text(form, "method"),
-                              safe_to_call=_yes_no(form, "safe_to_call", "say whether it is safe to call"),
-                              person_id=optional_int(form, "person_id"), safe_contact=text(form, "safe_contact")))
+    read = from_form(FollowUpForm, form)
+    return checked(FollowUpIn(**{**asdict(read), "safe_to_call": read.safe_to_call == "yes"}))
 
 
 def outcome_from_form(form: FormMultiDict) -> OutcomeIn:
@@ -92,7 +96,7 @@ async def write_plan_page(request: Request, db: NamedDependency[AsyncSession],
     return await submit_to_section(request, db, case_id, section="safety-plan", form_id="safety-plan", change=change)
 
 
-@post("/cases/{case_id:int}/follow-ups")
+@post("/cases/{case_id:int}/follow-ups", opt={FORM: FollowUpForm})
 async def plan_follow_up_page(request: Request, db: NamedDependency[AsyncSession],
                               registry: NamedDependency[AgencyRegistry], case_id: FromPath[int]) -> Template | Redirect:
     async def change(form: FormMultiDict, actor: Actor) -> int:

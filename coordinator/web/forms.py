@@ -126,8 +126,11 @@ def _read_field(form: FormMultiDict, name: str, kind: object) -> object:
     optional = typing.get_origin(kind) in (typing.Union, types.UnionType) and type(None) in typing.get_args(kind)
     base = next((a for a in typing.get_args(kind) if a is not type(None)), kind) if optional else kind
     if typing.get_origin(base) is list:
+        values = [value for value in form.getall(name, []) if value]
+        if typing.get_args(base)[0] is not int:
+            return values
         try:
-            return [int(value) for value in form.getall(name)] if name in form else []
+            return [int(value) for value in values]
         except ValueError:
             raise Invalid("expected whole numbers", field=name) from None
     if base is int:

@@ -6,24 +6,28 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from typing import Annotated
 
 from litestar import Request, get, post
 from litestar.datastructures import FormMultiDict
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
+from msgspec import Meta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import cases, consents, disclosures, gate, information, overrides, policy, tasks
 from coordinator.consents import ConsentIn, WithdrawalIn
 from coordinator.errors import DomainError, Invalid
 from coordinator.information import CorrectionIn, ItemIn
+from coordinator.limits import OneOf
 from coordinator.models import Case, Consent, Override, utcnow
 from coordinator.overrides import OverrideDecisionIn, OverrideIn, SurvivorNoticeIn
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 from coordinator.web.auth import current_actor
-from coordinator.web.forms import FORM, checked, optional_date, text
+from coordinator.web.forms import FORM, checked, from_form, text
 from coordinator.web.json import case_json, consent_json, disclosures_json, item_json, override_json, task_json
 from coordinator.web.sections import workspace
 from coordinator.web.sections.items import CHOICES
@@ -34,15 +38,13 @@ NO_VALUES = FormMultiDict()
 
 # --- forms -----------------------------------------------------------------------------------
 
-def _day_start(form: FormMultiDict, name: str, zone: dt.tzinfo) -> dt.datetime | None:
+def _day_start(day: dt.date | None, zone: dt.tzinfo) -> dt.datetime | None:
     """A date typed on a form begins at local midnight."""
-    day = optional_date(form, name)
     return None if day is None else dt.datetime.combine(day, dt.time(), zone)
 
 
-def _day_end(form: FormMultiDict, name: str, zone: dt.tzinfo) -> dt.datetime | None:
+def _day_end(day: dt.date | None, zone: dt.tzinfo) -> dt.datetime | None:
     """A date typed as an expiry holds through that whole local day."""
-    day = optional_date(form, name)
     return None if day is None else dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone)
 
 
@@ -64,11 +66,30 @@ def correction_from_form(form: FormMultiDict) -> CorrectionIn:
                                 sensitivity=text(form, "sensitivity") or None))
 
 
+# The forms ask for days where the API takes times, and for "yes" or "no" where it takes a boolean:
+# each is read into its own dataclass (documented as such), then into the API's input.
+
+@dataclass
+class ConsentForm(ConsentIn):
+    given_at: dt.date | None = None  # from local midnight
+    expires_at: dt.date | None = None  # through that whole local day
+
+
+@dataclass
+class OverrideForm(OverrideIn):
+    expires_at: Annotated[dt.date, Meta(description="an override needs an expiry date")]  # through that day
+
+
+@dataclass
+class NoticeForm(SurvivorNoticeIn):
+    informed: OneOf(("yes", "no"), "say whether the survivor was told")
+    informed_at: dt.date | None = None
+
+
 def consent_from_form(form: FormMultiDict, zone: dt.tzinfo) -> ConsentIn:
-    return checked(ConsentIn(purpose=text(form, "purpose"), method=text(form, "method"),
-                             given_by=text(form, "given_by"), categories=_all(form, "categories"),
-                             recipients=_all(form, "recipients"), given_at=_day_start(form, "given_at", zone),
-                             expires_at=_day_end(form, "expires_at", zone)))
+    read = from_form(ConsentForm, form)
+    return checked(ConsentIn(**{**asdict(read), "given_at": _day_start(read.given_at, zone),
+                                "expires_at": _day_end(read.expires_at, zone)}))
 
 
 def withdrawal_from_form(form: FormMultiDict) -> WithdrawalIn:
@@ -82,12 +103,8 @@ def withdrawal_from_form(form: FormMultiDict) -> WithdrawalIn:
 
 
 def override_from_form(form: FormMultiDict, zone: dt.tzinfo) -> OverrideIn:
-    expires_at = _day_end(form, "expires_at", zone)
-    if expires_at is None:
-        raise Invalid("an override needs an expiry date", field="expires_at")
-    return checked(OverrideIn(legal_basis=text(form, "legal_basis"), justification=text(form, "justification"),
-                              categories=_all(form, "categories"), recipients=_all(form, "recipients"),
-                              expires_at=expires_at))
+    read = from_form(OverrideForm, form)
+    return checked(OverrideIn(**{**asdict(read), "expires_at": _day_end(read.expires_at, zone)}))
 
 
 def decision_from_form(form: FormMultiDict) -> OverrideDecisionIn:
@@ -95,11 +112,9 @@ def decision_from_form(form: FormMultiDict) -> OverrideDecisionIn:
 
 
 def notice_from_form(form: FormMultiDict, zone: dt.tzinfo) -> SurvivorNoticeIn:
-    informed = text(form, "informed")
-    if informed not in ("yes", "no"):
-        raise Invalid("say whether the survivor was told", field="informed")
-    return checked(SurvivorNoticeIn(informed=informed == "yes", informed_at=_day_start(form, "informed_at", zone),
-                                    reason=text(form, "reason") or None))
+    read = from_form(NoticeForm, form)
+    return checked(SurvivorNoticeIn(informed=read.informed == "yes", informed_at=_day_start(read.informed_at, zone),
+                                    reason=read.reason or None))
 
 
 Page = Callable[..., Awaitable[Template]]
@@ -181,7 +196,7 @@ async def consents_page(request: Request, db: NamedDependency[AsyncSession], reg
     return await _consents_page(db, registry, current_actor(request), case_id)
 
 
-@post("/cases/{case_id:int}/consents")
+@post("/cases/{case_id:int}/consents", opt={FORM: ConsentForm})
 async def grant_consent_page(request: Request, db: NamedDependency[AsyncSession],
                              registry: NamedDependency[AgencyRegistry], case_id: FromPath[int]) -> Template | Redirect:
     return await _submit(
@@ -224,7 +239,7 @@ async def overrides_page(request: Request, db: NamedDependency[AsyncSession], re
     return await _overrides_page(db, registry, current_actor(request), case_id)
 
 
-@post("/cases/{case_id:int}/overrides")
+@post("/cases/{case_id:int}/overrides", opt={FORM: OverrideForm})
 async def request_override_page(request: Request, db: NamedDependency[AsyncSession],
                                 registry: NamedDependency[AgencyRegistry],
                                 case_id: FromPath[int]) -> Template | Redirect:
@@ -245,7 +260,7 @@ async def decide_override_page(request: Request, db: NamedDependency[AsyncSessio
         change=lambda form, actor: overrides.decide_override(db, actor, case_id, override_id, decision_from_form(form)))
 
 
-@post("/cases/{case_id:int}/overrides/{override_id:int}/survivor-notice")
+@post("/cases/{case_id:int}/overrides/{override_id:int}/survivor-notice", opt={FORM: NoticeForm})
 async def survivor_notice_page(request: Request, db: NamedDependency[AsyncSession],
                                registry: NamedDependency[AgencyRegistry], case_id: FromPath[int],
                                override_id: FromPath[int]) -> Template | Redirect:
