@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
+from typing import Annotated
 
+from msgspec import Meta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,7 +47,7 @@ class SafetyPlanIn:
     """A new version of the plan. ``supersedes_id`` is the version the writer saw (None when there
     was no plan yet): a plan changed meanwhile is refused, never overwritten."""
 
-    review_on: dt.date
+    review_on: Annotated[dt.date, Meta(description="enter the review-by date")]
     supersedes_id: Id | None = None
     safe_places: Text(MAX_SECTION) = ""
     escape_routes: Text(MAX_SECTION) = ""

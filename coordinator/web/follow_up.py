@@ -52,12 +52,6 @@ def _required_date(form: FormMultiDict, name: str, what: str):  # noqa: ANN202
     return day
 
 
-def plan_from_form(form: FormMultiDict) -> SafetyPlanIn:
-    sections = {key: text(form, key) for key in (*safety_plans.SECTIONS, *safety_plans.THREAT_SECTIONS)}
-    return checked(SafetyPlanIn(review_on=_required_date(form, "review_on", "the review-by date"),
-                                supersedes_id=optional_int(form, "supersedes_id"), **sections))
-
-
 @dataclass
 class FollowUpForm(FollowUpIn):
     """The form asks "is it safe to call?" as yes or no, and wants an answer."""
@@ -86,11 +80,11 @@ def outcome_from_form(form: FormMultiDict) -> OutcomeIn:
                              updated_risk=text(form, "updated_risk") or None, tasks=new_tasks, **notes))
 
 
-@post("/cases/{case_id:int}/safety-plan")
+@post("/cases/{case_id:int}/safety-plan", opt={FORM: SafetyPlanIn})
 async def write_plan_page(request: Request, db: NamedDependency[AsyncSession],
                           registry: NamedDependency[AgencyRegistry], case_id: FromPath[int]) -> Template | Redirect:
     async def change(form: FormMultiDict, actor: Actor) -> int:
-        await safety_plans.write_plan(db, registry, actor, case_id, plan_from_form(form))
+        await safety_plans.write_plan(db, registry, actor, case_id, from_form(SafetyPlanIn, form))
         return case_id
 
     return await submit_to_section(request, db, case_id, section="safety-plan", form_id="safety-plan", change=change)

@@ -98,7 +98,7 @@ async def test_options_lists_every_method_of_the_path(client_for, people):
 # on: rules on the state of the case or the meeting (a category the agency does not own, a date in
 # the future, a case not on the agenda, nothing changed), rules across fields (a reason when she was
 # not told), and the page forms not read into one dataclass (the referral, the case's edit, the
-# closure, a referral to a service, a withdrawal, the safety plan, a follow-up's outcome, the survey,
+# closure, a referral to a service, a withdrawal, a follow-up's outcome, the survey,
 # scheduling, the live page's changes), which are documented as forms of named text fields.
 # Every other check must pass.
 REJECTED_VALID = "Schema-valid request rejected"  # the title of positive_data_acceptance's failure
