@@ -28,13 +28,13 @@ from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import Message, Scope
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coordinator import db as database
 from coordinator import events
 from coordinator.conference import participation
 from coordinator.errors import DomainError, Invalid
-from coordinator.lifecycle import monitor, strategies
+from coordinator.lifecycle import monitor, referrals, strategies
 from coordinator.limits import explain
 from coordinator.plugins import AgencyRegistry, PluginError, load_agencies
 from coordinator.settings import Settings
@@ -186,6 +186,14 @@ def process_name() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{int(time.time())}"
 
 
+async def sync_plugins_into_database(sessionmaker: async_sessionmaker, registry: AgencyRegistry) -> None:
+    """What the agencies' plugins contribute to stored data (their directory entries), written once
+    as the server starts: plugins change only then, so no page view writes or locks for them."""
+    async with sessionmaker() as session:
+        await referrals.sync_plugin_services(session, registry)
+        await session.commit()
+
+
 def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, check_migrations: bool = True) -> Litestar:
     registry = registry or load_agencies()
     strategies.catalogue(registry)  # two agencies disagreeing over a strategy stop start-up, naming the agency
@@ -200,6 +208,7 @@ def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, ch
     async def on_startup(app: Litestar) -> None:
         if check_migrations:
             await database.ensure_migrated(engine)
+        await sync_plugins_into_database(sessionmaker, registry)
         async with sessionmaker() as session:  # pages a crashed predecessor held are not open
             if await participation.clear_process(session, process):
                 log.info("cleared the live connections of an earlier process %s", process.rsplit(":", 1)[0])
