@@ -38,7 +38,7 @@ from coordinator.lifecycle import monitor, referrals, strategies
 from coordinator.limits import explain
 from coordinator.plugins import AgencyRegistry, PluginError, load_agencies
 from coordinator.settings import Settings
-from coordinator.web import ROUTES, idempotency, openapi, template_globals
+from coordinator.web import ROUTES, idempotency, observe, openapi, template_globals
 from coordinator.web.auth import PUBLIC_PATHS, PUBLIC_PREFIXES, CsrfUnlessBearer, UserMiddleware, is_htmx, login_url
 from coordinator.web.edge import MAX_BODY_BYTES, check_request, declare_errors
 from coordinator.web.live.channels import Channels
@@ -215,7 +215,7 @@ def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, ch
             await session.commit()
         if settings.monitor_seconds:
             app.state.monitor = asyncio.create_task(monitor.run_forever(
-                sessionmaker, registry, settings.monitor_near_days, settings.monitor_seconds))
+                sessionmaker, registry, settings.monitor_near_days, settings.monitor_seconds, metrics.monitor_run))
 
     async def on_shutdown(app: Litestar) -> None:
         if task := app.state.get("monitor"):
@@ -235,11 +235,13 @@ def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, ch
                    process=process, heartbeat_seconds=settings.heartbeat_seconds,
                    session_check_seconds=settings.session_check_seconds, session_idle_seconds=settings.idle_seconds)
     live.case_page = partial(workspace.live_update, registry=registry, env=jinja)
+    metrics = observe.Metrics()
+    live.on_fanout = metrics.fanout.observe
     events.attach(sessionmaker, live.publish)  # committed changes reach every open page
     participation.use_presence_timeout(sessionmaker, settings.presence_timeout_seconds)
 
     app = Litestar(
-        route_handlers=[*ROUTES, *plugin_routes,
+        route_handlers=[*ROUTES, *plugin_routes, observe.metrics_page,
                         create_static_files_router(path="/static", directories=[STATIC], opt={"exclude_from_auth": True},
                                                    include_in_schema=False)],
         dependencies={
@@ -248,7 +250,8 @@ def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, ch
             "registry": Provide(lambda: registry, sync_to_thread=False),
         },
         state=State({"settings": settings, "registry": registry, "engine": engine, "sessionmaker": sessionmaker,
-                     "live": live, "process": process}),
+                     "live": live, "process": process,
+                     "metrics": metrics}),
         lifespan=[channels],  # started before on_startup, stopped after on_shutdown, outage or not
         middleware=[sessions.middleware, DefineMiddleware(CsrfUnlessBearer, config=csrf), auth,
                     idempotency.IdempotencyMiddleware],  # after auth: keys are per user
@@ -266,4 +269,6 @@ def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, ch
     )
     openapi.use_completed_document(app)
     allow_every_method(app)
+    metrics.watch(app.state)
+    observe.observe_requests(app, metrics)
     return app

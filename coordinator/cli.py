@@ -142,6 +142,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from coordinator.app import create_app
+    from coordinator.web import observe
 
     held = _hold_sqlite_file(settings.database_url)  # noqa: F841 (released when the process ends)
     app = create_app(settings)  # fails here, before listening, on a broken plugin
@@ -149,7 +150,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     collect_garbage_for_serving()
     # No per-message compression: every live fragment would be compressed once per connection,
     # which at 200 participants is a third of the server's time, for little gain on a LAN.
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", ws="websockets-sansio",
+    # JSON lines, uvicorn's included; its access log is replaced by the app's (route templates,
+    # never a path's query, which may hold a name searched for).
+    observe.log_json_lines()
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False, ws="websockets-sansio",
                 ws_per_message_deflate=False)
     return 0
 

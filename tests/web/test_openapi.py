@@ -22,7 +22,7 @@ from coordinator.models import Consent, InformationItem, Service, Task, User
 from coordinator.web.conference import OPERATIONS
 from tests.web.test_closure import request_closure
 
-UNDOCUMENTED = re.compile(r"^/(health|ready)$|^/static/|^/schema")  # the document itself is /schema
+UNDOCUMENTED = re.compile(r"^/(health|ready|metrics)$|^/static/|^/schema")  # the document itself is /schema
 # Bounded: CI runs this on each database; a longer local run: COORDINATOR_FUZZ_EXAMPLES=200.
 EXAMPLES = int(os.environ.get("COORDINATOR_FUZZ_EXAMPLES", "10"))
 
