@@ -158,15 +158,75 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from coordinator import audit
-
-    result = asyncio.run(_with_session(settings, audit.verify))
+def _report_chain(result) -> bool:  # noqa: ANN001 (an audit.VerifyResult)
     if result.ok:
         print(f"audit log intact: {result.checked} entries verified")
-        return 0
-    print(f"audit log BROKEN at entry {result.broken_id}: {result.problem} ({result.checked} entries before it verified)")
-    return 1
+    else:
+        print(f"audit log BROKEN at entry {result.broken_id}: {result.problem} "
+              f"({result.checked} entries before it verified)")
+    return result.ok
+
+
+def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    """The chain holds together and, given an anchor written earlier, still reaches its entry."""
+    from pathlib import Path
+
+    from coordinator import audit, backups
+
+    anchor = backups.Anchor.read(Path(args.anchor)) if args.anchor else None
+
+    async def work(session):  # noqa: ANN001, ANN202
+        return await audit.verify(session), await backups.anchor_problem(session, anchor) if anchor else ""
+
+    result, problem = asyncio.run(_with_session(settings, work))
+    intact = _report_chain(result)
+    if problem:
+        print(f"audit log BROKEN: {problem}")
+    elif anchor:
+        print(f"the chain reaches the anchored entry {anchor.sequence} unchanged")
+    return 0 if intact and not problem else 1
+
+
+def cmd_audit_anchor(args: argparse.Namespace, settings: Settings) -> int:
+    """Write the chain's head to FILE (for cron: keep it outside the database's machine)."""
+    from pathlib import Path
+
+    from coordinator import backups
+
+    head = asyncio.run(_with_session(settings, backups.head))
+    head.write(Path(args.file))
+    print(f"anchored entry {head.sequence} ({head.hash[:16]}…) in {args.file}")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from coordinator import backups
+
+    target = Path(args.file)
+    anchor = Path(args.anchor) if args.anchor else backups.anchor_path(target)
+    checked, digest = asyncio.run(backups.backup(settings.database_url, target, anchor))
+    print(f"backed up to {target} (sha256 {digest}, in {backups.checksum_path(target)})")
+    intact = _report_chain(checked.chain)
+    print(f"audit chain head: entry {checked.head.sequence}, anchored in {anchor}")
+    return 0 if intact else 1
+
+
+def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from coordinator import backups
+
+    source = Path(args.file)
+    checked, digest, problem = asyncio.run(backups.restore(settings.database_url, source))
+    print(f"restored {source} (sha256 {digest} matches its checksum)")
+    intact = _report_chain(checked.chain)
+    if problem:
+        print(f"audit log BROKEN: {problem}")
+    elif backups.anchor_path(source).exists():
+        print(f"the chain reaches the backup's anchored entry {checked.head.sequence}")
+    return 0 if intact and not problem else 1
 
 
 def cmd_minutes_verify(args: argparse.Namespace, settings: Settings) -> int:
@@ -273,7 +333,19 @@ def parser() -> argparse.ArgumentParser:
     revoke.set_defaults(run=cmd_tokens_revoke)
 
     audit_cmd = sub.add_parser("audit", help="the audit log").add_subparsers(dest="action", required=True)
-    audit_cmd.add_parser("verify", help="check the hash chain").set_defaults(run=cmd_audit_verify)
+    verify = audit_cmd.add_parser("verify", help="check the hash chain (and that it reaches an anchored entry)")
+    verify.add_argument("--anchor", help="an anchor file written by `backup` or `audit anchor`: detects a cut tail")
+    verify.set_defaults(run=cmd_audit_verify)
+    anchor = audit_cmd.add_parser("anchor", help="write the chain's last entry to FILE (run it on a schedule)")
+    anchor.add_argument("file")
+    anchor.set_defaults(run=cmd_audit_anchor)
+    save = sub.add_parser("backup", help="back up the database to FILE, with FILE.sha256 and FILE.anchor")
+    save.add_argument("file")
+    save.add_argument("--anchor", help="where to write the audit chain's head (default FILE.anchor)")
+    save.set_defaults(run=cmd_backup)
+    load = sub.add_parser("restore", help="load a backup FILE into the (empty) database, then verify it")
+    load.add_argument("file")
+    load.set_defaults(run=cmd_restore)
     minutes_cmd = sub.add_parser("minutes", help="minutes files").add_subparsers(dest="action", required=True)
     check = minutes_cmd.add_parser("verify", help="is FILE an unchanged copy of minutes the server gave out?")
     check.add_argument("file")
