@@ -8,6 +8,7 @@ import datetime as dt
 import fcntl
 import gc
 import getpass
+import os
 import secrets
 import sys
 
@@ -21,6 +22,9 @@ from coordinator.plugins import PluginError, load_agencies
 from coordinator.settings import Settings
 
 SERVING_GC_THRESHOLDS = (20_000, 20, 100)  # young, middle, old: see collect_garbage_for_serving
+GRACEFUL_SHUTDOWN_SECONDS = 10
+SQLITE_ONE_PROCESS = ("SQLite serves one process only. To run several server processes, use PostgreSQL "
+                      "(COORDINATOR_DATABASE_URL).")
 
 
 async def _with_session(settings: Settings, work):  # noqa: ANN001
@@ -120,9 +124,35 @@ def _hold_sqlite_file(database_url: str):  # noqa: ANN202 (an open file, held fo
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         lock.close()
-        raise SystemExit(f"another server is already serving {url.database}: SQLite serves one process only. "
-                         "To run several server processes, use PostgreSQL (COORDINATOR_DATABASE_URL).") from None
+        raise SystemExit(f"another server is already serving {url.database}: {SQLITE_ONE_PROCESS}") from None
     return lock
+
+
+def _refuse_workers(settings: Settings, workers: int) -> None:
+    """Several workers need what several server processes need: PostgreSQL, and a channels
+    backend they share (with the memory one, a change made through one worker would never reach
+    the pages open on another)."""
+    if workers < 1:
+        raise SystemExit("--workers must be 1 or more")
+    if workers == 1:
+        return
+    url = make_url(settings.database_url)
+    if url.drivername.startswith("sqlite"):
+        raise SystemExit(f"--workers {workers} would serve {url.database} from {workers} processes: {SQLITE_ONE_PROCESS}")
+    if settings.channels_url == "memory":
+        raise SystemExit(f"--workers {workers} needs a channels backend the workers share: set COORDINATOR_CHANNELS_URL "
+                         "to redis://… or postgresql://… (live pages on one worker would not hear the others)")
+
+
+def serving_app():  # noqa: ANN201 (a Litestar app)
+    """The app as each worker process of ``serve --workers N`` builds it."""
+    from coordinator.app import create_app
+    from coordinator.web import observe
+
+    app = create_app(Settings.from_env())
+    observe.log_json_lines()  # after create_app, which sets Litestar's own logging up
+    collect_garbage_for_serving()
+    return app
 
 
 def collect_garbage_for_serving() -> None:
@@ -144,17 +174,29 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from coordinator.app import create_app
     from coordinator.web import observe
 
+    _refuse_workers(settings, args.workers)
     held = _hold_sqlite_file(settings.database_url)  # noqa: F841 (released when the process ends)
     app = create_app(settings)  # fails here, before listening, on a broken plugin
     print(f"Case Conference Coordinator on http://{args.host}:{args.port}/  (log in at /login)", flush=True)
-    collect_garbage_for_serving()
-    # No per-message compression: every live fragment would be compressed once per connection,
-    # which at 200 participants is a third of the server's time, for little gain on a LAN.
     # JSON lines, uvicorn's included; its access log is replaced by the app's (route templates,
     # never a path's query, which may hold a name searched for).
     observe.log_json_lines()
-    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False, ws="websockets-sansio",
-                ws_per_message_deflate=False)
+    # No per-message compression: every live fragment would be compressed once per connection,
+    # which at 200 participants is a third of the server's time, for little gain on a LAN. On
+    # SIGTERM, requests and open pages get GRACEFUL_SHUTDOWN_SECONDS to finish (pages are told
+    # "service restart", 1012, and reconnect to the next process).
+    options = {"host": args.host, "port": args.port, "log_config": None, "access_log": False,
+               "ws": "websockets-sansio", "ws_per_message_deflate": False,
+               "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS}
+    if args.workers == 1:
+        collect_garbage_for_serving()
+        uvicorn.run(app, **options)
+        return 0
+    del app
+    # The workers share the port (uvicorn's supervisor restarts one that dies) and must share the
+    # CSRF secret: one generated here reaches them through the environment.
+    os.environ.setdefault("COORDINATOR_SECRET_KEY", settings.secret_key)
+    uvicorn.run("coordinator.cli:serving_app", factory=True, workers=args.workers, **options)
     return 0
 
 
@@ -300,6 +342,8 @@ def parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="start the server")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1,
+                       help="server processes sharing the port (PostgreSQL and a shared channels backend only)")
     serve.set_defaults(run=cmd_serve)
 
     sub.add_parser("migrate", help="bring the database up to date").set_defaults(run=cmd_migrate)

@@ -141,16 +141,19 @@ def metrics_page(request: Request, state: State) -> Response[bytes]:
 
 # --- structured logs -----------------------------------------------------------------------------
 
-STANDARD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+# What every record has (and uvicorn's coloured copy of its message): not repeated as fields.
+STANDARD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "color_message"}
 
 
 class JsonLines(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, the request id where there is one,
+    """One JSON object per line: time, level, logger, the process (one of several workers), message,
+    the request id where there is one,
     the fields a call passed in ``extra``, and the traceback of an exception."""
 
     def format(self, record: logging.LogRecord) -> str:
         line = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
-                "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
+                "level": record.levelname.lower(), "logger": record.name, "pid": record.process,
+                "message": record.getMessage()}
         if request_id := REQUEST_ID.get():
             line["request_id"] = request_id
         line.update({key: value for key, value in vars(record).items() if key not in STANDARD_ATTRIBUTES})
