@@ -10,7 +10,8 @@ export COORDINATOR_DATABASE_URL
 VENDOR := static/vendor
 # Pango and a font for the PDF minutes; Chromium for the browser tests.
 PDF_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
-TEST_PACKAGES := $(PDF_PACKAGES) $(if $(COORDINATOR_TEST_DATABASE_URL),,chromium)
+# The PostgreSQL pass runs the shipped nginx configuration and the pg_dump backups instead.
+TEST_PACKAGES := $(PDF_PACKAGES) $(if $(COORDINATOR_TEST_DATABASE_URL),nginx-light postgresql-client,chromium)
 
 .PHONY: setup run test test-packages test-unit test-browser assets bench-gate bench-fanout screenshots clean
 
@@ -55,8 +56,8 @@ test: test-packages setup
 	  $(BIN)/pytest -q -p no:cacheprovider tests/e2e $(PYTEST_ARGS); \
 	else echo "Browser tests: run in the SQLite pass only"; fi
 
-# Before anything is installed or run: the suite tests the PDF minutes, and the browser tests need
-# Chromium in the SQLite pass.
+# Before anything is installed or run: the suite tests the PDF minutes; the browser tests need
+# Chromium in the SQLite pass; the PostgreSQL pass needs nginx and pg_dump.
 test-packages:
 	@echo "make test needs the Debian packages: $(TEST_PACKAGES)"
 	@bash scripts/ensure-debian-packages $(TEST_PACKAGES)
