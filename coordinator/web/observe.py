@@ -20,7 +20,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
+from typing import TextIO
 
 from litestar import Litestar, Request, Response, get
 from litestar.datastructures import MutableScopeHeaders, State
@@ -165,7 +165,7 @@ class JsonLines(logging.Formatter):
 JsonLines.converter = time.gmtime
 
 
-def log_json_lines(level: int = logging.INFO, stream: Callable | None = None) -> logging.Handler:
+def log_json_lines(level: int = logging.INFO, stream: TextIO | None = None) -> logging.Handler:
     """Every logger (uvicorn's included) writes JSON lines to standard error."""
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonLines())

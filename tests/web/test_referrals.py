@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from coordinator import cases, hookimpl
-from coordinator.app import sync_plugins_into_database
+from coordinator.app import create_app, sync_plugins_into_database
 from coordinator.hookspecs import AgencyIdentity, ServiceEntry
 from coordinator.lifecycle import referrals
 from coordinator.models import AuditEntry, Consent, Referral, Service, SurveyAdministration
@@ -121,6 +121,19 @@ async def test_the_directory_lists_the_administrators_and_the_plugins_entries(cl
     assert form.status_code == 200 and "Counselling centre" in form.text
     async with sessionmaker() as db:
         assert (await db.execute(select(func.count()).where(Service.name == "Safe house"))).scalar_one() == 1
+
+
+async def test_the_server_brings_the_plugins_entries_into_the_directory_as_it_starts(settings, registry):
+    app = create_app(settings, registry)
+    try:
+        async with app.state.sessionmaker() as db:
+            assert (await db.execute(select(func.count()).select_from(Service))).scalar_one() == 0
+        await app.on_startup[0](app)
+        async with app.state.sessionmaker() as db:
+            stored = (await db.execute(select(Service.agency, Service.name).order_by(Service.name))).all()
+    finally:
+        await app.state.engine.dispose()
+    assert [tuple(row) for row in stored] == [("shelter", "Outreach"), ("shelter", "Safe house")]
 
 
 async def test_reading_the_directory_or_the_case_page_writes_and_locks_nothing(client_for, people, case, registry, app):
