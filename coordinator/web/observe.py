@@ -32,6 +32,7 @@ REQUEST_ID = contextvars.ContextVar("request_id", default="")
 REQUEST_ID_HEADER = "x-request-id"
 ACCEPTED_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")  # a proxy's id; anything else is replaced
 EXPOSITION_FORMAT = "text/plain; version=0.0.4"  # Prometheus' text format; the charset is added
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"  # the route label of a request no route answered (a 404 from the router)
 access_log = logging.getLogger("coordinator.access")
 
@@ -103,7 +104,8 @@ def observe_requests(app: Litestar, metrics: Metrics) -> None:
             await inner(scope, receive, send_with_id)
         finally:
             seconds = time.perf_counter() - started
-            route, method = scope.get("path_template") or UNMATCHED, scope["method"]
+            route = scope.get("path_template") or UNMATCHED
+            method = scope["method"] if scope["method"] in KNOWN_METHODS else "other"  # a client's word: bounded
             metrics.requests.labels(method, route, str(status)).inc()
             metrics.latency.labels(method, route).observe(seconds)
             access_log.info("request", extra={"method": method, "route": route, "status": status,

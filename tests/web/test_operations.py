@@ -36,6 +36,7 @@ async def test_metrics_count_requests_by_route_template_and_status_with_their_la
     for _ in range(3):
         assert (await chair.get(f"/cases/{case['id']}")).status_code == 200
     assert (await chair.get("/no/such/page")).status_code == 404
+    assert (await chair.request("BREW", "/")).status_code == 405  # a client's method: no series of its own
     answer = await chair.get("/metrics")
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain; version=0.0.4")
     found = samples(answer.text)
@@ -45,6 +46,7 @@ async def test_metrics_count_requests_by_route_template_and_status_with_their_la
     assert f'coordinator_http_request_seconds_bucket{{le="0.1",{page}}}' in found
     assert found['coordinator_http_requests_total{method="GET",route="unmatched",status="404"}'] == 1
     assert f"/cases/{case['id']}\"" not in answer.text and "/no/such" not in answer.text  # templates, not paths
+    assert 'method="other",route="unmatched",status="405"' in answer.text and "BREW" not in answer.text
     assert found["coordinator_channels_up"] == 1
     assert found["coordinator_db_pool_size"] >= 1 and found["coordinator_db_connections_in_use"] == 0
     assert found["coordinator_live_pages"] == 0 and "coordinator_live_fanout_seconds_count" in found
