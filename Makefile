@@ -10,8 +10,10 @@ export COORDINATOR_DATABASE_URL
 VENDOR := static/vendor
 # Pango and a font for the PDF minutes; Chromium for the browser tests.
 PDF_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+# The PostgreSQL pass runs the shipped nginx configuration and the pg_dump backups instead.
+TEST_PACKAGES := $(PDF_PACKAGES) $(if $(COORDINATOR_TEST_DATABASE_URL),nginx-light postgresql-client,chromium)
 
-.PHONY: setup run test test-unit test-browser assets bench-gate bench-fanout screenshots clean
+.PHONY: setup run test test-packages test-unit test-browser assets bench-gate bench-fanout screenshots clean
 
 # The education agency is a package of its own, installed as a third-party agency would be.
 $(BIN)/.installed: pyproject.toml plugins/education/pyproject.toml
@@ -33,8 +35,9 @@ $(VENDOR)/.installed: node_modules/.installed
 
 assets: $(VENDOR)/.installed
 
+# Needs no root: without the PDF libraries the server starts, and only the PDF minutes say what to install.
 setup: $(BIN)/.installed assets
-	bash scripts/ensure-debian-packages $(PDF_PACKAGES)
+	@bash scripts/ensure-debian-packages --optional "the PDF minutes" $(PDF_PACKAGES)
 
 # Migrates, optionally loads the demo (make run DEMO=1), then serves.
 run: setup
@@ -47,11 +50,17 @@ run: setup
 # once per database (SQLite, then PostgreSQL via COORDINATOR_TEST_DATABASE_URL); the browser
 # tests check pages, focus and layout, which do not depend on the database, so they run in the
 # SQLite pass only, keeping CI's time down.
-test: setup
+test: test-packages setup
 	$(BIN)/pytest -q -p no:cacheprovider --ignore=tests/e2e $(PYTEST_ARGS)
 	@if [ -z "$$COORDINATOR_TEST_DATABASE_URL" ]; then \
-	  bash scripts/ensure-debian-packages chromium && $(BIN)/pytest -q -p no:cacheprovider tests/e2e $(PYTEST_ARGS); \
+	  $(BIN)/pytest -q -p no:cacheprovider tests/e2e $(PYTEST_ARGS); \
 	else echo "Browser tests: run in the SQLite pass only"; fi
+
+# Before anything is installed or run: the suite tests the PDF minutes; the browser tests need
+# Chromium in the SQLite pass; the PostgreSQL pass needs nginx and pg_dump.
+test-packages:
+	@echo "make test needs the Debian packages: $(TEST_PACKAGES)"
+	@bash scripts/ensure-debian-packages $(TEST_PACKAGES)
 
 bench-gate: setup
 	$(BIN)/python bench/gate.py

@@ -30,7 +30,7 @@ from sqlalchemy import insert, select
 
 from coordinator import accounts, cases, db
 from coordinator.accounts import actor_of
-from coordinator.app import create_app
+from coordinator.app import create_app, sync_plugins_into_database
 from coordinator.cases import PersonIn, ReferralIn
 from coordinator.models import CaseRevision, FollowUp, RaisedEvent, Task, TaskEvent, utcnow
 from coordinator.plugins import load_agencies
@@ -95,6 +95,7 @@ async def run(url: str, repetitions: int) -> float:
     case_id = await build_case(db.create_sessionmaker(engine), registry)
     await engine.dispose()
     app = create_app(Settings(database_url=url), registry)
+    await sync_plugins_into_database(app.state.sessionmaker, registry)  # what start-up does
     client = await logged_in(app)
     try:
         page = (await client.get(f"/cases/{case_id}")).text
@@ -126,9 +127,10 @@ async def run(url: str, repetitions: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repetitions", type=int, default=40)
+    parser.add_argument("--database-url", help="an empty PostgreSQL database to use instead of a throw-away SQLite file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite+aiosqlite:///{Path(folder) / 'case_page.db'}"
+        url = args.database_url or f"sqlite+aiosqlite:///{Path(folder) / 'case_page.db'}"
         db.migrate(url)
         ratio = asyncio.run(run(url, args.repetitions))
     print(f"case page ratio={ratio:.2f}")

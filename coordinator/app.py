@@ -28,17 +28,17 @@ from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import Message, Scope
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coordinator import db as database
 from coordinator import events
 from coordinator.conference import participation
 from coordinator.errors import DomainError, Invalid
-from coordinator.lifecycle import monitor, strategies
+from coordinator.lifecycle import monitor, referrals, strategies
 from coordinator.limits import explain, missing_field, value_at
 from coordinator.plugins import AgencyRegistry, PluginError, load_agencies
 from coordinator.settings import Settings
-from coordinator.web import ROUTES, idempotency, openapi, template_globals
+from coordinator.web import ROUTES, idempotency, observe, openapi, template_globals
 from coordinator.web.auth import PUBLIC_PATHS, PUBLIC_PREFIXES, CsrfUnlessBearer, UserMiddleware, is_htmx, login_url
 from coordinator.web.edge import MAX_BODY_BYTES, check_request, declare_errors, sent_json
 from coordinator.web.live.channels import Channels
@@ -187,6 +187,14 @@ def process_name() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{int(time.time())}"
 
 
+async def sync_plugins_into_database(sessionmaker: async_sessionmaker, registry: AgencyRegistry) -> None:
+    """What the agencies' plugins contribute to stored data (their directory entries), written once
+    as the server starts: plugins change only then, so no page view writes or locks for them."""
+    async with sessionmaker() as session:
+        await referrals.sync_plugin_services(session, registry)
+        await session.commit()
+
+
 def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, check_migrations: bool = True) -> Litestar:
     registry = registry or load_agencies()
     strategies.catalogue(registry)  # two agencies disagreeing over a strategy stop start-up, naming the agency
@@ -201,13 +209,14 @@ def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, ch
     async def on_startup(app: Litestar) -> None:
         if check_migrations:
             await database.ensure_migrated(engine)
+        await sync_plugins_into_database(sessionmaker, registry)
         async with sessionmaker() as session:  # pages a crashed predecessor held are not open
             if await participation.clear_process(session, process):
                 log.info("cleared the live connections of an earlier process %s", process.rsplit(":", 1)[0])
             await session.commit()
         if settings.monitor_seconds:
             app.state.monitor = asyncio.create_task(monitor.run_forever(
-                sessionmaker, registry, settings.monitor_near_days, settings.monitor_seconds))
+                sessionmaker, registry, settings.monitor_near_days, settings.monitor_seconds, metrics.monitor_run))
 
     async def on_shutdown(app: Litestar) -> None:
         if task := app.state.get("monitor"):
@@ -227,11 +236,13 @@ def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, ch
                    process=process, heartbeat_seconds=settings.heartbeat_seconds,
                    session_check_seconds=settings.session_check_seconds, session_idle_seconds=settings.idle_seconds)
     live.case_page = partial(workspace.live_update, registry=registry, env=jinja)
+    metrics = observe.Metrics()
+    live.on_fanout = metrics.fanout.observe
     events.attach(sessionmaker, live.publish)  # committed changes reach every open page
     participation.use_presence_timeout(sessionmaker, settings.presence_timeout_seconds)
 
     app = Litestar(
-        route_handlers=[*ROUTES, *plugin_routes,
+        route_handlers=[*ROUTES, *plugin_routes, observe.metrics_page,
                         create_static_files_router(path="/static", directories=[STATIC], opt={"exclude_from_auth": True},
                                                    include_in_schema=False)],
         dependencies={
@@ -240,7 +251,8 @@ def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, ch
             "registry": Provide(lambda: registry, sync_to_thread=False),
         },
         state=State({"settings": settings, "registry": registry, "engine": engine, "sessionmaker": sessionmaker,
-                     "live": live, "process": process}),
+                     "live": live, "process": process,
+                     "metrics": metrics}),
         lifespan=[channels],  # started before on_startup, stopped after on_shutdown, outage or not
         middleware=[sessions.middleware, DefineMiddleware(CsrfUnlessBearer, config=csrf), auth,
                     idempotency.IdempotencyMiddleware],  # after auth: keys are per user
@@ -258,4 +270,6 @@ def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, ch
     )
     openapi.use_completed_document(app)
     allow_every_method(app)
+    metrics.watch(app.state)
+    observe.observe_requests(app, metrics)
     return app

@@ -8,6 +8,7 @@ import datetime as dt
 import fcntl
 import gc
 import getpass
+import os
 import secrets
 import sys
 
@@ -21,6 +22,9 @@ from coordinator.plugins import PluginError, load_agencies
 from coordinator.settings import Settings
 
 SERVING_GC_THRESHOLDS = (20_000, 20, 100)  # young, middle, old: see collect_garbage_for_serving
+GRACEFUL_SHUTDOWN_SECONDS = 10
+SQLITE_ONE_PROCESS = ("SQLite serves one process only. To run several server processes, use PostgreSQL "
+                      "(COORDINATOR_DATABASE_URL).")
 
 
 async def _with_session(settings: Settings, work):  # noqa: ANN001
@@ -120,9 +124,35 @@ def _hold_sqlite_file(database_url: str):  # noqa: ANN202 (an open file, held fo
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         lock.close()
-        raise SystemExit(f"another server is already serving {url.database}: SQLite serves one process only. "
-                         "To run several server processes, use PostgreSQL (COORDINATOR_DATABASE_URL).") from None
+        raise SystemExit(f"another server is already serving {url.database}: {SQLITE_ONE_PROCESS}") from None
     return lock
+
+
+def _refuse_workers(settings: Settings, workers: int) -> None:
+    """Several workers need what several server processes need: PostgreSQL, and a channels
+    backend they share (with the memory one, a change made through one worker would never reach
+    the pages open on another)."""
+    if workers < 1:
+        raise SystemExit("--workers must be 1 or more")
+    if workers == 1:
+        return
+    url = make_url(settings.database_url)
+    if url.drivername.startswith("sqlite"):
+        raise SystemExit(f"--workers {workers} would serve {url.database} from {workers} processes: {SQLITE_ONE_PROCESS}")
+    if settings.channels_url == "memory":
+        raise SystemExit(f"--workers {workers} needs a channels backend the workers share: set COORDINATOR_CHANNELS_URL "
+                         "to redis://… or postgresql://… (live pages on one worker would not hear the others)")
+
+
+def serving_app():  # noqa: ANN201 (a Litestar app)
+    """The app as each worker process of ``serve --workers N`` builds it."""
+    from coordinator.app import create_app
+    from coordinator.web import observe
+
+    app = create_app(Settings.from_env())
+    observe.log_json_lines()  # after create_app, which sets Litestar's own logging up
+    collect_garbage_for_serving()
+    return app
 
 
 def collect_garbage_for_serving() -> None:
@@ -142,27 +172,103 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from coordinator.app import create_app
+    from coordinator.web import observe
 
+    _refuse_workers(settings, args.workers)
     held = _hold_sqlite_file(settings.database_url)  # noqa: F841 (released when the process ends)
     app = create_app(settings)  # fails here, before listening, on a broken plugin
     print(f"Case Conference Coordinator on http://{args.host}:{args.port}/  (log in at /login)", flush=True)
-    collect_garbage_for_serving()
+    # JSON lines, uvicorn's included; its access log is replaced by the app's (route templates,
+    # never a path's query, which may hold a name searched for).
+    observe.log_json_lines()
     # No per-message compression: every live fragment would be compressed once per connection,
-    # which at 200 participants is a third of the server's time, for little gain on a LAN.
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", ws="websockets-sansio",
-                ws_per_message_deflate=False)
+    # which at 200 participants is a third of the server's time, for little gain on a LAN. On
+    # SIGTERM, requests and open pages get GRACEFUL_SHUTDOWN_SECONDS to finish (pages are told
+    # "service restart", 1012, and reconnect to the next process).
+    options = {"host": args.host, "port": args.port, "log_config": None, "access_log": False,
+               "ws": "websockets-sansio", "ws_per_message_deflate": False,
+               "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS}
+    if args.workers == 1:
+        collect_garbage_for_serving()
+        uvicorn.run(app, **options)
+        return 0
+    del app
+    # The workers share the port (uvicorn's supervisor restarts one that dies) and must share the
+    # CSRF secret: one generated here reaches them through the environment.
+    os.environ.setdefault("COORDINATOR_SECRET_KEY", settings.secret_key)
+    uvicorn.run("coordinator.cli:serving_app", factory=True, workers=args.workers, **options)
     return 0
 
 
-def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from coordinator import audit
-
-    result = asyncio.run(_with_session(settings, audit.verify))
+def _report_chain(result) -> bool:  # noqa: ANN001 (an audit.VerifyResult)
     if result.ok:
         print(f"audit log intact: {result.checked} entries verified")
-        return 0
-    print(f"audit log BROKEN at entry {result.broken_id}: {result.problem} ({result.checked} entries before it verified)")
-    return 1
+    else:
+        print(f"audit log BROKEN at entry {result.broken_id}: {result.problem} "
+              f"({result.checked} entries before it verified)")
+    return result.ok
+
+
+def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    """The chain holds together and, given an anchor written earlier, still reaches its entry."""
+    from pathlib import Path
+
+    from coordinator import audit, backups
+
+    anchor = backups.Anchor.read(Path(args.anchor)) if args.anchor else None
+
+    async def work(session):  # noqa: ANN001, ANN202
+        return await audit.verify(session), await backups.anchor_problem(session, anchor) if anchor else ""
+
+    result, problem = asyncio.run(_with_session(settings, work))
+    intact = _report_chain(result)
+    if problem:
+        print(f"audit log BROKEN: {problem}")
+    elif anchor:
+        print(f"the chain reaches the anchored entry {anchor.sequence} unchanged")
+    return 0 if intact and not problem else 1
+
+
+def cmd_audit_anchor(args: argparse.Namespace, settings: Settings) -> int:
+    """Write the chain's head to FILE (for cron: keep it outside the database's machine)."""
+    from pathlib import Path
+
+    from coordinator import backups
+
+    head = asyncio.run(_with_session(settings, backups.head))
+    head.write(Path(args.file))
+    print(f"anchored entry {head.sequence} ({head.hash[:16]}…) in {args.file}")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from coordinator import backups
+
+    target = Path(args.file)
+    anchor = Path(args.anchor) if args.anchor else backups.anchor_path(target)
+    checked, digest = asyncio.run(backups.backup(settings.database_url, target, anchor))
+    print(f"backed up to {target} (sha256 {digest}, in {backups.checksum_path(target)})")
+    intact = _report_chain(checked.chain)
+    print(f"audit chain head: entry {checked.head.sequence}, anchored in {anchor}")
+    return 0 if intact else 1
+
+
+def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from coordinator import backups
+
+    source = Path(args.file)
+    checked, digest, problem = asyncio.run(backups.restore(settings.database_url, source))
+    print(f"restored {source} (sha256 {digest} matches its checksum)")
+    intact = _report_chain(checked.chain)
+    if problem:
+        print(f"audit log BROKEN: {problem}")
+    elif backups.anchor_path(source).exists():
+        print(f"the chain reaches the backup's anchored entry {checked.head.sequence}")
+    return 0 if intact and not problem else 1
 
 
 def cmd_minutes_verify(args: argparse.Namespace, settings: Settings) -> int:
@@ -236,6 +342,8 @@ def parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="start the server")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1,
+                       help="server processes sharing the port (PostgreSQL and a shared channels backend only)")
     serve.set_defaults(run=cmd_serve)
 
     sub.add_parser("migrate", help="bring the database up to date").set_defaults(run=cmd_migrate)
@@ -269,7 +377,19 @@ def parser() -> argparse.ArgumentParser:
     revoke.set_defaults(run=cmd_tokens_revoke)
 
     audit_cmd = sub.add_parser("audit", help="the audit log").add_subparsers(dest="action", required=True)
-    audit_cmd.add_parser("verify", help="check the hash chain").set_defaults(run=cmd_audit_verify)
+    verify = audit_cmd.add_parser("verify", help="check the hash chain (and that it reaches an anchored entry)")
+    verify.add_argument("--anchor", help="an anchor file written by `backup` or `audit anchor`: detects a cut tail")
+    verify.set_defaults(run=cmd_audit_verify)
+    anchor = audit_cmd.add_parser("anchor", help="write the chain's last entry to FILE (run it on a schedule)")
+    anchor.add_argument("file")
+    anchor.set_defaults(run=cmd_audit_anchor)
+    save = sub.add_parser("backup", help="back up the database to FILE, with FILE.sha256 and FILE.anchor")
+    save.add_argument("file")
+    save.add_argument("--anchor", help="where to write the audit chain's head (default FILE.anchor)")
+    save.set_defaults(run=cmd_backup)
+    load = sub.add_parser("restore", help="load a backup FILE into the (empty) database, then verify it")
+    load.add_argument("file")
+    load.set_defaults(run=cmd_restore)
     minutes_cmd = sub.add_parser("minutes", help="minutes files").add_subparsers(dest="action", required=True)
     check = minutes_cmd.add_parser("verify", help="is FILE an unchanged copy of minutes the server gave out?")
     check.add_argument("file")

@@ -98,13 +98,15 @@ class InlineSQLite:
 
 
 def create_engine(url: str) -> AsyncEngine:
+    # A database error's message leaves out the statement's parameters: they are case text, and
+    # the message reaches the log.
     if url.startswith("sqlite"):
         # One connection per process: SQLite serialises writers anyway, and a single connection
         # means a transaction never trips over another's stale snapshot (SQLITE_BUSY).
-        engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60,
+        engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60, hide_parameters=True,
                                      connect_args={"async_creator_fn": InlineSQLite.connect})
     else:
-        engine = create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        engine = create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine.sync_engine, "connect")

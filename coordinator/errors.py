@@ -37,6 +37,12 @@ class Conflict(DomainError):
     status = 409
 
 
+class Unavailable(DomainError):
+    """This server cannot do it as installed (a system library missing): the message says what to install."""
+
+    status = 503
+
+
 class CaseClosed(Conflict):
     """A write on a closed case: answered with this message alone, never with the page it came from
     (a closed case's page offers no form to show it beside)."""

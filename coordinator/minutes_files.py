@@ -15,10 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import audit
 from coordinator.conference.minutes import Minutes
+from coordinator.errors import Unavailable
 from coordinator.models import AuditEntry, Conference
 from coordinator.policy import Actor
 
 GENERATED = "minutes.generated"
+# The Debian packages WeasyPrint needs (the Makefile's PDF_PACKAGES): without them the server still
+# runs, and only the PDF copies answer that these are missing.
+PDF_PACKAGES = "libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core"
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,12 @@ def digest(content: bytes) -> str:
 
 
 def _pdf(html: str) -> bytes:
-    import weasyprint  # loads Pango on first use only, not at every start of the server or a command
+    try:
+        import weasyprint  # loads Pango on first use only, not at every start of the server or a command
+    except (ImportError, OSError) as exc:  # OSError: the Pango library cannot be loaded
+        raise Unavailable(f"PDF minutes need the Pango libraries, missing on this server ({exc}); its "
+                          f"administrator installs them with 'sudo apt-get install -y {PDF_PACKAGES}'. "
+                          "The HTML and Markdown copies work meanwhile.") from exc
 
     # Minutes are self-contained: no URL of any scheme is fetched, so nothing in them can make
     # the renderer reach the network or the disk (fonts come from the system's fontconfig).

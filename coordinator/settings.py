@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import zoneinfo
@@ -87,6 +88,10 @@ class Settings:
     minutes_per_case: int = 15
     # Times are stored in UTC, and entered and shown in this zone (an IANA name).
     timezone: str = "Europe/London"
+    # Who may read /metrics: these addresses or networks (loopback by default; behind a proxy,
+    # the client's address as the proxy forwards it), or anyone sending this bearer token.
+    metrics_addresses: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    metrics_token: str = ""
     debug: bool = False
 
     @property
@@ -143,5 +148,15 @@ class Settings:
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise SystemExit(f"setting COORDINATOR_TIMEZONE names no time zone: {kwargs['timezone']!r} "
                              "(give an IANA name such as Europe/London)") from None
+        if env.get("COORDINATOR_METRICS_ADDRESSES", "").strip():
+            kwargs["metrics_addresses"] = tuple(a.strip() for a in env["COORDINATOR_METRICS_ADDRESSES"].split(",")
+                                                if a.strip())
+            for address in kwargs["metrics_addresses"]:
+                try:
+                    ipaddress.ip_network(address, strict=False)
+                except ValueError:
+                    raise SystemExit(f"setting COORDINATOR_METRICS_ADDRESSES: {address!r} is no address or network "
+                                     "(give e.g. 10.0.0.0/8,127.0.0.1)") from None
+        kwargs["metrics_token"] = env.get("COORDINATOR_METRICS_TOKEN", "")
         kwargs["debug"] = env.get("COORDINATOR_DEBUG", "") == "1"
         return cls(**kwargs)

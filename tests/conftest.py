@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from coordinator import accounts, db
-from coordinator.app import create_app
+from coordinator.app import create_app, sync_plugins_into_database
 from coordinator.plugins import ENTRY_POINT_GROUP, load_agencies
 from coordinator.settings import Settings
 from tests.databases import empty_schema, empty_tables
@@ -97,8 +97,10 @@ async def make_user(sessionmaker, registry):
 @pytest.fixture
 async def app(settings, registry):
     """The app in this event loop, without its lifespan (the start-up migration check has
-    its own test); the engine is disposed here, in the loop that used it."""
+    its own test) but with the plugins' data it writes at start-up; the engine is disposed here,
+    in the loop that used it."""
     app = create_app(settings, registry)
+    await sync_plugins_into_database(app.state.sessionmaker, registry)
     yield app
     await app.state.engine.dispose()
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -153,13 +154,16 @@ async def run_once(sessionmaker: async_sessionmaker[AsyncSession], registry: Age
 
 
 async def run_forever(sessionmaker: async_sessionmaker[AsyncSession], registry: AgencyRegistry, near_days: int,
-                      period_seconds: int) -> None:
-    """The monitor inside the server: a run at start-up (catching up), then every period."""
+                      period_seconds: int, counted: Callable[[bool], None]) -> None:
+    """The monitor inside the server: a run at start-up (catching up), then every period; each
+    run is ``counted`` (True when it succeeded)."""
     while True:
         try:
             raised = await run_once(sessionmaker, registry, utcnow().date(), near_days)
             if raised:
                 log.info("monitor raised %d case events", raised)
+            counted(True)
         except Exception:  # the next period tries again; a failed run is not marked done
             log.exception("the monitor run failed")
+            counted(False)
         await asyncio.sleep(period_seconds)

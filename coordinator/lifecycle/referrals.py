@@ -9,8 +9,8 @@ service outside the system the case worker records its answer. Notes on accompan
 advocating for the survivor are kept with the referral.
 
 The directory is the administrators' entries plus those the agencies' plugins contribute; the
-plugin entries are copied into the directory when it is first read (and again whenever the
-plugins' list differs), and only the plugin changes them.
+plugin entries are copied into the directory when the server starts (plugins change only then),
+so reading the directory never writes or locks, and only the plugin changes them.
 """
 
 from __future__ import annotations
@@ -114,9 +114,10 @@ def _required(value: str, name: str, what: str) -> str:
 
 async def sync_plugin_services(session: AsyncSession, registry: AgencyRegistry) -> None:
     """Bring the plugins' entries into the directory: new ones added, changed ones updated, and
-    those no installed plugin offers any more made inactive. The administrators' are untouched."""
+    those no installed plugin offers any more made inactive. The administrators' are untouched.
+    Run once at start-up (``create_app``'s start), never on a read path."""
     if session.bind.dialect.name == "postgresql":
-        # Two processes reading the directory for the first time at once would both add the entries.
+        # Two server processes starting at once would both add the entries.
         await session.execute(text("SELECT pg_advisory_xact_lock(7746002)"))
     offered = {(agency.key, entry.name): entry for agency in registry for entry in agency.services}
     stored = {(s.agency, s.name): s for s in (await session.execute(
@@ -136,9 +137,8 @@ async def sync_plugin_services(session: AsyncSession, registry: AgencyRegistry) 
     await session.flush()
 
 
-async def directory(session: AsyncSession, registry: AgencyRegistry, *, inactive: bool = False) -> list[Service]:
+async def directory(session: AsyncSession, *, inactive: bool = False) -> list[Service]:
     """The service directory, by kind then name (the inactive entries too if asked)."""
-    await sync_plugin_services(session, registry)
     query = select(Service).order_by(Service.kind, Service.name, Service.id)
     if not inactive:
         query = query.where(Service.active.is_(True))
@@ -226,7 +226,6 @@ async def create_referral(session: AsyncSession, registry: AgencyRegistry, actor
         target = registry.name(data.to_agency)
         same = Referral.to_agency == data.to_agency
     else:
-        await sync_plugin_services(session, registry)
         service = await session.get(Service, data.service_id)
         if service is None or not service.active:
             raise Invalid(f"no service {data.service_id} is in the directory", field="service_id")

@@ -27,7 +27,7 @@ from coordinator.models import User
 from coordinator.policy import Actor
 from coordinator.web.sessions import loaded_user
 
-PUBLIC_PATHS = {"/health", "/ready", "/login"}
+PUBLIC_PATHS = {"/health", "/ready", "/metrics", "/login"}
 PUBLIC_PREFIXES = ("/static/",)
 USERNAME_MAX = 80  # as stored
 PASSWORD_MAX = 1024  # hashing a megabyte on every try would be a cheap way to load the server

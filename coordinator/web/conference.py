@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from litestar import Request, Response, delete, get, post, put
 from litestar.datastructures import FormMultiDict
 from litestar.di import NamedDependency
+from litestar.enums import MediaType
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -267,7 +269,9 @@ async def minutes_markdown(request: Request, db: NamedDependency[AsyncSession],
     return await _minutes_file(request, db, registry, conference_id, "md")
 
 
-@get("/conferences/{conference_id:int}/minutes.pdf", media_type=minutes_files.FORMATS["pdf"].media_type)
+@get("/conferences/{conference_id:int}/minutes.pdf", media_type=minutes_files.FORMATS["pdf"].media_type,
+     responses={503: ResponseSpec(data_container=str, media_type=MediaType.HTML, generate_examples=False,
+                                  description="this server lacks the PDF libraries (the message names them)")})
 async def minutes_pdf(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
                       conference_id: FromPath[int]) -> Response[bytes]:
     """The agency's copy as a PDF: marked, numbered and titled on every page."""

@@ -89,12 +89,10 @@ async def incoming_page(request: Request, db: NamedDependency[AsyncSession]) -> 
 
 
 @get("/directory")
-async def directory_page(request: Request, db: NamedDependency[AsyncSession],
-                         registry: NamedDependency[AgencyRegistry]) -> Template:
+async def directory_page(request: Request, db: NamedDependency[AsyncSession]) -> Template:
     actor = current_actor(request)
     can = policy.Permissions(actor)
-    services = await referrals.directory(db, registry, inactive=can.keep_directory)
-    await db.commit()  # the plugins' entries, brought in on first reading
+    services = await referrals.directory(db, inactive=can.keep_directory)
     return Template("directory.html", context={"services": services, "can": can})
 
 
@@ -112,11 +110,9 @@ async def deactivate_service_page(request: Request, db: NamedDependency[AsyncSes
 
 
 @get("/api/services")
-async def list_services(request: Request, db: NamedDependency[AsyncSession],
-                        registry: NamedDependency[AgencyRegistry]) -> list[dict]:
+async def list_services(request: Request, db: NamedDependency[AsyncSession]) -> list[dict]:
     """The service directory: the administrators' entries and those the agencies' plugins contribute."""
-    services = await referrals.directory(db, registry, inactive=policy.may_keep_directory(current_actor(request)))
-    await db.commit()
+    services = await referrals.directory(db, inactive=policy.may_keep_directory(current_actor(request)))
     return [service_json(s) for s in services]
 
 

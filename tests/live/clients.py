@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import ssl
 from collections.abc import Callable
 
 import httpx
@@ -76,10 +77,11 @@ class LivePage:
 class Person:
     """Someone using the server over HTTP: logs in, calls the API, opens live pages."""
 
-    def __init__(self, server: ServerProcess, username: str) -> None:
+    def __init__(self, server: ServerProcess, username: str, tls: ssl.SSLContext | None = None) -> None:
         self.server = server
         self.username = username
-        self.http = httpx.AsyncClient(base_url=server.base_url, follow_redirects=True)
+        self.tls = tls  # trusts the certificate of a server reached over https
+        self.http = httpx.AsyncClient(base_url=server.base_url, follow_redirects=True, verify=tls or True)
 
     async def login(self, password: str) -> Person:
         await self.http.get("/login")
@@ -104,7 +106,7 @@ class Person:
     async def connect_to(self, path: str, *, origin: str | None = None, cookies: bool = True) -> ClientConnection:
         headers = {"Cookie": self._cookie_header()} if cookies else {}
         return await connect(self.server.ws_url(path), origin=origin or self.server.base_url,
-                             additional_headers=headers, open_timeout=WAIT)
+                             additional_headers=headers, open_timeout=WAIT, **({"ssl": self.tls} if self.tls else {}))
 
     async def open_page(self, conference_id: int) -> LivePage:
         """Open the live page and wait for its first message: the whole page."""

@@ -80,8 +80,8 @@ def server_env(*, database_url: str, channels_url: str = "memory", secret_key: s
 
 def start_server(*, database_url: str, channels_url: str = "memory", secret_key: str = DEFAULT_SECRET,
                  channels_prefix: str | None = None, env: dict[str, str] | None = None,
-                 timeout: float = 60.0) -> ServerProcess:
-    """Start ``coordinator serve --port 0`` and return once ``/health`` answers.
+                 timeout: float = 60.0, workers: int = 1) -> ServerProcess:
+    """Start ``coordinator serve --port 0 --workers N`` and return once ``/health`` answers.
 
     ``env`` adds to (or overrides) the environment. Processes that should share conferences
     need the same database, the same ``channels_url`` (Redis or PostgreSQL), the same
@@ -89,7 +89,8 @@ def start_server(*, database_url: str, channels_url: str = "memory", secret_key:
     """
     log_file = tempfile.NamedTemporaryFile(prefix="coordinator-server-", suffix=".log", delete=False)
     process = subprocess.Popen(
-        [sys.executable, "-m", "coordinator.cli", "serve", "--host", "127.0.0.1", "--port", "0"],
+        [sys.executable, "-m", "coordinator.cli", "serve", "--host", "127.0.0.1", "--port", "0",
+         "--workers", str(workers)],
         cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         env=server_env(database_url=database_url, channels_url=channels_url, secret_key=secret_key,
                        channels_prefix=channels_prefix, extra=env))

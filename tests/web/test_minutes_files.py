@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import io
 import json
+import sys
 from pathlib import Path
 
 import pypdf
@@ -97,6 +98,35 @@ async def test_the_pdf_needs_what_the_other_minutes_need(client_for, scenario):
     assert refused.status_code == 403 and INJURIES not in refused.text
     assert (await outsider.get(f"/conferences/{scenario.conference_id}/minutes.pdf")).status_code == 404
 
+
+
+class NoPango:
+    """An import finder that fails as ``import weasyprint`` does on a machine without Pango."""
+
+    def __init__(self, failure: Exception) -> None:
+        self.failure = failure
+
+    def find_spec(self, name, path=None, target=None):  # noqa: ANN001, ANN201
+        if name == "weasyprint":
+            raise self.failure
+        return None
+
+
+@pytest.mark.parametrize("failure", [OSError("cannot load library 'libpango-1.0-0': No such file"),
+                                     ImportError("No module named 'weasyprint'")])
+async def test_without_the_pdf_libraries_the_pdf_names_what_to_install_and_the_other_copies_work(
+        client_for, scenario, monkeypatch, failure):
+    await ended_conference(client_for, scenario)
+    monkeypatch.delitem(sys.modules, "weasyprint", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [NoPango(failure), *sys.meta_path])
+    police, url = await client_for("pc"), f"/conferences/{scenario.conference_id}/minutes"
+    pdf = await police.get(f"{url}.pdf")
+    assert pdf.status_code == 503
+    assert "sudo apt-get install -y libpango-1.0-0 libpangoft2-1.0-0" in pdf.text
+    assert "HTML and Markdown copies work" in pdf.text
+    for kind in ("html", "md"):
+        copy = await police.get(f"{url}.{kind}")
+        assert copy.status_code == 200 and CALL_OUTS in copy.text, kind
 
 
 def spacing_faults(markdown: str) -> list[str]:

@@ -24,7 +24,7 @@ from coordinator.web.conference import OPERATIONS
 from tests.examples import examples
 from tests.web.test_closure import request_closure
 
-UNDOCUMENTED = re.compile(r"^/(health|ready)$|^/static/|^/schema")  # the document itself is /schema
+UNDOCUMENTED = re.compile(r"^/(health|ready|metrics)$|^/static/|^/schema")  # the document itself is /schema
 EXAMPLES = examples(ci=5, workstation=10)  # per operation and token
 
 

@@ -6,9 +6,10 @@ on acceptance, notes on accompanying and advocating, and a closed case refusing 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from coordinator import cases, hookimpl
+from coordinator.app import create_app, sync_plugins_into_database
 from coordinator.hookspecs import AgencyIdentity, ServiceEntry
 from coordinator.lifecycle import referrals
 from coordinator.models import AuditEntry, Consent, Referral, Service, SurveyAdministration
@@ -107,10 +108,11 @@ async def test_the_directory_lists_the_administrators_and_the_plugins_entries(cl
     assert "Legal aid clinic" not in {s["name"] for s in (await police.get("/api/services")).json()}
     assert "Legal aid clinic" in (await admin.get("/directory")).text  # the administrator still sees it, as out
 
-    # An entry the plugin no longer offers leaves the directory at the next reading.
+    # An entry the plugin no longer offers leaves the directory when the server next starts.
     shelter = registry.get("shelter")
     offered, shelter.services = shelter.services, shelter.services[:1]
     try:
+        await sync_plugins_into_database(sessionmaker, registry)
         names = {s["name"] for s in (await police.get("/api/services")).json()}
     finally:
         shelter.services = offered
@@ -119,6 +121,44 @@ async def test_the_directory_lists_the_administrators_and_the_plugins_entries(cl
     assert form.status_code == 200 and "Counselling centre" in form.text
     async with sessionmaker() as db:
         assert (await db.execute(select(func.count()).where(Service.name == "Safe house"))).scalar_one() == 1
+
+
+async def test_the_server_brings_the_plugins_entries_into_the_directory_as_it_starts(settings, registry):
+    app = create_app(settings, registry)
+    try:
+        async with app.state.sessionmaker() as db:
+            assert (await db.execute(select(func.count()).select_from(Service))).scalar_one() == 0
+        await app.on_startup[0](app)
+        async with app.state.sessionmaker() as db:
+            stored = (await db.execute(select(Service.agency, Service.name).order_by(Service.name))).all()
+    finally:
+        await app.state.engine.dispose()
+    assert [tuple(row) for row in stored] == [("shelter", "Outreach"), ("shelter", "Safe house")]
+
+
+async def test_reading_the_directory_or_the_case_page_writes_and_locks_nothing(client_for, people, case, registry, app):
+    """Plugins change only at start-up, so their entries are synced then: a page view that wrote or
+    locked would make every case page in every process wait on every other."""
+    police = await client_for("pc")
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *_):  # noqa: ANN001
+        statements.append(" ".join(statement.split()).upper())
+
+    shelter = registry.get("shelter")
+    offered, shelter.services = shelter.services, shelter.services[:1]  # differs from what start-up stored
+    event.listen(app.state.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        pages = [await police.get(url) for url in (
+            f"/cases/{case['id']}", f"/cases/{case['id']}/referrals", "/directory", "/api/services")]
+    finally:
+        event.remove(app.state.engine.sync_engine, "before_cursor_execute", record)
+        shelter.services = offered
+    assert [page.status_code for page in pages] == [200] * 4
+    assert "Outreach" in pages[2].text  # still listed as start-up stored it
+    assert statements and all(s.startswith("SELECT") for s in statements), [
+        s for s in statements if not s.startswith("SELECT")]
+    assert not [s for s in statements if "LOCK" in s or "FOR UPDATE" in s]
 
 
 async def test_a_referral_to_an_installed_agency_shares_what_she_consented_to_once_accepted(

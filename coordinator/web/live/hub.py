@@ -21,6 +21,7 @@ import asyncio
 import gc
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -173,7 +174,9 @@ class Room:
             if aspects:
                 # A part that fails is not carried into the next update: it is retried when a
                 # change next touches it, and meanwhile every other part keeps moving.
+                started = time.perf_counter()
                 await self._deliver(aspects, [m for m in self.members if m.welcomed])
+                self.hub.on_fanout(time.perf_counter() - started)
             if newcomers:  # a whole room reconnecting costs one render per audience, not per page
                 if await self._deliver(EVERYTHING, newcomers):
                     for member in newcomers:
@@ -384,6 +387,7 @@ class LiveHub:
         self.cases: dict[int, CaseWatch] = {}
         self.case_page: CasePageRenderer | None = None
         self.renders = 0  # fragments rendered for an audience, since start (for measurements)
+        self.on_fanout: Callable[[float], None] = lambda seconds: None  # the metrics' fan-out histogram
         self._lock = asyncio.Lock()
         self._sessions_task: asyncio.Task | None = None
         self._watchers: list[asyncio.Task] = []
@@ -492,7 +496,8 @@ class LiveHub:
         for watch in self.cases.values():
             watch.send_everything()
 
-    def _members(self) -> list[Member]:
+    def open_pages(self) -> list[Member]:
+        """Every live page open in this process, conference and case pages alike."""
         return ([member for room in self.rooms.values() for member in room.members]
                 + [member for watch in self.cases.values() for member in watch.members])
 
@@ -516,7 +521,7 @@ class LiveHub:
         """One heartbeat. Someone who only listens in a meeting in progress does nothing the
         server would see: their open page is their use of the session, so it does not end under
         them (a page of a meeting not yet started, or ended, is not)."""
-        connections = [m.connection for m in self._members() if m.connection is not None]
+        connections = [m.connection for m in self.open_pages() if m.connection is not None]
         await participation.heartbeat(session, self.process, connections)
         listening = {m.session_key for room in self.rooms.values() if room.in_progress
                      for m in room.members if m.session_key is not None and not m.ended.is_set()}
@@ -526,7 +531,7 @@ class LiveHub:
         """Close the pages whose login session no longer holds (idle expiry, deactivation, or a
         logout whose announcement never reached this process): one query for all of them."""
         async def check(session: AsyncSession) -> None:
-            members = self._members()
+            members = self.open_pages()
             held = await accounts.live_sessions(session, {m.session_key for m in members if m.session_key})
             for member in members:
                 if member.session_key not in held:
@@ -536,6 +541,6 @@ class LiveHub:
     async def _end_sessions(self, subscriber: Subscription) -> None:
         async for payload in subscriber.iter_events():
             ended = json.loads(payload)
-            for member in self._members():
+            for member in self.open_pages():
                 if member.actor.id == ended["user_id"] and ended["session_key"] in (None, member.session_key):
                     member.ended.set()

@@ -15,7 +15,7 @@ async def load(reader: Reader) -> dict:
         "referral_services": await referrals.services_by_id(db, {r.service_id for r in rows}),
         "referral_names": await consents.display_names(db, {e.by_id for r in rows for e in r.history}),
         "referral_agencies": [a for a in reader.registry if a.key not in on_case],
-        "referral_directory": [] if closed else await referrals.directory(db, reader.registry),
+        "referral_directory": [] if closed else await referrals.directory(db),
         "referral_note_kinds": referrals.NOTE_LABELS,
         "survey_given": await feedback.administration_of(db, case.id) if closed else None,
         "survey_close_to_her": await feedback.too_close_to_her(db, case) if closed else frozenset(),
