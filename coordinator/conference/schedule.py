@@ -14,12 +14,14 @@ from sqlalchemy.orm import selectinload
 from coordinator import audit, cases, policy
 from coordinator.accounts import actor_of
 from coordinator.conference.participation import InviteIn, active_user, check_invite
+from coordinator.conference.research import research_deadline
 from coordinator.errors import Invalid
 from coordinator.lifecycle import case_events
 from coordinator.limits import Id, Line, ListOf
 from coordinator.models import AgendaItem, Case, Conference, HearingRequest, Participant, User, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
+from coordinator.settings import Settings
 
 AGENDA_GROUPS = ("children", "adults", "review")  # the order practice requires
 RISK_ORDER = ("high", "medium", "standard")
@@ -74,10 +76,11 @@ async def _agenda_cases(session: AsyncSession, case_ids: list[int]) -> list[Case
 
 
 async def schedule_conference(session: AsyncSession, registry: AgencyRegistry, actor: Actor,
-                              data: ConferenceIn) -> Conference:
+                              data: ConferenceIn, *, research_days: int = Settings.research_days) -> Conference:
     """A coordinator schedules a conference: its agenda orders itself (``agenda_order``), the
-    chair is a participant, and every person invited is too. With ``add_invited_agencies``,
-    each invited agency joins each case on the agenda it is not yet part of."""
+    chair is a participant, and every person invited is too; its research deadline is
+    ``research_days`` working days before. With ``add_invited_agencies``, each invited agency
+    joins each case on the agenda it is not yet part of."""
     policy.require_coordinator(actor, "schedule a conference")
     title = data.title.strip()
     if not title or len(title) > 200:
@@ -99,8 +102,9 @@ async def schedule_conference(session: AsyncSession, registry: AgencyRegistry, a
         invited.setdefault(user.id, (user, invite.role))
     invited[chair.id] = (chair, "chair")
 
-    conference = Conference(title=title, scheduled_at=data.scheduled_at.astimezone(dt.UTC), chair_id=chair.id,
-                            created_by_id=actor.id)
+    scheduled_at = data.scheduled_at.astimezone(dt.UTC)
+    conference = Conference(title=title, scheduled_at=scheduled_at, chair_id=chair.id, created_by_id=actor.id,
+                            research_due_at=research_deadline(scheduled_at, research_days))
     session.add(conference)
     await session.flush()
     for position, (case, group) in enumerate(agenda_order(found, conference.scheduled_at)):
@@ -113,7 +117,8 @@ async def schedule_conference(session: AsyncSession, registry: AgencyRegistry, a
     ).values(conference_id=conference.id))
     await session.flush()
     await audit.record(session, actor, "conference.scheduled", subject=f"conference:{conference.id}",
-                       scheduled_at=conference.scheduled_at, chair_id=chair.id, cases=[c.id for c in found],
+                       scheduled_at=conference.scheduled_at, research_due_at=conference.research_due_at,
+                       chair_id=chair.id, cases=[c.id for c in found],
                        participants=sorted(invited))
     if data.add_invited_agencies:
         agencies = sorted({user.agency for user, _ in invited.values() if user.agency in registry})

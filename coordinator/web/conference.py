@@ -148,8 +148,9 @@ async def schedule_conference(request: Request, db: NamedDependency[AsyncSession
     form = await request.form()
     actor = current_actor(request)
     try:
+        settings = request.app.state.settings
         conference = await schedule.schedule_conference(
-            db, registry, actor, _schedule_from_form(form, request.app.state.settings.zone))
+            db, registry, actor, _schedule_from_form(form, settings.zone), research_days=settings.research_days)
     except Invalid as error:
         await db.rollback()
         values = {key: form.get(key) for key in form}
@@ -287,7 +288,8 @@ async def api_list(request: Request, db: NamedDependency[AsyncSession]) -> list[
 async def api_schedule(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
                        data: JSONBody[ConferenceIn]) -> dict:
     actor = current_actor(request)
-    conference = await schedule.schedule_conference(db, registry, actor, data)
+    conference = await schedule.schedule_conference(db, registry, actor, data,
+                                                    research_days=request.app.state.settings.research_days)
     await db.commit()
     view = await _answer(db, registry, actor, conference.id, ORGANISING_ASPECTS, items=False)
     return conference_view_json(view, registry)["conference"]
