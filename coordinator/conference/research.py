@@ -329,22 +329,28 @@ def readiness_state(found: ResearchReturn | None, due_at: dt.datetime | None, no
     return "overdue" if due_at is not None and now > due_at else "awaiting"
 
 
-async def readiness(session: AsyncSession, actor: Actor, conference_id: int) -> Readiness:
-    """The chair's view: per case on the agenda and agency on it, where its research stands."""
-    conference = await load_conference(session, conference_id)
-    policy.require_readiness_reader(actor, await participant_of(session, conference_id, actor.id))
-    returns = await _returns(session, conference_id)
+async def readiness_by_case(session: AsyncSession, conference: Conference) -> list[CaseReadiness]:
+    """Per case on the agenda (in its order) and agency on it, where its research stands now."""
+    returns = await _returns(session, conference.id)
     now = utcnow()
     rows = []
-    for case in await _agenda_cases(session, conference_id):
+    for case in await _agenda_cases(session, conference.id):
         states = []
         for agency in sorted(a.agency for a in case.agencies):
             found = returns.get((case.id, agency))
             states.append(AgencyReadiness(agency, readiness_state(found, conference.research_due_at, now),
                                           bool(found and found.submitted_at and found.late)))
         rows.append(CaseReadiness(case.id, case.reference, states))
+    return rows
+
+
+async def readiness(session: AsyncSession, actor: Actor, conference_id: int) -> Readiness:
+    """The chair's view: per case on the agenda and agency on it, where its research stands."""
+    conference = await load_conference(session, conference_id)
+    policy.require_readiness_reader(actor, await participant_of(session, conference_id, actor.id))
     return Readiness(conference_id=conference.id, research_due_at=conference.research_due_at,
-                     circulated_at=conference.agenda_circulated_at, cases=rows)
+                     circulated_at=conference.agenda_circulated_at,
+                     cases=await readiness_by_case(session, conference))
 
 
 async def not_shared_ledger(session: AsyncSession, actor: Actor, case_id: int) -> list[NotShared]:
@@ -359,3 +365,4 @@ async def not_shared_ledger(session: AsyncSession, actor: Actor, case_id: int) -
         .order_by(InformationItem.id))).all()
     return [NotShared(item_id, agency, category, nature, reason or "", at)
             for item_id, agency, category, nature, reason, at in rows if policy.may_read_not_shared(actor, agency)]
+

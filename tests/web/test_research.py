@@ -8,11 +8,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from coordinator.conference.research import research_deadline
-from coordinator.models import AuditEntry
+from coordinator.models import AuditEntry, Conference, Disclosure
 from coordinator.settings import Settings
+from tests.sharing_steps import grant_consent
 
 pytestmark = pytest.mark.usefixtures("live_channels")
 
@@ -85,3 +86,130 @@ async def test_the_chair_circulates_from_the_page(client_for, people, case):
     assert "Circulate the agenda" in page.text and "Awaiting" in page.text
     sent = await chair.post(f"/conferences/{conference['id']}/circulate")
     assert sent.status_code == 200 and "Agenda circulated" in sent.text and "Circulate the agenda" not in sent.text
+
+
+async def circulated(chair, people, case_ids: list[int]) -> str:
+    conference = await schedule(chair, people, case_ids)
+    url = f"/api/conferences/{conference['id']}"
+    assert (await chair.post(f"{url}/agenda/circulate")).status_code == 200
+    return url
+
+
+async def record(client, url: str, case_id: int, category: str, text: str, sharing: str, **fields) -> dict:
+    response = await client.post(f"{url}/research/{case_id}/items", json={
+        "category": category, "nature": "fact", "text": text, "sharing": sharing, **fields})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def submit(client, url: str, case_id: int, outcome: str, **fields) -> dict:
+    response = await client.post(f"{url}/research/{case_id}", json={"outcome": outcome, **fields})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def texts(items: list[dict]) -> list[str | None]:
+    return [item["text"] for item in items]
+
+
+async def disclosures_of(sessionmaker, item_id: int) -> list[int]:
+    async with sessionmaker() as session:
+        return sorted((await session.execute(select(Disclosure.viewer_id).where(Disclosure.item_id == item_id))).scalars())
+
+
+async def test_three_agencies_return_and_the_held_item_unlocks_when_the_chair_opens_the_case(
+        client_for, people, case, sessionmaker):
+    chair, pc, sw, doc = [await client_for(name) for name in ("chair", "pc", "sw", "doc")]
+    await grant_consent(chair, case["id"], ["health.injuries"], ["police", "social_work"])
+    url = await circulated(chair, people, [case["id"]])
+    items_url = f"/api/cases/{case['id']}/items"
+
+    # Health's draft: its own until submitted; nobody else sees even a placeholder.
+    draft = await record(doc, url, case["id"], "health.injuries", HELD, "meeting")
+    held = draft["items"][0]
+    assert draft["submitted_at"] is None and held["text"] == HELD and held["release"] == "draft"
+    for other in (pc, sw, chair):
+        assert held["id"] not in [i["id"] for i in (await other.get(items_url)).json()]
+    assert (await pc.get(f"{url}/research/{case['id']}")).json()["items"] == []  # police's own return: empty
+    readiness = (await chair.get(f"{url}/readiness")).json()["cases"][0]["agencies"]
+    assert {r["agency"]: r["state"] for r in readiness} == {
+        "health": "awaiting", "police": "awaiting", "social_work": "awaiting"}
+
+    returned = await submit(doc, url, case["id"], "information")
+    assert returned["outcome"] == "information" and returned["late"] is False
+    await submit(pc, url, case["id"], "nothing_held")
+    # Police's consent covers injuries, but health shares this one at the meeting: a placeholder until then.
+    shown = next(i for i in (await pc.get(items_url)).json() if i["id"] == held["id"])
+    assert shown["text"] is None and "at the meeting" in shown["withheld_reason"]
+
+    async with sessionmaker() as session:  # the deadline passes before social work returns
+        await session.execute(update(Conference).values(research_due_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)))
+        await session.commit()
+    readiness = (await chair.get(f"{url}/readiness")).json()["cases"][0]["agencies"]
+    assert {r["agency"]: r["state"] for r in readiness} == {
+        "health": "returned", "police": "nothing_held", "social_work": "overdue"}
+    await record(sw, url, case["id"], "social_work.housing", "Temporary accommodation since June", "now")
+    late = await submit(sw, url, case["id"], "information")
+    assert late["late"] is True
+    readiness = (await chair.get(f"{url}/readiness")).json()["cases"][0]["agencies"]
+    assert {(r["agency"], r["state"], r["late"]) for r in readiness} == {
+        ("health", "returned", False), ("police", "nothing_held", False), ("social_work", "returned", True)}
+    assert (await pc.get(f"{url}/research")).json()["lines"][0]["outcome"] == "nothing_held"
+    assert await disclosures_of(sessionmaker, held["id"]) == []
+
+    # The chair opens the case (the first on the agenda) in the live conference.
+    conference_id = int(url.rsplit("/", 1)[1])
+    for client in (chair, pc, sw):
+        assert (await client.post(f"{url}/statement")).status_code == 200
+    started = await chair.post(f"{url}/start", json={"version": 1})
+    assert started.status_code == 200, started.text
+    for viewer in (pc, sw):
+        items = (await viewer.get(f"/api/conferences/{conference_id}")).json()["items"]
+        assert HELD in texts(items)
+    assert await disclosures_of(sessionmaker, held["id"]) == sorted([people["police"].id, people["social_work"].id])
+
+
+async def test_returns_refuse_bad_input_and_research_of_a_case_the_agency_is_not_on(client_for, people, case):
+    chair, doc, hou = await client_for("chair"), await client_for("doc"), await client_for("hou")
+    other = await adults_case(chair)  # health is not on it
+    url = await circulated(chair, people, [case["id"], other])
+    for path in (f"{url}/research/{other}", f"{url}/research/{other}/items"):
+        answer = await (doc.get(path) if path.endswith(str(other)) else doc.post(path, json={
+            "category": "health.injuries", "nature": "fact", "text": "x"}))
+        assert answer.status_code == 404, answer.text
+    assert (await hou.get(f"{url}/research/{case['id']}")).status_code == 404  # housing: not invited, not on it
+    refused = {
+        "not_researched without a reason": ({"outcome": "not_researched"}, "reason"),
+        "information without items": ({"outcome": "information"}, "outcome"),
+        "an unknown outcome": ({"outcome": "maybe"}, None),
+    }
+    for body, field in refused.values():
+        answer = await doc.post(f"{url}/research/{case['id']}", json=body)
+        assert answer.status_code == 400 and answer.json()["detail"], answer.text
+        if field:
+            assert answer.json()["field"] == field
+    unreasoned = await doc.post(f"{url}/research/{case['id']}/items", json={
+        "category": "health.injuries", "nature": "fact", "text": "x", "sharing": "not_shared"})
+    assert unreasoned.status_code == 400 and unreasoned.json()["field"] == "not_shared_reason"
+    reason = "the GP has not consented to share it"
+    assert (await submit(doc, url, case["id"], "not_researched", reason=reason))["reason"] == reason
+    again = await doc.post(f"{url}/research/{case['id']}", json={"outcome": "nothing_held"})
+    assert again.status_code == 409
+
+
+async def test_not_shared_items_are_a_ledger_for_the_agency_and_supervisors_only(client_for, people, case):
+    chair, pc, doc, supervisor = [await client_for(n) for n in ("chair", "pc", "doc", "supervisor")]
+    await grant_consent(chair, case["id"], ["health.attendances"], ["police"])
+    url = await circulated(chair, people, [case["id"]])
+    why = "third-party information from a relative"
+    item = (await record(doc, url, case["id"], "health.attendances", KEPT_BACK, "not_shared",
+                         not_shared_reason=why))["items"][0]
+    await submit(doc, url, case["id"], "information")
+    assert item["id"] not in [i["id"] for i in (await pc.get(f"/api/cases/{case['id']}/items")).json()]
+    ledger = f"/api/cases/{case['id']}/not-shared"
+    for reader in (doc, supervisor):
+        entries = (await reader.get(ledger)).json()
+        assert [(e["item_id"], e["agency"], e["reason"]) for e in entries] == [(item["id"], "health", why)]
+        assert KEPT_BACK not in str(entries)
+    assert (await pc.get(ledger)).json() == []
+
