@@ -597,6 +597,11 @@ def require_agenda_case_visible(audience: Audience, case_agencies: Collection[st
         raise Forbidden(f"your agency is not part of case {reference}: ask the chair to add it")
 
 
+def may_see_readiness_in_meeting(audience: Audience) -> bool:
+    """The live agenda shows each agency's research beside its case to the chairing audience only."""
+    return audience.chairs
+
+
 def may_act_for(audience: Audience, agency: str | None) -> bool:
     """Change or confirm an action, add one: for one's own agency, or any agency as the chair."""
     return audience.chairs or (agency is not None and audience.agency == agency)

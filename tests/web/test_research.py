@@ -213,3 +213,19 @@ async def test_not_shared_items_are_a_ledger_for_the_agency_and_supervisors_only
         assert KEPT_BACK not in str(entries)
     assert (await pc.get(ledger)).json() == []
 
+
+async def test_the_chair_sees_readiness_beside_each_case_and_no_one_else_does(client_for, people, case):
+    chair, pc = await client_for("chair"), await client_for("pc")
+    url = await circulated(chair, people, [case["id"]])
+    await submit(pc, url, case["id"], "nothing_held")
+    conference_page = url.removeprefix("/api")
+    for client in (chair, pc):
+        assert (await client.post(f"{url}/statement")).status_code == 200
+    chair_page = (await chair.get(conference_page)).text
+    assert 'class="agenda-readiness"' in chair_page and "readiness-nothing_held" in chair_page
+    assert "readiness-awaiting" in chair_page  # health and social work have not returned
+    assert "agenda-readiness" not in (await pc.get(conference_page)).text
+    assert (await pc.get(f"{url}/readiness")).status_code == 403
+    research_page = (await chair.get(f"{conference_page}/research")).text
+    assert 'id="readiness"' in research_page and "Nothing held" in research_page
+
