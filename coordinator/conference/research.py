@@ -19,11 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from coordinator import audit, events, gate, information, policy
-from coordinator.conference.participation import load_conference, participant_of
+from coordinator.conference.participation import active_user, invited, load_conference, participant_of
 from coordinator.errors import Conflict, Invalid
 from coordinator.gate import ItemView
 from coordinator.information import ItemIn
-from coordinator.limits import Category, OneOf, Text
+from coordinator.limits import Category, Id, OneOf, Text
 from coordinator.models import (
     RESEARCH_OUTCOMES,
     AgendaItem,
@@ -73,6 +73,13 @@ class ReturnIn:
 
     outcome: OneOf(RESEARCH_OUTCOMES, "say: information recorded, nothing held, or not researched")
     reason: Text(2000) | None = None
+
+
+@dataclass
+class ApologiesIn:
+    """Apologies: an agency on a case of the agenda names who takes its actions from the meeting."""
+
+    actions_person_id: Id | None = None
 
 
 @dataclass(frozen=True)
@@ -366,3 +373,33 @@ async def not_shared_ledger(session: AsyncSession, actor: Actor, case_id: int) -
     return [NotShared(item_id, agency, category, nature, reason or "", at)
             for item_id, agency, category, nature, reason, at in rows if policy.may_read_not_shared(actor, agency)]
 
+
+async def send_apologies(session: AsyncSession, actor: Actor, conference_id: int, data: ApologiesIn) -> None:
+    """An invited person will not attend. If their agency is on a case of the agenda, its research
+    goes to the meeting in their place (every return on those cases submitted first) and they name
+    a person of their agency to take its actions; the minutes list both."""
+    conference, participant = await invited(session, actor, conference_id)
+    if conference.status == "ended":
+        raise Conflict("the conference has ended")
+    person_id = None
+    if participant.agency is not None:
+        returns = await _returns(session, conference_id)
+        its_cases = [case for case in await _agenda_cases(session, conference_id)
+                     if policy.on_case(participant.agency, [a.agency for a in case.agencies])]
+        unreturned = [case.reference for case in its_cases
+                      if (found := returns.get((case.id, participant.agency))) is None or found.submitted_at is None]
+        if unreturned:
+            raise Conflict("return your agency's research on " + ", ".join(unreturned) + " before sending apologies: "
+                           "it goes to the meeting in your place")
+        if its_cases:
+            if data.actions_person_id is None:
+                raise Invalid("name who takes your agency's actions from the meeting", field="actions_person_id")
+            person = await active_user(session, data.actions_person_id, "actions_person_id")
+            if person.agency != participant.agency:
+                raise Invalid(f"{person.display_name} is not of your agency: name someone who is",
+                              field="actions_person_id")
+            person_id = person.id
+    participant.apology, participant.actions_person_id = True, person_id
+    await audit.record(session, actor, "conference.apologies", subject=f"conference:{conference_id}",
+                       actions_person_id=person_id)
+    events.conference_changed(session, conference_id, "participants")

@@ -21,10 +21,10 @@ from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import minutes_files, policy
-from coordinator.conference import actions, meeting, minutes, participation, roles, schedule
+from coordinator.conference import actions, meeting, minutes, participation, research, roles, schedule
 from coordinator.conference.participation import CONFIDENTIALITY_STATEMENT, InviteIn
 from coordinator.conference.schedule import ConferenceIn
-from coordinator.conference.state import ASPECTS, EVERYTHING
+from coordinator.conference.state import ASPECTS, EVERYTHING, load_people
 from coordinator.errors import Conflict, DomainError, Invalid, NotFound
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor, StatementNeeded
@@ -172,8 +172,10 @@ async def conference_page(request: Request, db: NamedDependency[AsyncSession],
         place = await participation.seat(db, actor, conference_id)
     except StatementNeeded:
         conference = await participation.load_conference(db, conference_id)
+        colleagues = (await load_people(db, [actor.agency])).get(actor.agency, []) if actor.agency else []
         return Template("conferences/statement.html", context={
-            "conference": conference, "statement": CONFIDENTIALITY_STATEMENT})
+            "conference": conference, "statement": CONFIDENTIALITY_STATEMENT, "colleagues": colleagues,
+            "actor": actor})
     view = await conference_view(db, registry, conference_id, place.audience, [], ASPECTS)
     settings = request.app.state.settings
     return Template("conferences/live.html", context={
@@ -191,9 +193,20 @@ async def accept_statement(request: Request, db: NamedDependency[AsyncSession],
 
 @post("/conferences/{conference_id:int}/apologies")
 async def send_apologies(request: Request, db: NamedDependency[AsyncSession], conference_id: FromPath[int]) -> Redirect:
-    await participation.send_apologies(db, current_actor(request), conference_id)
+    form = await request.form()
+    await research.send_apologies(db, current_actor(request), conference_id,
+                                  checked(research.ApologiesIn(optional_int(form, "actions_person_id"))))
     await db.commit()
     return Redirect("/", status_code=303)
+
+
+@post("/api/conferences/{conference_id:int}/apologies", status_code=200)
+async def api_send_apologies(request: Request, db: NamedDependency[AsyncSession], conference_id: FromPath[int],
+                             data: JSONBody[research.ApologiesIn]) -> dict:
+    """The requester will not attend; their agency's research and named person stand in."""
+    await research.send_apologies(db, current_actor(request), conference_id, data)
+    await db.commit()
+    return {"apology": True, "actions_person_id": data.actions_person_id}
 
 
 @post("/conferences/{conference_id:int}/changes/{operation:str}", status_code=200)
@@ -441,6 +454,7 @@ async def api_live_stats(request: Request) -> dict:
 
 ROUTES = [
     conference_list, schedule_page, schedule_conference, conference_page, accept_statement, send_apologies,
+    api_send_apologies,
     change_page, minutes_page, minutes_html, minutes_markdown, minutes_pdf,
     api_list, api_schedule, api_state, api_invite, api_remove_participant, api_accept_statement, api_start, api_move, api_reorder, api_end,
     api_assign_role, api_volunteer, api_confirm_role, api_add_action, api_action_status, api_confirm_action,

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from coordinator.conference.research import research_deadline
-from coordinator.models import AuditEntry, Conference, Disclosure
+from coordinator.models import AuditEntry, Conference, Disclosure, Participant
 from coordinator.settings import Settings
 from tests.sharing_steps import grant_consent
 
@@ -229,3 +229,32 @@ async def test_the_chair_sees_readiness_beside_each_case_and_no_one_else_does(cl
     research_page = (await chair.get(f"{conference_page}/research")).text
     assert 'id="readiness"' in research_page and "Nothing held" in research_page
 
+
+async def test_apologies_send_the_research_and_a_named_person_and_the_minutes_list_who_was_there(
+        client_for, people, case, sessionmaker):
+    chair, pc, doc = await client_for("chair"), await client_for("pc"), await client_for("doc")
+    url = await circulated(chair, people, [case["id"]])
+    early = await doc.post(f"{url}/apologies", json={"actions_person_id": people["health"].id})
+    assert early.status_code == 409 and case["reference"] in early.json()["detail"]
+    await submit(doc, url, case["id"], "nothing_held")
+    unnamed = await doc.post(f"{url}/apologies", json={})
+    assert unnamed.status_code == 400 and unnamed.json()["field"] == "actions_person_id"
+    elsewhere = await doc.post(f"{url}/apologies", json={"actions_person_id": people["police"].id})
+    assert elsewhere.status_code == 400 and "not of your agency" in elsewhere.json()["detail"]
+    sent = await doc.post(f"{url}/apologies", json={"actions_person_id": people["health"].id})
+    assert sent.status_code == 200, sent.text
+
+    for client in (chair, pc):
+        assert (await client.post(f"{url}/statement")).status_code == 200
+    async with sessionmaker() as session:  # police was in the room (its page connected)
+        await session.execute(update(Participant).where(Participant.user_id == people["police"].id)
+                              .values(joined_at=dt.datetime.now(dt.UTC)))
+        await session.commit()
+    assert (await chair.post(f"{url}/start", json={"version": 1})).status_code == 200
+    assert (await chair.post(f"{url}/end", json={"version": 2})).status_code == 200
+    minutes = (await chair.get(f"{url}/minutes")).json()
+    assert minutes["apologies"] == [["health", "Doc", "Doc"]]
+    assert minutes["attendees"] == [["police", ["Pc"]]]
+    assert sorted(map(tuple, minutes["statement_accepted"])) == [("police", "Pc"), ("social_work", "Chair")]
+    page = (await chair.get(url.removeprefix("/api") + "/minutes")).text
+    assert "actions to Doc" in page and 'id="statement-accepted"' in page
