@@ -40,6 +40,10 @@ from coordinator.policy import Actor
 SHARING = ("now", "meeting", "not_shared")
 NATURES = information.NATURES
 SENSITIVITIES = information.SENSITIVITIES
+# As people read them, on pages and in the minutes.
+OUTCOME_LABELS = {"information": "Information recorded", "nothing_held": "Nothing held",
+                  "not_researched": "Not researched"}
+SHARING_LABELS = {"now": "Shared now", "meeting": "Shared at the meeting", "not_shared": "Not shared"}
 # What the chair's readiness view says of one agency on one case.
 READINESS = ("returned", "nothing_held", "not_researched", "overdue", "awaiting")
 

@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from coordinator import cases
 from coordinator.conference import research
 from coordinator.conference.research import ResearchItemIn, ReturnIn
-from coordinator.errors import Conflict, Forbidden
+from coordinator.errors import Conflict, DomainError, Forbidden, NotFound
 from coordinator.plugins import AgencyRegistry
 from coordinator.web.auth import current_actor
+from coordinator.web.forms import checked, text
 from coordinator.web.json import item_json
 
 
@@ -35,19 +36,66 @@ async def _readiness_or_none(db: AsyncSession, request: Request, conference_id: 
 
 # --- pages -----------------------------------------------------------------------------------
 
-@get("/conferences/{conference_id:int}/research")
-async def research_page(request: Request, db: NamedDependency[AsyncSession], conference_id: FromPath[int]) -> Template:
-    """Before the meeting: the agenda as the reader's agency received it, with the deadline; for
-    the chair, the circulate button and who is ready."""
+async def _page(request: Request, db: AsyncSession, registry: AgencyRegistry, conference_id: int, *,
+                error: DomainError | None = None, failed_case: int | None = None) -> Template:
+    """Before the meeting: the agenda as the reader's agency received it, with the deadline and,
+    per case it is on, its return (its draft items and the forms to add to it and submit it); for
+    the chair, the circulate button and who is ready. A refused form comes back with its message."""
     actor = current_actor(request)
     try:
         agenda = await research.agency_agenda(db, actor, conference_id)
     except Conflict as not_yet:
         return Template("conferences/research.html", status_code=409, context={
-            "agenda": None, "readiness": None, "error": not_yet, "conference_id": conference_id})
-    return Template("conferences/research.html", context={
-        "agenda": agenda, "readiness": await _readiness_or_none(db, request, conference_id), "error": None,
-        "conference_id": conference_id, "READINESS": research.READINESS})
+            "agenda": None, "readiness": None, "returns": {}, "error": not_yet, "conference_id": conference_id})
+    returns = {line.case_id: await research.return_of(db, registry, actor, conference_id, line.case_id)
+               for line in agenda.lines if line.on_case and agenda.circulated_at is not None}
+    await db.commit()  # reading one's own items discloses nothing, but the gate's audit is committed as anywhere
+    agency = registry.get(actor.agency) if actor.agency in registry else None
+    return Template("conferences/research.html", status_code=error.status if error else 200, context={
+        "agenda": agenda, "readiness": await _readiness_or_none(db, request, conference_id), "returns": returns,
+        "categories": agency.categories if agency else [], "error": error, "failed_case": failed_case,
+        "conference_id": conference_id, "SHARING": research.SHARING_LABELS, "OUTCOMES": research.OUTCOME_LABELS})
+
+
+@get("/conferences/{conference_id:int}/research")
+async def research_page(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                        conference_id: FromPath[int]) -> Template:
+    return await _page(request, db, registry, conference_id)
+
+
+async def _form_change(request: Request, db: AsyncSession, registry: AgencyRegistry, conference_id: int, case_id: int,
+                       change) -> Template | Redirect:  # noqa: ANN001 (the service call, given the form)
+    try:
+        await change(await request.form())
+        await db.commit()
+    except DomainError as error:
+        await db.rollback()
+        if isinstance(error, NotFound):
+            raise
+        return await _page(request, db, registry, conference_id, error=error, failed_case=case_id)
+    return Redirect(f"/conferences/{conference_id}/research#research-{case_id}", status_code=303)
+
+
+@post("/conferences/{conference_id:int}/research/{case_id:int}/items")
+async def research_item_page(request: Request, db: NamedDependency[AsyncSession],
+                             registry: NamedDependency[AgencyRegistry], conference_id: FromPath[int],
+                             case_id: FromPath[int]) -> Template | Redirect:
+    async def change(form) -> None:  # noqa: ANN001
+        await research.record_research_item(db, registry, current_actor(request), conference_id, case_id, checked(
+            ResearchItemIn(category=text(form, "category"), nature=text(form, "nature"), text=text(form, "text"),
+                           sharing=text(form, "sharing") or "now",
+                           not_shared_reason=text(form, "not_shared_reason") or None)))
+    return await _form_change(request, db, registry, conference_id, case_id, change)
+
+
+@post("/conferences/{conference_id:int}/research/{case_id:int}")
+async def submit_return_page(request: Request, db: NamedDependency[AsyncSession],
+                             registry: NamedDependency[AgencyRegistry], conference_id: FromPath[int],
+                             case_id: FromPath[int]) -> Template | Redirect:
+    async def change(form) -> None:  # noqa: ANN001
+        await research.submit_return(db, registry, current_actor(request), conference_id, case_id, checked(
+            ReturnIn(outcome=text(form, "outcome"), reason=text(form, "reason") or None)))
+    return await _form_change(request, db, registry, conference_id, case_id, change)
 
 
 @post("/conferences/{conference_id:int}/circulate")
@@ -129,5 +177,5 @@ async def api_not_shared(request: Request, db: NamedDependency[AsyncSession],
     return await research.not_shared_ledger(db, actor, case_id)
 
 
-PAGES = [research_page, circulate_page]
+PAGES = [research_page, circulate_page, research_item_page, submit_return_page]
 API = [api_circulate, api_agenda, api_return, api_research_item, api_submit_return, api_readiness, api_not_shared]

@@ -258,3 +258,18 @@ async def test_apologies_send_the_research_and_a_named_person_and_the_minutes_li
     assert sorted(map(tuple, minutes["statement_accepted"])) == [("police", "Pc"), ("social_work", "Chair")]
     page = (await chair.get(url.removeprefix("/api") + "/minutes")).text
     assert "actions to Doc" in page and 'id="statement-accepted"' in page
+
+
+async def test_an_agency_returns_its_research_from_the_page(client_for, people, case):
+    chair, doc = await client_for("chair"), await client_for("doc")
+    url = await circulated(chair, people, [case["id"]])
+    page = url.removeprefix("/api") + "/research"
+    refused = await doc.post(f"{page}/{case['id']}/items", data={
+        "category": "health.injuries", "nature": "fact", "text": HELD, "sharing": "not_shared"})
+    assert refused.status_code == 400 and "say why it is not shared" in refused.text
+    drafted = await doc.post(f"{page}/{case['id']}/items", data={
+        "category": "health.injuries", "nature": "fact", "text": HELD, "sharing": "meeting"})
+    assert drafted.status_code == 200 and HELD in drafted.text and "draft: only your agency sees it" in drafted.text
+    returned = await doc.post(f"{page}/{case['id']}", data={"outcome": "information"})
+    assert returned.status_code == 200 and "Information recorded" in returned.text
+    assert "Submit the return" not in returned.text
