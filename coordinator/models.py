@@ -509,6 +509,8 @@ class Task(Base):
     title: Mapped[str] = mapped_column(String(500))
     domain: Mapped[str] = mapped_column(String(40))
     due_on: Mapped[dt.date | None] = mapped_column(Date)
+    # A listed task's due offset counts from: "referral", or "meeting" (dated when a meeting is scheduled).
+    due_rule: Mapped[str | None] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20), default="open")
     reason: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(20))  # agency_list, standing, coordinator, conference, case_event, follow_up

@@ -13,15 +13,17 @@ from sqlalchemy.orm import selectinload
 
 from coordinator import audit, cases, policy
 from coordinator.accounts import actor_of
+from coordinator.cases import MEETING
 from coordinator.conference.participation import InviteIn, active_user, check_invite
 from coordinator.conference.research import research_deadline
 from coordinator.errors import Invalid
 from coordinator.lifecycle import case_events
 from coordinator.limits import Id, Line, ListOf
-from coordinator.models import AgendaItem, Case, Conference, HearingRequest, Participant, User, utcnow
+from coordinator.models import AgendaItem, Case, Conference, HearingRequest, Participant, Task, User, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 from coordinator.settings import Settings
+from coordinator.tasks import CLOSED_STATUSES
 
 AGENDA_GROUPS = ("children", "adults", "review")  # the order practice requires
 RISK_ORDER = ("high", "medium", "standard")
@@ -111,6 +113,10 @@ async def schedule_conference(session: AsyncSession, registry: AgencyRegistry, a
         session.add(AgendaItem(conference_id=conference.id, case_id=case.id, position=position, group=group))
     for user, role in invited.values():
         session.add(Participant(conference_id=conference.id, user_id=user.id, agency=user.agency, role=role))
+    # Duties due "before the meeting" that had no meeting to count from are due on this one's day.
+    await session.execute(update(Task).where(
+        Task.case_id.in_([c.id for c in found]), Task.due_rule == MEETING, Task.due_on.is_(None),
+        Task.status.not_in(CLOSED_STATUSES)).values(due_on=conference.scheduled_at.date()))
     # The cases placed on this agenda leave the "to be heard" queue: their requests are answered.
     await session.execute(update(HearingRequest).where(
         HearingRequest.case_id.in_([c.id for c in found]), HearingRequest.conference_id.is_(None)

@@ -118,7 +118,7 @@ _KEPT_BY_REASON = {
         "participants.role", "plan_acknowledgements.strategies", "referral_events.status", "referrals.status",
         "referrals.to_agency", "role_assignments.agency", "role_assignments.responsibility",
         "role_assignments.status", "survey_administrations.mode", "task_events.status", "tasks.agency",
-        "tasks.domain", "tasks.duty", "tasks.source", "tasks.status", "tasks.strategy",
+        "tasks.domain", "tasks.due_rule", "tasks.duty", "tasks.source", "tasks.status", "tasks.strategy",
         "task_sign_offs.agency", "task_sign_offs.decision"),
     "the case's reference: the audit chain and the register name cases by it": ("cases.reference",),
     "fixed sentences written by the server (file review findings, agenda reasons), never personal": (

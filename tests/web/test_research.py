@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from coordinator.conference.research import research_deadline
 from coordinator.models import AuditEntry, Conference, Disclosure, Participant
 from coordinator.settings import Settings
+from tests.conftest import REFERRAL
 from tests.sharing_steps import grant_consent
 
 pytestmark = pytest.mark.usefixtures("live_channels")
@@ -273,3 +274,30 @@ async def test_an_agency_returns_its_research_from_the_page(client_for, people, 
     returned = await doc.post(f"{page}/{case['id']}", data={"outcome": "information"})
     assert returned.status_code == 200 and "Information recorded" in returned.text
     assert "Submit the return" not in returned.text
+
+
+async def housing_tasks(client, case_id: int) -> dict[str, str | None]:
+    tasks = (await client.get(f"/api/cases/{case_id}/tasks")).json()
+    return {t["title"]: t["due_on"] for t in tasks if t["agency"] == "housing"}
+
+
+async def test_listed_duties_fall_due_within_hours_of_the_referral_or_before_the_meeting(client_for, people):
+    chair = await client_for("chair")
+    referred = await chair.post("/api/cases", json={**REFERRAL, "agencies": ["police", "social_work", "housing"]})
+    assert referred.status_code == 201, referred.text
+    case = referred.json()
+    tomorrow = (dt.datetime.fromisoformat(case["created_at"]) + dt.timedelta(hours=24)).date().isoformat()
+    assert await housing_tasks(chair, case["id"]) == {
+        "Assess the need for emergency accommodation": tomorrow,
+        "Find family-sized accommodation near the children's school": None}  # no meeting to count from yet
+    conference = await schedule(chair, people, [case["id"]])
+    meeting_day = conference["scheduled_at"].date().isoformat()
+    assert (await housing_tasks(chair, case["id"]))["Find family-sized accommodation near the children's school"] \
+        == meeting_day
+    # An agency joining a case already on an agenda gets its "before the meeting" duties dated at once.
+    other = await chair.post("/api/cases", json={**REFERRAL, "agencies": ["police", "social_work"]})
+    await schedule(chair, people, [other.json()["id"]])
+    joined = await chair.post(f"/api/cases/{other.json()['id']}/agencies", json={"agency": "housing"})
+    assert joined.status_code in (200, 201), joined.text
+    assert (await housing_tasks(chair, other.json()["id"]))[
+        "Find family-sized accommodation near the children's school"] == meeting_day

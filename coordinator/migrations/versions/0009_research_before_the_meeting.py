@@ -1,7 +1,7 @@
 """Before the meeting: a conference's research deadline and the circulation of its agenda; each
 agency's research return per case (one per conference, case and agency); research items carry how
 they are shared (now, at the meeting, or not shared with the reason); an agency sending apologies
-names who takes its actions.
+names who takes its actions; a listed task remembers what its due date counts from.
 
 Revision ID: 0009
 Revises: 0008
@@ -46,6 +46,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('research_due_at', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('agenda_circulated_at', sa.DateTime(), nullable=True))
 
+    with op.batch_alter_table('tasks', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('due_rule', sa.String(length=20), nullable=True))
+
     with op.batch_alter_table('participants', schema=None) as batch_op:
         batch_op.add_column(sa.Column('actions_person_id', sa.Integer(), nullable=True))
         batch_op.create_foreign_key(batch_op.f('fk_participants_actions_person_id_users'), 'users',
@@ -69,6 +72,8 @@ def downgrade() -> None:
         batch_op.drop_column('not_shared_reason')
         batch_op.drop_column('sharing')
         batch_op.drop_column('research_return_id')
+    with op.batch_alter_table('tasks', schema=None) as batch_op:
+        batch_op.drop_column('due_rule')
     with op.batch_alter_table('participants', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_participants_actions_person_id_users'), type_='foreignkey')
         batch_op.drop_column('actions_person_id')
