@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -15,7 +16,18 @@ from coordinator import audit, duties, events, policy
 from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.hookspecs import CaseFacts, TaskTemplate
 from coordinator.limits import Count, Key, Line, ListOf, OneOf, Text, WrittenLine
-from coordinator.models import Case, CaseAgency, CasePerson, InformationItem, KeyDate, RoleAssignment, Task, TaskEvent
+from coordinator.models import (
+    AgendaItem,
+    Case,
+    CaseAgency,
+    CasePerson,
+    Conference,
+    InformationItem,
+    KeyDate,
+    RoleAssignment,
+    Task,
+    TaskEvent,
+)
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 from coordinator.settings import ReferralThresholds
@@ -252,9 +264,36 @@ async def case_facts(session: AsyncSession, case: Case) -> CaseFacts:
     )
 
 
-def task_from(case_id: int, agency: str, template: TaskTemplate, source: str, actor: Actor) -> Task:
+MEETING = "meeting"  # DueOffset.before_the_meeting's anchor: such tasks are dated when a meeting is scheduled
+
+
+@dataclass(frozen=True)
+class DueContext:
+    referred_at: dt.datetime
+    meeting_on: dt.date | None
+
+
+async def next_meeting_on(session: AsyncSession, case_id: int) -> dt.date | None:
+    """The day of the next conference (not yet ended) with the case on its agenda, if any."""
+    when = (await session.execute(
+        select(func.min(Conference.scheduled_at)).join(AgendaItem, AgendaItem.conference_id == Conference.id)
+        .where(AgendaItem.case_id == case_id, Conference.status != "ended"))).scalar()
+    return when.date() if when is not None else None
+
+
+async def due_context(session: AsyncSession, case: Case, templates: Iterable[TaskTemplate]) -> DueContext:
+    """What the templates' due offsets count from: the referral and, only if one asks, the next meeting."""
+    needs_meeting = any(t.due is not None and t.due.anchor == MEETING for t in templates)
+    return DueContext(case.created_at, await next_meeting_on(session, case.id) if needs_meeting else None)
+
+
+def task_from(case_id: int, agency: str, template: TaskTemplate, source: str, actor: Actor,
+              due: DueContext | None = None) -> Task:
+    """A task from an agency's template, dated by its due offset (if it has one)."""
+    due_on = template.due.due_on(due.referred_at, due.meeting_on) if template.due and due else None
     return Task(case_id=case_id, agency=agency, title=template.title, domain=template.domain, duty=template.duty,
-                source="standing" if template.standing else source, created_by_id=actor.id,
+                source="standing" if template.standing else source, created_by_id=actor.id, due_on=due_on,
+                due_rule=template.due.anchor if template.due else None,
                 history=[TaskEvent(by_id=actor.id, status="open")])
 
 
@@ -287,7 +326,8 @@ async def join_case(session: AsyncSession, registry: AgencyRegistry, actor: Acto
     # then settled for every shared duty of the case (the joining agency may be a duty's fallback).
     held = set((await session.execute(
         select(Task.duty).where(Task.case_id == case.id, Task.duty.is_not(None)))).scalars())
-    new = await add_listed_tasks(session, [task_from(case.id, agency, t, "agency_list", actor)
+    due = await due_context(session, case, templates)
+    new = await add_listed_tasks(session, [task_from(case.id, agency, t, "agency_list", actor, due)
                                            for t in templates if t.duty is None or t.duty not in held])
     await duties.settle(session, registry, actor, case.id)
     await audit.record(session, actor, "case.agency_added", case_id=case.id, subject=f"case:{case.id}",

@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from coordinator import accounts, cases, consents, information, overrides, threat_demo
 from coordinator.accounts import actor_of
 from coordinator.cases import KeyDateIn, PersonIn, ReferralIn
-from coordinator.conference import roles, schedule
+from coordinator.conference import research, roles, schedule
 from coordinator.conference.participation import InviteIn
+from coordinator.conference.research import ResearchItemIn, ReturnIn
 from coordinator.conference.roles import CaseRoleIn
 from coordinator.conference.schedule import ConferenceIn
 from coordinator.consents import ConsentIn
@@ -78,6 +79,23 @@ async def _share_and_follow_up(session: AsyncSession, registry: AgencyRegistry, 
         keys[0], today + dt.timedelta(days=7), "in_person", False, safe_contact="Meet at the library"))
 
 
+async def _research_returns(session: AsyncSession, registry: AgencyRegistry, users: dict, conference_id: int,
+                            case_id: int) -> None:
+    """The agenda circulated and the case's research in each state: the first agency's information,
+    held for the meeting; "nothing held"; "not researched, because"; the others still awaited."""
+    keys = registry.keys
+    await research.circulate_agenda(session, registry, actor_of(users["chair"]), conference_id)
+    category = next(iter(registry.get(keys[0]).categories), None)
+    if category is not None:
+        holder = actor_of(users[f"{keys[0]}.rep"])
+        await research.record_research_item(session, registry, holder, conference_id, case_id, ResearchItemIn(
+            category, "opinion", f"Demo: what {registry.name(keys[0])} will share at the meeting", sharing="meeting"))
+        await research.submit_return(session, registry, holder, conference_id, case_id, ReturnIn("information"))
+    outcomes = [ReturnIn("nothing_held"), ReturnIn("not_researched", "Records system down for maintenance this week")]
+    for key, outcome in zip(keys[1:], outcomes, strict=False):
+        await research.submit_return(session, registry, actor_of(users[f"{key}.rep"]), conference_id, case_id, outcome)
+
+
 async def load_demo(session: AsyncSession, registry: AgencyRegistry) -> list[str]:
     if (await session.execute(select(User.id).where(User.username == "chair"))).scalar() is not None:
         return ["demo data already loaded; log in as chair / demo-password"]
@@ -107,12 +125,16 @@ async def load_demo(session: AsyncSession, registry: AgencyRegistry) -> list[str
     await _share_and_follow_up(session, registry, users, case.id, planner, today)
     threat = await threat_demo.open_demo_case(session, registry, chair, {
         key: actor_of(users[f"{key}.rep"]) for key in registry.keys}, today)
+    # Research is due when the meeting starts (an hour from now), so the returns made here are on time.
     conference = await schedule.schedule_conference(session, registry, actor_of(users["chair"]), ConferenceIn(
         title="Demo MARAC", scheduled_at=utcnow() + dt.timedelta(hours=1), chair_id=users["chair"].id,
         case_ids=[case.id, *([threat.id] if threat else [])],
-        participants=[InviteIn(u.id, "representative") for name, u in users.items() if name.endswith(".rep")]))
+        participants=[InviteIn(u.id, "representative") for name, u in users.items() if name.endswith(".rep")]),
+        research_days=0)
+    await _research_returns(session, registry, users, conference.id, case.id)
     lines = [f"demo case {case.reference} created with agencies {', '.join(registry.keys)}",
              *([f"threat-assessment case {threat.reference} with a plan in all four domains"] if threat else []),
-             f"demo conference {conference.id} scheduled: the chair and each agency's representative are invited",
+             f"demo conference {conference.id} scheduled, its agenda circulated and research returned in each state: "
+             "the chair and each agency's representative are invited",
              f"users (password {DEMO_PASSWORD!r}): " + ", ".join(u for u in users)]
     return lines + await referrals.load_referrals_and_feedback(session, registry, users, case)

@@ -5,6 +5,9 @@
      or some consent covers (item.category, viewer_agency), given, not expired, not withdrawn
      or some approved override covers it, not expired
     and no agency plugin restricts it (deny wins; plugins can never widen)
+    and, for an item recorded as research for a conference, its agency has released it:
+        its return submitted (a draft is its agency's own), not marked "not shared", and if
+        marked "at the meeting", the chair has opened the case in that conference
 
 Every read path (pages, API, exports, the live conference, minutes) calls ``visible_items``;
 no other module selects an item's text. Every disclosure to a non-owning agency is audited.
@@ -16,17 +19,29 @@ import datetime as dt
 from dataclasses import dataclass
 from functools import cached_property
 
-from sqlalchemy import Row, Select, case, func, insert, literal, null, or_, select, union_all
+from sqlalchemy import Row, Select, and_, case, exists, func, insert, literal, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import audit, policy
-from coordinator.models import Case, Consent, ConsentScope, Disclosure, InformationItem, Override, OverrideScope, utcnow
+from coordinator.models import (
+    AgendaItem,
+    Case,
+    Consent,
+    ConsentScope,
+    Disclosure,
+    InformationItem,
+    Override,
+    OverrideScope,
+    ResearchReturn,
+    utcnow,
+)
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 
 OWNER = "owner"
 NO_BASIS = "withheld: no consent or override covers it"
 CLOSED = "withheld: the case is closed, and a closed case's information is shown only to the agency that holds it"
+AT_THE_MEETING = "withheld: its agency shares it at the meeting, once the chair opens this case"
 
 
 @dataclass(frozen=True)
@@ -75,6 +90,8 @@ class ItemView:
     text: str | None
     supersedes_id: int | None = None  # the version this one corrects
     superseded: bool = False  # a newer version corrects this one
+    sharing: str = "now"  # research: now, meeting or not_shared (how its agency shares it)
+    release: str = "released"  # research: draft, not_shared or meeting while held back from others
 
     @property
     def withheld(self) -> bool:
@@ -160,9 +177,24 @@ def decide(owner: str, category: str, viewer_agency: str | None, grants: Grants,
     return Decision(True, basis)
 
 
+# How far an item's agency has released it to others: an item that is not research is released.
+# Drafts and "not shared" items are left out of other agencies' views altogether; "at the meeting"
+# items show as placeholders until the chair has opened the case in the return's conference.
+RELEASED, DRAFT, NOT_SHARED, MEETING = "released", "draft", "not_shared", "meeting"
+HIDDEN = (DRAFT, NOT_SHARED)
+_CASE_OPENED = exists().where(AgendaItem.conference_id == ResearchReturn.conference_id,
+                              AgendaItem.case_id == InformationItem.case_id, AgendaItem.started_at.is_not(None))
+_RELEASE = case(
+    (InformationItem.research_return_id.is_(None), literal(RELEASED)),
+    (ResearchReturn.submitted_at.is_(None), literal(DRAFT)),
+    (InformationItem.sharing == NOT_SHARED, literal(NOT_SHARED)),
+    (and_(InformationItem.sharing == MEETING, ~_CASE_OPENED), literal(MEETING)),
+    else_=literal(RELEASED))
+
 _METADATA = (InformationItem.id, InformationItem.lineage_id, InformationItem.category, InformationItem.agency,
              InformationItem.nature, InformationItem.sensitivity, InformationItem.recorded_at,
-             InformationItem.supersedes_id, InformationItem.superseded)
+             InformationItem.supersedes_id, InformationItem.superseded, InformationItem.sharing,
+             _RELEASE.label("release"))
 
 
 def _permitted_text(viewer_agency: str | None, grants: Grants, restrictions: Restrictions):  # noqa: ANN202
@@ -173,8 +205,15 @@ def _permitted_text(viewer_agency: str | None, grants: Grants, restrictions: Res
     shared = [c for c in grants.by_category if not restrictions.reasons(c, viewer_agency)]
     permitted = InformationItem.agency == viewer_agency
     if shared:
-        permitted = or_(permitted, InformationItem.category.in_(shared))
+        permitted = or_(permitted, and_(InformationItem.category.in_(shared), _RELEASE == RELEASED))
     return case((permitted, InformationItem.text), else_=null()).label("text")
+
+
+def _released(decision: Decision, release: str) -> Decision:
+    """The rule's decision for a non-owner, held back while its agency keeps the item for the meeting."""
+    if release == MEETING and decision.visible:
+        return Decision(False, AT_THE_MEETING)
+    return decision
 
 
 async def visible_items(
@@ -194,7 +233,12 @@ async def visible_items(
         grants = await load_grants(session, case_id, viewer.agency, now)
     restrictions = Restrictions(registry)
     query = (select(*_METADATA, _permitted_text(viewer.agency, grants, restrictions))
+             .outerjoin(ResearchReturn, ResearchReturn.id == InformationItem.research_return_id)
              .where(InformationItem.case_id == case_id).order_by(InformationItem.id))
+    # Drafts and "not shared" research are their agency's own: not even a placeholder elsewhere.
+    others_may_know = _RELEASE.not_in(HIDDEN)
+    query = query.where(others_may_know if viewer.agency is None
+                        else or_(InformationItem.agency == viewer.agency, others_may_know))
     if not include_superseded:
         query = query.where(InformationItem.superseded.is_(False))
     if item_ids is not None:
@@ -202,14 +246,17 @@ async def visible_items(
     views = []
     decisions: dict[tuple[str, str], Decision] = {}  # the rule depends on the owner and the category alone
     for (item_id, lineage_id, category, owner, nature, sensitivity, recorded_at, supersedes_id, superseded,
-         text) in await _read_items(session, query):
+         sharing, release, text) in await _read_items(session, query):
         if (owner, category) not in decisions:
             decisions[owner, category] = decide(owner, category, viewer.agency, grants, restrictions)
         decision = decisions[owner, category]
+        if decision.basis != OWNER:
+            decision = _released(decision, release)
         views.append(ItemView(
             id=item_id, lineage_id=lineage_id or item_id, category=category, agency=owner, nature=nature,
             sensitivity=sensitivity, recorded_at=recorded_at, decision=decision,
             text=text if decision.visible else None, supersedes_id=supersedes_id, superseded=superseded,
+            sharing=sharing, release=release,
         ))
     await _record_disclosures(session, viewer, case_id, channel, [v for v in views if v.decision.disclosed], now)
     return views

@@ -41,17 +41,42 @@ class AgencyIdentity:
 
 
 @dataclass(frozen=True)
+class DueOffset:
+    """When a listed task falls due: ``within_hours_of_referral(24)`` (the day the hours end, counted
+    from the referral), or ``before_the_meeting()`` (the day of the next conference with the case on
+    its agenda; undated until one is scheduled, then dated when it is)."""
+
+    anchor: str  # "referral" or "meeting"
+    hours: int = 0
+
+    @classmethod
+    def within_hours_of_referral(cls, hours: int) -> DueOffset:
+        return cls("referral", hours)
+
+    @classmethod
+    def before_the_meeting(cls) -> DueOffset:
+        return cls("meeting")
+
+    def due_on(self, referred_at: dt.datetime, meeting_on: dt.date | None) -> dt.date | None:
+        if self.anchor == "referral":
+            return (referred_at + dt.timedelta(hours=self.hours)).date()
+        return meeting_on
+
+
+@dataclass(frozen=True)
 class TaskTemplate:
     """A task an agency takes on for a case. ``standing`` duties hold for the life of the case.
 
     ``duty`` names a shared duty (declared by ``agency_shared_duties``): several agencies list it,
     the core creates it once per case and gives it to one holder, and moves it when the role map
-    changes; the other agencies see it as held by that agency."""
+    changes; the other agencies see it as held by that agency. ``due`` gives it a due date
+    (a ``DueOffset``), so it shows as due and overdue in the work lists and the figures."""
 
     title: str
     domain: str
     standing: bool = False
     duty: str | None = None
+    due: DueOffset | None = None
 
 
 @dataclass(frozen=True)

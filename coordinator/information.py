@@ -17,7 +17,7 @@ from coordinator.errors import Conflict, Forbidden, Invalid, NotFound
 from coordinator.gate import ItemView
 from coordinator.lifecycle import case_events
 from coordinator.limits import Category, OneOf, Written
-from coordinator.models import InformationItem
+from coordinator.models import InformationItem, ResearchReturn
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 
@@ -76,9 +76,11 @@ def _checked_sensitivity(registry: AgencyRegistry, category: str, sensitivity: s
 
 
 async def record_item(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int,
-                      item_in: ItemIn) -> InformationItem:
+                      item_in: ItemIn, *, research: ResearchReturn | None = None, sharing: str = "now",
+                      not_shared_reason: str | None = None) -> InformationItem:
     """Record an item of the actor's agency on a case, in one of that agency's categories; the
-    agencies on the case are told (``information_recorded``) and may add tasks."""
+    agencies on the case are told (``information_recorded``) and may add tasks. An item of a
+    ``research`` return is shared as ``sharing`` says once the return is submitted (the gate decides)."""
     case = await cases.case_for(session, actor, case_id)
     cases.ensure_open(case)
     policy.require_on_case(actor, cases.agencies_of(case), case.reference, "record information on it")
@@ -93,6 +95,7 @@ async def record_item(session: AsyncSession, registry: AgencyRegistry, actor: Ac
         case_id=case.id, agency=actor.agency, category=item_in.category, nature=_checked_nature(item_in.nature),
         sensitivity=_checked_sensitivity(registry, item_in.category, item_in.sensitivity),
         text=_checked_text(item_in.text), recorded_by_id=actor.id,
+        research_return_id=research.id if research else None, sharing=sharing, not_shared_reason=not_shared_reason,
     )
     session.add(item)
     await session.flush()
@@ -110,7 +113,8 @@ async def record_item(session: AsyncSession, registry: AgencyRegistry, actor: Ac
 async def _current_version(session: AsyncSession, case_id: int, item_id: int):  # noqa: ANN202
     row = (await session.execute(
         select(InformationItem.id, InformationItem.lineage_id, InformationItem.agency, InformationItem.category,
-               InformationItem.nature, InformationItem.sensitivity, InformationItem.superseded)
+               InformationItem.nature, InformationItem.sensitivity, InformationItem.superseded,
+               InformationItem.research_return_id, InformationItem.sharing, InformationItem.not_shared_reason)
         .where(InformationItem.id == item_id, InformationItem.case_id == case_id)
     )).one_or_none()
     if row is None:
@@ -141,6 +145,8 @@ async def correct_item(session: AsyncSession, registry: AgencyRegistry, actor: A
     item = InformationItem(
         case_id=case.id, lineage_id=old.lineage_id or old.id, supersedes_id=old.id, agency=old.agency,
         category=old.category, nature=nature, sensitivity=sensitivity, text=text, recorded_by_id=actor.id,
+        # A correction is shared as the version it corrects was (a held item stays held).
+        research_return_id=old.research_return_id, sharing=old.sharing, not_shared_reason=old.not_shared_reason,
     )
     session.add(item)
     await session.flush()

@@ -509,6 +509,8 @@ class Task(Base):
     title: Mapped[str] = mapped_column(String(500))
     domain: Mapped[str] = mapped_column(String(40))
     due_on: Mapped[dt.date | None] = mapped_column(Date)
+    # A listed task's due offset counts from: "referral", or "meeting" (dated when a meeting is scheduled).
+    due_rule: Mapped[str | None] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20), default="open")
     reason: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(20))  # agency_list, standing, coordinator, conference, case_event, follow_up
@@ -561,6 +563,11 @@ class InformationItem(Base):
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     review_on: Mapped[dt.date | None] = mapped_column(Date)  # a safety plan's review-by date
+    # Recorded as research for a conference: the agency's own until its return is submitted, then
+    # shared as ``sharing`` says (now, at the meeting, or not shared with the reason).
+    research_return_id: Mapped[int | None] = mapped_column(ForeignKey("research_returns.id"), index=True)
+    sharing: Mapped[str] = mapped_column(String(20), default="now", server_default="now")
+    not_shared_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Consent(Base):
@@ -687,6 +694,10 @@ class Conference(Base):
     chair_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     status: Mapped[str] = mapped_column(String(20), default="scheduled")  # scheduled, live, ended
     current_item_id: Mapped[int | None] = mapped_column(Integer)
+    # Set when scheduled (COORDINATOR_RESEARCH_DAYS working days before); the agencies are told
+    # their agenda and this deadline once the chair circulates it.
+    research_due_at: Mapped[dt.datetime | None] = mapped_column()
+    agenda_circulated_at: Mapped[dt.datetime | None] = mapped_column()
     started_at: Mapped[dt.datetime | None] = mapped_column()
     ended_at: Mapped[dt.datetime | None] = mapped_column()
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
@@ -711,6 +722,30 @@ class AgendaItem(Base):
     conference: Mapped[Conference] = relationship(back_populates="agenda")
 
 
+RESEARCH_OUTCOMES = ("information", "nothing_held", "not_researched")
+
+
+class ResearchReturn(Base):
+    """One agency's research on one case for one conference: its items (``information``),
+    "nothing held", or "not researched" with the reason. A draft until submitted; one per
+    conference, case and agency (the database decides, so two people cannot both start one)."""
+
+    __tablename__ = "research_returns"
+    __table_args__ = (UniqueConstraint("conference_id", "case_id", "agency"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conference_id: Mapped[int] = mapped_column(ForeignKey("conferences.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    agency: Mapped[str] = mapped_column(AgencyKey)
+    outcome: Mapped[str] = mapped_column(String(20), default="information")  # RESEARCH_OUTCOMES
+    reason: Mapped[str | None] = mapped_column(Text)  # why not researched
+    submitted_at: Mapped[dt.datetime | None] = mapped_column()
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    late: Mapped[bool] = mapped_column(Boolean, default=False)  # submitted after the research deadline
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class Participant(Base):
     __tablename__ = "participants"
     __table_args__ = (UniqueConstraint("conference_id", "user_id"),)
@@ -722,6 +757,8 @@ class Participant(Base):
     role: Mapped[str] = mapped_column(String(30))  # chair, coordinator, minute_taker, representative, advocate, observer
     statement_accepted_at: Mapped[dt.datetime | None] = mapped_column()
     apology: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Sending apologies, an agency names who takes its actions from the meeting.
+    actions_person_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     joined_at: Mapped[dt.datetime | None] = mapped_column()  # first time in the room
     # Open live connections (tabs, devices) across all server processes: present while above 0.
     connections: Mapped[int] = mapped_column(Integer, default=0)

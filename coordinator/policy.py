@@ -511,6 +511,49 @@ def require_minutes_reader(actor: Actor, participant: ParticipantLike | None, co
     require_admitted(participant, conference_id)
 
 
+# --- before the meeting: the circulated agenda and the agencies' research ---------------------
+
+def may_research_for(actor: Actor, invited_agencies: Collection[str]) -> bool:
+    """An agency with someone invited to a conference researches its agenda: any of its members."""
+    return actor.agency is not None and actor.agency in invited_agencies
+
+
+def require_agenda_reader(actor: Actor, participant: ParticipantLike | None, invited_agencies: Collection[str],
+                          conference_id: int) -> None:
+    """The circulated agenda: the invited agencies' members and the organisers; to anyone else the
+    conference does not exist."""
+    if not (may_organise(actor, participant) or may_research_for(actor, invited_agencies)):
+        raise NotFound(f"no conference {conference_id}")
+
+
+def may_read_agenda_before_circulation(actor: Actor, participant: ParticipantLike | None) -> bool:
+    """Until the chair circulates it, the agenda is the organisers' working copy."""
+    return may_organise(actor, participant)
+
+
+def require_research_on(actor: Actor, invited_agencies: Collection[str], case_agencies: Collection[str],
+                        case_id: int) -> None:
+    """Research of a case is its agencies' own: for an agency not on it, there is no such research
+    (404, as for the case itself)."""
+    if not (may_research_for(actor, invited_agencies) and on_case(actor.agency, case_agencies)):
+        raise NotFound(f"no research of case {case_id} for your agency in this conference")
+
+
+def may_see_readiness(actor: Actor, participant: ParticipantLike | None) -> bool:
+    """Who has returned what, per case and agency: the chair and those who coordinate."""
+    return may_organise(actor, participant)
+
+
+def require_readiness_reader(actor: Actor, participant: ParticipantLike | None) -> None:
+    if not may_see_readiness(actor, participant):
+        raise Forbidden("only the chair or a coordinator can see the agencies' readiness")
+
+
+def may_read_not_shared(actor: Actor, agency: str) -> bool:
+    """The "not shared because" ledger: the agency's own entries, and every agency's for supervisors."""
+    return actor.agency == agency or actor.role == APPROVER_ROLE
+
+
 @dataclass(frozen=True)
 class Audience:
     """Who a conference fragment is rendered for: an agency and a conference role class, never a
@@ -552,6 +595,11 @@ def may_see_agenda_case(audience: Audience, case_agencies: Collection[str]) -> b
 def require_agenda_case_visible(audience: Audience, case_agencies: Collection[str], reference: str) -> None:
     if not may_see_agenda_case(audience, case_agencies):
         raise Forbidden(f"your agency is not part of case {reference}: ask the chair to add it")
+
+
+def may_see_readiness_in_meeting(audience: Audience) -> bool:
+    """The live agenda shows each agency's research beside its case to the chairing audience only."""
+    return audience.chairs
 
 
 def may_act_for(audience: Audience, agency: str | None) -> bool:

@@ -86,6 +86,9 @@ class Settings:
     retention_days: int = 6 * 365
     # MARAC practice gives each case about 12-15 minutes: the chair's time-box on the live page.
     minutes_per_case: int = 15
+    # Scheduling a conference sets its research deadline this many working days (Monday to Friday)
+    # before the meeting: the agencies' returns after it are accepted and marked late.
+    research_days: int = 3
     # Times are stored in UTC, and entered and shown in this zone (an IANA name).
     timezone: str = "Europe/London"
     # Who may read /metrics: these addresses or networks (loopback by default; behind a proxy,
@@ -142,6 +145,7 @@ class Settings:
             raise SystemExit(f"setting COORDINATOR_SURVEY_QUESTIONS names no file: {kwargs['survey_questions_file']!r}")
         kwargs["retention_days"] = max(0, _int(env, "COORDINATOR_RETENTION_DAYS", 6 * 365))
         kwargs["minutes_per_case"] = max(1, _int(env, "COORDINATOR_MINUTES_PER_CASE", 15))
+        kwargs["research_days"] = max(0, _int(env, "COORDINATOR_RESEARCH_DAYS", 3))
         kwargs["timezone"] = env.get("COORDINATOR_TIMEZONE", "") or "Europe/London"
         try:
             zoneinfo.ZoneInfo(kwargs["timezone"])

@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from coordinator import audit, duties, events, policy
 from coordinator.cases import (
+    DueContext,
     add_listed_tasks,
     agencies_of,
     agencies_on,
@@ -20,6 +21,7 @@ from coordinator.cases import (
     case_for,
     case_state,
     load_case,
+    next_meeting_on,
     task_from,
 )
 from coordinator.errors import Conflict, Invalid, NotFound
@@ -246,6 +248,7 @@ async def follow_case(session: AsyncSession, registry: AgencyRegistry, actor: Ac
     wanted: set[tuple[str, str]] = set()
     unanswered: set[str] = set()
     added, retired, reopened = [], [], []
+    due: DueContext | None = None
     for agency in agencies_of(case):
         try:
             templates = registry.task_list(agency, facts)
@@ -260,7 +263,9 @@ async def follow_case(session: AsyncSession, registry: AgencyRegistry, actor: Ac
             wanted.add(key)
             task = have.get(key)
             if task is None:
-                have[key] = task_from(case.id, agency, template, "agency_list", actor)
+                # Read once, and only when a task is added: follow_case runs on every case change.
+                due = due or DueContext(case.created_at, await next_meeting_on(session, case.id))
+                have[key] = task_from(case.id, agency, template, "agency_list", actor, due)
                 added.append(have[key])
             elif task.status == "not_applicable" and task.reason == CASE_CHANGED:
                 await _set_listed_status(session, actor, task, "open", APPLIES_AGAIN)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from coordinator import gate, policy
 from coordinator.conference.actions import CONFERENCE_SOURCE
@@ -27,7 +28,7 @@ from coordinator.errors import Conflict
 from coordinator.gate import ItemView
 from coordinator.lifecycle import threat_plans
 from coordinator.lifecycle.threat_plans import PlanWarning
-from coordinator.models import CaseAgency, InformationItem, Task, TaskEvent, User
+from coordinator.models import CaseAgency, InformationItem, Participant, Task, TaskEvent, User
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor, Audience
 from coordinator.tasks import CLOSED_STATUSES
@@ -61,8 +62,9 @@ class Minutes:
     chair: str
     agency: str | None  # whose copy this is
     attendees: list[tuple[str | None, list[str]]]  # (agency, names of those who were in the room)
-    apologies: list[tuple[str | None, str]]  # (agency, name)
+    apologies: list[tuple[str | None, str, str | None]]  # (agency, name, who takes the agency's actions)
     absent: list[tuple[str | None, str]]
+    statement_accepted: list[tuple[str | None, str]]  # (agency, name): who accepted the confidentiality statement
     cases: list[MinutesCase]
 
 
@@ -119,6 +121,11 @@ async def minutes(session: AsyncSession, registry: AgencyRegistry, viewer: Actor
         if person.joined:
             by_agency.setdefault(person.agency, []).append(person.name)
     chair = next((p.name for p in people if p.user_id == conference.chair_id), "")
+    actions_person = aliased(User)
+    actions_by = dict((await session.execute(
+        select(Participant.id, actions_person.display_name).join(actions_person, actions_person.id ==
+                                                                 Participant.actions_person_id)
+        .where(Participant.conference_id == conference_id))).all())
     cases = []
     for entry in await load_agenda(session, conference_id):
         if entry.status != "discussed":
@@ -145,5 +152,6 @@ async def minutes(session: AsyncSession, registry: AgencyRegistry, viewer: Actor
         conference_id=conference.id, title=conference.title, scheduled_at=conference.scheduled_at,
         started_at=conference.started_at, ended_at=ended_at, chair=chair, agency=viewer.agency,
         attendees=list(by_agency.items()),
-        apologies=[(p.agency, p.name) for p in people if p.apology and not p.joined],
-        absent=[(p.agency, p.name) for p in people if not p.apology and not p.joined], cases=cases)
+        apologies=[(p.agency, p.name, actions_by.get(p.participant_id)) for p in people if p.apology and not p.joined],
+        absent=[(p.agency, p.name) for p in people if not p.apology and not p.joined],
+        statement_accepted=[(p.agency, p.name) for p in people if p.accepted], cases=cases)

@@ -173,25 +173,16 @@ async def remove_participant(session: AsyncSession, registry: object, actor: Act
     events.conference_changed(session, conference_id, "participants")
 
 
-async def _invited(session: AsyncSession, actor: Actor, conference_id: int) -> tuple[Conference, Participant]:
+async def invited(session: AsyncSession, actor: Actor, conference_id: int) -> tuple[Conference, Participant]:
+    """The conference and the actor's invitation to it (404 if not invited)."""
     participant = policy.require_invited(await participant_of(session, conference_id, actor.id), conference_id)
     return await load_conference(session, conference_id), participant
-
-
-async def send_apologies(session: AsyncSession, actor: Actor, conference_id: int) -> None:
-    """An invited person sends their apologies: they will not attend (the minutes say so)."""
-    conference, participant = await _invited(session, actor, conference_id)
-    if conference.status == "ended":
-        raise Conflict("the conference has ended")
-    participant.apology = True
-    await audit.record(session, actor, "conference.apologies", subject=f"conference:{conference_id}")
-    events.conference_changed(session, conference_id, "participants")
 
 
 async def accept_statement(session: AsyncSession, actor: Actor, conference_id: int) -> Participant:
     """Record, once per conference, that the participant accepted the confidentiality statement.
     Only the first acceptance counts: the update is conditional, so two at once audit once."""
-    _, participant = await _invited(session, actor, conference_id)
+    _, participant = await invited(session, actor, conference_id)
     accepted = await session.execute(
         update(Participant).where(Participant.id == participant.id, Participant.statement_accepted_at.is_(None))
         .values(statement_accepted_at=utcnow(), apology=False))

@@ -13,13 +13,17 @@ from sqlalchemy.orm import selectinload
 
 from coordinator import audit, cases, policy
 from coordinator.accounts import actor_of
+from coordinator.cases import MEETING
 from coordinator.conference.participation import InviteIn, active_user, check_invite
+from coordinator.conference.research import research_deadline
 from coordinator.errors import Invalid
 from coordinator.lifecycle import case_events
 from coordinator.limits import Id, ListOf, WrittenLine
-from coordinator.models import AgendaItem, Case, Conference, HearingRequest, Participant, User, utcnow
+from coordinator.models import AgendaItem, Case, Conference, HearingRequest, Participant, Task, User, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
+from coordinator.settings import Settings
+from coordinator.tasks import CLOSED_STATUSES
 
 AGENDA_GROUPS = ("children", "adults", "review")  # the order practice requires
 RISK_ORDER = ("high", "medium", "standard")
@@ -74,10 +78,11 @@ async def _agenda_cases(session: AsyncSession, case_ids: list[int]) -> list[Case
 
 
 async def schedule_conference(session: AsyncSession, registry: AgencyRegistry, actor: Actor,
-                              data: ConferenceIn) -> Conference:
+                              data: ConferenceIn, *, research_days: int = Settings.research_days) -> Conference:
     """A coordinator schedules a conference: its agenda orders itself (``agenda_order``), the
-    chair is a participant, and every person invited is too. With ``add_invited_agencies``,
-    each invited agency joins each case on the agenda it is not yet part of."""
+    chair is a participant, and every person invited is too; its research deadline is
+    ``research_days`` working days before. With ``add_invited_agencies``, each invited agency
+    joins each case on the agenda it is not yet part of."""
     policy.require_coordinator(actor, "schedule a conference")
     title = data.title.strip()
     if not title or len(title) > 200:
@@ -99,21 +104,27 @@ async def schedule_conference(session: AsyncSession, registry: AgencyRegistry, a
         invited.setdefault(user.id, (user, invite.role))
     invited[chair.id] = (chair, "chair")
 
-    conference = Conference(title=title, scheduled_at=data.scheduled_at.astimezone(dt.UTC), chair_id=chair.id,
-                            created_by_id=actor.id)
+    scheduled_at = data.scheduled_at.astimezone(dt.UTC)
+    conference = Conference(title=title, scheduled_at=scheduled_at, chair_id=chair.id, created_by_id=actor.id,
+                            research_due_at=research_deadline(scheduled_at, research_days))
     session.add(conference)
     await session.flush()
     for position, (case, group) in enumerate(agenda_order(found, conference.scheduled_at)):
         session.add(AgendaItem(conference_id=conference.id, case_id=case.id, position=position, group=group))
     for user, role in invited.values():
         session.add(Participant(conference_id=conference.id, user_id=user.id, agency=user.agency, role=role))
+    # Duties due "before the meeting" that had no meeting to count from are due on this one's day.
+    await session.execute(update(Task).where(
+        Task.case_id.in_([c.id for c in found]), Task.due_rule == MEETING, Task.due_on.is_(None),
+        Task.status.not_in(CLOSED_STATUSES)).values(due_on=conference.scheduled_at.date()))
     # The cases placed on this agenda leave the "to be heard" queue: their requests are answered.
     await session.execute(update(HearingRequest).where(
         HearingRequest.case_id.in_([c.id for c in found]), HearingRequest.conference_id.is_(None)
     ).values(conference_id=conference.id))
     await session.flush()
     await audit.record(session, actor, "conference.scheduled", subject=f"conference:{conference.id}",
-                       scheduled_at=conference.scheduled_at, chair_id=chair.id, cases=[c.id for c in found],
+                       scheduled_at=conference.scheduled_at, research_due_at=conference.research_due_at,
+                       chair_id=chair.id, cases=[c.id for c in found],
                        participants=sorted(invited))
     if data.add_invited_agencies:
         agencies = sorted({user.agency for user, _ in invited.values() if user.agency in registry})

@@ -77,7 +77,8 @@ async def raise_event(session: AsyncSession, registry: AgencyRegistry, actor: Ac
     doer = actor or policy.SYSTEM
     facts = await cases.case_facts(session, case)
     reactions, failures = registry.reactions(cases.agencies_of(case), f"case_{event}", case=facts, **arguments)
-    added = [cases.task_from(case.id, agency, template, "case_event", doer)
+    due = await cases.due_context(session, case, [t for templates in reactions.values() for t in templates])
+    added = [cases.task_from(case.id, agency, template, "case_event", doer, due)
              for agency, templates in reactions.items() for template in templates]
     session.add_all(added)
     raised.tasks_added = len(added)

@@ -23,10 +23,10 @@ from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import minutes_files, policy
-from coordinator.conference import actions, meeting, minutes, participation, roles, schedule
+from coordinator.conference import actions, meeting, minutes, participation, research, roles, schedule
 from coordinator.conference.participation import CONFIDENTIALITY_STATEMENT, InviteIn
 from coordinator.conference.schedule import ConferenceIn
-from coordinator.conference.state import ASPECTS, EVERYTHING
+from coordinator.conference.state import ASPECTS, EVERYTHING, load_people
 from coordinator.errors import Conflict, DomainError, Invalid, NotFound
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor, StatementNeeded
@@ -150,8 +150,9 @@ async def schedule_conference(request: Request, db: NamedDependency[AsyncSession
     form = await request.form()
     actor = current_actor(request)
     try:
+        settings = request.app.state.settings
         conference = await schedule.schedule_conference(
-            db, registry, actor, _schedule_from_form(form, request.app.state.settings.zone))
+            db, registry, actor, _schedule_from_form(form, settings.zone), research_days=settings.research_days)
     except Invalid as error:
         await db.rollback()
         values = {key: form.get(key) for key in form}
@@ -173,8 +174,10 @@ async def conference_page(request: Request, db: NamedDependency[AsyncSession],
         place = await participation.seat(db, actor, conference_id)
     except StatementNeeded:
         conference = await participation.load_conference(db, conference_id)
+        colleagues = (await load_people(db, [actor.agency])).get(actor.agency, []) if actor.agency else []
         return Template("conferences/statement.html", context={
-            "conference": conference, "statement": CONFIDENTIALITY_STATEMENT})
+            "conference": conference, "statement": CONFIDENTIALITY_STATEMENT, "colleagues": colleagues,
+            "actor": actor})
     view = await conference_view(db, registry, conference_id, place.audience, [], ASPECTS)
     settings = request.app.state.settings
     return Template("conferences/live.html", context={
@@ -192,9 +195,20 @@ async def accept_statement(request: Request, db: NamedDependency[AsyncSession],
 
 @post("/conferences/{conference_id:int}/apologies")
 async def send_apologies(request: Request, db: NamedDependency[AsyncSession], conference_id: FromPath[int]) -> Redirect:
-    await participation.send_apologies(db, current_actor(request), conference_id)
+    form = await request.form()
+    await research.send_apologies(db, current_actor(request), conference_id,
+                                  checked(research.ApologiesIn(optional_int(form, "actions_person_id"))))
     await db.commit()
     return Redirect("/", status_code=303)
+
+
+@post("/api/conferences/{conference_id:int}/apologies", status_code=200)
+async def api_send_apologies(request: Request, db: NamedDependency[AsyncSession], conference_id: FromPath[int],
+                             data: JSONBody[research.ApologiesIn]) -> dict:
+    """The requester will not attend; their agency's research and named person stand in."""
+    await research.send_apologies(db, current_actor(request), conference_id, data)
+    await db.commit()
+    return {"apology": True, "actions_person_id": data.actions_person_id}
 
 
 @post("/conferences/{conference_id:int}/changes/{operation:str}", status_code=200)
@@ -291,7 +305,8 @@ async def api_list(request: Request, db: NamedDependency[AsyncSession]) -> list[
 async def api_schedule(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
                        data: JSONBody[ConferenceIn]) -> dict:
     actor = current_actor(request)
-    conference = await schedule.schedule_conference(db, registry, actor, data)
+    conference = await schedule.schedule_conference(db, registry, actor, data,
+                                                    research_days=request.app.state.settings.research_days)
     await db.commit()
     view = await _answer(db, registry, actor, conference.id, ORGANISING_ASPECTS, items=False)
     return conference_view_json(view, registry)["conference"]
@@ -443,6 +458,7 @@ async def api_live_stats(request: Request) -> dict:
 
 ROUTES = [
     conference_list, schedule_page, schedule_conference, conference_page, accept_statement, send_apologies,
+    api_send_apologies,
     change_page, minutes_page, minutes_html, minutes_markdown, minutes_pdf,
     api_list, api_schedule, api_state, api_invite, api_remove_participant, api_accept_statement, api_start, api_move, api_reorder, api_end,
     api_assign_role, api_volunteer, api_confirm_role, api_add_action, api_action_status, api_confirm_action,

@@ -69,6 +69,7 @@ def item_json(view: ItemView, registry: AgencyRegistry) -> dict:
         "sensitivity": view.sensitivity, "recorded_at": view.recorded_at,
         "withheld": view.withheld, "basis": None if view.withheld else view.decision.basis,
         "withheld_reason": view.decision.reason or None, "text": view.text,
+        "sharing": view.sharing, "release": view.release,
     }
 
 

@@ -1,7 +1,7 @@
 """A fourth agency that is not installed: tests register it through the entry point path."""
 
 from coordinator import hookimpl
-from coordinator.hookspecs import AgencyIdentity, InformationCategory, Responsibility, TaskTemplate
+from coordinator.hookspecs import AgencyIdentity, DueOffset, InformationCategory, Responsibility, TaskTemplate
 
 
 @hookimpl
@@ -11,9 +11,11 @@ def agency_identity():
 
 @hookimpl
 def agency_task_list(case):
-    tasks = [TaskTemplate("Assess the need for emergency accommodation", "victim")]
+    tasks = [TaskTemplate("Assess the need for emergency accommodation", "victim",
+                          due=DueOffset.within_hours_of_referral(24))]
     if case.has_children:
-        tasks.append(TaskTemplate("Find family-sized accommodation near the children's school", "children"))
+        tasks.append(TaskTemplate("Find family-sized accommodation near the children's school", "children",
+                                  due=DueOffset.before_the_meeting()))
     return tasks
 
 

@@ -9,12 +9,14 @@ from sqlalchemy import func, select
 from coordinator.demo import load_demo
 from coordinator.models import (
     Case,
+    Conference,
     Consent,
     FollowUp,
     InformationItem,
     Override,
     RaisedEvent,
     Referral,
+    ResearchReturn,
     SurveyAdministration,
     Task,
 )
@@ -43,5 +45,9 @@ async def test_the_demo_holds_a_case_between_meetings(sessionmaker, registry):
         states = set((await session.execute(select(Referral.status))).scalars())
         assert states >= {"draft", "sent", "accepted", "declined", "completed"}
         assert (await count(SurveyAdministration, SurveyAdministration.case_id == closed.id)).scalar() == 1
+        assert (await session.execute(select(Conference.agenda_circulated_at))).scalar() is not None
+        returned = set((await session.execute(select(ResearchReturn.outcome).where(
+            ResearchReturn.submitted_at.is_not(None)))).scalars())
+        assert returned == {"information", "nothing_held", "not_researched"}
         again = await load_demo(session, registry)
     assert "already loaded" in again[0]

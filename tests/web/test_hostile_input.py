@@ -22,8 +22,8 @@ from coordinator.web.edge import MAX_BODY_BYTES, MAX_JSON_DEPTH
 
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 # Write routes that take no input but the path: they get the id checks only.
-NO_INPUT = {"/logout", "/conferences/{conference_id:int}/statement", "/conferences/{conference_id:int}/apologies",
-            "/api/conferences/{conference_id:int}/statement", "/api/session/renew",
+NO_INPUT = {"/logout", "/conferences/{conference_id:int}/statement", "/conferences/{conference_id:int}/circulate",
+            "/api/conferences/{conference_id:int}/statement", "/api/conferences/{conference_id:int}/agenda/circulate", "/api/session/renew",
             "/api/conferences/{conference_id:int}/participants/{participant_id:int}"}  # its id is in the path
 TOO_BIG = 2**31  # one more than PostgreSQL's Integer holds
 

@@ -17,6 +17,9 @@ from jinja2 import Environment
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import gate, policy
+from coordinator.conference import research
+from coordinator.conference.participation import load_conference
+from coordinator.conference.research import AgencyReadiness
 from coordinator.conference.state import ASPECTS, ActionView, AgendaEntry, ConferenceState, RoleView, load_state
 from coordinator.gate import ItemView
 from coordinator.plugins import AgencyRegistry
@@ -40,6 +43,7 @@ class AgendaRow:
     entry: AgendaEntry
     order_up: list[int] | None  # the agenda order if this item moved up one place
     order_down: list[int] | None
+    readiness: list[AgencyReadiness] | None = None  # each agency's research on the case: the chair's only
 
 
 @dataclass(frozen=True)
@@ -87,9 +91,10 @@ def _swapped(ids: list[int], i: int, j: int) -> list[int] | None:
     return order
 
 
-def _agenda_rows(entries: list[AgendaEntry]) -> list[AgendaRow]:
+def _agenda_rows(entries: list[AgendaEntry], readiness: dict[int, list[AgencyReadiness]]) -> list[AgendaRow]:
     ids = [e.id for e in entries]
-    return [AgendaRow(e, _swapped(ids, i, i - 1), _swapped(ids, i, i + 1)) for i, e in enumerate(entries)]
+    return [AgendaRow(e, _swapped(ids, i, i - 1), _swapped(ids, i, i + 1), readiness.get(e.case_id))
+            for i, e in enumerate(entries)]
 
 
 async def view_for(session: AsyncSession, registry: AgencyRegistry, state: ConferenceState, audience: Audience,
@@ -106,9 +111,13 @@ async def view_for(session: AsyncSession, registry: AgencyRegistry, state: Confe
         for viewer in viewers:  # one answer per agency; each person's view is audited
             items = await gate.visible_items(session, registry, viewer, state.current_case_id, channel="conference")
     agencies = state.current_case_agencies if case_visible else []
+    readiness = {}
+    if state.agenda is not None and "agenda" in aspects and policy.may_see_readiness_in_meeting(audience):
+        conference = await load_conference(session, state.id)
+        readiness = {row.case_id: row.agencies for row in await research.readiness_by_case(session, conference)}
     return ConferenceView(
         conference=shown, audience=audience, case_visible=case_visible, items=items,
-        agenda=_agenda_rows(state.agenda) if state.agenda is not None else None,
+        agenda=_agenda_rows(state.agenda, readiness) if state.agenda is not None else None,
         roles=[RoleRow(r, policy.may_volunteer(audience, [a for a in r.able if a in agencies])
                        and r.status != "confirmed" and r.agency != audience.agency)
                for r in shown.roles] if shown.roles is not None else None,
