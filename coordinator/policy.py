@@ -58,6 +58,11 @@ def require_coordinator(actor: Actor, doing: str) -> None:
         raise Forbidden(f"only a coordinator can {doing}")
 
 
+def may_manage_token(actor: Actor, owner_id: int) -> bool:
+    """See and revoke an API token: its owner, or an administrator."""
+    return actor.id == owner_id or actor.role == "admin"
+
+
 # --- cases -----------------------------------------------------------------------------------
 
 class CaseState(Protocol):

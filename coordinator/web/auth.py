@@ -25,6 +25,7 @@ from coordinator import accounts, audit
 from coordinator.accounts import LoginRefused, TokenRefused, actor_of
 from coordinator.models import User
 from coordinator.policy import Actor
+from coordinator.settings import Settings
 from coordinator.web.sessions import loaded_user
 
 PUBLIC_PATHS = {"/health", "/ready", "/login"}
@@ -121,7 +122,13 @@ def login_url(request: Request) -> str:
     return "/login?" + urlencode({"next": target})
 
 
-def _client_address(request: Request) -> str:
+def throttle_of(settings: Settings) -> accounts.Throttle:
+    return accounts.Throttle(max_failures=settings.login_max_failures,
+                             window=dt.timedelta(minutes=settings.login_window_minutes),
+                             first_delay=dt.timedelta(seconds=settings.login_delay_seconds))
+
+
+def client_address(request: Request) -> str:
     # The peer as the server sees it: behind a reverse proxy that is the proxy (see README).
     return (request.client.host if request.client else "")[:64] or "unknown"
 
@@ -157,9 +164,7 @@ async def login(
         return refused(400, problem)
     try:
         user = await accounts.authenticate(
-            db, username=username, password=password, address=_client_address(request),
-            max_failures=settings.login_max_failures, window=dt.timedelta(minutes=settings.login_window_minutes),
-            first_delay=dt.timedelta(seconds=settings.login_delay_seconds),
+            db, username=username, password=password, address=client_address(request), throttle=throttle_of(settings),
         )
     except LoginRefused as refusal:
         await db.commit()  # the failure counts toward throttling whatever happens next

@@ -166,7 +166,8 @@ async def _rows(sessionmaker, scenario, client_for) -> dict[str, list]:
         await db.commit()
         rows = {"case_id": [scenario.case_a, scenario.case_b, scenario.case_c],
                 "conference_id": [scenario.conference_id], "service_id": [service.id],
-                "operation": sorted(OPERATIONS)}  # the live page's changes, by name
+                "operation": sorted(OPERATIONS),  # the live page's changes, by name
+                "handle": [(await chair.get("/api/account")).json()["sessions"][0]["handle"]]}  # a login session
         for name, model in [("task_id", Task), ("item_id", InformationItem), ("consent_id", Consent)]:
             rows[name] = list((await db.execute(select(model.id).where(model.case_id == case).limit(3))).scalars())
     created = {
