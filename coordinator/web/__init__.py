@@ -10,6 +10,7 @@ from coordinator.plugins import AgencyRegistry
 from coordinator.tasks import CLOSED_STATUSES, STATUSES, is_overdue
 from coordinator.web import (
     account,
+    admin,
     api,
     auth,
     casework,
@@ -60,5 +61,5 @@ ROUTES = [
     *sharing.PAGES, *sharing.API, *follow_up.ROUTES, *casework.PAGES, *casework.API,
     *closing.PAGES, *closing.API, *referrals.PAGES, *referrals.API,
     *conference.ROUTES, *sessions.ROUTES, socket.conference_live, case_socket.case_live, *threat.PAGES, *threat.API,
-    *figures.ROUTES, *workspace.PAGES, *navigation.ROUTES, *account.ROUTES,
+    *figures.ROUTES, *workspace.PAGES, *navigation.ROUTES, *account.ROUTES, *admin.ROUTES,
 ]

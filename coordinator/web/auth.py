@@ -85,8 +85,9 @@ def current_actor(request: Request) -> Actor:
 
 
 @get("/login", exclude_from_auth=True, sync_to_thread=False)
-def login_page(request: Request, next: FromQuery[str | None] = None) -> Template:
-    return Template("login.html", context={"error": None, "username": "", "next": _safe_next(next)})
+def login_page(request: Request, next: FromQuery[str | None] = None, done: FromQuery[str | None] = None) -> Template:
+    notice = "Your password is set: log in with it." if done == "password" else None
+    return Template("login.html", context={"error": None, "username": "", "next": _safe_next(next), "notice": notice})
 
 
 def _safe_next(target: str | None) -> str:
