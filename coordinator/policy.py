@@ -111,6 +111,23 @@ def require_grant(actor: Actor, role: str, agency: str | None, coordinators_mana
         raise Forbidden("you can give only the member or coordinator role, in your own agency", field="role")
 
 
+def second_factor_required(role: str, required_for: Collection[str]) -> bool:
+    """Whether someone of this role must use a second factor (the deployment's list of roles)."""
+    return role in required_for
+
+
+def may_reset_second_factor(actor: Actor, user_id: int) -> bool:
+    """Remove someone's second factor (a lost phone): an administrator, never her own."""
+    return actor.role == ADMIN_ROLE and actor.id != user_id
+
+
+def require_second_factor_resetter(actor: Actor, user_id: int) -> None:
+    if actor.id == user_id and actor.role == ADMIN_ROLE:
+        raise Forbidden("nobody resets their own second factor: ask another administrator")
+    if not may_reset_second_factor(actor, user_id):
+        raise Forbidden("only an administrator can reset a second factor")
+
+
 def may_manage_token(actor: Actor, owner_id: int) -> bool:
     """See and revoke an API token: its owner, or an administrator."""
     return actor.id == owner_id or actor.role == ADMIN_ROLE

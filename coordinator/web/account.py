@@ -14,11 +14,12 @@ from litestar.response import Redirect, Response, Template
 from msgspec import Meta
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import accounts, audit
+from coordinator import accounts, audit, second_factor
 from coordinator.accounts import LoginRefused
 from coordinator.errors import Invalid
 from coordinator.limits import Line
-from coordinator.web.auth import PASSWORD_MAX, client_address, current_actor, throttle_of
+from coordinator.models import User
+from coordinator.web.auth import ENROL_STEP, PASSWORD_MAX, client_address, current_actor, finish_login, throttle_of
 from coordinator.web.forms import checked
 
 Handle = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")]
@@ -116,6 +117,47 @@ async def revoke_token_page(request: Request, db: NamedDependency[AsyncSession],
     return Redirect("/account?done=token", status_code=303)
 
 
+# --- the second factor ---------------------------------------------------------------------------
+
+def _enrolment_page(request: Request, secret: str, status: int = 200, error: Invalid | None = None) -> Template:
+    uri = second_factor.provisioning_uri(secret, request.user.username)
+    return Template("second_factor.html", status_code=status, context={
+        "qr": second_factor.qr_svg(uri), "secret": secret, "error": error, "codes": None,
+        "required": request.session.get("login_step") == ENROL_STEP})
+
+
+@get("/account/second-factor", opt={"login_step": ENROL_STEP})
+async def second_factor_page(request: Request, db: NamedDependency[AsyncSession]) -> Template:
+    """Set up an authenticator app: its secret as a QR code (and as text), then a code from it."""
+    if request.user.totp_secret is not None:
+        return Template("second_factor.html", context={
+            "enrolled": True, "codes_left": await second_factor.recovery_codes_left(db, request.user.id)})
+    # Kept in her server-side session until a code proves the app holds it.
+    secret = request.session.get("enrolling") or second_factor.new_secret()
+    request.session["enrolling"] = secret
+    return _enrolment_page(request, secret)
+
+
+@post("/account/second-factor", opt={"login_step": ENROL_STEP})
+async def enrol_second_factor(request: Request, db: NamedDependency[AsyncSession]) -> Template:
+    """A code from the app sets it up; the recovery codes are shown on this answer only. Her
+    session gets a new id and her other sessions end, as at any change of rights."""
+    secret = request.session.get("enrolling")
+    if request.user.totp_secret is not None or not secret:
+        return Template("second_factor.html", status_code=409, context={
+            "enrolled": request.user.totp_secret is not None, "codes_left": None,
+            "error": Invalid("Open the set-up page again to get a new code to scan.")})
+    code = value if isinstance(value := (await request.form()).get("code"), str) else ""
+    user = await db.get(User, request.user.id)
+    try:
+        codes = await second_factor.enrol(db, user, secret, code[:40])
+    except Invalid as error:
+        return _enrolment_page(request, secret, status=400, error=error)
+    await accounts.end_other_sessions(db, user.id, request.get_session_id())
+    await db.commit()
+    return Template("second_factor.html", context={"codes": codes, "next": finish_login(request)})
+
+
 # --- JSON ----------------------------------------------------------------------------------------
 
 def _token_json(token) -> dict:  # noqa: ANN001
@@ -166,5 +208,5 @@ async def revoke_token(request: Request, db: NamedDependency[AsyncSession], toke
     return _token_json(token)
 
 
-ROUTES = [account_page, change_password_page, end_session_page, end_other_sessions_page, revoke_token_page,
+ROUTES = [second_factor_page, enrol_second_factor, account_page, change_password_page, end_session_page, end_other_sessions_page, revoke_token_page,
           account, change_password, end_session, end_other_sessions, revoke_token]

@@ -12,7 +12,7 @@ from litestar.response import Redirect, Response, Template
 from msgspec import Meta
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import administration, policy
+from coordinator import administration, policy, second_factor
 from coordinator.administration import IssuedLink, UserChangeIn, UserIn
 from coordinator.errors import DomainError, Invalid
 from coordinator.models import User
@@ -49,6 +49,7 @@ async def _page(request: Request, db: AsyncSession, settings: Settings, registry
         "issued": None, "link_minutes": settings.password_link_minutes,
         "roles": [r for r in policy.USER_ROLES if any(policy.may_grant(actor, r, a, manage) for a in [*agencies, None])],
         "can_change": {u.id: policy.may_change_account(actor, u.id, u.role, u.agency, manage) for u in users},
+        "can_reset": {u.id: policy.may_reset_second_factor(actor, u.id) for u in users},
     }
     return Template("admin_users.html", status_code=status, context=context | extra)
 
@@ -91,7 +92,7 @@ async def _row_change(request: Request, db: AsyncSession, settings: Settings, re
     try:
         await change()
         await db.commit()
-    except (Invalid, DomainError) as error:
+    except DomainError as error:
         await db.rollback()
         if error.status == 404:
             raise
@@ -136,6 +137,14 @@ async def _issue(request: Request, db: AsyncSession, settings: Settings, user_id
                                                     coordinators_manage=settings.coordinators_manage_users)
     await db.commit()
     return link
+
+
+@post("/admin/users/{user_id:int}/second-factor/reset")
+async def reset_second_factor_page(request: Request, db: NamedDependency[AsyncSession],
+                                   settings: NamedDependency[Settings], registry: NamedDependency[AgencyRegistry],
+                                   user_id: FromPath[int]) -> Response:
+    return await _row_change(request, db, settings, registry, user_id, lambda: second_factor.reset(
+        db, current_actor(request), user_id), "factor_reset")
 
 
 # --- the set-password page a link opens (no login: the link is the proof) -------------------
@@ -211,6 +220,15 @@ async def password_link(request: Request, db: NamedDependency[AsyncSession], set
     return link_json(request, await _issue(request, db, settings, user_id))
 
 
-ROUTES = [users_page, create_user_page, change_user_page, deactivate_user_page, reactivate_user_page,
+@post("/api/admin/users/{user_id:int}/second-factor/reset", status_code=200)
+async def reset_second_factor(request: Request, db: NamedDependency[AsyncSession], user_id: FromPath[int]) -> dict:
+    """Remove the account's second factor (a lost phone): its sessions end; where the role requires
+    one, its owner sets up a new one at her next login."""
+    user = await second_factor.reset(db, current_actor(request), user_id)
+    await db.commit()
+    return user_json(user)
+
+
+ROUTES = [reset_second_factor_page, reset_second_factor, users_page, create_user_page, change_user_page, deactivate_user_page, reactivate_user_page,
           password_link_page, set_password_page, set_password,
           list_users, create_user, change_user, deactivate_user, reactivate_user, password_link]
