@@ -39,7 +39,15 @@ from coordinator.limits import explain, missing_field, value_at
 from coordinator.plugins import AgencyRegistry, PluginError, load_agencies
 from coordinator.settings import Settings
 from coordinator.web import ROUTES, idempotency, observe, openapi, template_globals
-from coordinator.web.auth import PUBLIC_PATHS, PUBLIC_PREFIXES, CsrfUnlessBearer, UserMiddleware, is_htmx, login_url
+from coordinator.web.auth import (
+    PUBLIC_PATHS,
+    PUBLIC_PREFIXES,
+    CsrfUnlessBearer,
+    LoginStepNeeded,
+    UserMiddleware,
+    is_htmx,
+    login_url,
+)
 from coordinator.web.edge import MAX_BODY_BYTES, check_request, declare_errors, sent_json
 from coordinator.web.live.channels import Channels
 from coordinator.web.live.hub import LiveHub
@@ -88,11 +96,13 @@ def plugin_error(request: Request, exc: PluginError) -> Response:
 
 def http_error(request: Request, exc: HTTPException) -> Response:
     if isinstance(exc, NotAuthorizedException) and not wants_json(request):
+        # Logged in by password with a step left to do: on to its page, else to the login page.
+        target = exc.location if isinstance(exc, LoginStepNeeded) else login_url(request)
         if is_htmx(request):
             # A redirect would be followed inside the XMLHttpRequest and the login form swapped
-            # into a fragment: htmx loads the whole login page instead.
-            return _error_response(request, 401, exc.detail, headers={"HX-Redirect": login_url(request)})
-        return Redirect(login_url(request), status_code=303)
+            # into a fragment: htmx loads the whole page instead.
+            return _error_response(request, 401, exc.detail, headers={"HX-Redirect": target})
+        return Redirect(target, status_code=303)
     extra = exc.extra if isinstance(exc, ValidationException) else None
     field, message = None, exc.detail
     if isinstance(extra, list) and extra and isinstance(extra[0], dict):
@@ -227,7 +237,9 @@ def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, ch
                               exclude=[f"^{STATIC_PREFIX}"])
     csrf = CSRFConfig(secret=settings.secret_key, cookie_samesite="strict", cookie_secure=settings.secure_cookies,
                       safe_methods={"GET", "HEAD", "OPTIONS"})
-    auth = DefineMiddleware(UserMiddleware, exclude=[*sorted(PUBLIC_PATHS), *PUBLIC_PREFIXES, "^/favicon"])
+    # Whole paths: "/login" must not also exclude "/login/code".
+    auth = DefineMiddleware(UserMiddleware, exclude=[*(f"^{path}$" for path in sorted(PUBLIC_PATHS)), *PUBLIC_PREFIXES,
+                                                     "^/favicon"])
     plugin_routes = [handler for agency in registry for handler in agency.routes]
     declare_errors([*ROUTES, *plugin_routes])
     jinja = _jinja(registry, settings)

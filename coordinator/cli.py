@@ -54,7 +54,8 @@ def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
 
     async def work(session):  # noqa: ANN001, ANN202
         return await accounts.create_user(session, username=args.username, agency=args.agency, role=args.role,
-                                          password=password, display_name=args.name, agencies=registry.keys)
+                                          password=password, display_name=args.name, agencies=registry.keys,
+                                          password_min_length=settings.password_min_length)
 
     user = asyncio.run(_with_session(settings, work))
     print(f"created {user.username} ({user.role}{', ' + user.agency if user.agency else ''})")

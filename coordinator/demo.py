@@ -30,6 +30,10 @@ from coordinator.plugins import AgencyRegistry
 from coordinator.settings import ReferralThresholds
 
 DEMO_PASSWORD = "demo-password"
+# The demo's supervisor and administrator must use a second factor: this is their authenticator
+# app's key (type it into any TOTP app, or let a test compute its codes with pyotp).
+DEMO_TOTP_SECRET = "DEMODEMODEMODEMODEMODEMODEMODEMO"
+DEMO_SECOND_FACTOR_ROLES = ("supervisor", "admin")
 
 
 def _demo_people(registry: AgencyRegistry) -> list[tuple[str, str | None, str, str]]:
@@ -103,6 +107,8 @@ async def load_demo(session: AsyncSession, registry: AgencyRegistry) -> list[str
     for username, agency, role, name in _demo_people(registry):
         users[username] = await accounts.create_user(session, username=username, agency=agency, role=role,
                                                      password=DEMO_PASSWORD, display_name=name, agencies=registry.keys)
+        if role in DEMO_SECOND_FACTOR_ROLES:
+            users[username].totp_secret = DEMO_TOTP_SECRET
     today = utcnow().date()
     case = await cases.create_case(session, registry, ReferralThresholds(), actor_of(users["chair"]), ReferralIn(
         kind="domestic_abuse",
@@ -136,5 +142,6 @@ async def load_demo(session: AsyncSession, registry: AgencyRegistry) -> list[str
              *([f"threat-assessment case {threat.reference} with a plan in all four domains"] if threat else []),
              f"demo conference {conference.id} scheduled, its agenda circulated and research returned in each state: "
              "the chair and each agency's representative are invited",
-             f"users (password {DEMO_PASSWORD!r}): " + ", ".join(u for u in users)]
+             f"users (password {DEMO_PASSWORD!r}): " + ", ".join(u for u in users),
+             f"supervisor and admin use a second factor: authenticator app key {DEMO_TOTP_SECRET}"]
     return lines + await referrals.load_referrals_and_feedback(session, registry, users, case)

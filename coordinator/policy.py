@@ -58,6 +58,81 @@ def require_coordinator(actor: Actor, doing: str) -> None:
         raise Forbidden(f"only a coordinator can {doing}")
 
 
+# --- accounts ----------------------------------------------------------------------------------
+# Administrators manage every account; where the deployment allows it (a setting, passed in as
+# ``coordinators_manage``), a coordinator manages her own agency's members and coordinators. Nobody
+# changes their own rights, and nobody gives a role above what they may manage themselves.
+
+ADMIN_ROLE = "admin"
+ROLES_COORDINATORS_GIVE = ("member", "coordinator")
+
+
+def may_manage_users(actor: Actor, coordinators_manage: bool) -> bool:
+    """Open the administration of accounts (``/admin/users``)."""
+    return actor.role == ADMIN_ROLE or (coordinators_manage and actor.role == "coordinator" and actor.agency is not None)
+
+
+def require_user_manager(actor: Actor, coordinators_manage: bool) -> None:
+    if not may_manage_users(actor, coordinators_manage):
+        raise Forbidden("only an administrator can manage accounts")
+
+
+def may_see_account(actor: Actor, role: str, agency: str | None, coordinators_manage: bool) -> bool:
+    """Whose account appears on her administration page: every one for an administrator; her own
+    agency's members and coordinators for a coordinator who manages accounts."""
+    if actor.role == ADMIN_ROLE:
+        return True
+    return may_manage_users(actor, coordinators_manage) and agency == actor.agency and role in ROLES_COORDINATORS_GIVE
+
+
+def may_change_account(actor: Actor, user_id: int, role: str, agency: str | None, coordinators_manage: bool) -> bool:
+    """Change someone's role, agency or whether they may log in, issue her a set-password link or
+    reset her second factor: anyone whose account the actor sees, except herself."""
+    return actor.id != user_id and may_see_account(actor, role, agency, coordinators_manage)
+
+
+def require_account_changer(actor: Actor, user_id: int, role: str, agency: str | None, coordinators_manage: bool) -> None:
+    if actor.id == user_id:
+        raise Forbidden("nobody changes their own role, agency or access: ask another administrator")
+    if not may_see_account(actor, role, agency, coordinators_manage):
+        raise NotFound(f"no user {user_id}")
+
+
+def may_grant(actor: Actor, role: str, agency: str | None, coordinators_manage: bool) -> bool:
+    """Give an account this role and agency: an administrator any; a coordinator who manages
+    accounts, member or coordinator in her own agency (never more than she holds)."""
+    if actor.role == ADMIN_ROLE:
+        return True
+    return may_manage_users(actor, coordinators_manage) and agency == actor.agency and role in ROLES_COORDINATORS_GIVE
+
+
+def require_grant(actor: Actor, role: str, agency: str | None, coordinators_manage: bool) -> None:
+    if not may_grant(actor, role, agency, coordinators_manage):
+        raise Forbidden("you can give only the member or coordinator role, in your own agency", field="role")
+
+
+def second_factor_required(role: str, required_for: Collection[str]) -> bool:
+    """Whether someone of this role must use a second factor (the deployment's list of roles)."""
+    return role in required_for
+
+
+def may_reset_second_factor(actor: Actor, user_id: int) -> bool:
+    """Remove someone's second factor (a lost phone): an administrator, never her own."""
+    return actor.role == ADMIN_ROLE and actor.id != user_id
+
+
+def require_second_factor_resetter(actor: Actor, user_id: int) -> None:
+    if actor.id == user_id and actor.role == ADMIN_ROLE:
+        raise Forbidden("nobody resets their own second factor: ask another administrator")
+    if not may_reset_second_factor(actor, user_id):
+        raise Forbidden("only an administrator can reset a second factor")
+
+
+def may_manage_token(actor: Actor, owner_id: int) -> bool:
+    """See and revoke an API token: its owner, or an administrator."""
+    return actor.id == owner_id or actor.role == ADMIN_ROLE
+
+
 # --- cases -----------------------------------------------------------------------------------
 
 class CaseState(Protocol):

@@ -30,6 +30,20 @@ def _bool(env: dict[str, str], name: str, default: bool) -> bool:
     raise SystemExit(f"setting {name} must be 1 or 0, got {raw!r}")
 
 
+_USER_ROLES = ("member", "coordinator", "supervisor", "admin")  # as policy.USER_ROLES (settings import nothing)
+
+
+def _roles(env: dict[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated list of user roles; "none" for none."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    roles = tuple(r.strip() for r in raw.split(",") if r.strip() and r.strip() != "none")
+    if unknown := [r for r in roles if r not in _USER_ROLES]:
+        raise SystemExit(f"setting {name} names unknown roles {unknown}: give some of {', '.join(_USER_ROLES)}, or none")
+    return roles
+
+
 @dataclass(frozen=True)
 class ReferralThresholds:
     """MARAC practice defaults; local policy may change them."""
@@ -70,6 +84,14 @@ class Settings:
     # After login_max_failures from one address, that address waits this long before its next
     # try, doubling with each further failure (at most the window).
     login_delay_seconds: int = 30
+    # New passwords: at least this long (NIST SP 800-63B: length, no composition rules).
+    password_min_length: int = 12
+    # Coordinators may manage the accounts of their own agency's staff (members and coordinators).
+    coordinators_manage_users: bool = False
+    # A one-time set-password link an administrator issues is valid this long.
+    password_link_minutes: int = 60
+    # Roles that must use a second factor: sent to enrol after their password until they have one.
+    second_factor_roles: tuple[str, ...] = ("supervisor", "admin")
     # Secure flag on the session and CSRF cookies: on wherever the server is reached over HTTPS;
     # off by default so http://localhost works in development.
     secure_cookies: bool = False
@@ -131,6 +153,10 @@ class Settings:
         kwargs["login_max_failures"] = _int(env, "COORDINATOR_LOGIN_MAX_FAILURES", 5)
         kwargs["login_window_minutes"] = _int(env, "COORDINATOR_LOGIN_WINDOW_MINUTES", 15)
         kwargs["login_delay_seconds"] = _int(env, "COORDINATOR_LOGIN_DELAY_SECONDS", 30)
+        kwargs["password_min_length"] = min(max(8, _int(env, "COORDINATOR_PASSWORD_MIN_LENGTH", 12)), 64)
+        kwargs["coordinators_manage_users"] = _bool(env, "COORDINATOR_COORDINATORS_MANAGE_USERS", False)
+        kwargs["password_link_minutes"] = max(1, _int(env, "COORDINATOR_PASSWORD_LINK_MINUTES", 60))
+        kwargs["second_factor_roles"] = _roles(env, "COORDINATOR_REQUIRE_SECOND_FACTOR_FOR", ("supervisor", "admin"))
         kwargs["secure_cookies"] = _bool(env, "COORDINATOR_SECURE_COOKIES", False)
         kwargs["referral"] = ReferralThresholds(
             checklist_high=_int(env, "COORDINATOR_REFERRAL_CHECKLIST_HIGH", 14),

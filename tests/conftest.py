@@ -12,11 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from coordinator import accounts, db
+from coordinator import accounts, db, policy
 from coordinator.app import create_app, sync_plugins_into_database
 from coordinator.plugins import ENTRY_POINT_GROUP, load_agencies
 from coordinator.settings import Settings
 from tests.databases import empty_schema, empty_tables
+from tests.logins import enrol_for_tests, factors_of
 
 PASSWORD = "correct horse battery"
 PG_URL = os.environ.get("COORDINATOR_TEST_DATABASE_URL")
@@ -89,6 +90,8 @@ async def make_user(sessionmaker, registry):
         async with sessionmaker() as session:
             user = await accounts.create_user(session, username=username, agency=agency, role=role,
                                               password=PASSWORD, display_name=username.title(), agencies=registry.keys)
+            if policy.second_factor_required(role, Settings().second_factor_roles):
+                await enrol_for_tests(session, user)
             await session.commit()
             return user
     return make
@@ -111,10 +114,13 @@ class Client(httpx.AsyncClient):
     def __init__(self, app) -> None:  # noqa: ANN001
         super().__init__(transport=httpx.ASGITransport(app=app), base_url="http://testserver.local",
                          follow_redirects=True)
+        self.factors = factors_of(app.state)
 
-    async def login(self, username: str, password: str = PASSWORD):
+    async def login(self, username: str, password: str = PASSWORD, *, second_step: bool = True):
+        """Log in; where the password leads to a second step, that too (unless ``second_step`` is False)."""
         await self.get("/login")
-        return await self.post("/login", data={"username": username, "password": password})
+        answer = await self.post("/login", data={"username": username, "password": password})
+        return await self.factors.finish(self, answer, username, dict) if second_step else answer
 
     def _csrf(self, kwargs: dict) -> dict:
         headers = dict(kwargs.pop("headers", None) or {})

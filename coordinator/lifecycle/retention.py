@@ -132,7 +132,8 @@ _KEPT_BY_REASON = {
         "api_tokens.token_hash", "conferences.title", "live_connections.process", "login_failures.address",
         "login_failures.username", "services.agency", "services.area", "services.contact", "services.kind",
         "services.name", "services.offers", "users.agency", "users.display_name", "users.password_hash",
-        "users.role", "users.username", "web_sessions.key"),
+        "users.role", "users.username", "users.totp_secret", "web_sessions.key", "web_sessions.user_agent",
+        "web_sessions.address", "recovery_codes.code_hash", "password_links.token_hash"),
     "her survey answers: fixed choices, stored by month and never linked to a case": (
         "survey_responses.answers", "survey_responses.period"),
     "stored answers to retried requests: deleted whole by retention --apply": (

@@ -9,6 +9,8 @@ from coordinator.lifecycle.transitions import OPEN_STAGES
 from coordinator.plugins import AgencyRegistry
 from coordinator.tasks import CLOSED_STATUSES, STATUSES, is_overdue
 from coordinator.web import (
+    account,
+    admin,
     api,
     auth,
     casework,
@@ -52,7 +54,7 @@ def template_globals(registry: AgencyRegistry) -> dict:
 
 
 ROUTES = [
-    probes.liveness, probes.readiness, auth.login_page, auth.login, auth.logout,
+    probes.liveness, probes.readiness, auth.login_page, auth.login, auth.code_page, auth.enter_code, auth.logout,
     pages.dashboard, pages.new_case_page, pages.create_case_page, pages.add_agency_page,
     pages.assign_task_page, pages.change_task_page,
     api.me, api.list_agencies, api.dashboard_json, api.list_cases, api.create_case, api.get_case, api.add_agency,
@@ -60,5 +62,5 @@ ROUTES = [
     *sharing.PAGES, *sharing.API, *follow_up.ROUTES, *casework.PAGES, *casework.API,
     *closing.PAGES, *closing.API, *referrals.PAGES, *referrals.API,
     *conference.ROUTES, *sessions.ROUTES, socket.conference_live, case_socket.case_live, *threat.PAGES, *threat.API,
-    *figures.ROUTES, *workspace.PAGES, *navigation.ROUTES, *research.PAGES, *research.API,
+    *figures.ROUTES, *workspace.PAGES, *navigation.ROUTES, *research.PAGES, *research.API, *account.ROUTES, *admin.ROUTES,
 ]

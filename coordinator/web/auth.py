@@ -21,16 +21,34 @@ from litestar.response import Redirect, Template
 from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import accounts, audit
+from coordinator import accounts, audit, policy, second_factor
 from coordinator.accounts import LoginRefused, TokenRefused, actor_of
+from coordinator.errors import Conflict, Invalid
 from coordinator.models import User
 from coordinator.policy import Actor
+from coordinator.settings import Settings
 from coordinator.web.sessions import loaded_user
 
 PUBLIC_PATHS = {"/health", "/ready", "/metrics", "/login"}
 PUBLIC_PREFIXES = ("/static/",)
 USERNAME_MAX = 80  # as stored
 PASSWORD_MAX = 1024  # hashing a megabyte on every try would be a cheap way to load the server
+
+
+# A login in two steps: after the password, a session holds ``login_step`` until the step is done,
+# and reaches only the routes whose ``opt`` names that step (or ANY_STEP, logging out).
+CODE_STEP, ENROL_STEP, ANY_STEP = "code", "enrol", "any"
+STEP_PAGES = {CODE_STEP: "/login/code", ENROL_STEP: "/account/second-factor"}
+STEP_REFUSALS = {CODE_STEP: "finish logging in: enter the code from your authenticator app at /login/code",
+                 ENROL_STEP: "your role needs a second factor: set one up at /account/second-factor"}
+
+
+class LoginStepNeeded(NotAuthorizedException):
+    """The password was right, but the login is not finished (a code to enter, a factor to set up)."""
+
+    def __init__(self, step: str) -> None:
+        super().__init__(STEP_REFUSALS[step])
+        self.location = STEP_PAGES[step]
 
 
 def bearer_token(scope: Scope) -> str | None:
@@ -61,6 +79,9 @@ class UserMiddleware(AbstractAuthenticationMiddleware):
                 user = await db.get(User, user_id)
         if user is None or not user.active:
             raise NotAuthorizedException("your account is no longer active")
+        step = connection.scope["session"].get("login_step")
+        if step is not None and connection.route_handler.opt.get("login_step") not in (step, ANY_STEP):
+            raise LoginStepNeeded(step)
         return AuthenticationResult(user=user, auth="session")
 
 
@@ -84,8 +105,9 @@ def current_actor(request: Request) -> Actor:
 
 
 @get("/login", exclude_from_auth=True, sync_to_thread=False)
-def login_page(request: Request, next: FromQuery[str | None] = None) -> Template:
-    return Template("login.html", context={"error": None, "username": "", "next": _safe_next(next)})
+def login_page(request: Request, next: FromQuery[str | None] = None, done: FromQuery[str | None] = None) -> Template:
+    notice = "Your password is set: log in with it." if done == "password" else None
+    return Template("login.html", context={"error": None, "username": "", "next": _safe_next(next), "notice": notice})
 
 
 def _safe_next(target: str | None) -> str:
@@ -121,7 +143,13 @@ def login_url(request: Request) -> str:
     return "/login?" + urlencode({"next": target})
 
 
-def _client_address(request: Request) -> str:
+def throttle_of(settings: Settings) -> accounts.Throttle:
+    return accounts.Throttle(max_failures=settings.login_max_failures,
+                             window=dt.timedelta(minutes=settings.login_window_minutes),
+                             first_delay=dt.timedelta(seconds=settings.login_delay_seconds))
+
+
+def client_address(request: Request) -> str:
     # The peer as the server sees it: behind a reverse proxy that is the proxy (see README).
     return (request.client.host if request.client else "")[:64] or "unknown"
 
@@ -157,9 +185,7 @@ async def login(
         return refused(400, problem)
     try:
         user = await accounts.authenticate(
-            db, username=username, password=password, address=_client_address(request),
-            max_failures=settings.login_max_failures, window=dt.timedelta(minutes=settings.login_window_minutes),
-            first_delay=dt.timedelta(seconds=settings.login_delay_seconds),
+            db, username=username, password=password, address=client_address(request), throttle=throttle_of(settings),
         )
     except LoginRefused as refusal:
         await db.commit()  # the failure counts toward throttling whatever happens next
@@ -170,11 +196,58 @@ async def login(
     await db.commit()
     # Cleared first, so the session gets a new id: one known before login is worth nothing.
     request.clear_session()
+    if user.totp_secret is not None:
+        request.set_session({"user_id": user.id, "login_step": CODE_STEP, "next": target})
+        return Redirect(STEP_PAGES[CODE_STEP], status_code=303)
+    if policy.second_factor_required(user.role, settings.second_factor_roles):
+        request.set_session({"user_id": user.id, "login_step": ENROL_STEP, "next": target})
+        return Redirect(STEP_PAGES[ENROL_STEP], status_code=303)
     request.set_session({"user_id": user.id})
     return Redirect(target, status_code=303)
 
 
-@post("/logout")
+def finish_login(request: Request) -> str:
+    """The last step is done: a fresh session id (as at any change of rights) with full rights.
+    Returns the page she first asked for."""
+    target = _safe_next(request.session.get("next"))
+    request.clear_session()
+    request.set_session({"user_id": request.user.id})
+    return target
+
+
+def _require_code_step(request: Request) -> None:
+    if request.session.get("login_step") != CODE_STEP:
+        raise Conflict("there is no code to enter: log in with your password first")
+
+
+@get("/login/code", opt={"login_step": CODE_STEP})
+async def code_page(request: Request) -> Template:
+    _require_code_step(request)
+    return Template("login_code.html", context={"error": None})
+
+
+@post("/login/code", opt={"login_step": CODE_STEP}, responses={
+    429: ResponseSpec(data_container=str, media_type=MediaType.HTML, generate_examples=False,
+                      description="too many failed attempts: try again after Retry-After seconds")})
+async def enter_code(request: Request, db: NamedDependency[AsyncSession], state: State) -> Template | Redirect:
+    """The code from her authenticator app, or one of her recovery codes (form field ``code``)."""
+    _require_code_step(request)
+    code = value if isinstance(value := (await request.form()).get("code"), str) else ""
+    try:
+        if len(code) > 40:
+            raise LoginRefused("That code is not right, or has been used already.")
+        user = await db.get(User, request.user.id)
+        await second_factor.verify(db, user, code, address=client_address(request), throttle=throttle_of(state.settings))
+    except LoginRefused as refusal:
+        await db.commit()  # the failure counts toward throttling
+        headers = {"Retry-After": str(refusal.retry_after)} if refusal.throttled else None
+        return Template("login_code.html", status_code=429 if refusal.throttled else 401, headers=headers,
+                        context={"error": Invalid(refusal.message, field="code")})
+    await db.commit()
+    return Redirect(finish_login(request), status_code=303)
+
+
+@post("/logout", opt={"login_step": ANY_STEP})
 async def logout(request: Request, db: NamedDependency[AsyncSession]) -> Redirect:
     session_key = request.get_session_id()
     if session_key is not None:  # a bearer-token caller has no session to end

@@ -25,7 +25,7 @@ class Area:
     href: str
 
 
-def areas(user: User | None) -> list[Area]:
+def areas(user: User | None, coordinators_manage_users: bool = False) -> list[Area]:
     """The areas this person may open, in the order the navigation shows them."""
     if user is None:
         return []
@@ -38,6 +38,8 @@ def areas(user: User | None) -> list[Area]:
         shown.append(Area("figures", "Figures", "/figures"))
     if can.see_feedback_report:
         shown.append(Area("feedback", "Feedback", "/feedback"))
+    if policy.may_manage_users(can.actor, coordinators_manage_users):
+        shown.append(Area("accounts", "Accounts", "/admin/users"))
     return shown
 
 

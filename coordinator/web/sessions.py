@@ -62,6 +62,14 @@ class Loaded:
     user: User | None
 
 
+USER_AGENT_MAX = 300  # as stored
+
+
+def _printable(value: str, limit: int) -> str:
+    """At most ``limit`` characters of ``value`` without control characters (a header is anyone's to write)."""
+    return "".join(c for c in value if c.isprintable())[:limit]
+
+
 def loaded_user(scope: dict, user_id: int) -> User | None:
     """The user loaded with this request's session, if it is ``user_id``: no second lookup."""
     loaded: Loaded | None = scope.get("state", {}).get(_LOADED)
@@ -92,12 +100,14 @@ class DatabaseSessionStore(Store):
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
 
-    async def create(self, key: str, value: bytes, expires_in: int, *, user_id: int, replacing: str | None) -> None:
+    async def create(self, key: str, value: bytes, expires_in: int, *, user_id: int, replacing: str | None,
+                     user_agent: str | None = None, address: str | None = None) -> None:
         """Store a newly issued session, removing the one it replaces in the same transaction."""
         async with self._sessionmaker() as db:
             if replacing is not None:
                 await db.execute(delete(WebSession).where(WebSession.key == replacing))
-            db.add(WebSession(key=key, user_id=user_id, data=value, expires_at=_expiry(expires_in)))
+            db.add(WebSession(key=key, user_id=user_id, data=value, expires_at=_expiry(expires_in),
+                              user_agent=user_agent, address=address))
             await db.commit()
 
     async def set(self, key: str, value: str | bytes, expires_in: int | dt.timedelta | None = None) -> None:
@@ -195,7 +205,9 @@ class IssuedSessionBackend(ServerSideSessionBackend):
         session_id = connection.get_session_id()  # None once the handler cleared the session
         if session_id is None or loaded is None or user_id != loaded.user_id:  # whoever it is, a new user gets a new id
             session_id = self.generate_session_id()
-            await store.create(session_id, data, self.config.max_age, user_id=user_id, replacing=loaded_key)
+            await store.create(session_id, data, self.config.max_age, user_id=user_id, replacing=loaded_key,
+                               user_agent=_printable(connection.headers.get("user-agent") or "", USER_AGENT_MAX) or None,
+                               address=(connection.client.host if connection.client else None))
         elif data != loaded.data:  # unchanged, it was renewed as it was loaded
             await self.set(session_id, data, store=store)
         headers.add("Set-Cookie", self._cookie(session_id))

@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pyotp
 import pytest
 from playwright.async_api import Browser, BrowserContext, Locator, Page, async_playwright, expect
 from sqlalchemy import update
 
+from coordinator.demo import DEMO_TOTP_SECRET
 from coordinator.models import Participant
 from tests.conference_scenario import PASSWORD, Scenario, build_conference
 from tests.live.server import running_server
@@ -67,6 +69,20 @@ def console() -> list[str]:
     return []
 
 
+async def second_step(page: Page) -> None:
+    """Where the password led to a second step: the code of the demo's known key, or setting up a
+    factor from the key the page shows."""
+    await page.wait_for_load_state()
+    if page.url.endswith("/login/code"):
+        await page.get_by_label("Code").fill(pyotp.TOTP(DEMO_TOTP_SECRET).now())
+        await page.get_by_role("button", name="Continue").click()
+    elif page.url.endswith("/account/second-factor"):
+        secret = await page.locator("#totp-secret").get_attribute("data-secret")
+        await page.get_by_label("Code").fill(pyotp.TOTP(secret).now())
+        await page.get_by_role("button", name="Set up").click()
+        await page.get_by_role("button", name="Continue").click()
+
+
 @pytest.fixture
 async def logged_in(browser, server, console):
     """logged_in("pc") -> a page in a browser context of its own, logged in through the login
@@ -86,6 +102,7 @@ async def logged_in(browser, server, console):
         await page.get_by_label("Username").fill(username)
         await page.get_by_label("Password").fill(password)
         await page.get_by_role("button", name="Log in").click()
+        await second_step(page)
         await expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
         return page
 

@@ -14,6 +14,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.live.server import ServerProcess
+from tests.logins import factors_of
 
 FRAGMENT = re.compile(r'<(?:section|div) id="([^"]+)"')
 WAIT = 20.0  # seconds: only a safety net so a broken feature fails instead of hanging
@@ -87,6 +88,7 @@ class Person:
         await self.http.get("/login")
         response = await self.http.post("/login", data={"username": self.username, "password": password},
                                         headers=self._csrf())
+        response = await factors_of(self.server).finish(self.http, response, self.username, self._csrf)
         assert response.status_code == 200, response.text
         return self
 

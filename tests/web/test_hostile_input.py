@@ -24,7 +24,8 @@ WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 # Write routes that take no input but the path: they get the id checks only.
 NO_INPUT = {"/logout", "/conferences/{conference_id:int}/statement", "/conferences/{conference_id:int}/circulate",
             "/api/conferences/{conference_id:int}/statement", "/api/conferences/{conference_id:int}/agenda/circulate", "/api/session/renew",
-            "/api/conferences/{conference_id:int}/participants/{participant_id:int}"}  # its id is in the path
+            "/api/conferences/{conference_id:int}/participants/{participant_id:int}",  # its id is in the path
+            "/account/sessions/end-others", "/api/account/sessions/end-others"}
 TOO_BIG = 2**31  # one more than PostgreSQL's Integer holds
 
 

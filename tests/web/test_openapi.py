@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import os
 import re
 import uuid
@@ -19,7 +20,7 @@ from sqlalchemy import select
 
 from coordinator import accounts
 from coordinator.app import create_app
-from coordinator.models import ConferenceNote, Consent, InformationItem, Service, Task, User
+from coordinator.models import ApiToken, ConferenceNote, Consent, InformationItem, PasswordLink, Service, Task, User
 from coordinator.web.conference import OPERATIONS
 from tests.examples import examples
 from tests.web.test_closure import request_closure
@@ -172,7 +173,17 @@ async def _rows(sessionmaker, scenario, client_for) -> dict[str, list]:
         await db.commit()
         rows = {"case_id": [scenario.case_a, scenario.case_b, scenario.case_c],
                 "conference_id": [scenario.conference_id], "service_id": [service.id],
-                "operation": sorted(OPERATIONS)}  # the live page's changes, by name
+                "operation": sorted(OPERATIONS),  # the live page's changes, by name
+                "handle": [(await chair.get("/api/account")).json()["sessions"][0]["handle"]]}  # a login session
+        doc = (await db.execute(select(User).where(User.username == "doc"))).scalar_one()
+        rows["user_id"] = [doc.id]  # an account the administration routes can name (the callers are no administrators)
+        db.add(PasswordLink(user_id=doc.id, token_hash=hashlib.sha256(b"a-set-password-link").hexdigest(),
+                            expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)))
+        rows["token"] = ["a-set-password-link"]
+        chair_user = (await db.execute(select(User).where(User.username == "chair"))).scalar_one()
+        await accounts.create_token(db, chair_user)  # one to revoke: never the fuzzing's own tokens
+        await db.commit()
+        rows["token_id"] = [(await db.execute(select(ApiToken.id))).scalars().one()]
         for name, model in [("task_id", Task), ("item_id", InformationItem), ("consent_id", Consent)]:
             rows[name] = list((await db.execute(select(model.id).where(model.case_id == case).limit(3))).scalars())
     created = {

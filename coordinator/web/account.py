@@ -1,0 +1,212 @@
+"""A person's own account: her password, her sessions, her API tokens (pages and their JSON twins)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Annotated
+
+from litestar import Request, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.response import Redirect, Response, Template
+from msgspec import Meta
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from coordinator import accounts, audit, second_factor
+from coordinator.accounts import LoginRefused
+from coordinator.errors import Invalid
+from coordinator.limits import Line
+from coordinator.models import User
+from coordinator.web.auth import ENROL_STEP, PASSWORD_MAX, client_address, current_actor, finish_login, throttle_of
+from coordinator.web.forms import checked
+
+Handle = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")]
+
+
+@dataclass
+class PasswordChangeIn:
+    current_password: Line(PASSWORD_MAX)
+    new_password: Line(accounts.PASSWORD_MAX_LENGTH)
+
+
+async def _change_password(request: Request, db: AsyncSession, state: State, data: PasswordChangeIn) -> None:
+    """Raises Invalid naming the field, or LoginRefused while throttled; a wrong current password
+    is committed (it counts toward throttling) before the refusal goes out."""
+    settings = state.settings
+    try:
+        await accounts.change_password(
+            db, request.user.id, current=data.current_password, new=data.new_password,
+            address=client_address(request), throttle=throttle_of(settings),
+            min_length=settings.password_min_length, keep_session=request.get_session_id())
+    except (Invalid, LoginRefused):
+        await db.commit()
+        raise
+    await db.commit()
+
+
+def _throttled(refusal: LoginRefused) -> Response:
+    return Response({"status_code": 429, "detail": refusal.message}, status_code=429,
+                    headers={"Retry-After": str(refusal.retry_after)})
+
+
+async def _account_context(request: Request, db: AsyncSession, state: State) -> dict:
+    user_id = request.user.id
+    return {
+        "sessions": await accounts.sessions_of(db, user_id, current_key=request.get_session_id(),
+                                               idle=dt.timedelta(seconds=state.settings.idle_seconds)),
+        "tokens": await accounts.tokens_of_user(db, user_id), "token_status": accounts.token_status,
+        "min_length": state.settings.password_min_length, "max_length": accounts.PASSWORD_MAX_LENGTH,
+        "error": None, "notice": None,
+    }
+
+
+async def _account_page(request: Request, db: AsyncSession, state: State, status: int = 200, **extra: object) -> Template:
+    return Template("account.html", status_code=status, context=await _account_context(request, db, state) | extra)
+
+
+@get("/account")
+async def account_page(request: Request, db: NamedDependency[AsyncSession], state: State,
+                       done: FromQuery[str | None] = None) -> Template:
+    notices = {"password": "Your password is changed; your other sessions have ended.",
+               "session": "The session has ended.", "sessions": "Your other sessions have ended.",
+               "token": "The token is revoked."}
+    return await _account_page(request, db, state, notice=notices.get(done or ""))
+
+
+@post("/account/password")
+async def change_password_page(request: Request, db: NamedDependency[AsyncSession], state: State) -> Response:
+    form = await request.form()
+    raw = {name: value if isinstance(value := form.get(name), str) else "" for name in ("current_password", "new_password")}
+    try:
+        await _change_password(request, db, state, checked(PasswordChangeIn(**raw)))
+    except Invalid as error:
+        return await _account_page(request, db, state, status=400, error=error)
+    except LoginRefused as refusal:
+        return await _account_page(request, db, state, status=429, error=Invalid(refusal.message, field="current_password"))
+    return Redirect("/account?done=password", status_code=303)
+
+
+@post("/account/sessions/{handle:str}/end")
+async def end_session_page(request: Request, db: NamedDependency[AsyncSession], handle: FromPath[str]) -> Redirect:
+    await accounts.end_session_by_handle(db, current_actor(request), handle)
+    await db.commit()
+    # Ending the session she is using is logging out.
+    ended_own = request.get_session_id() and accounts.session_handle(request.get_session_id()) == handle
+    return Redirect("/login" if ended_own else "/account?done=session", status_code=303)
+
+
+@post("/account/sessions/end-others")
+async def end_other_sessions_page(request: Request, db: NamedDependency[AsyncSession]) -> Redirect:
+    await _end_others(request, db)
+    return Redirect("/account?done=sessions", status_code=303)
+
+
+async def _end_others(request: Request, db: AsyncSession) -> int:
+    ended = await accounts.end_other_sessions(db, request.user.id, request.get_session_id())
+    await audit.record(db, current_actor(request), "sessions.ended", subject=f"user:{request.user.id}", count=ended)
+    await db.commit()
+    return ended
+
+
+@post("/account/tokens/{token_id:int}/revoke")
+async def revoke_token_page(request: Request, db: NamedDependency[AsyncSession], token_id: FromPath[int]) -> Redirect:
+    await accounts.revoke_token_of(db, current_actor(request), token_id)
+    await db.commit()
+    return Redirect("/account?done=token", status_code=303)
+
+
+# --- the second factor ---------------------------------------------------------------------------
+
+def _enrolment_page(request: Request, secret: str, status: int = 200, error: Invalid | None = None) -> Template:
+    uri = second_factor.provisioning_uri(secret, request.user.username)
+    return Template("second_factor.html", status_code=status, context={
+        "qr": second_factor.qr_svg(uri), "secret": secret, "error": error, "codes": None,
+        "required": request.session.get("login_step") == ENROL_STEP})
+
+
+@get("/account/second-factor", opt={"login_step": ENROL_STEP})
+async def second_factor_page(request: Request, db: NamedDependency[AsyncSession]) -> Template:
+    """Set up an authenticator app: its secret as a QR code (and as text), then a code from it."""
+    if request.user.totp_secret is not None:
+        return Template("second_factor.html", context={
+            "enrolled": True, "codes_left": await second_factor.recovery_codes_left(db, request.user.id)})
+    # Kept in her server-side session until a code proves the app holds it.
+    secret = request.session.get("enrolling") or second_factor.new_secret()
+    request.session["enrolling"] = secret
+    return _enrolment_page(request, secret)
+
+
+@post("/account/second-factor", opt={"login_step": ENROL_STEP})
+async def enrol_second_factor(request: Request, db: NamedDependency[AsyncSession]) -> Template:
+    """A code from the app sets it up; the recovery codes are shown on this answer only. Her
+    session gets a new id and her other sessions end, as at any change of rights."""
+    secret = request.session.get("enrolling")
+    if request.user.totp_secret is not None or not secret:
+        return Template("second_factor.html", status_code=409, context={
+            "enrolled": request.user.totp_secret is not None, "codes_left": None,
+            "error": Invalid("Open the set-up page again to get a new code to scan.")})
+    code = value if isinstance(value := (await request.form()).get("code"), str) else ""
+    user = await db.get(User, request.user.id)
+    try:
+        codes = await second_factor.enrol(db, user, secret, code[:40])
+    except Invalid as error:
+        return _enrolment_page(request, secret, status=400, error=error)
+    await accounts.end_other_sessions(db, user.id, request.get_session_id())
+    await db.commit()
+    return Template("second_factor.html", context={"codes": codes, "next": finish_login(request)})
+
+
+# --- JSON ----------------------------------------------------------------------------------------
+
+def _token_json(token) -> dict:  # noqa: ANN001
+    return {"id": token.id, "status": accounts.token_status(token), "created_at": token.created_at,
+            "expires_at": token.expires_at, "revoked_at": token.revoked_at}
+
+
+@get("/api/account")
+async def account(request: Request, db: NamedDependency[AsyncSession], state: State) -> dict:
+    """Who she is, her open sessions (device, address, last used) and her API tokens."""
+    context = await _account_context(request, db, state)
+    user = request.user
+    return {"username": user.username, "display_name": user.display_name, "agency": user.agency, "role": user.role,
+            "second_factor": user.totp_secret is not None,
+            "sessions": [{"handle": s.handle, "device": s.device, "address": s.address, "started_at": s.started_at,
+                          "last_used_at": s.last_used_at, "current": s.current} for s in context["sessions"]],
+            "tokens": [_token_json(t) for t in context["tokens"]]}
+
+
+@post("/api/account/password", status_code=200)
+async def change_password(request: Request, db: NamedDependency[AsyncSession], state: State,
+                          data: JSONBody[PasswordChangeIn]) -> Response:
+    """Change her password (the current one is required); her other sessions end."""
+    try:
+        await _change_password(request, db, state, data)
+    except LoginRefused as refusal:
+        return _throttled(refusal)
+    return Response({"changed": True})
+
+
+@post("/api/account/sessions/{handle:str}/end", status_code=200)
+async def end_session(request: Request, db: NamedDependency[AsyncSession], handle: FromPath[Handle]) -> dict:
+    await accounts.end_session_by_handle(db, current_actor(request), handle)
+    await db.commit()
+    return {"ended": 1}
+
+
+@post("/api/account/sessions/end-others", status_code=200)
+async def end_other_sessions(request: Request, db: NamedDependency[AsyncSession]) -> dict:
+    """End every session of hers but the one asking (with a token: all of them)."""
+    return {"ended": await _end_others(request, db)}
+
+
+@post("/api/account/tokens/{token_id:int}/revoke", status_code=200)
+async def revoke_token(request: Request, db: NamedDependency[AsyncSession], token_id: FromPath[int]) -> dict:
+    token = await accounts.revoke_token_of(db, current_actor(request), token_id)
+    await db.commit()
+    return _token_json(token)
+
+
+ROUTES = [second_factor_page, enrol_second_factor, account_page, change_password_page, end_session_page, end_other_sessions_page, revoke_token_page,
+          account, change_password, end_session, end_other_sessions, revoke_token]
