@@ -27,6 +27,10 @@ CASE_KINDS = {
 }
 STAGES = ("referral", "information_gathering", "conference", "action_plan", "follow_up", "closed")
 RISK_LEVELS = ("standard", "medium", "high")
+# A threat-assessment team takes every report and screens it; its level comes from the screening,
+# so the MARAC referral criteria (made for domestic abuse) never refuse one.
+ANY_REPORT_KINDS = ("threat_assessment",)
+REPORT = "report"  # the ground a case accepted from any report is recorded on
 PERSON_ROLES = ("survivor", "subject", "child", "target")
 TARGET_KINDS = ("person", "group", "place")  # a threat-assessment case's target
 KEY_DATE_KINDS = ("court_order_served", "release_from_custody", "hearing", "relationship_start", "relationship_end",
@@ -96,7 +100,8 @@ def assess_referral(referral: ReferralIn, thresholds: ReferralThresholds, today:
     - professional judgement with recorded reasons: may raise the level, never lower it;
     - escalation: ``escalation_incidents`` or more incidents within the escalation window;
     - repeat: a new incident within ``repeat_window_days`` of the last referral.
-    A referral that meets none of them is refused with the reasons.
+    A referral that meets none of them is refused with the reasons, except a threat-assessment
+    case (``ANY_REPORT_KINDS``), which is accepted from any report: the team screens it.
     """
     score = referral.checklist_score
     if score is not None and not 0 <= score <= 24:
@@ -128,6 +133,8 @@ def assess_referral(referral: ReferralIn, thresholds: ReferralThresholds, today:
             raise Invalid("the last referral cannot be after the new incident", field="last_referral_on")
         if (incident - referral.last_referral_on).days <= thresholds.repeat_window_days:
             grounds.append("repeat")
+    if referral.kind in ANY_REPORT_KINDS:
+        return Assessment(level, (*grounds, REPORT))
     if not grounds:
         raise Invalid(
             f"the referral meets no criterion: a checklist score of {thresholds.checklist_high}+, "
