@@ -4,6 +4,7 @@
         item.owner == viewer_agency
      or some consent covers (item.category, viewer_agency), given, not expired, not withdrawn
      or some approved override covers it, not expired
+     or the viewer's agency is on the team of a threat-assessment case with a team basis in force
     and no agency plugin restricts it (deny wins; plugins can never widen)
 
 Every read path (pages, API, exports, the live conference, minutes) calls ``visible_items``;
@@ -20,7 +21,18 @@ from sqlalchemy import Row, Select, case, func, insert, literal, null, or_, sele
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import audit, policy
-from coordinator.models import Case, Consent, ConsentScope, Disclosure, InformationItem, Override, OverrideScope, utcnow
+from coordinator.models import (
+    Case,
+    CaseAgency,
+    Consent,
+    ConsentScope,
+    Disclosure,
+    InformationItem,
+    Override,
+    OverrideScope,
+    TeamBasis,
+    utcnow,
+)
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 
@@ -32,7 +44,7 @@ CLOSED = "withheld: the case is closed, and a closed case's information is shown
 @dataclass(frozen=True)
 class Decision:
     visible: bool
-    basis: str  # "owner", "consent:<id>", "override:<id>", or why it is withheld
+    basis: str  # "owner", "consent:<id>", "override:<id>", "team:<id>", or why it is withheld
 
     @property
     def disclosed(self) -> bool:
@@ -42,13 +54,13 @@ class Decision:
     # Cached: one view shares a decision among all items of the same owner and category.
     @cached_property
     def kind(self) -> str:
-        """``owner``, ``consent``, ``override`` or ``withheld``."""
+        """``owner``, ``consent``, ``override``, ``team`` or ``withheld``."""
         return self.basis.split(":", 1)[0] if self.visible else "withheld"
 
     @cached_property
     def ref_id(self) -> int | None:
-        """The id of the consent or override the item is shown on, if any."""
-        return int(self.basis.split(":", 1)[1]) if self.kind in ("consent", "override") else None
+        """The id of the consent, override or team basis the item is shown on, if any."""
+        return int(self.basis.split(":", 1)[1]) if self.kind in ("consent", "override", "team") else None
 
     @cached_property
     def reason(self) -> str:
@@ -130,7 +142,24 @@ async def load_grants(session: AsyncSession, case_id: int, viewer_agency: str | 
         if (consent_in_force(from_at, expires_at, withdrawn_at, now) if kind == "consent"
                 else override_in_force(status, from_at, expires_at, now)):
             granted[category] = f"{kind}:{ref_id}"
-    return Grants(granted)
+    return await _with_team_basis(session, case_id, viewer_agency, granted)
+
+
+async def _with_team_basis(session: AsyncSession, case_id: int, viewer_agency: str,
+                           granted: dict[str, str]) -> Grants:
+    """A threat-assessment team's basis in force covers every category of the case that consent and
+    overrides leave uncovered, for the team's members only (policy decides who they are)."""
+    basis_id = (await session.execute(select(TeamBasis.id).where(
+        TeamBasis.case_id == case_id, TeamBasis.removed_at.is_(None)))).scalar()
+    if basis_id is None:
+        return Grants(granted)
+    kind = (await session.execute(select(Case.kind).where(Case.id == case_id))).scalar()
+    team = (await session.execute(select(CaseAgency.agency).where(CaseAgency.case_id == case_id))).scalars().all()
+    if not policy.may_share_within_team(viewer_agency, kind, team):
+        return Grants(granted)
+    categories = (await session.execute(select(InformationItem.category).where(
+        InformationItem.case_id == case_id).distinct())).scalars()
+    return Grants({category: f"team:{basis_id}" for category in categories} | granted)
 
 
 class Restrictions:

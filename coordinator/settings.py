@@ -39,6 +39,30 @@ class ReferralThresholds:
     repeat_window_days: int = 365
 
 
+def _list(env: dict[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A list setting, one entry per ``;`` (entries may hold commas)."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    entries = tuple(entry.strip() for entry in raw.split(";") if entry.strip())
+    if len(set(entries)) != len(entries):
+        raise SystemExit(f"setting {name} names an entry twice: {raw!r}")
+    return entries
+
+
+# The Comprehensive School Threat Assessment Guidelines' classifications, lowest first.
+THREAT_LEVELS = ("transient", "substantive_serious", "substantive_very_serious")
+# What the team does first when a report says someone is in immediate danger.
+THREAT_EMERGENCY_STEPS = (
+    "Call the police emergency number",
+    "Protect the people at risk: move them away, or lock down the building",
+    "Keep the subject supervised and away from any weapon",
+    "Tell the team lead and the head of the school",
+)
+# What a threat-assessment team may record as its basis for sharing within the team.
+TEAM_SHARING_BASES = ("health_or_safety_emergency", "duty_of_care", "prevention_of_crime")
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite+aiosqlite:///coordinator.db"
@@ -87,6 +111,11 @@ class Settings:
     minutes_per_case: int = 15
     # Times are stored in UTC, and entered and shown in this zone (an IANA name).
     timezone: str = "Europe/London"
+    # A threat-assessment team's classifications (lowest first), its emergency steps, and the
+    # legal bases it may record for sharing within the team: local lists with published defaults.
+    threat_levels: tuple[str, ...] = THREAT_LEVELS
+    threat_emergency_steps: tuple[str, ...] = THREAT_EMERGENCY_STEPS
+    team_sharing_bases: tuple[str, ...] = TEAM_SHARING_BASES
     debug: bool = False
 
     @property
@@ -143,5 +172,8 @@ class Settings:
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise SystemExit(f"setting COORDINATOR_TIMEZONE names no time zone: {kwargs['timezone']!r} "
                              "(give an IANA name such as Europe/London)") from None
+        kwargs["threat_levels"] = _list(env, "COORDINATOR_THREAT_LEVELS", THREAT_LEVELS)
+        kwargs["threat_emergency_steps"] = _list(env, "COORDINATOR_THREAT_EMERGENCY_STEPS", THREAT_EMERGENCY_STEPS)
+        kwargs["team_sharing_bases"] = _list(env, "COORDINATOR_TEAM_SHARING_BASES", TEAM_SHARING_BASES)
         kwargs["debug"] = env.get("COORDINATOR_DEBUG", "") == "1"
         return cls(**kwargs)
