@@ -167,3 +167,18 @@ async def test_a_team_basis_belongs_to_threat_assessment_cases_only(client_for, 
     supervisor = await client_for("supervisor")
     refused = await supervisor.post(f"/api/cases/{case['id']}/team-basis", json={"legal_basis": "duty_of_care"})
     assert refused.status_code == 409 and "not a threat-assessment case" in refused.json()["detail"]
+
+
+async def test_the_figures_count_the_teams_reports_screenings_and_levels_hiding_small_counts(client_for, team):
+    school, chair = await client_for("tat"), await client_for("chair")
+    for n in range(5):
+        case = await report(school)
+        assert (await classify(school, case["id"], 0, "transient")).status_code == 201
+    assert (await classify(school, case["id"], 1, "substantive_very_serious")).status_code == 201
+    teams = {(f["measure"], f["group"]): f["shown"] for f in (await chair.get("/api/figures")).json()["teams"]}
+    assert teams[("threat_reports", "")] == "5"
+    assert teams[("screened_same_day", "")] == "all but fewer than 5"  # five of five: the rest would give one away
+    assert teams[("cases_by_level", "transient")] == "fewer than 5"  # the latest level counts: four
+    assert teams[("cases_by_level", "substantive_very_serious")] == "fewer than 5"
+    page = (await chair.get("/figures")).text
+    assert "Threat-assessment teams" in page and "Substantive very serious" in page
