@@ -182,3 +182,18 @@ async def test_the_figures_count_the_teams_reports_screenings_and_levels_hiding_
     assert teams[("cases_by_level", "substantive_very_serious")] == "fewer than 5"
     page = (await chair.get("/figures")).text
     assert "Threat-assessment teams" in page and "Substantive very serious" in page
+
+
+async def test_a_team_member_reports_through_the_new_case_form(client_for, team):
+    school = await client_for("tat")
+    assert "New threat-assessment report" in (await school.get("/")).text
+    form = (await school.get("/cases/new")).text
+    assert '<option value="threat_assessment" selected>' in form and "Someone is in immediate danger" in form
+    page = await school.post("/cases", data={
+        "kind": "threat_assessment", "subject_name": "Sam", "concern": REPORT["concern"],
+        "target_name_0": "Gym hall", "target_kind_0": "place", "reported_by": "The PE teacher",
+        "report_place": "Changing rooms", "immediate_danger": "yes", "agencies": ["education", "police"]})
+    assert page.status_code == 200, page.text
+    assert "the team's emergency steps" in page.text
+    case_id = int(str(page.url).rsplit("/", 1)[1])
+    assert "by The PE teacher, at Changing rooms" in (await school.get(f"/cases/{case_id}/threat-plan")).text
