@@ -139,6 +139,9 @@ def _jinja(registry: AgencyRegistry, settings: Settings) -> Environment:
     env.filters["localtime"] = lambda when: when.astimezone(zone).strftime("%H:%M")
     env.globals["timezone"] = zone.key
     env.globals["minutes_per_case"] = settings.minutes_per_case
+    env.globals["threat_levels"] = settings.threat_levels
+    env.globals["threat_emergency_steps"] = settings.threat_emergency_steps
+    env.globals["team_sharing_bases"] = settings.team_sharing_bases
     return env
 
 

@@ -39,6 +39,10 @@ CASE_KINDS = {
 }
 STAGES = ("referral", "information_gathering", "conference", "action_plan", "follow_up", "closed")
 RISK_LEVELS = ("standard", "medium", "high")
+# A threat-assessment team takes every report and screens it; its level comes from the screening,
+# so the MARAC referral criteria (made for domestic abuse) never refuse one.
+ANY_REPORT_KINDS = ("threat_assessment",)
+REPORT = "report"  # the ground a case accepted from any report is recorded on
 PERSON_ROLES = ("survivor", "subject", "child", "target")
 TARGET_KINDS = ("person", "group", "place")  # a threat-assessment case's target
 KEY_DATE_KINDS = ("court_order_served", "release_from_custody", "hearing", "relationship_start", "relationship_end",
@@ -84,6 +88,12 @@ class ReferralIn:
     agencies: ListOf(50, Key) = field(default_factory=list)
     lead_agency: Key | None = None
     referring_agency: Key | None = None
+    # A threat-assessment case's report: who reported, when (default: now), where, and whether
+    # anyone is in immediate danger (what was said or done is ``concern``).
+    reported_by: Line(200) = ""
+    reported_at: dt.datetime | None = None
+    report_place: Line(200) = ""
+    immediate_danger: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,7 +118,8 @@ def assess_referral(referral: ReferralIn, thresholds: ReferralThresholds, today:
     - professional judgement with recorded reasons: may raise the level, never lower it;
     - escalation: ``escalation_incidents`` or more incidents within the escalation window;
     - repeat: a new incident within ``repeat_window_days`` of the last referral.
-    A referral that meets none of them is refused with the reasons.
+    A referral that meets none of them is refused with the reasons, except a threat-assessment
+    case (``ANY_REPORT_KINDS``), which is accepted from any report: the team screens it.
     """
     score = referral.checklist_score
     if score is not None and not 0 <= score <= 24:
@@ -140,6 +151,8 @@ def assess_referral(referral: ReferralIn, thresholds: ReferralThresholds, today:
             raise Invalid("the last referral cannot be after the new incident", field="last_referral_on")
         if (incident - referral.last_referral_on).days <= thresholds.repeat_window_days:
             grounds.append("repeat")
+    if referral.kind in ANY_REPORT_KINDS:
+        return Assessment(level, (*grounds, REPORT))
     if not grounds:
         raise Invalid(
             f"the referral meets no criterion: a checklist score of {thresholds.checklist_high}+, "
@@ -195,14 +208,18 @@ def _validate(referral: ReferralIn, registry: AgencyRegistry) -> None:
     today = dt.date.today()
     if any(when > today for when in referral.incident_dates):
         raise Invalid("an earlier incident cannot be dated in the future", field="incident_dates")
+    if referral.reported_at is not None and (
+            referral.reported_at.tzinfo is None or referral.reported_at > dt.datetime.now(dt.UTC)):
+        raise Invalid("give when the report came in, with its time zone, and not in the future", field="reported_at")
 
 
 async def create_case(
     session: AsyncSession, registry: AgencyRegistry, thresholds: ReferralThresholds,
     actor: Actor, referral: ReferralIn, today: dt.date,
 ) -> Case:
-    """Create a case from a referral; each agency named is added with its task list."""
-    policy.require_coordinator(actor, "create a case")
+    """Create a case from a referral; each agency named is added with its task list. A member of a
+    threat-assessment team opens a threat-assessment case from a report, naming the team's agencies."""
+    policy.require_case_opener(actor, referral.kind, referral.agencies)
     _validate(referral, registry)
     assessment = assess_referral(referral, thresholds, today)
     case = Case(
@@ -213,6 +230,9 @@ async def create_case(
         last_referral_on=referral.last_referral_on, last_incident_on=referral.last_incident_on,
         referral_grounds=",".join(assessment.grounds), referring_agency=referral.referring_agency,
         summary=referral.summary.strip(), concern=referral.concern.strip(), created_by_id=actor.id,
+        reported_by=referral.reported_by.strip(), report_place=referral.report_place.strip(),
+        immediate_danger=referral.immediate_danger,
+        reported_at=(referral.reported_at or dt.datetime.now(dt.UTC)) if referral.kind in ANY_REPORT_KINDS else None,
         people=[CasePerson(role=p.role, name=p.name.strip(), born_on=p.born_on, target_kind=p.target_kind)
                 for p in referral.people],
         key_dates=[KeyDate(kind=k.kind, on=k.on, note=k.note) for k in referral.key_dates],

@@ -13,7 +13,11 @@ Definitions (the page says them too):
 - *repeat*, *children* and *high risk* are read from the cases heard as they stand now;
 - an *action* is a task agreed in a conference, due in the period (those marked not applicable
   left out); it is *on time* when it is done and was marked done on or before its due day;
-- a *referral* is a case created in the period, by the agency recorded as referring it.
+- a *referral* is a case created in the period, by the agency recorded as referring it;
+- a threat-assessment *report* is a threat-assessment case reported in the period; it is *screened
+  the same day* when its first classification was recorded within a day of the report; its *level*
+  is its latest classification; *plan items by domain* count the plan items of those cases (those set
+  aside left out); *long-term monitoring* counts the cases in it now.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import policy
 from coordinator.errors import Invalid
-from coordinator.models import AgendaItem, Case, CasePerson, Conference, Task, TaskEvent
+from coordinator.models import AgendaItem, Case, CasePerson, Conference, Task, TaskEvent, ThreatScreening
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 
@@ -62,10 +66,11 @@ class Figures:
     overall: list[Figure]
     actions: list[Figure]  # per agency
     sources: list[Figure]  # per referring agency
+    teams: list[Figure]  # threat-assessment teams' reports, screenings, levels and plans
 
     @property
     def rows(self) -> list[Figure]:
-        return [*self.overall, *self.actions, *self.sources]
+        return [*self.overall, *self.actions, *self.sources, *self.teams]
 
 
 def _count(measure: str, label: str, n: int, group: str = "") -> Figure:
@@ -164,12 +169,47 @@ async def _referrals_by_source(session: AsyncSession, registry: AgencyRegistry, 
             _count("referrals_by_source", "Referrals", counts.get(None, 0), NOT_RECORDED)]
 
 
+SCREENED_WITHIN = dt.timedelta(days=1)
+
+
+async def _threat_teams(session: AsyncSession, since: dt.datetime, until: dt.datetime,
+                        levels: tuple[str, ...]) -> list[Figure]:
+    reported = select(Case.id).where(Case.kind == "threat_assessment", Case.reported_at >= since,
+                                     Case.reported_at < until)
+    first = (select(ThreatScreening.case_id, func.min(ThreatScreening.at).label("at"))
+             .group_by(ThreatScreening.case_id).subquery())
+    reports = (await session.execute(select(Case.reported_at, first.c.at).outerjoin(first, first.c.case_id == Case.id)
+                                     .where(Case.id.in_(reported)))).all()
+    newest = (select(ThreatScreening.case_id, func.max(ThreatScreening.version).label("version"))
+              .where(ThreatScreening.case_id.in_(reported)).group_by(ThreatScreening.case_id).subquery())
+    level_counts = dict((await session.execute(
+        select(ThreatScreening.level, func.count())
+        .join(newest, (newest.c.case_id == ThreatScreening.case_id) & (newest.c.version == ThreatScreening.version))
+        .group_by(ThreatScreening.level))).all())
+    domains = dict((await session.execute(
+        select(Task.domain, func.count()).where(Task.case_id.in_(reported), Task.strategy.is_not(None),
+                                                Task.status != "not_applicable").group_by(Task.domain))).all())
+    long_term = (await session.execute(select(func.count()).select_from(Case).where(
+        Case.kind == "threat_assessment", Case.monitoring_status == "long_term", Case.closed_at.is_(None)))).scalar()
+    same_day = sum(screened is not None and screened - at <= SCREENED_WITHIN for at, screened in reports)
+    return [
+        _count("threat_reports", "Threat-assessment reports", len(reports)),
+        _share("screened_same_day", "Screened within a day of the report", same_day, len(reports)),
+        *(_count("cases_by_level", "Cases by level", level_counts.get(level, 0), level) for level in levels),
+        *(_count("plan_items_by_domain", "Plan items by domain", domains.get(domain, 0), domain)
+          for domain in ("subject", "target", "environment", "precipitating_events")),
+        _count("long_term_monitoring", "Cases in long-term monitoring now", long_term),
+    ]
+
+
 async def figures(session: AsyncSession, registry: AgencyRegistry, actor: Actor, start: dt.date | None,
-                  end: dt.date | None, zone: ZoneInfo, today: dt.date) -> Figures:
+                  end: dt.date | None, zone: ZoneInfo, today: dt.date,
+                  threat_levels: tuple[str, ...]) -> Figures:
     """The figures of the local days ``start`` to ``end`` (see ``period``), for those who coordinate."""
     policy.require_coordinator(actor, "see the coordinator's figures")
     start, end = period(start, end, today)
     since, until = _bounds(start, end, zone)
     return Figures(start, end, overall=await _cases_heard(session, since, until),
                    actions=await _actions_on_time(session, registry, start, end, zone),
-                   sources=await _referrals_by_source(session, registry, since, until))
+                   sources=await _referrals_by_source(session, registry, since, until),
+                   teams=await _threat_teams(session, since, until, threat_levels))

@@ -4,6 +4,7 @@
         item.owner == viewer_agency
      or some consent covers (item.category, viewer_agency), given, not expired, not withdrawn
      or some approved override covers it, not expired
+     or the viewer's agency is on the team of a threat-assessment case with a team basis in force
     and no agency plugin restricts it (deny wins; plugins can never widen)
     and, for an item recorded as research for a conference, its agency has released it:
         its return submitted (a draft is its agency's own), not marked "not shared", and if
@@ -26,6 +27,7 @@ from coordinator import audit, policy
 from coordinator.models import (
     AgendaItem,
     Case,
+    CaseAgency,
     Consent,
     ConsentScope,
     Disclosure,
@@ -33,6 +35,7 @@ from coordinator.models import (
     Override,
     OverrideScope,
     ResearchReturn,
+    TeamBasis,
     utcnow,
 )
 from coordinator.plugins import AgencyRegistry
@@ -47,7 +50,7 @@ AT_THE_MEETING = "withheld: its agency shares it at the meeting, once the chair 
 @dataclass(frozen=True)
 class Decision:
     visible: bool
-    basis: str  # "owner", "consent:<id>", "override:<id>", or why it is withheld
+    basis: str  # "owner", "consent:<id>", "override:<id>", "team:<id>", or why it is withheld
 
     @property
     def disclosed(self) -> bool:
@@ -57,13 +60,13 @@ class Decision:
     # Cached: one view shares a decision among all items of the same owner and category.
     @cached_property
     def kind(self) -> str:
-        """``owner``, ``consent``, ``override`` or ``withheld``."""
+        """``owner``, ``consent``, ``override``, ``team`` or ``withheld``."""
         return self.basis.split(":", 1)[0] if self.visible else "withheld"
 
     @cached_property
     def ref_id(self) -> int | None:
-        """The id of the consent or override the item is shown on, if any."""
-        return int(self.basis.split(":", 1)[1]) if self.kind in ("consent", "override") else None
+        """The id of the consent, override or team basis the item is shown on, if any."""
+        return int(self.basis.split(":", 1)[1]) if self.kind in ("consent", "override", "team") else None
 
     @cached_property
     def reason(self) -> str:
@@ -147,7 +150,24 @@ async def load_grants(session: AsyncSession, case_id: int, viewer_agency: str | 
         if (consent_in_force(from_at, expires_at, withdrawn_at, now) if kind == "consent"
                 else override_in_force(status, from_at, expires_at, now)):
             granted[category] = f"{kind}:{ref_id}"
-    return Grants(granted)
+    return await _with_team_basis(session, case_id, viewer_agency, granted)
+
+
+async def _with_team_basis(session: AsyncSession, case_id: int, viewer_agency: str,
+                           granted: dict[str, str]) -> Grants:
+    """A threat-assessment team's basis in force covers every category of the case that consent and
+    overrides leave uncovered, for the team's members only (policy decides who they are)."""
+    basis_id = (await session.execute(select(TeamBasis.id).where(
+        TeamBasis.case_id == case_id, TeamBasis.removed_at.is_(None)))).scalar()
+    if basis_id is None:
+        return Grants(granted)
+    kind = (await session.execute(select(Case.kind).where(Case.id == case_id))).scalar()
+    team = (await session.execute(select(CaseAgency.agency).where(CaseAgency.case_id == case_id))).scalars().all()
+    if not policy.may_share_within_team(viewer_agency, kind, team):
+        return Grants(granted)
+    categories = (await session.execute(select(InformationItem.category).where(
+        InformationItem.case_id == case_id).distinct())).scalars()
+    return Grants({category: f"team:{basis_id}" for category in categories} | granted)
 
 
 class Restrictions:

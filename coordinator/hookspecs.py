@@ -223,6 +223,14 @@ def case_risk_raised(case: CaseFacts, previous_level: str) -> list[TaskTemplate]
 
 
 @hookspec
+def case_threat_level_raised(case: CaseFacts, previous_level: str, level: str) -> list[TaskTemplate] | None:
+    """A threat-assessment team re-classified the case above its previous classification (``previous_level``
+    to ``level``, both of the setting COORDINATOR_THREAT_LEVELS, lowest first).
+
+    A reaction hook: see "Case event hooks" above."""
+
+
+@hookspec
 def case_key_date_near(case: CaseFacts, kind: str, on: dt.date, days_before: int) -> list[TaskTemplate] | None:
     """A release from custody or a hearing (``kind``) is ``days_before`` days away (the monitor's
     COORDINATOR_MONITOR_NEAR_DAYS window), raised once per key date.

@@ -195,6 +195,12 @@ class Case(Base):
     monitoring_status: Mapped[str | None] = mapped_column(String(20))
     monitoring_review_days: Mapped[int | None] = mapped_column(Integer)
     monitoring_review_on: Mapped[dt.date | None] = mapped_column(Date)
+    # A threat-assessment case opens from a report: who reported, when, where, and whether anyone
+    # was in immediate danger (the concern says what was said or done; the people, who is involved).
+    reported_by: Mapped[str] = mapped_column(String(200), default="")
+    reported_at: Mapped[dt.datetime | None] = mapped_column()
+    report_place: Mapped[str] = mapped_column(String(200), default="")
+    immediate_danger: Mapped[bool] = mapped_column(Boolean, default=False)
     reopened_at: Mapped[dt.datetime | None] = mapped_column()
     summary: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
@@ -267,6 +273,46 @@ class RaisedEvent(Base):
     by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: the monitor
     raised_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     tasks_added: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ThreatScreening(Base):
+    """One classification of a threat-assessment case by its team: the first screening is version 1,
+    each re-classification the next version (never an edit), so the history keeps them all."""
+
+    __tablename__ = "threat_screenings"
+    __table_args__ = (UniqueConstraint("case_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    level: Mapped[str] = mapped_column(String(60))  # one of the setting COORDINATOR_THREAT_LEVELS
+    reasons: Mapped[str] = mapped_column(Text)
+    participants: Mapped[str] = mapped_column(Text, default="[]")  # JSON: ids of the users who took part
+    by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    @property
+    def participant_ids(self) -> list[int]:
+        return json.loads(self.participants)
+
+
+class TeamBasis(Base):
+    """A threat-assessment team's legal basis for sharing the case's information within the team
+    (one of the setting COORDINATOR_TEAM_SHARING_BASES), recorded by its approver. The gate honours
+    it for the agencies on the case only; removing it withdraws it at once. At most one in force
+    per case (a partial unique index)."""
+
+    __tablename__ = "team_bases"
+    __table_args__ = (Index("uq_team_bases_in_force", "case_id", unique=True,
+                            sqlite_where=text("removed_at IS NULL"), postgresql_where=text("removed_at IS NULL")),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    legal_basis: Mapped[str] = mapped_column(String(60))
+    approved_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    removed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    removed_at: Mapped[dt.datetime | None] = mapped_column()
 
 
 class HearingRequest(Base):

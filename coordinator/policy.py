@@ -135,6 +135,35 @@ def may_manage_token(actor: Actor, owner_id: int) -> bool:
 
 # --- cases -----------------------------------------------------------------------------------
 
+TEAM_KINDS = ("threat_assessment",)  # cases worked by a team of agencies from the first report
+
+
+def may_open_case(actor: Actor, kind: str, team: Collection[str]) -> bool:
+    """A coordinator opens any case from a referral. A threat-assessment case is opened by any member of
+    its team, the agencies the report names (the person who takes the report names their own agency among
+    them): a school's team cannot wait for a coordinator before it screens a report."""
+    return coordinates(actor) or (kind in TEAM_KINDS and on_case(actor.agency, team))
+
+
+def may_take_reports(actor: Actor) -> bool:
+    """The new-case form: a coordinator, or anyone of an agency (a threat-assessment team's member)."""
+    return coordinates(actor) or actor.agency is not None
+
+
+def require_report_taker(actor: Actor) -> None:
+    if not may_take_reports(actor):
+        require_coordinator(actor, "create a case")
+
+
+def require_case_opener(actor: Actor, kind: str, team: Collection[str]) -> None:
+    if may_open_case(actor, kind, team):
+        return
+    if kind in TEAM_KINDS and actor.agency is not None:
+        raise Forbidden("a threat-assessment case is opened by a member of its team: name your own agency among "
+                        "the team's agencies")
+    require_coordinator(actor, "create a case")
+
+
 class CaseState(Protocol):
     """Enough of a case to say whether it is open (a loaded case, or its reference and closing date)."""
 
@@ -347,6 +376,38 @@ def require_monitoring_setter(actor: Actor, case: CaseState, doing: str) -> None
         return
     require_open(case)
     require_coordinator(actor, doing)
+
+
+def may_screen(actor: Actor, case: CaseState, case_agencies: Collection[str]) -> bool:
+    """Classify a threat-assessment case (screen it, re-classify it): its team, the agencies on it, or
+    someone who coordinates, on an open case."""
+    return is_open(case) and (coordinates(actor) or on_case(actor.agency, case_agencies))
+
+
+def require_screener(actor: Actor, case: CaseState, case_agencies: Collection[str]) -> None:
+    if may_screen(actor, case, case_agencies):
+        return
+    require_open(case)
+    require_on_case(actor, case_agencies, case.reference, "classify it")
+
+
+def may_keep_team_basis(actor: Actor, case: CaseState) -> bool:
+    """Record or remove a threat-assessment team's basis for sharing within the team: a supervisor, who
+    is its approver, on an open case."""
+    return is_open(case) and actor.role == APPROVER_ROLE
+
+
+def require_team_basis_keeper(actor: Actor, case: CaseState) -> None:
+    if may_keep_team_basis(actor, case):
+        return
+    require_open(case)
+    require_supervisor(actor, "record or remove a team's basis for sharing")
+
+
+def may_share_within_team(viewer_agency: str | None, case_kind: str, case_agencies: Collection[str]) -> bool:
+    """A team's recorded basis shows the case's information to the team's members only: the agencies on a
+    threat-assessment case. Anyone else sees what consent and overrides allow, as on any case."""
+    return case_kind in TEAM_KINDS and on_case(viewer_agency, case_agencies)
 
 
 def may_log_contact(actor: Actor, case: CaseState, case_agencies: Collection[str]) -> bool:
@@ -702,6 +763,10 @@ class Permissions:
     @property
     def coordinate(self) -> bool:
         return coordinates(self.actor)
+
+    @property
+    def take_reports(self) -> bool:
+        return may_take_reports(self.actor)
 
     @property
     def see_plugin_failures(self) -> bool:

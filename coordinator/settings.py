@@ -54,6 +54,30 @@ class ReferralThresholds:
     repeat_window_days: int = 365
 
 
+def _list(env: dict[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A list setting, one entry per ``;`` (entries may hold commas)."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    entries = tuple(entry.strip() for entry in raw.split(";") if entry.strip())
+    if len(set(entries)) != len(entries):
+        raise SystemExit(f"setting {name} names an entry twice: {raw!r}")
+    return entries
+
+
+# The Comprehensive School Threat Assessment Guidelines' classifications, lowest first.
+THREAT_LEVELS = ("transient", "substantive_serious", "substantive_very_serious")
+# What the team does first when a report says someone is in immediate danger.
+THREAT_EMERGENCY_STEPS = (
+    "Call the police emergency number",
+    "Protect the people at risk: move them away, or lock down the building",
+    "Keep the subject supervised and away from any weapon",
+    "Tell the team lead and the head of the school",
+)
+# What a threat-assessment team may record as its basis for sharing within the team.
+TEAM_SHARING_BASES = ("health_or_safety_emergency", "duty_of_care", "prevention_of_crime")
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite+aiosqlite:///coordinator.db"
@@ -117,6 +141,11 @@ class Settings:
     # the client's address as the proxy forwards it), or anyone sending this bearer token.
     metrics_addresses: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     metrics_token: str = ""
+    # A threat-assessment team's classifications (lowest first), its emergency steps, and the
+    # legal bases it may record for sharing within the team: local lists with published defaults.
+    threat_levels: tuple[str, ...] = THREAT_LEVELS
+    threat_emergency_steps: tuple[str, ...] = THREAT_EMERGENCY_STEPS
+    team_sharing_bases: tuple[str, ...] = TEAM_SHARING_BASES
     debug: bool = False
 
     @property
@@ -188,5 +217,8 @@ class Settings:
                     raise SystemExit(f"setting COORDINATOR_METRICS_ADDRESSES: {address!r} is no address or network "
                                      "(give e.g. 10.0.0.0/8,127.0.0.1)") from None
         kwargs["metrics_token"] = env.get("COORDINATOR_METRICS_TOKEN", "")
+        kwargs["threat_levels"] = _list(env, "COORDINATOR_THREAT_LEVELS", THREAT_LEVELS)
+        kwargs["threat_emergency_steps"] = _list(env, "COORDINATOR_THREAT_EMERGENCY_STEPS", THREAT_EMERGENCY_STEPS)
+        kwargs["team_sharing_bases"] = _list(env, "COORDINATOR_TEAM_SHARING_BASES", TEAM_SHARING_BASES)
         kwargs["debug"] = env.get("COORDINATOR_DEBUG", "") == "1"
         return cls(**kwargs)

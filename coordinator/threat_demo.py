@@ -1,4 +1,5 @@
-"""The demo's threat-assessment case: a case with a plan in all four domains (S, T, E, P) chosen from
+"""The demo's threat-assessment case: opened by the school's team member from a classmate's report, screened
+the same day and re-classified higher when more came to light, with a plan in all four domains (S, T, E, P) chosen from
 the installed agencies' strategy catalogue, a logged contact and its monitoring status, for a first
 click-through. Like the rest of the core it names no agency and no strategy: it takes what is installed."""
 
@@ -10,12 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import cases
 from coordinator.cases import PersonIn, ReferralIn
-from coordinator.lifecycle import strategies, threat_plans
+from coordinator.lifecycle import screenings, strategies, threat_plans
+from coordinator.lifecycle.screenings import ScreeningIn
 from coordinator.lifecycle.threat_plans import ContactIn, MonitoringIn, PlanItemIn
 from coordinator.models import Case
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
-from coordinator.settings import ReferralThresholds
+from coordinator.settings import THREAT_LEVELS, ReferralThresholds
 
 PER_DOMAIN = 2
 KEEP_REASON = "Sam stays at home under his parents' supervision; the counsellor calls him every day"
@@ -44,24 +46,32 @@ def _choices(catalogue: strategies.Catalogue, agencies: list[str]) -> list[tuple
 
 
 async def open_demo_case(session: AsyncSession, registry: AgencyRegistry, chair: Actor, members: dict[str, Actor],
-                         today: dt.date) -> Case | None:
-    """Open the case as ``chair`` with every installed agency; ``members`` gives a person of each agency (the
-    lead's logs the first contact). None when no installed agency contributes a strategy."""
+                         today: dt.date, levels: tuple[str, ...] = THREAT_LEVELS) -> Case | None:
+    """The lead agency's member (``members`` gives a person of each agency) opens the case from a report with
+    every installed agency as the team, screens it as ``levels[0]`` and the chair re-classifies it as
+    ``levels[1]``; the lead's member logs the first contact. None when no installed agency contributes a
+    strategy."""
     catalogue = strategies.catalogue(registry)
     if not catalogue.entries:
         return None
     lead = _lead(catalogue, registry.keys)
-    case = await cases.create_case(session, registry, ReferralThresholds(), chair, ReferralIn(
+    reporter = members[lead]
+    case = await cases.create_case(session, registry, ReferralThresholds(), reporter, ReferralIn(
         kind=threat_plans.KIND,
         people=[PersonIn("subject", "Sam"), PersonIn("target", "Alex", target_kind="person"),
                 PersonIn("target", "Year 10 science class", target_kind="group")],
         summary="Reported by two classmates on Monday; Sam was dropped from the football team last week.",
         concern="Sam told classmates he would 'make the science class pay' and that he knows where his uncle "
                 "keeps a gun.",
-        judgement_level="high",
-        judgement_reasons="A specific target, a stated grievance and claimed access to a weapon",
         agencies=registry.keys, lead_agency=lead, referring_agency=lead,
+        reported_by="Two classmates", report_place="The science corridor, at lunch",
     ), today)
+    await screenings.classify(session, registry, levels, reporter, case.id, ScreeningIn(
+        0, levels[0], "Said in anger after football practice; he took it back when the counsellor spoke to him",
+        [reporter.id]), today)
+    await screenings.classify(session, registry, levels, chair, case.id, ScreeningIn(
+        1, levels[1], "A specific target, a stated grievance and claimed access to his uncle's gun",
+        [reporter.id, *(m.id for key, m in members.items() if key != lead)]), today)
     for days, (entry, detail, owner) in enumerate(_choices(catalogue, registry.keys), start=1):
         await threat_plans.add_plan_item(session, registry, chair, case.id, PlanItemIn(
             strategy=entry.key, agency=owner, detail=detail, due_on=today + dt.timedelta(days=days),

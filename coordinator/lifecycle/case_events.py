@@ -29,7 +29,7 @@ from coordinator.tasks import CLOSED_STATUSES
 
 # Each event as the case page names it.
 EVENT_LABELS = {
-    "risk_raised": "Risk raised", "key_date_near": "Key date near", "anniversary": "Anniversary of a key date",
+    "risk_raised": "Risk raised", "threat_level_raised": "Threat classification raised", "key_date_near": "Key date near", "anniversary": "Anniversary of a key date",
     "order_violated": "Order or notice violated", "precipitating_event": "Precipitating event",
     "follow_up_due": "Follow-up due", "follow_up_missed": "Follow-up missed", "task_overdue": "Task overdue",
     "safety_plan_review_due": "Safety plan due for review", "monitoring_review_due": "Monitoring review due",
@@ -40,6 +40,7 @@ NOT_LISTED = ("information_recorded",)
 # Why an event brings the case back to the agenda, as the queue shows it (None: it does not).
 AGENDA_REASONS = {
     "risk_raised": "the risk level rose",
+    "threat_level_raised": "the threat was classified higher",
     "key_date_near": "a key date is near",
     "anniversary": "a key date's anniversary",
     "order_violated": "an order or notice was violated",

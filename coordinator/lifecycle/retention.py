@@ -36,6 +36,7 @@ from coordinator.models import (
     Task,
     TaskEvent,
     TaskSignOff,
+    ThreatScreening,
 )
 from coordinator.policy import SYSTEM
 
@@ -78,7 +79,8 @@ _THROUGH = {ConsentWithdrawal: (ConsentWithdrawal.consent_id, Consent),
             TaskEvent: (TaskEvent.task_id, Task)}
 
 ERASED = (
-    Erasure(Case, {"summary": "", "concern": "", "judgement_reasons": None}),
+    Erasure(Case, {"summary": "", "concern": "", "judgement_reasons": None, "reported_by": "", "report_place": ""}),
+    Erasure(ThreatScreening, {"reasons": REMOVED}),
     Erasure(CasePerson, {"name": REMOVED, "born_on": None}),
     Erasure(KeyDate, {"note": ""}),
     Erasure(InformationItem, {"text": "", "not_shared_reason": None}),
@@ -119,6 +121,7 @@ _KEPT_BY_REASON = {
         "referrals.to_agency", "role_assignments.agency", "role_assignments.responsibility",
         "role_assignments.status", "survey_administrations.mode", "task_events.status", "tasks.agency",
         "tasks.domain", "tasks.due_rule", "tasks.duty", "tasks.source", "tasks.status", "tasks.strategy",
+        "threat_screenings.level", "threat_screenings.participants", "team_bases.legal_basis",
         "task_sign_offs.agency", "task_sign_offs.decision"),
     "the case's reference: the audit chain and the register name cases by it": ("cases.reference",),
     "fixed sentences written by the server (file review findings, agenda reasons), never personal": (

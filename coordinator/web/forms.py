@@ -113,6 +113,8 @@ def referral_from_form(form: FormMultiDict) -> ReferralIn:
         last_referral_on=optional_date(form, "last_referral_on"), last_incident_on=optional_date(form, "last_incident_on"),
         key_dates=key_dates, agencies=[a for a in form.getall("agencies") if a] if "agencies" in form else [],
         lead_agency=text(form, "lead_agency") or None, referring_agency=text(form, "referring_agency") or None,
+        reported_by=text(form, "reported_by"), report_place=text(form, "report_place"),
+        immediate_danger=text(form, "immediate_danger") == "yes",
     ))
 
 

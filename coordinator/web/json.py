@@ -9,6 +9,7 @@ from coordinator import consents, disclosures, overrides
 from coordinator.gate import ItemView
 from coordinator.lifecycle import threat_plans
 from coordinator.lifecycle.safety_plans import stored_fields
+from coordinator.lifecycle.screenings import ScreeningView
 from coordinator.lifecycle.strategies import Entry
 from coordinator.lifecycle.threat_plans import PlanWarning
 from coordinator.models import (
@@ -50,7 +51,9 @@ def case_json(case: Case, registry: AgencyRegistry) -> dict:
         "caseworker_id": case.caseworker_id, "summary": case.summary, "has_children": case.has_children,
         "people": [{"role": p.role, "name": p.name, "born_on": p.born_on, "target_kind": p.target_kind}
                    for p in case.people],
-        "concern": case.concern, "monitoring_status": case.monitoring_status,
+        "concern": case.concern, "reported_by": case.reported_by, "reported_at": case.reported_at,
+        "report_place": case.report_place, "immediate_danger": case.immediate_danger,
+        "monitoring_status": case.monitoring_status,
         "monitoring_review_on": case.monitoring_review_on,
         "key_dates": [{"kind": k.kind, "on": k.on, "note": k.note} for k in case.key_dates],
         "agencies": [{"key": a.agency, "name": registry.name(a.agency)} for a in case.agencies],
@@ -230,3 +233,8 @@ def plan_json(plan: threat_plans.Plan, registry: AgencyRegistry, today: dt.date)
 def contact_json(view: ItemView, registry: AgencyRegistry) -> dict:
     """An entry as the viewer may see it: a withheld one keeps its owner and date recorded, never its fields."""
     return item_json(view, registry) | {"entry": threat_plans.contact_fields(view)}
+
+
+def screening_json(view: ScreeningView) -> dict:
+    return {"version": view.version, "level": view.level, "reasons": view.reasons,
+            "participants": view.participants, "by": view.by, "at": view.at}

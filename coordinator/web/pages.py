@@ -52,8 +52,9 @@ def _case_form(form_values: dict, error: DomainError | None = None, status: int 
 
 @get("/cases/new")
 async def new_case_page(request: Request) -> Template:
-    policy.require_coordinator(current_actor(request), "create a case")
-    return _case_form({"kind": "domestic_abuse"})
+    actor = current_actor(request)
+    policy.require_report_taker(actor)
+    return _case_form({"kind": "domestic_abuse" if policy.coordinates(actor) else "threat_assessment"})
 
 
 @post("/cases")

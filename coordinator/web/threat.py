@@ -13,14 +13,17 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator.lifecycle import strategies, threat_plans
+from coordinator.lifecycle import screenings, strategies, team_sharing, threat_plans
+from coordinator.lifecycle.screenings import ScreeningIn
+from coordinator.lifecycle.team_sharing import TeamBasisIn
 from coordinator.lifecycle.threat_plans import ContactIn, KeepReasonIn, MonitoringIn, MonitoringReviewIn, PlanItemIn
 from coordinator.models import Case, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
+from coordinator.settings import Settings
 from coordinator.web.auth import current_actor
 from coordinator.web.forms import FORM, checked, from_form, optional_date, optional_int, text
-from coordinator.web.json import case_json, contact_json, entry_json, plan_json
+from coordinator.web.json import case_json, contact_json, entry_json, plan_json, screening_json
 from coordinator.web.sections.workspace import submit_to_section
 
 __all__ = ["API", "PAGES"]
@@ -83,6 +86,92 @@ monitoring_page = _page("/cases/{case_id:int}/monitoring", "monitoring", _monito
 monitoring_review_page = _page("/cases/{case_id:int}/monitoring/review", "monitoring-review", _review,
                                MonitoringReviewIn)
 contact_page = _page("/cases/{case_id:int}/contact-log", "contact-log", _contact, ContactIn)
+
+
+@post("/cases/{case_id:int}/screening", name="threat_screening_page", opt={FORM: ScreeningIn})
+async def screening_page(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                         settings: NamedDependency[Settings], case_id: FromPath[int]) -> Template | Redirect:
+    async def run(form: FormMultiDict, actor: Actor) -> int:
+        await screenings.classify(db, registry, settings.threat_levels, actor, case_id, from_form(ScreeningIn, form),
+                                  utcnow().date())
+        return case_id
+
+    return await submit_to_section(request, db, case_id, section="threat-plan", form_id="screening", change=run)
+
+
+@post("/cases/{case_id:int}/team-basis", name="threat_team_basis_page", opt={FORM: TeamBasisIn})
+async def team_basis_page(request: Request, db: NamedDependency[AsyncSession], settings: NamedDependency[Settings],
+                          case_id: FromPath[int]) -> Template | Redirect:
+    async def run(form: FormMultiDict, actor: Actor) -> int:
+        await team_sharing.record_basis(db, settings.team_sharing_bases, actor, case_id, from_form(TeamBasisIn, form))
+        return case_id
+
+    return await submit_to_section(request, db, case_id, section="threat-plan", form_id="team-basis", change=run)
+
+
+@post("/cases/{case_id:int}/team-basis/remove", name="threat_team_basis_remove_page")
+async def remove_team_basis_page(request: Request, db: NamedDependency[AsyncSession],
+                                 case_id: FromPath[int]) -> Template | Redirect:
+    async def run(form: FormMultiDict, actor: Actor) -> int:
+        await team_sharing.remove_basis(db, actor, case_id)
+        return case_id
+
+    return await submit_to_section(request, db, case_id, section="threat-plan", form_id="team-basis", change=run)
+
+
+async def _screening_state(db: AsyncSession, actor: Actor, case_id: int, levels: tuple[str, ...]) -> dict:
+    case = await threat_plans.threat_case(db, actor, case_id, "screening")
+    return {"levels": list(levels), "history": [screening_json(v) for v in await screenings.history(db, case.id)]}
+
+
+@get("/api/cases/{case_id:int}/screening")
+async def get_screening(request: Request, db: NamedDependency[AsyncSession], settings: NamedDependency[Settings],
+                        case_id: FromPath[int]) -> dict:
+    """The case's classifications, newest first (each re-classification a version), and the levels in use."""
+    return await _screening_state(db, current_actor(request), case_id, settings.threat_levels)
+
+
+@post("/api/cases/{case_id:int}/screening")
+async def classify(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                   settings: NamedDependency[Settings], case_id: FromPath[int], data: JSONBody[ScreeningIn]) -> dict:
+    """Screen the case (version 0 seen) or re-classify it (the latest version seen)."""
+    actor = current_actor(request)
+    await screenings.classify(db, registry, settings.threat_levels, actor, case_id, data, utcnow().date())
+    await db.commit()
+    return await _screening_state(db, actor, case_id, settings.threat_levels)
+
+
+async def _team_basis_state(db: AsyncSession, actor: Actor, case_id: int, bases: tuple[str, ...]) -> dict:
+    case = await threat_plans.threat_case(db, actor, case_id, "team sharing basis")
+    basis = await team_sharing.in_force(db, case.id)
+    return {"bases": list(bases), "in_force": basis and {
+        "id": basis.id, "legal_basis": basis.legal_basis, "approved_by_id": basis.approved_by_id,
+        "approved_at": basis.approved_at}}
+
+
+@get("/api/cases/{case_id:int}/team-basis")
+async def get_team_basis(request: Request, db: NamedDependency[AsyncSession], settings: NamedDependency[Settings],
+                         case_id: FromPath[int]) -> dict:
+    """The team's basis for sharing within the team, if one is in force, and the bases the deployment allows."""
+    return await _team_basis_state(db, current_actor(request), case_id, settings.team_sharing_bases)
+
+
+@post("/api/cases/{case_id:int}/team-basis")
+async def record_team_basis(request: Request, db: NamedDependency[AsyncSession], settings: NamedDependency[Settings],
+                            case_id: FromPath[int], data: JSONBody[TeamBasisIn]) -> dict:
+    actor = current_actor(request)
+    await team_sharing.record_basis(db, settings.team_sharing_bases, actor, case_id, data)
+    await db.commit()
+    return await _team_basis_state(db, actor, case_id, settings.team_sharing_bases)
+
+
+@post("/api/cases/{case_id:int}/team-basis/remove", status_code=200)
+async def remove_team_basis(request: Request, db: NamedDependency[AsyncSession], settings: NamedDependency[Settings],
+                            case_id: FromPath[int]) -> dict:
+    actor = current_actor(request)
+    await team_sharing.remove_basis(db, actor, case_id)
+    await db.commit()
+    return await _team_basis_state(db, actor, case_id, settings.team_sharing_bases)
 
 
 @get("/api/strategies")
@@ -163,6 +252,7 @@ async def log_contact(request: Request, db: NamedDependency[AsyncSession], regis
     return Response(contact_json(view, registry), status_code=201)
 
 
-PAGES: list = [add_plan_item_page, keep_separation_page, monitoring_page, monitoring_review_page, contact_page]
-API: list = [strategy_catalogue, get_plan, add_plan_item, keep_separation, set_monitoring, record_monitoring_review,
+PAGES: list = [add_plan_item_page, keep_separation_page, monitoring_page, monitoring_review_page, contact_page,
+               screening_page, team_basis_page, remove_team_basis_page]
+API: list = [get_screening, classify, get_team_basis, record_team_basis, remove_team_basis, strategy_catalogue, get_plan, add_plan_item, keep_separation, set_monitoring, record_monitoring_review,
              get_contact_log, log_contact]

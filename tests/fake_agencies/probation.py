@@ -85,6 +85,11 @@ def case_risk_raised(case, previous_level):
 
 
 @hookimpl
+def case_threat_level_raised(case, previous_level, level):
+    return reaction("threat_level_raised", previous_level, level)
+
+
+@hookimpl
 def case_key_date_near(case, kind, on, days_before):
     return reaction("key_date_near", kind, on, days_before)
 

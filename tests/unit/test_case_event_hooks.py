@@ -50,6 +50,20 @@ async def test_hook_case_risk_raised_answers_a_reassessment_that_raises_the_leve
     assert len(await reactions(chair, case["id"], "risk_raised")) == 1  # a fall raises nothing
 
 
+async def test_hook_case_threat_level_raised_answers_a_re_classification_above_the_last(client_for, staff):
+    police = await client_for("pc")  # a team member, not a coordinator, opens the case from a report
+    case = await case_with(police, kind="threat_assessment", checklist_score=None,
+                           people=[{"role": "subject", "name": "Sam"},
+                                   {"role": "target", "name": "Alex", "target_kind": "person"}])
+    url = f"/api/cases/{case['id']}/screening"
+    for version, level in enumerate(("substantive_serious", "transient", "substantive_very_serious")):
+        classified = await police.post(url, json={"version": version, "level": level, "reasons": "seen"})
+        assert classified.status_code == 201, classified.text
+    # The first screening and a fall raise nothing; the rise from transient raises the event once.
+    assert await reactions(police, case["id"], "threat_level_raised") == [
+        "Probation reacts to threat_level_raised transient substantive_very_serious"]
+
+
 async def test_hook_case_key_date_near_is_raised_once_within_the_window(client_for, staff, sessionmaker, app):
     chair = await client_for("chair")
     release = TODAY + dt.timedelta(days=10)

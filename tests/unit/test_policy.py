@@ -41,6 +41,8 @@ CHANGES = {
     "keep a plan": lambda case: policy.may_keep_plan(POLICE, case, {"police"}),
     "set monitoring": lambda case: policy.may_set_monitoring(COORDINATOR, case),
     "log a contact": lambda case: policy.may_log_contact(POLICE, case, ["police"]),
+    "classify a threat": lambda case: policy.may_screen(POLICE, case, ["police"]),
+    "keep the team basis": lambda case: policy.may_keep_team_basis(SUPERVISOR, case),
     "record on the case": lambda case: policy.Permissions(POLICE).record_on(case),
     "edit (page flag)": lambda case: policy.Permissions(LEAD).edit_case(case),
     "refer (page flag)": lambda case: policy.Permissions(LEAD).refer(case),
@@ -60,6 +62,8 @@ REQUIREMENTS = {
     "keep a plan": lambda case: policy.require_plan_keeper(POLICE, case, {"police"}),
     "set monitoring": lambda case: policy.require_monitoring_setter(COORDINATOR, case, "set it"),
     "log a contact": lambda case: policy.require_contact_logger(POLICE, case, ["police"]),
+    "classify a threat": lambda case: policy.require_screener(POLICE, case, ["police"]),
+    "keep the team basis": lambda case: policy.require_team_basis_keeper(SUPERVISOR, case),
 }
 
 
@@ -120,3 +124,17 @@ def test_monitoring_is_set_by_a_coordinator_and_contacts_logged_by_the_agencies_
         policy.require_monitoring_setter(POLICE, case, "set it")
     with pytest.raises(Forbidden, match="only an agency that is part of case C-2026-0007"):
         policy.require_contact_logger(POLICE, case, ["education"])
+
+
+def test_a_threat_assessment_team_opens_its_cases_and_shares_within_itself_only():
+    team = ["police", "education"]
+    assert policy.may_open_case(POLICE, "threat_assessment", team)
+    assert not policy.may_open_case(POLICE, "threat_assessment", ["education"])  # not on the team it names
+    assert not policy.may_open_case(POLICE, "domestic_abuse", team)  # a referral is a coordinator's
+    assert policy.may_open_case(COORDINATOR, "domestic_abuse", [])
+    assert policy.may_share_within_team("police", "threat_assessment", team)
+    assert not policy.may_share_within_team("social_work", "threat_assessment", team)
+    assert not policy.may_share_within_team("police", "domestic_abuse", team)  # a team basis is for teams only
+    assert not policy.may_share_within_team(None, "threat_assessment", team)
+    with pytest.raises(Forbidden, match="only a supervisor"):
+        policy.require_team_basis_keeper(POLICE, a_case(closed=False))

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from coordinator.cases import PersonIn, ReferralIn, assess_referral
+from coordinator.cases import Assessment, PersonIn, ReferralIn, assess_referral
 from coordinator.errors import Invalid
 from coordinator.settings import ReferralThresholds
 
@@ -85,3 +85,14 @@ def test_escalation_counts_the_dated_incidents_within_the_window_setting():
     # Dated incidents decide over the number typed.
     with pytest.raises(Invalid, match="meets no criterion"):
         assess_referral(referral(incident_dates=dates[:1], incidents_last_12_months=5), DEFAULTS, TODAY)
+
+
+def test_a_low_level_concern_is_accepted_as_a_threat_assessment_case_but_still_refused_as_domestic_abuse():
+    concern = {"checklist_score": 2, "incidents_last_12_months": 1}
+    threat = ReferralIn(kind="threat_assessment", people=[PersonIn("subject", "Sam")], **concern)
+    assert assess_referral(threat, DEFAULTS, TODAY) == Assessment("standard", ("report",))
+    with pytest.raises(Invalid, match="meets no criterion"):
+        assess_referral(referral(**concern), DEFAULTS, TODAY)
+    with pytest.raises(Invalid, match="never lower it"):  # the criteria's own checks still hold for every kind
+        assess_referral(ReferralIn(kind="threat_assessment", people=[], checklist_score=20, judgement_level="medium",
+                                   judgement_reasons="x"), DEFAULTS, TODAY)

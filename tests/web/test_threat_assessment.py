@@ -342,6 +342,10 @@ async def test_the_demo_case_has_a_plan_in_all_four_domains(client_for, team, se
     assert plan["warning"] is None  # the suspension is coupled with support of the subject
     assert (await client.get(f"/api/cases/{case.id}")).json()["lead_agency"] == "education"
     assert len((await client.get(f"/api/cases/{case.id}/contact-log")).json()) == 1
+    opened = (await client.get(f"/api/cases/{case.id}")).json()
+    assert opened["reported_by"] == "Two classmates" and opened["reported_at"] is not None
+    screenings = (await client.get(f"/api/cases/{case.id}/screening")).json()["history"]
+    assert [(s["version"], s["level"]) for s in screenings] == [(2, "substantive_serious"), (1, "transient")]
 
 
 async def test_the_conference_and_its_minutes_show_the_separation_warning_and_the_reason_kept(

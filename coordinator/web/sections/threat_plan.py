@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from coordinator import cases, policy
 from coordinator.hookspecs import STRATEGY_DOMAINS
-from coordinator.lifecycle import strategies, threat_plans
+from coordinator.lifecycle import screenings, strategies, team_sharing, threat_plans
 from coordinator.models import Case, User
 from coordinator.web.sections.section import Reader, Section
 
@@ -28,6 +28,9 @@ async def load(reader: Reader) -> dict:
         "can_keep": policy.may_keep_plan(actor, case, threat_plans.plan_agencies([i.task for i in plan.items])),
         "can_set_monitoring": policy.may_set_monitoring(actor, case),
         "can_log_contact": policy.may_log_contact(actor, case, agencies),
+        "can_screen": policy.may_screen(actor, case, agencies), "screenings": await screenings.history(db, case.id),
+        "team_basis": await team_sharing.in_force(db, case.id),
+        "can_keep_team_basis": policy.may_keep_team_basis(actor, case),
         "people": people, "contact_log": await threat_plans.contact_log(db, reader.registry, actor, case, channel="page"),
         "monitoring": threat_plans.MONITORING, "channels": threat_plans.CHANNELS,
         "contact_about": threat_plans.CONTACT_ABOUT,
