@@ -52,10 +52,6 @@ def _zone(request: Request) -> dt.tzinfo:
     return request.app.state.settings.zone
 
 
-def _all(form: FormMultiDict, name: str) -> list[str]:
-    return [value for value in form.getall(name, []) if value]
-
-
 def item_from_form(form: FormMultiDict) -> ItemIn:
     return checked(ItemIn(category=text(form, "category"), nature=text(form, "nature"), text=text(form, "text"),
                           sensitivity=text(form, "sensitivity") or None))
@@ -92,14 +88,18 @@ def consent_from_form(form: FormMultiDict, zone: dt.tzinfo) -> ConsentIn:
                                 "expires_at": _day_end(read.expires_at, zone)}))
 
 
+@dataclass
+class WithdrawalForm(WithdrawalIn):
+    """The form ticks the scopes to withdraw, or "the whole consent" (``whole=yes``)."""
+
+    whole: OneOf(("yes", "")) = ""
+
+
 def withdrawal_from_form(form: FormMultiDict) -> WithdrawalIn:
-    try:
-        scope_ids = [int(value) for value in _all(form, "scope_ids")]
-    except ValueError:
-        raise Invalid("the form named a scope that is not a number: reload the page", field="scope_ids") from None
-    if text(form, "whole") != "yes" and not scope_ids:
+    read = from_form(WithdrawalForm, form)
+    if read.whole != "yes" and not read.scope_ids:
         raise Invalid("tick the parts of the consent to withdraw, or withdraw all of it", field="scope_ids")
-    return checked(WithdrawalIn(scope_ids=[] if text(form, "whole") == "yes" else scope_ids, note=text(form, "note")))
+    return checked(WithdrawalIn(scope_ids=[] if read.whole == "yes" else read.scope_ids, note=read.note))
 
 
 def override_from_form(form: FormMultiDict, zone: dt.tzinfo) -> OverrideIn:
@@ -206,7 +206,7 @@ async def grant_consent_page(request: Request, db: NamedDependency[AsyncSession]
                                                           consent_from_form(form, _zone(request))))
 
 
-@post("/cases/{case_id:int}/consents/{consent_id:int}/withdrawals")
+@post("/cases/{case_id:int}/consents/{consent_id:int}/withdrawals", opt={FORM: WithdrawalForm})
 async def withdraw_consent_page(request: Request, db: NamedDependency[AsyncSession],
                                 registry: NamedDependency[AgencyRegistry], case_id: FromPath[int],
                                 consent_id: FromPath[int]) -> Template | Redirect:
