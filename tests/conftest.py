@@ -114,7 +114,7 @@ class Client(httpx.AsyncClient):
     def __init__(self, app) -> None:  # noqa: ANN001
         super().__init__(transport=httpx.ASGITransport(app=app), base_url="http://testserver.local",
                          follow_redirects=True)
-        self.factors = factors_of(app.state)
+        self.factors = factors_of(getattr(app, "state", app))  # an app, or any ASGI callable wrapping one
 
     async def login(self, username: str, password: str = PASSWORD, *, second_step: bool = True):
         """Log in; where the password leads to a second step, that too (unless ``second_step`` is False)."""

@@ -138,3 +138,28 @@ def test_a_threat_assessment_team_opens_its_cases_and_shares_within_itself_only(
     assert not policy.may_share_within_team(None, "threat_assessment", team)
     with pytest.raises(Forbidden, match="only a supervisor"):
         policy.require_team_basis_keeper(POLICE, a_case(closed=False))
+
+
+# --- accounts ----------------------------------------------------------------------------------
+
+RANK = {role: rank for rank, role in enumerate(policy.USER_ROLES)}
+AGENCIES_OR_NONE = (None, "police", "health")
+
+
+@pytest.mark.parametrize("coordinators_manage", [False, True])
+def test_nobody_raises_their_own_rights_nor_gives_more_than_they_hold(coordinators_manage):
+    """Every actor, target and grant: one's own account is never changed, and only an
+    administrator gives a role above her own or an agency other than her own."""
+    for role in policy.USER_ROLES:
+        for agency in AGENCIES_OR_NONE:
+            actor = Actor(id=1, agency=agency, role=role)
+            for target_role in policy.USER_ROLES:
+                for target_agency in AGENCIES_OR_NONE:
+                    assert not policy.may_change_account(actor, 1, target_role, target_agency, coordinators_manage)
+                    if policy.may_grant(actor, target_role, target_agency, coordinators_manage) and role != "admin":
+                        assert RANK[target_role] <= RANK[role] and target_agency == agency
+                    if policy.may_change_account(actor, 2, target_role, target_agency, coordinators_manage):
+                        assert role == "admin" or (coordinators_manage and role == "coordinator"
+                                                   and target_agency == agency and RANK[target_role] <= RANK[role])
+            assert policy.may_reset_second_factor(actor, 2) == (role == "admin")
+            assert not policy.may_reset_second_factor(actor, 1)
