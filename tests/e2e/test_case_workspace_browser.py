@@ -131,11 +131,23 @@ async def test_the_role_map_keeps_names_whole_and_buttons_upright_on_a_wide_scre
             await chair.get_by_role("button", name="Start the conference").click()
         roles = chair.locator(".conference-roles")
         await expect(roles.locator("th[scope=row]").first).to_be_visible()
-        narrowest = await roles.evaluate(
-            "r => Math.min(...[...r.querySelectorAll('th[scope=row]')].map(th => th.getBoundingClientRect().width))")
+        # Measured once the page has settled: the live socket's first page may still be swapping in.
+        narrowest = await _settled(chair, "Math.min(...[...document.querySelectorAll('.conference-roles th[scope=row]')]"
+                                          ".map(th => th.getBoundingClientRect().width))", lambda px: px >= 60)
         assert narrowest >= 60, f"a responsibility name is squeezed to {narrowest} px at {viewport['width']} px"
-        tallest = await roles.evaluate(
-            "r => Math.max(...[...r.querySelectorAll('button')].map(b => b.getBoundingClientRect().height))")
+        tallest = await _settled(chair, "Math.max(...[...document.querySelectorAll('.conference-roles button')]"
+                                        ".map(b => b.getBoundingClientRect().height))", lambda px: px <= 60)
         assert tallest <= 60, f"a button stands {tallest} px tall at {viewport['width']} px"
-        overflow = await chair.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        overflow = await _settled(chair, "document.documentElement.scrollWidth - window.innerWidth", lambda px: px <= 0)
         assert overflow <= 0, f"the live page scrolls sideways by {overflow} px at {viewport['width']} px"
+
+
+async def _settled(page, measure: str, good, seconds: float = 10):  # noqa: ANN001, ANN202
+    """The measurement once it is good, or as it still is after ``seconds`` (a generous bound)."""
+    value = await page.evaluate(measure)
+    for _ in range(int(seconds * 10)):
+        if good(value):
+            break
+        await page.wait_for_timeout(100)
+        value = await page.evaluate(measure)
+    return value
