@@ -333,6 +333,21 @@ async def return_of(session: AsyncSession, registry: AgencyRegistry, actor: Acto
                       late=bool(found and found.late), research_due_at=conference.research_due_at, items=items)
 
 
+async def open_at_meeting(session: AsyncSession, actor: Actor, conference_id: int, case_id: int) -> None:
+    """The chair opened a case in the meeting: the research its agencies held for it now passes the
+    gate (the gate reads the case's start itself). Recorded, and open case pages are told, so a page
+    left open on the case shows what was released without another change."""
+    held = list((await session.execute(
+        select(InformationItem.id).join(ResearchReturn, ResearchReturn.id == InformationItem.research_return_id)
+        .where(ResearchReturn.conference_id == conference_id, ResearchReturn.case_id == case_id,
+               ResearchReturn.submitted_at.is_not(None), InformationItem.sharing == "meeting")
+        .order_by(InformationItem.id))).scalars())
+    if held:
+        await audit.record(session, actor, "research.shared_at_meeting", case_id=case_id,
+                           subject=f"conference:{conference_id}", items=held)
+        events.case_changed(session, case_id, "items")
+
+
 def readiness_state(found: ResearchReturn | None, due_at: dt.datetime | None, now: dt.datetime) -> str:
     """One agency on one case: what it returned, else overdue past the deadline, else awaiting."""
     if found is not None and found.submitted_at is not None:

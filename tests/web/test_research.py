@@ -168,6 +168,10 @@ async def test_three_agencies_return_and_the_held_item_unlocks_when_the_chair_op
         items = (await viewer.get(f"/api/conferences/{conference_id}")).json()["items"]
         assert HELD in texts(items)
     assert await disclosures_of(sessionmaker, held["id"]) == sorted([people["police"].id, people["social_work"].id])
+    async with sessionmaker() as session:  # the release is recorded, once (by ids only)
+        released = (await session.execute(select(AuditEntry.detail).where(
+            AuditEntry.action == "research.shared_at_meeting"))).scalars().all()
+    assert released == [f'{{"items":[{held["id"]}]}}']
 
 
 async def test_returns_refuse_bad_input_and_research_of_a_case_the_agency_is_not_on(client_for, people, case):
