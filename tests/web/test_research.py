@@ -230,6 +230,9 @@ async def test_the_chair_sees_readiness_beside_each_case_and_no_one_else_does(cl
     assert 'class="agenda-readiness"' in chair_page and "readiness-nothing_held" in chair_page
     assert "readiness-awaiting" in chair_page  # health and social work have not returned
     assert "agenda-readiness" not in (await pc.get(conference_page)).text
+    uncirculated = await schedule(chair, people, [case["id"]])  # no research asked for: nothing to show
+    assert (await chair.post(f"/api/conferences/{uncirculated['id']}/statement")).status_code == 200
+    assert "agenda-readiness" not in (await chair.get(f"/conferences/{uncirculated['id']}")).text
     assert (await pc.get(f"{url}/readiness")).status_code == 403
     research_page = (await chair.get(f"{conference_page}/research")).text
     assert 'id="readiness"' in research_page and "Nothing held" in research_page
