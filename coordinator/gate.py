@@ -20,7 +20,21 @@ import datetime as dt
 from dataclasses import dataclass
 from functools import cached_property
 
-from sqlalchemy import Row, Select, and_, case, exists, func, insert, literal, null, or_, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    and_,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import audit, policy
@@ -213,20 +227,29 @@ _RELEASE = case(
 
 _METADATA = (InformationItem.id, InformationItem.lineage_id, InformationItem.category, InformationItem.agency,
              InformationItem.nature, InformationItem.sensitivity, InformationItem.recorded_at,
-             InformationItem.supersedes_id, InformationItem.superseded, InformationItem.sharing,
-             _RELEASE.label("release"))
+             InformationItem.supersedes_id, InformationItem.superseded, InformationItem.sharing)
 
 
-def _permitted_text(viewer_agency: str | None, grants: Grants, restrictions: Restrictions):  # noqa: ANN202
+def _permitted_text(viewer_agency: str | None, grants: Grants, restrictions: Restrictions,
+                    released: ColumnElement[bool] | None):  # noqa: ANN202
     """The text column where the rule lets the viewer see it, NULL elsewhere, so withheld text
-    never leaves the database. The same rule as ``decide``, which still checks every row."""
+    never leaves the database. The same rule as ``decide``, which still checks every row.
+    ``released``: the items their agency has released to others (None: all of them)."""
     if viewer_agency is None:
         return null().label("text")
     shared = [c for c in grants.by_category if not restrictions.reasons(c, viewer_agency)]
     permitted = InformationItem.agency == viewer_agency
     if shared:
-        permitted = or_(permitted, and_(InformationItem.category.in_(shared), _RELEASE == RELEASED))
+        in_shared = InformationItem.category.in_(shared)
+        permitted = or_(permitted, in_shared if released is None else and_(in_shared, released))
     return case((permitted, InformationItem.text), else_=null()).label("text")
+
+
+async def _has_research(session: AsyncSession, case_id: int) -> bool:
+    """Whether any item of the case was recorded as research: only then does a view pay for
+    working out how far each item is released."""
+    return (await session.execute(select(InformationItem.id).where(
+        InformationItem.case_id == case_id, InformationItem.research_return_id.is_not(None)).limit(1))).first() is not None
 
 
 def _released(decision: Decision, release: str) -> Decision:
@@ -252,13 +275,18 @@ async def visible_items(
     else:
         grants = await load_grants(session, case_id, viewer.agency, now)
     restrictions = Restrictions(registry)
-    query = (select(*_METADATA, _permitted_text(viewer.agency, grants, restrictions))
-             .outerjoin(ResearchReturn, ResearchReturn.id == InformationItem.research_return_id)
-             .where(InformationItem.case_id == case_id).order_by(InformationItem.id))
-    # Drafts and "not shared" research are their agency's own: not even a placeholder elsewhere.
-    others_may_know = _RELEASE.not_in(HIDDEN)
-    query = query.where(others_may_know if viewer.agency is None
-                        else or_(InformationItem.agency == viewer.agency, others_may_know))
+    if await _has_research(session, case_id):
+        query = (select(*_METADATA, _RELEASE.label("release"),
+                        _permitted_text(viewer.agency, grants, restrictions, _RELEASE == RELEASED))
+                 .outerjoin(ResearchReturn, ResearchReturn.id == InformationItem.research_return_id))
+        # Drafts and "not shared" research are their agency's own: not even a placeholder elsewhere.
+        others_may_know = _RELEASE.not_in(HIDDEN)
+        query = query.where(others_may_know if viewer.agency is None
+                            else or_(InformationItem.agency == viewer.agency, others_may_know))
+    else:
+        query = select(*_METADATA, literal(RELEASED).label("release"),
+                       _permitted_text(viewer.agency, grants, restrictions, None))
+    query = query.where(InformationItem.case_id == case_id).order_by(InformationItem.id)
     if not include_superseded:
         query = query.where(InformationItem.superseded.is_(False))
     if item_ids is not None:

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import audit, events, policy
+from coordinator.conference import research
 from coordinator.conference.participation import Seat, agenda_case, load_conference, participant_of, seat
 from coordinator.errors import Conflict, Invalid, NotFound, require_version
 from coordinator.limits import Count, Id, ListOf, OneOf, Written
@@ -112,6 +113,7 @@ async def start_conference(session: AsyncSession, registry: AgencyRegistry, acto
     agenda[0].status, agenda[0].started_at = "current", utcnow()
     conference.current_item_id = agenda[0].id
     conference.status, conference.started_at = "live", agenda[0].started_at
+    await research.open_at_meeting(session, actor, conference_id, agenda[0].case_id)
     await _moved(session, actor, conference, "started")
 
 
@@ -130,8 +132,11 @@ async def move_to_case(session: AsyncSession, registry: AgencyRegistry, actor: A
     await _require_actions_confirmed(session, registry, conference, current, "move to another case")
     if current is not None:
         current.status = "discussed"
+    first_opening = target.started_at is None
     target.status, target.started_at = "current", utcnow()  # the chair's time-box counts from here
     conference.current_item_id = target.id
+    if first_opening:
+        await research.open_at_meeting(session, actor, conference_id, target.case_id)
     await _moved(session, actor, conference, "moved", case_id=target.case_id, item_id=target.id)
 
 

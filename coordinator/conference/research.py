@@ -239,7 +239,8 @@ async def _research_case(session: AsyncSession, actor: Actor, conference_id: int
     return conference, case
 
 
-def _require_open_for_returns(conference: Conference) -> None:
+def _require_open_for_returns(conference: Conference, case: Case) -> None:
+    policy.require_open(case)  # a closed case takes no writes (409)
     if conference.agenda_circulated_at is None:
         raise Conflict("the agenda has not been circulated yet: research starts when it is")
     if conference.status == "ended":
@@ -271,7 +272,7 @@ async def record_research_item(session: AsyncSession, registry: AgencyRegistry, 
     """An item of the agency's research on a case: part of its draft return, the agency's own
     until the return is submitted."""
     conference, case = await _research_case(session, actor, conference_id, case_id)
-    _require_open_for_returns(conference)
+    _require_open_for_returns(conference, case)
     reason = (data.not_shared_reason or "").strip()
     if data.sharing == "not_shared" and not reason:
         raise Invalid("say why it is not shared", field="not_shared_reason")
@@ -291,7 +292,7 @@ async def submit_return(session: AsyncSession, registry: AgencyRegistry, actor: 
                         case_id: int, data: ReturnIn) -> ResearchReturn:
     """The agency returns its research on the case; after the deadline it is accepted and marked late."""
     conference, case = await _research_case(session, actor, conference_id, case_id)
-    _require_open_for_returns(conference)
+    _require_open_for_returns(conference, case)
     reason = (data.reason or "").strip()
     if data.outcome == "not_researched" and not reason:
         raise Invalid("say why the case was not researched", field="reason")
@@ -331,6 +332,21 @@ async def return_of(session: AsyncSession, registry: AgencyRegistry, actor: Acto
                       outcome=found.outcome if found and found.submitted_at else None,
                       reason=found.reason if found else None, submitted_at=found.submitted_at if found else None,
                       late=bool(found and found.late), research_due_at=conference.research_due_at, items=items)
+
+
+async def open_at_meeting(session: AsyncSession, actor: Actor, conference_id: int, case_id: int) -> None:
+    """The chair opened a case in the meeting: the research its agencies held for it now passes the
+    gate (the gate reads the case's start itself). Recorded, and open case pages are told, so a page
+    left open on the case shows what was released without another change."""
+    held = list((await session.execute(
+        select(InformationItem.id).join(ResearchReturn, ResearchReturn.id == InformationItem.research_return_id)
+        .where(ResearchReturn.conference_id == conference_id, ResearchReturn.case_id == case_id,
+               ResearchReturn.submitted_at.is_not(None), InformationItem.sharing == "meeting")
+        .order_by(InformationItem.id))).scalars())
+    if held:
+        await audit.record(session, actor, "research.shared_at_meeting", case_id=case_id,
+                           subject=f"conference:{conference_id}", items=held)
+        events.case_changed(session, case_id, "items")
 
 
 def readiness_state(found: ResearchReturn | None, due_at: dt.datetime | None, now: dt.datetime) -> str:

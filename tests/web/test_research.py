@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from coordinator.conference.research import research_deadline
-from coordinator.models import AuditEntry, Conference, Disclosure, Participant
+from coordinator.models import AuditEntry, Case, Conference, Disclosure, Participant
 from coordinator.settings import Settings
 from tests.conftest import REFERRAL
 from tests.sharing_steps import grant_consent
@@ -168,9 +168,14 @@ async def test_three_agencies_return_and_the_held_item_unlocks_when_the_chair_op
         items = (await viewer.get(f"/api/conferences/{conference_id}")).json()["items"]
         assert HELD in texts(items)
     assert await disclosures_of(sessionmaker, held["id"]) == sorted([people["police"].id, people["social_work"].id])
+    async with sessionmaker() as session:  # the release is recorded, once (by ids only)
+        released = (await session.execute(select(AuditEntry.detail).where(
+            AuditEntry.action == "research.shared_at_meeting"))).scalars().all()
+    assert released == [f'{{"items":[{held["id"]}]}}']
 
 
-async def test_returns_refuse_bad_input_and_research_of_a_case_the_agency_is_not_on(client_for, people, case):
+async def test_returns_refuse_bad_input_and_research_of_a_case_the_agency_is_not_on(client_for, people, case,
+                                                                                   sessionmaker):
     chair, doc, hou = await client_for("chair"), await client_for("doc"), await client_for("hou")
     other = await adults_case(chair)  # health is not on it
     url = await circulated(chair, people, [case["id"], other])
@@ -196,6 +201,12 @@ async def test_returns_refuse_bad_input_and_research_of_a_case_the_agency_is_not
     assert (await submit(doc, url, case["id"], "not_researched", reason=reason))["reason"] == reason
     again = await doc.post(f"{url}/research/{case['id']}", json={"outcome": "nothing_held"})
     assert again.status_code == 409
+    async with sessionmaker() as session:  # a closed case takes no research
+        await session.execute(update(Case).where(Case.id == other).values(closed_at=dt.datetime.now(dt.UTC)))
+        await session.commit()
+    pc = await client_for("pc")
+    closed = await pc.post(f"{url}/research/{other}", json={"outcome": "nothing_held"})
+    assert closed.status_code == 409 and "closed" in closed.json()["detail"]
 
 
 async def test_not_shared_items_are_a_ledger_for_the_agency_and_supervisors_only(client_for, people, case):
@@ -226,6 +237,9 @@ async def test_the_chair_sees_readiness_beside_each_case_and_no_one_else_does(cl
     assert 'class="agenda-readiness"' in chair_page and "readiness-nothing_held" in chair_page
     assert "readiness-awaiting" in chair_page  # health and social work have not returned
     assert "agenda-readiness" not in (await pc.get(conference_page)).text
+    uncirculated = await schedule(chair, people, [case["id"]])  # no research asked for: nothing to show
+    assert (await chair.post(f"/api/conferences/{uncirculated['id']}/statement")).status_code == 200
+    assert "agenda-readiness" not in (await chair.get(f"/conferences/{uncirculated['id']}")).text
     assert (await pc.get(f"{url}/readiness")).status_code == 403
     research_page = (await chair.get(f"{conference_page}/research")).text
     assert 'id="readiness"' in research_page and "Nothing held" in research_page

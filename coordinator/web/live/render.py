@@ -114,7 +114,8 @@ async def view_for(session: AsyncSession, registry: AgencyRegistry, state: Confe
     readiness = {}
     if state.agenda is not None and "agenda" in aspects and policy.may_see_readiness_in_meeting(audience):
         conference = await load_conference(session, state.id)
-        readiness = {row.case_id: row.agencies for row in await research.readiness_by_case(session, conference)}
+        if conference.agenda_circulated_at is not None:  # no research was asked for before
+            readiness = {row.case_id: row.agencies for row in await research.readiness_by_case(session, conference)}
     return ConferenceView(
         conference=shown, audience=audience, case_visible=case_visible, items=items,
         agenda=_agenda_rows(state.agenda, readiness) if state.agenda is not None else None,
