@@ -178,8 +178,8 @@ async def test_the_figures_count_the_teams_reports_screenings_and_levels_hiding_
     teams = {(f["measure"], f["group"]): f["shown"] for f in (await chair.get("/api/figures")).json()["teams"]}
     assert teams[("threat_reports", "")] == "5"
     assert teams[("screened_same_day", "")] == "all but fewer than 5"  # five of five: the rest would give one away
-    assert teams[("cases_by_level", "transient")] == "fewer than 5"  # the latest level counts: four
-    assert teams[("cases_by_level", "substantive_very_serious")] == "fewer than 5"
+    assert teams[("cases_by_level", "Transient")] == "fewer than 5"  # the latest level counts: four
+    assert teams[("cases_by_level", "Substantive very serious")] == "fewer than 5"
     page = (await chair.get("/figures")).text
     assert "Threat-assessment teams" in page and "Substantive very serious" in page
 
