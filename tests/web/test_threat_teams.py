@@ -197,3 +197,12 @@ async def test_a_team_member_reports_through_the_new_case_form(client_for, team)
     assert "the team's emergency steps" in page.text
     case_id = int(str(page.url).rsplit("/", 1)[1])
     assert "by The PE teacher, at Changing rooms" in (await school.get(f"/cases/{case_id}/threat-plan")).text
+
+
+async def test_a_report_dated_without_a_zone_in_the_future_or_long_ago_is_refused_naming_the_field(client_for, team):
+    school = await client_for("tat")
+    for when in ("2026-01-02T10:00:00", "2999-01-02T10:00:00+00:00", "0001-01-01T00:00:00+14:00"):
+        refused = await school.post("/api/cases", json=REPORT | {"reported_at": when})
+        assert refused.status_code == 400 and refused.json()["field"] == "reported_at", (when, refused.text)
+    dated = await report(school, reported_at="2026-01-02T10:00:00+01:00")
+    assert dated["reported_at"].startswith("2026-01-02T09:00:00")
