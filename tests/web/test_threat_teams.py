@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from coordinator.models import AuditEntry, Disclosure, RaisedEvent
-from tests.web.support import whole_case
+from tests.web.support import published_events, whole_case
 
 TEAM = ["education", "police", "health"]
 REPORT = {
@@ -125,7 +125,7 @@ async def sees_contact_log(client, case_id: int) -> list[bool]:
     return seen
 
 
-async def test_the_team_shares_within_itself_on_its_recorded_basis_and_no_further(client_for, team, sessionmaker):
+async def test_the_team_shares_within_itself_on_its_recorded_basis_and_no_further(client_for, team, sessionmaker, app):
     school, officer = await client_for("tat"), await client_for("pc")
     chair, supervisor = await client_for("chair"), await client_for("supervisor")  # social work: not on the team
     case = await report(school)
@@ -157,8 +157,11 @@ async def test_the_team_shares_within_itself_on_its_recorded_basis_and_no_furthe
     assert {basis for _, basis, _ in sightings} == {f"team:{basis_id}"}
     assert {channel for _, _, channel in sightings} >= {"page", "api", "export"} and audited >= len(CONTACT_PATHS)
 
+    announced = published_events(app.state.sessionmaker)
     removed = await supervisor.post(f"{url}/remove")
     assert removed.status_code == 200 and removed.json()["in_force"] is None
+    # Open pages of the case are told the information moved: they re-render through the gate at once.
+    assert any(getattr(e, "case_id", None) == case["id"] and "items" in e.parts for e in announced)
     assert await sees_contact_log(officer, case["id"]) == [False] * len(CONTACT_PATHS)  # withdrawn at once
     assert (await supervisor.post(f"{url}/remove")).status_code == 409
 
