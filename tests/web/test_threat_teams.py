@@ -192,6 +192,8 @@ async def test_a_team_member_reports_through_the_new_case_form(client_for, team)
     assert "New threat-assessment report" in (await school.get("/")).text
     form = (await school.get("/cases/new")).text
     assert '<option value="threat_assessment" selected>' in form and "Someone is in immediate danger" in form
+    assert '<option value="domestic_abuse"' not in form  # a referral is a coordinator's
+    assert '<option value="domestic_abuse"' in (await (await client_for("chair")).get("/cases/new")).text
     page = await school.post("/cases", data={
         "kind": "threat_assessment", "subject_name": "Sam", "concern": REPORT["concern"],
         "target_name_0": "Gym hall", "target_kind_0": "place", "reported_by": "The PE teacher",
