@@ -43,6 +43,7 @@ RISK_LEVELS = ("standard", "medium", "high")
 # so the MARAC referral criteria (made for domestic abuse) never refuse one.
 ANY_REPORT_KINDS = ("threat_assessment",)
 REPORT = "report"  # the ground a case accepted from any report is recorded on
+EARLIEST_REPORT_YEAR = 2000
 PERSON_ROLES = ("survivor", "subject", "child", "target")
 TARGET_KINDS = ("person", "group", "place")  # a threat-assessment case's target
 KEY_DATE_KINDS = ("court_order_served", "release_from_custody", "hearing", "relationship_start", "relationship_end",
@@ -208,9 +209,12 @@ def _validate(referral: ReferralIn, registry: AgencyRegistry) -> None:
     today = dt.date.today()
     if any(when > today for when in referral.incident_dates):
         raise Invalid("an earlier incident cannot be dated in the future", field="incident_dates")
-    if referral.reported_at is not None and (
-            referral.reported_at.tzinfo is None or referral.reported_at > dt.datetime.now(dt.UTC)):
-        raise Invalid("give when the report came in, with its time zone, and not in the future", field="reported_at")
+    reported_at = referral.reported_at
+    # The year is checked first: comparing a time near year 1 across time zones overflows.
+    if reported_at is not None and (reported_at.tzinfo is None or reported_at.year < EARLIEST_REPORT_YEAR
+                                    or reported_at > dt.datetime.now(dt.UTC)):
+        raise Invalid(f"give when the report came in, with its time zone, from {EARLIEST_REPORT_YEAR} and not in "
+                      "the future", field="reported_at")
 
 
 async def create_case(

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import policy
 from coordinator.errors import Invalid
+from coordinator.hookspecs import STRATEGY_DOMAINS
 from coordinator.models import AgendaItem, Case, CasePerson, Conference, Task, TaskEvent, ThreatScreening
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
@@ -172,6 +173,11 @@ async def _referrals_by_source(session: AsyncSession, registry: AgencyRegistry, 
 SCREENED_WITHIN = dt.timedelta(days=1)
 
 
+def _worded(key: str) -> str:
+    """A level or a domain as the page names it (the same words in the CSV and the JSON)."""
+    return key.replace("_", " ").capitalize()
+
+
 async def _threat_teams(session: AsyncSession, since: dt.datetime, until: dt.datetime,
                         levels: tuple[str, ...]) -> list[Figure]:
     reported = select(Case.id).where(Case.kind == "threat_assessment", Case.reported_at >= since,
@@ -195,9 +201,9 @@ async def _threat_teams(session: AsyncSession, since: dt.datetime, until: dt.dat
     return [
         _count("threat_reports", "Threat-assessment reports", len(reports)),
         _share("screened_same_day", "Screened within a day of the report", same_day, len(reports)),
-        *(_count("cases_by_level", "Cases by level", level_counts.get(level, 0), level) for level in levels),
-        *(_count("plan_items_by_domain", "Plan items by domain", domains.get(domain, 0), domain)
-          for domain in ("subject", "target", "environment", "precipitating_events")),
+        *(_count("cases_by_level", "Cases by level", level_counts.get(level, 0), _worded(level)) for level in levels),
+        *(_count("plan_items_by_domain", "Plan items by domain", domains.get(domain, 0), _worded(domain))
+          for domain in STRATEGY_DOMAINS),
         _count("long_term_monitoring", "Cases in long-term monitoring now", long_term),
     ]
 

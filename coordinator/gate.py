@@ -156,25 +156,28 @@ async def load_grants(session: AsyncSession, case_id: int, viewer_agency: str | 
         .join(Override, Override.id == OverrideScope.override_id)
         .where(Override.case_id == case_id, OverrideScope.recipient == viewer_agency)
     )
-    rows = (await session.execute(union_all(consent_scopes, override_scopes).order_by("kind", "ref_id"))).all()
+    team_basis = (  # a threat-assessment team's basis in force, if any: its members are decided below
+        select(literal("team"), null(), TeamBasis.id, TeamBasis.approved_at, null(), null(), literal(""))
+        .where(TeamBasis.case_id == case_id, TeamBasis.removed_at.is_(None))
+    )
+    rows = (await session.execute(union_all(consent_scopes, override_scopes, team_basis)
+                                  .order_by("kind", "ref_id"))).all()
     granted: dict[str, str] = {}
-    for kind, category, ref_id, from_at, expires_at, withdrawn_at, status in rows:  # consents first
+    for kind, category, ref_id, from_at, expires_at, withdrawn_at, status in rows:  # consents first, team last
+        if kind == "team":
+            return await _with_team_basis(session, case_id, viewer_agency, ref_id, granted)
         if category in granted:
             continue  # the earliest consent wins, and any consent wins over an override: it is the survivor's choice
         if (consent_in_force(from_at, expires_at, withdrawn_at, now) if kind == "consent"
                 else override_in_force(status, from_at, expires_at, now)):
             granted[category] = f"{kind}:{ref_id}"
-    return await _with_team_basis(session, case_id, viewer_agency, granted)
+    return Grants(granted)
 
 
-async def _with_team_basis(session: AsyncSession, case_id: int, viewer_agency: str,
+async def _with_team_basis(session: AsyncSession, case_id: int, viewer_agency: str, basis_id: int,
                            granted: dict[str, str]) -> Grants:
     """A threat-assessment team's basis in force covers every category of the case that consent and
     overrides leave uncovered, for the team's members only (policy decides who they are)."""
-    basis_id = (await session.execute(select(TeamBasis.id).where(
-        TeamBasis.case_id == case_id, TeamBasis.removed_at.is_(None)))).scalar()
-    if basis_id is None:
-        return Grants(granted)
     kind = (await session.execute(select(Case.kind).where(Case.id == case_id))).scalar()
     team = (await session.execute(select(CaseAgency.agency).where(CaseAgency.case_id == case_id))).scalars().all()
     if not policy.may_share_within_team(viewer_agency, kind, team):

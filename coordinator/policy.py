@@ -145,6 +145,12 @@ def may_open_case(actor: Actor, kind: str, team: Collection[str]) -> bool:
     return coordinates(actor) or (kind in TEAM_KINDS and on_case(actor.agency, team))
 
 
+def may_open_kind(actor: Actor, kind: str) -> bool:
+    """The kinds of case the new-case form offers: every kind to a coordinator, a team's kinds to anyone
+    of an agency (who names their own agency among the team's)."""
+    return coordinates(actor) or (kind in TEAM_KINDS and actor.agency is not None)
+
+
 def may_take_reports(actor: Actor) -> bool:
     """The new-case form: a coordinator, or anyone of an agency (a threat-assessment team's member)."""
     return coordinates(actor) or actor.agency is not None

@@ -13,6 +13,7 @@ from coordinator.errors import DomainError, Invalid
 from coordinator.lifecycle import case_events, closure
 from coordinator.models import utcnow
 from coordinator.plugins import AgencyRegistry
+from coordinator.policy import Actor
 from coordinator.settings import Settings
 from coordinator.web import referrals
 from coordinator.web.api import AgencyIn, TaskStatusIn
@@ -46,15 +47,17 @@ async def dashboard(request: Request, db: NamedDependency[AsyncSession], stage: 
     })
 
 
-def _case_form(form_values: dict, error: DomainError | None = None, status: int = 200) -> Template:
-    return Template("case_form.html", status_code=status, context={"values": form_values, "error": error})
+def _case_form(actor: Actor, form_values: dict, error: DomainError | None = None, status: int = 200) -> Template:
+    kinds = {key: name for key, name in cases.CASE_KINDS.items() if policy.may_open_kind(actor, key)}
+    return Template("case_form.html", status_code=status,
+                    context={"values": form_values, "error": error, "kinds": kinds})
 
 
 @get("/cases/new")
 async def new_case_page(request: Request) -> Template:
     actor = current_actor(request)
     policy.require_report_taker(actor)
-    return _case_form({"kind": "domestic_abuse" if policy.coordinates(actor) else "threat_assessment"})
+    return _case_form(actor, {"kind": "domestic_abuse" if policy.coordinates(actor) else "threat_assessment"})
 
 
 @post("/cases")
@@ -70,7 +73,7 @@ async def create_case_page(
         await db.rollback()
         values = {key: form.get(key) for key in form}
         values["agencies"] = form.getall("agencies") if "agencies" in form else []
-        return _case_form(values, error, status=400)
+        return _case_form(current_actor(request), values, error, status=400)
     await db.commit()
     return Redirect(f"/cases/{case.id}", status_code=303)
 

@@ -144,6 +144,10 @@ async def test_the_csv_and_the_json_hold_the_numbers_the_page_shows(client_for, 
         if section == "Cases heard":
             row = by_key[(heading, "")]
             assert [row["value"], row["of"], row["percent"] and row["percent"] + "%"] == cells
+        elif section == "Threat-assessment teams":
+            measure, _, group = heading.partition(": ")
+            row = by_key[(measure, group)]
+            assert [row["value"], row["of"], row["percent"] and row["percent"] + "%"] == cells
         elif section.startswith("Conference actions"):
             row = by_key[("Actions completed on time", heading)]
             assert [row["of"] or "fewer than 5", row["value"], row["percent"] and row["percent"] + "%"] == cells
@@ -152,7 +156,7 @@ async def test_the_csv_and_the_json_hold_the_numbers_the_page_shows(client_for, 
     assert len(rows) == sum(1 for _ in page)
     api = (await chair.get(f"/api/figures?{Q3}")).json()
     shown = {(f["label"], f["group"]): (f["shown"], f["count"], f["of"], f["percent"])
-             for part in ("overall", "actions", "sources") for f in api[part]}
+             for part in ("overall", "actions", "sources", "teams") for f in api[part]}
     for row in rows:
         assert shown[(row["measure"], row["group"])][0] == row["value"]
     assert shown[("Repeat referrals", "")] == ("fewer than 5", None, 12, None)  # the JSON hides it too

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from coordinator.models import AuditEntry, Disclosure, RaisedEvent
-from tests.web.support import whole_case
+from tests.web.support import published_events, whole_case
 
 TEAM = ["education", "police", "health"]
 REPORT = {
@@ -125,7 +125,7 @@ async def sees_contact_log(client, case_id: int) -> list[bool]:
     return seen
 
 
-async def test_the_team_shares_within_itself_on_its_recorded_basis_and_no_further(client_for, team, sessionmaker):
+async def test_the_team_shares_within_itself_on_its_recorded_basis_and_no_further(client_for, team, sessionmaker, app):
     school, officer = await client_for("tat"), await client_for("pc")
     chair, supervisor = await client_for("chair"), await client_for("supervisor")  # social work: not on the team
     case = await report(school)
@@ -157,8 +157,11 @@ async def test_the_team_shares_within_itself_on_its_recorded_basis_and_no_furthe
     assert {basis for _, basis, _ in sightings} == {f"team:{basis_id}"}
     assert {channel for _, _, channel in sightings} >= {"page", "api", "export"} and audited >= len(CONTACT_PATHS)
 
+    announced = published_events(app.state.sessionmaker)
     removed = await supervisor.post(f"{url}/remove")
     assert removed.status_code == 200 and removed.json()["in_force"] is None
+    # Open pages of the case are told the information moved: they re-render through the gate at once.
+    assert any(getattr(e, "case_id", None) == case["id"] and "items" in e.parts for e in announced)
     assert await sees_contact_log(officer, case["id"]) == [False] * len(CONTACT_PATHS)  # withdrawn at once
     assert (await supervisor.post(f"{url}/remove")).status_code == 409
 
@@ -178,8 +181,8 @@ async def test_the_figures_count_the_teams_reports_screenings_and_levels_hiding_
     teams = {(f["measure"], f["group"]): f["shown"] for f in (await chair.get("/api/figures")).json()["teams"]}
     assert teams[("threat_reports", "")] == "5"
     assert teams[("screened_same_day", "")] == "all but fewer than 5"  # five of five: the rest would give one away
-    assert teams[("cases_by_level", "transient")] == "fewer than 5"  # the latest level counts: four
-    assert teams[("cases_by_level", "substantive_very_serious")] == "fewer than 5"
+    assert teams[("cases_by_level", "Transient")] == "fewer than 5"  # the latest level counts: four
+    assert teams[("cases_by_level", "Substantive very serious")] == "fewer than 5"
     page = (await chair.get("/figures")).text
     assert "Threat-assessment teams" in page and "Substantive very serious" in page
 
@@ -189,6 +192,8 @@ async def test_a_team_member_reports_through_the_new_case_form(client_for, team)
     assert "New threat-assessment report" in (await school.get("/")).text
     form = (await school.get("/cases/new")).text
     assert '<option value="threat_assessment" selected>' in form and "Someone is in immediate danger" in form
+    assert '<option value="domestic_abuse"' not in form  # a referral is a coordinator's
+    assert '<option value="domestic_abuse"' in (await (await client_for("chair")).get("/cases/new")).text
     page = await school.post("/cases", data={
         "kind": "threat_assessment", "subject_name": "Sam", "concern": REPORT["concern"],
         "target_name_0": "Gym hall", "target_kind_0": "place", "reported_by": "The PE teacher",
@@ -197,3 +202,12 @@ async def test_a_team_member_reports_through_the_new_case_form(client_for, team)
     assert "the team's emergency steps" in page.text
     case_id = int(str(page.url).rsplit("/", 1)[1])
     assert "by The PE teacher, at Changing rooms" in (await school.get(f"/cases/{case_id}/threat-plan")).text
+
+
+async def test_a_report_dated_without_a_zone_in_the_future_or_long_ago_is_refused_naming_the_field(client_for, team):
+    school = await client_for("tat")
+    for when in ("2026-01-02T10:00:00", "2999-01-02T10:00:00+00:00", "0001-01-01T00:00:00+14:00"):
+        refused = await school.post("/api/cases", json=REPORT | {"reported_at": when})
+        assert refused.status_code == 400 and refused.json()["field"] == "reported_at", (when, refused.text)
+    dated = await report(school, reported_at="2026-01-02T10:00:00+01:00")
+    assert dated["reported_at"].startswith("2026-01-02T09:00:00")
