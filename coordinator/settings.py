@@ -69,7 +69,7 @@ def _list(env: dict[str, str], name: str, default: tuple[str, ...]) -> tuple[str
 THREAT_LEVELS = ("transient", "substantive_serious", "substantive_very_serious")
 # What the team does first when a report says someone is in immediate danger.
 THREAT_EMERGENCY_STEPS = (
-    "Call the police emergency number",
+    "Call the emergency services",
     "Protect the people at risk: move them away, or lock down the building",
     "Keep the subject supervised and away from any weapon",
     "Tell the team lead and the head of the school",

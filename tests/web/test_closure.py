@@ -150,7 +150,8 @@ async def test_every_write_on_a_closed_case_answers_409_naming_the_date(client_f
            "consent_id": closed_case["consent"]["id"], "override_id": closed_case["override"], "item_id": 1}
     checked = 0
     for path, methods in app.route_handler_method_map.items():
-        if not any(p in path for p in CASE_PARAMETERS) or path in STILL_ALLOWED:
+        # A conference's research on a case needs the case on its agenda (test_research checks the 409 there).
+        if not any(p in path for p in CASE_PARAMETERS) or path in STILL_ALLOWED or "{conference_id" in path:
             continue
         for method, handler in methods.items():
             if method not in {"POST", "PUT", "PATCH", "DELETE"}:

@@ -56,7 +56,7 @@ async def test_immediate_danger_shows_the_emergency_steps_first(client_for, team
     danger, calm = await report(school, immediate_danger=True), await report(school)
     page = (await school.get(f"/cases/{danger['id']}")).text
     assert "the team's emergency steps" in page
-    assert page.index("Call the police emergency number") < page.index("Case " + danger["reference"])
+    assert page.index("Call the emergency services") < page.index("Case " + danger["reference"])
     assert "emergency steps" not in (await school.get(f"/cases/{calm['id']}")).text
 
 
