@@ -58,6 +58,17 @@ def require_coordinator(actor: Actor, doing: str) -> None:
         raise Forbidden(f"only a coordinator can {doing}")
 
 
+def may_search(actor: Actor) -> bool:
+    """Coordinators and the agencies' members search for earlier cases (what they are shown of a
+    match is decided per case by ``may_see_case``)."""
+    return coordinates(actor) or actor.agency is not None
+
+
+def require_searcher(actor: Actor) -> None:
+    if not may_search(actor):
+        raise Forbidden("only a coordinator or a member of an agency can search")
+
+
 # --- cases -----------------------------------------------------------------------------------
 
 class CaseState(Protocol):
@@ -579,6 +590,10 @@ class Permissions:
     @property
     def coordinate(self) -> bool:
         return coordinates(self.actor)
+
+    @property
+    def search(self) -> bool:
+        return may_search(self.actor)
 
     @property
     def see_plugin_failures(self) -> bool:

@@ -27,11 +27,13 @@ from coordinator.models import (
     InformationItem,
     KeyDate,
     Override,
+    PersonNameKey,
     PlanAcknowledgement,
     RaisedEvent,
     Referral,
     ReferralEvent,
     Reopening,
+    SearchQuery,
     Task,
     TaskEvent,
     TaskSignOff,
@@ -79,6 +81,7 @@ _THROUGH = {ConsentWithdrawal: (ConsentWithdrawal.consent_id, Consent),
 ERASED = (
     Erasure(Case, {"summary": "", "concern": "", "judgement_reasons": None}),
     Erasure(CasePerson, {"name": REMOVED, "born_on": None}),
+    Erasure(PersonNameKey, {"key": ""}),  # how her name sounded is her name too
     Erasure(KeyDate, {"note": ""}),
     Erasure(InformationItem, {"text": ""}),
     Erasure(CaseRevision, {"reason": REMOVED, "changes": "{}"}),
@@ -132,6 +135,8 @@ _KEPT_BY_REASON = {
         "users.role", "users.username", "web_sessions.key"),
     "her survey answers: fixed choices, stored by month and never linked to a case": (
         "survey_responses.answers", "survey_responses.period"),
+    "what someone searched for: deleted whole by retention --apply after the search log's period": (
+        "search_queries.text",),
     "stored answers to retried requests: deleted whole by retention --apply": (
         "idempotency_keys.key", "idempotency_keys.media_type", "idempotency_keys.request",
         "idempotency_keys.fingerprint"),
@@ -171,9 +176,11 @@ async def remove_text(session: AsyncSession, case_id: int) -> None:
                               .values(**erasure.values))
 
 
-async def apply(session: AsyncSession, now: dt.datetime, retention_days: int) -> list[Due]:
+async def apply(session: AsyncSession, now: dt.datetime, retention_days: int, search_log_days: int = 365) -> list[Due]:
     """Remove the text of every case due; the removal is recorded in the audit (ids only).
-    Stored answers to retried requests are dropped too: they are copies of what was sent."""
+    Stored answers to retried requests are dropped too: they are copies of what was sent; and the
+    words of searches older than the search log's period (their audit entries stay)."""
+    await session.execute(delete(SearchQuery).where(SearchQuery.at < now - dt.timedelta(days=search_log_days)))
     found = await due(session, now, retention_days)
     for case in found:
         await remove_text(session, case.case_id)

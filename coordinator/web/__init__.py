@@ -20,6 +20,7 @@ from coordinator.web import (
     pages,
     probes,
     referrals,
+    search,
     sessions,
     sharing,
     threat,
@@ -59,5 +60,5 @@ ROUTES = [
     *sharing.PAGES, *sharing.API, *follow_up.ROUTES, *casework.PAGES, *casework.API,
     *closing.PAGES, *closing.API, *referrals.PAGES, *referrals.API,
     *conference.ROUTES, *sessions.ROUTES, socket.conference_live, case_socket.case_live, *threat.PAGES, *threat.API,
-    *figures.ROUTES, *workspace.PAGES, *navigation.ROUTES,
+    *figures.ROUTES, *search.ROUTES, *workspace.PAGES, *navigation.ROUTES,
 ]
