@@ -18,7 +18,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import audit, policy
+from coordinator import audit, events, policy
 from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.limits import Id
 from coordinator.models import Case, CaseLink, CasePerson
@@ -142,6 +142,8 @@ async def record_decision(session: AsyncSession, actor: Actor, earlier_id: int, 
         raise Conflict("these two cases have already been decided on", field="case_id") from None
     await audit.record(session, actor, "case.linked" if same else "case.not_linked", case_id=later_id,
                        subject=f"case:{earlier_id}")
+    for case_id in (earlier_id, later_id):  # both summaries list their linked cases
+        events.case_changed(session, case_id, "case")
     return link
 
 
@@ -173,7 +175,7 @@ class Linked:
 
     case_id: int | None
     reference: str | None
-    referred_on: dt.date
+    referred_on: dt.date | None
     later: bool
 
 
@@ -192,6 +194,6 @@ async def linked_cases(session: AsyncSession, actor: Actor, case_id: int) -> lis
     shown = []
     for row in rows:
         visible = policy.may_see_case(actor, agencies[row.id])
-        shown.append(Linked(row.id if visible else None, row.reference if visible else None,
-                            row.created_at.date(), others[row.id]))
+        shown.append(Linked(row.id, row.reference, row.created_at.date(), others[row.id]) if visible
+                     else Linked(None, None, None, others[row.id]))
     return shown
