@@ -30,6 +30,7 @@ PAGE_SIZE = 20
 MAX_QUERY = 200
 MAX_CANDIDATES = 2000  # a name as common as its sound is ranked among this many at most
 WILDCARDS = re.compile(r"[\s*%?_.]+")
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")  # tabs and newlines are only spaces here
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y")
 
 
@@ -55,6 +56,8 @@ def parse(text: str) -> Query:
     """A search as typed: name parts, dates of birth and case references, in any order."""
     if len(text) > MAX_QUERY:
         raise Invalid(f"a search is at most {MAX_QUERY} characters", field="q")
+    if CONTROL.search(text):
+        raise Invalid("a search holds no control characters", field="q")
     if len(WILDCARDS.sub("", text)) < 2:
         raise Invalid("search for at least two letters or digits (wildcards alone match everything)", field="q")
     query = Query()

@@ -105,7 +105,7 @@ async def test_the_search_log_keeps_the_words_only_for_its_period(client_for, ea
         assert (await db.execute(select(AuditEntry).where(AuditEntry.action == "search.made"))).scalars().all()
 
 
-@pytest.mark.parametrize("q", ["N", " a ", "**", "%%", "*?", "__", "  ", "!!"])
+@pytest.mark.parametrize("q", ["N", " a ", "**", "%%", "*?", "__", "  ", "!!", "Nora\x00Smith"])
 async def test_a_search_too_short_or_of_wildcards_only_is_refused(client_for, earlier, q):
     chair = await client_for("chair")
     response = await chair.get("/api/search", params={"q": q})
@@ -117,7 +117,8 @@ async def test_a_search_too_short_or_of_wildcards_only_is_refused(client_for, ea
 async def test_results_are_paged(client_for, earlier, monkeypatch):
     monkeypatch.setattr(search, "PAGE_SIZE", 1)
     chair = await client_for("chair")
-    second = await chair.post("/api/cases", json={**REFERRAL, "people": [{"role": "survivor", "name": "Mark Jonas"}]})
+    second = await chair.post("/api/cases", json={**REFERRAL, "people": [{"role": "survivor", "name": "Mark Jonas"}],
+                                                  "duplicates": [{"case_id": earlier["id"], "same": False}]})
     assert second.status_code == 201, second.text
     first_page = await found(chair, "Mark Jones")
     assert (first_page["page"], first_page["pages"], first_page["total"]) == (1, 2, 2)
