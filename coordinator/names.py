@@ -13,8 +13,10 @@ NAME_PART = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 
 
 def name_parts(name: str) -> list[str]:
-    """The parts of a name worth comparing (initials alone say too little), lower case."""
-    return [part.lower() for part in NAME_PART.findall(name) if len(part) > 1]
+    """The parts of a name worth comparing, lower case: initials alone say too little, and a word
+    with digits in it is an identifier, not a name."""
+    return [part.lower() for word in re.split(r"[\s,;/]+", name) if not any(ch.isdigit() for ch in word)
+            for part in NAME_PART.findall(word) if len(part) > 1]
 
 
 def sound_keys(name: str) -> set[str]:

@@ -17,7 +17,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import audit, policy
@@ -28,7 +28,7 @@ from coordinator.policy import Actor
 
 PAGE_SIZE = 20
 MAX_QUERY = 200
-MAX_CANDIDATES = 2000  # a name as common as its sound is ranked among this many at most
+MAX_CANDIDATES = 500  # people ranked for one search: those whose name shares most sounds with it
 WILDCARDS = re.compile(r"[\s*%?_.]+")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")  # tabs and newlines are only spaces here
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y")
@@ -112,15 +112,20 @@ def _name_why(wanted: list[str], held: list[str]) -> str:
 
 
 async def candidate_people(session: AsyncSession, keys: set[str], dates: set[dt.date]) -> list[CasePerson]:
+    """The people whose name shares a sound with ``keys`` (those sharing most first, at most
+    ``MAX_CANDIDATES``) or who were born on one of ``dates``: two indexed lookups."""
     conditions = []
     if keys:
-        conditions.append(CasePerson.id.in_(select(PersonNameKey.person_id).where(PersonNameKey.key.in_(sorted(keys)))))
+        sharing_most = (select(PersonNameKey.person_id).where(PersonNameKey.key.in_(sorted(keys)))
+                        .group_by(PersonNameKey.person_id).order_by(func.count().desc(), PersonNameKey.person_id)
+                        .limit(MAX_CANDIDATES))
+        conditions.append(CasePerson.id.in_(list((await session.execute(sharing_most)).scalars())))
     if dates:
         conditions.append(CasePerson.born_on.in_(sorted(dates)))
     if not conditions:
         return []
-    return list((await session.execute(
-        select(CasePerson).where(or_(*conditions)).order_by(CasePerson.id).limit(MAX_CANDIDATES))).scalars())
+    return list((await session.execute(select(CasePerson).where(or_(*conditions)).order_by(CasePerson.id)
+                                       .limit(2 * MAX_CANDIDATES))).scalars())
 
 
 async def find(session: AsyncSession, query: Query) -> list[Hit]:
