@@ -204,8 +204,10 @@ async def create_case(
     """Create a case from a referral; each agency named is added with its task list."""
     policy.require_coordinator(actor, "create a case")
     _validate(referral, registry)
-    same = await case_links.check_intake(
-        session, [case_links.Person(p.role, p.name.strip(), p.born_on) for p in referral.people], referral.duplicates)
+    # A place or a group targeted is not someone who may be on an earlier case.
+    people = [case_links.Person(p.role, p.name.strip(), p.born_on) for p in referral.people
+              if p.target_kind in (None, "person")]
+    same = await case_links.check_intake(session, people, referral.duplicates)
     referral = dataclasses.replace(referral, last_referral_on=last_referral(referral, same, today))
     assessment = assess_referral(referral, thresholds, today)
     case = Case(

@@ -145,3 +145,14 @@ async def test_the_referral_form_asks_and_creates_once_answered(chair, earlier, 
     assert created.status_code == 200 and "Case C-" in created.text
     async with sessionmaker() as db:
         assert (await db.execute(select(CaseLink.same))).scalars().all() == [True]
+
+
+async def test_a_place_or_group_targeted_again_is_not_a_candidate_but_a_person_is(chair):
+    def threat(target: str, kind: str) -> dict:
+        return {"kind": "threat_assessment", "judgement_level": "high", "judgement_reasons": "a specific threat",
+                "agencies": ["police"], "people": [{"role": "target", "name": target, "target_kind": kind}]}
+    for kind in ("place", "group"):
+        assert (await chair.post("/api/cases", json=threat(f"Westfield {kind} hall", kind))).status_code == 201
+        assert (await chair.post("/api/cases", json=threat(f"Westfield {kind} hall", kind))).status_code == 201
+    assert (await chair.post("/api/cases", json=threat("Alex Morgan", "person"))).status_code == 201
+    assert (await chair.post("/api/cases", json=threat("Alex Morgan", "person"))).status_code == 409
