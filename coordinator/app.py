@@ -84,7 +84,7 @@ def _error_response(request: Request, status: int, message: str, field: str | No
 
 
 def domain_error(request: Request, exc: DomainError) -> Response:
-    return _error_response(request, exc.status, exc.message, exc.field)
+    return _error_response(request, exc.status, exc.message, exc.field, exc.extra)
 
 
 def plugin_error(request: Request, exc: PluginError) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import secrets
 from collections.abc import Iterable
@@ -12,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from coordinator import audit, duties, events, policy
+from coordinator import audit, case_links, duties, events, policy
 from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.hookspecs import CaseFacts, TaskTemplate
 from coordinator.limits import Count, Key, Line, ListOf, OneOf, Text, WrittenLine
@@ -95,6 +96,9 @@ class ReferralIn:
     reported_at: dt.datetime | None = None
     report_place: Line(200) = ""
     immediate_danger: bool = False
+    # The coordinator's answer for each existing case that may concern the people referred: until
+    # every one is answered, the case is not created (409 listing them).
+    duplicates: ListOf(50, case_links.DecisionIn) = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -217,6 +221,14 @@ def _validate(referral: ReferralIn, registry: AgencyRegistry) -> None:
                       "the future", field="reported_at")
 
 
+def last_referral(referral: ReferralIn, same: list[Case], today: dt.date) -> dt.date | None:
+    """The last referral of her: that of the latest earlier case linked as the same person (computed
+    from the links), else the date typed (a referral from before this system)."""
+    incident = referral.last_incident_on or today
+    linked = [c.created_at.date() for c in same if c.created_at.date() <= incident]
+    return max([*linked, *([referral.last_referral_on] if referral.last_referral_on else [])], default=None)
+
+
 async def create_case(
     session: AsyncSession, registry: AgencyRegistry, thresholds: ReferralThresholds,
     actor: Actor, referral: ReferralIn, today: dt.date,
@@ -225,6 +237,11 @@ async def create_case(
     threat-assessment team opens a threat-assessment case from a report, naming the team's agencies."""
     policy.require_case_opener(actor, referral.kind, referral.agencies)
     _validate(referral, registry)
+    # A place or a group targeted is not someone who may be on an earlier case.
+    people = [case_links.Person(p.role, p.name.strip(), p.born_on) for p in referral.people
+              if p.target_kind in (None, "person")]
+    same = await case_links.check_intake(session, people, referral.duplicates)
+    referral = dataclasses.replace(referral, last_referral_on=last_referral(referral, same, today))
     assessment = assess_referral(referral, thresholds, today)
     case = Case(
         reference=f"new-{secrets.token_hex(8)}", kind=referral.kind, risk_level=assessment.risk_level,
@@ -247,6 +264,8 @@ async def create_case(
     case.reference = f"C-{today.year}-{case.id:04d}"
     await audit.record(session, actor, "case.created", case_id=case.id, subject=f"case:{case.id}",
                        risk_level=case.risk_level, grounds=list(assessment.grounds))
+    for decision in referral.duplicates:
+        await case_links.record_decision(session, actor, decision.case_id, case.id, decision.same)
     if referral.lead_agency is not None:
         # The lead is the role map's: held from the referral until a coordinator gives it to another agency.
         session.add(RoleAssignment(case_id=case.id, responsibility="lead_agency", agency=referral.lead_agency,

@@ -315,7 +315,7 @@ def cmd_retention(args: argparse.Namespace, settings: Settings) -> int:
 
     async def work(session):  # noqa: ANN001, ANN202
         if args.apply:
-            return await retention.apply(session, utcnow(), settings.retention_days)
+            return await retention.apply(session, utcnow(), settings.retention_days, settings.search_log_days)
         found = await retention.due(session, utcnow(), settings.retention_days)
         await session.rollback()
         return found

@@ -8,6 +8,7 @@ class DomainError(Exception):
     """Base: carries a human message, and the input field at fault where there is one."""
 
     status = 400
+    extra: object = None  # details for the JSON answer (a 409's current state, the candidates to decide on)
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)

@@ -28,11 +28,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from coordinator import policy
 from coordinator.errors import Invalid
 from coordinator.hookspecs import STRATEGY_DOMAINS
-from coordinator.models import AgendaItem, Case, CasePerson, Conference, Task, TaskEvent, ThreatScreening
+from coordinator.models import AgendaItem, Case, CaseLink, CasePerson, Conference, Task, TaskEvent, ThreatScreening
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 
@@ -117,20 +118,34 @@ def _bounds(start: dt.date, end: dt.date, zone: ZoneInfo) -> tuple[dt.datetime, 
     return midnight(start), midnight(end + dt.timedelta(days=1))
 
 
-async def _cases_heard(session: AsyncSession, since: dt.datetime, until: dt.datetime) -> list[Figure]:
+async def _repeats(session: AsyncSession, case_ids: list[int], repeat_window_days: int) -> set[int]:
+    """The cases linked as the same person to an earlier case referred within the repeat window
+    before them: repeats read from the links, not from a date someone typed."""
+    earlier = aliased(Case)
+    rows = await session.execute(
+        select(CaseLink.later_case_id, Case.created_at, earlier.created_at)
+        .join(Case, Case.id == CaseLink.later_case_id).join(earlier, earlier.id == CaseLink.earlier_case_id)
+        .where(CaseLink.same.is_(True), CaseLink.later_case_id.in_(case_ids)))
+    window = dt.timedelta(days=repeat_window_days)
+    return {case_id for case_id, referred, before in rows if dt.timedelta(0) <= referred - before <= window}
+
+
+async def _cases_heard(session: AsyncSession, since: dt.datetime, until: dt.datetime,
+                       repeat_window_days: int) -> list[Figure]:
     ended = select(Conference.id).where(Conference.status == "ended", Conference.ended_at >= since,
                                         Conference.ended_at < until)
     heard = select(AgendaItem.case_id).where(AgendaItem.conference_id.in_(ended),
                                                        AgendaItem.status == "discussed")
     with_children = exists().where(CasePerson.case_id == Case.id, CasePerson.role == "child")
-    rows = (await session.execute(select(Case.referral_grounds, Case.risk_level, with_children)
+    rows = (await session.execute(select(Case.id, Case.risk_level, with_children)
                                   .where(Case.id.in_(heard)))).all()
+    repeats = await _repeats(session, [case_id for case_id, _, _ in rows], repeat_window_days)
     held = (await session.execute(select(func.count()).select_from(ended.subquery()))).scalar_one()
     total = len(rows)
     return [
         _count("conferences_held", "Conferences held", held),
         _count("cases_heard", "Cases heard", total),
-        _share("repeat_referrals", "Repeat referrals", sum("repeat" in grounds.split(",") for grounds, _, _ in rows),
+        _share("repeat_referrals", "Repeat referrals", len(repeats),
                total),
         _share("cases_with_children", "Cases with children", sum(bool(children) for _, _, children in rows), total),
         _share("high_risk", "High risk", sum(risk == "high" for _, risk, _ in rows), total),
@@ -209,13 +224,13 @@ async def _threat_teams(session: AsyncSession, since: dt.datetime, until: dt.dat
 
 
 async def figures(session: AsyncSession, registry: AgencyRegistry, actor: Actor, start: dt.date | None,
-                  end: dt.date | None, zone: ZoneInfo, today: dt.date,
-                  threat_levels: tuple[str, ...]) -> Figures:
+                  end: dt.date | None, zone: ZoneInfo, today: dt.date, threat_levels: tuple[str, ...],
+                  repeat_window_days: int = 365) -> Figures:
     """The figures of the local days ``start`` to ``end`` (see ``period``), for those who coordinate."""
     policy.require_coordinator(actor, "see the coordinator's figures")
     start, end = period(start, end, today)
     since, until = _bounds(start, end, zone)
-    return Figures(start, end, overall=await _cases_heard(session, since, until),
+    return Figures(start, end, overall=await _cases_heard(session, since, until, repeat_window_days),
                    actions=await _actions_on_time(session, registry, start, end, zone),
                    sources=await _referrals_by_source(session, registry, since, until),
                    teams=await _threat_teams(session, since, until, threat_levels))

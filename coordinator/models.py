@@ -18,10 +18,15 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    delete,
+    event,
+    insert,
     text,
 )
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from coordinator.names import sound_keys
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -532,9 +537,48 @@ class CasePerson(Base):
     role: Mapped[str] = mapped_column(String(20))  # survivor, subject, child, target
     name: Mapped[str] = mapped_column(String(200))
     target_kind: Mapped[str | None] = mapped_column(String(20))  # a target: person, group, place
-    born_on: Mapped[dt.date | None] = mapped_column(Date)
+    born_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
 
     case: Mapped[Case] = relationship(back_populates="people")
+
+
+class PersonNameKey(Base):
+    """How one part of a person's name sounds (its Metaphone key), written with the name: search and
+    the intake check find "Smyth" under "Smith" through this index, on SQLite and PostgreSQL alike."""
+
+    __tablename__ = "person_name_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("case_people.id"), index=True)
+    case_id: Mapped[int] = mapped_column(Integer, index=True)
+    key: Mapped[str] = mapped_column(String(40), index=True)
+
+
+class CaseLink(Base):
+    """A coordinator's decision that a person on a later case is (``same``) or is not someone on an
+    earlier case: one decision per pair of cases, so a rejected match is not asked again."""
+
+    __tablename__ = "case_links"
+    __table_args__ = (UniqueConstraint("earlier_case_id", "later_case_id", name="uq_case_links_pair"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    earlier_case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    later_case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    same: Mapped[bool] = mapped_column(Boolean)
+    decided_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class SearchQuery(Base):
+    """What someone searched for: the audit entry of the search points here (the audit holds no
+    personal text), and retention deletes these after the period set for the search log."""
+
+    __tablename__ = "search_queries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(String(200))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
 
 
 class KeyDate(Base):
@@ -895,3 +939,14 @@ class ConferenceNote(Base):
     superseded: Mapped[bool] = mapped_column(Boolean, default=False)
     by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+@event.listens_for(CasePerson, "after_insert")
+@event.listens_for(CasePerson, "after_update")
+def _write_sound_keys(mapper, connection, person: CasePerson) -> None:  # noqa: ANN001 (SQLAlchemy's hook)
+    """Keep the sound index with the name, whichever path writes it."""
+    connection.execute(delete(PersonNameKey).where(PersonNameKey.person_id == person.id))
+    keys = sound_keys(person.name)
+    if keys:
+        connection.execute(insert(PersonNameKey), [{"person_id": person.id, "case_id": person.case_id, "key": key}
+                                                   for key in sorted(keys)])

@@ -131,6 +131,15 @@ def require_second_factor_resetter(actor: Actor, user_id: int) -> None:
 def may_manage_token(actor: Actor, owner_id: int) -> bool:
     """See and revoke an API token: its owner, or an administrator."""
     return actor.id == owner_id or actor.role == ADMIN_ROLE
+def may_search(actor: Actor) -> bool:
+    """Coordinators and the agencies' members search for earlier cases (what they are shown of a
+    match is decided per case by ``may_see_case``)."""
+    return coordinates(actor) or actor.agency is not None
+
+
+def require_searcher(actor: Actor) -> None:
+    if not may_search(actor):
+        raise Forbidden("only a coordinator or a member of an agency can search")
 
 
 # --- cases -----------------------------------------------------------------------------------
@@ -773,6 +782,8 @@ class Permissions:
     @property
     def take_reports(self) -> bool:
         return may_take_reports(self.actor)
+    def search(self) -> bool:
+        return may_search(self.actor)
 
     @property
     def see_plugin_failures(self) -> bool:

@@ -130,6 +130,8 @@ class Settings:
     # Closed cases are kept this long; then `coordinator retention --apply` removes their text
     # and personal details (the audit chain stays verifiable).
     retention_days: int = 6 * 365
+    # What was searched for is kept this long (the searches' audit entries, which hold no words, stay).
+    search_log_days: int = 365
     # MARAC practice gives each case about 12-15 minutes: the chair's time-box on the live page.
     minutes_per_case: int = 15
     # Scheduling a conference sets its research deadline this many working days (Monday to Friday)
@@ -199,6 +201,7 @@ class Settings:
         if kwargs["survey_questions_file"] and not os.path.isfile(kwargs["survey_questions_file"]):
             raise SystemExit(f"setting COORDINATOR_SURVEY_QUESTIONS names no file: {kwargs['survey_questions_file']!r}")
         kwargs["retention_days"] = max(0, _int(env, "COORDINATOR_RETENTION_DAYS", 6 * 365))
+        kwargs["search_log_days"] = max(0, _int(env, "COORDINATOR_SEARCH_LOG_DAYS", 365))
         kwargs["minutes_per_case"] = max(1, _int(env, "COORDINATOR_MINUTES_PER_CASE", 15))
         kwargs["research_days"] = max(0, _int(env, "COORDINATOR_RESEARCH_DAYS", 3))
         kwargs["timezone"] = env.get("COORDINATOR_TIMEZONE", "") or "Europe/London"

@@ -21,7 +21,7 @@ from coordinator.errors import Conflict, Invalid
 from coordinator.lifecycle import case_events, transitions
 from coordinator.lifecycle.transitions import OPEN_STAGES
 from coordinator.limits import Count, Id, Key, ListOf, OneOf, Text, Written
-from coordinator.models import Case, CasePerson, CaseRevision, KeyDate, User
+from coordinator.models import Case, CasePerson, CaseRevision, KeyDate, PersonNameKey, User
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 from coordinator.settings import ReferralThresholds
@@ -177,6 +177,7 @@ async def edit_case(session: AsyncSession, registry: AgencyRegistry, actor: Acto
         raise Invalid("nothing to change: every field given is as it already is", field="version")
     version = await _new_version(session, case, edit.version, **values)
     if "people" in changes:
+        await session.execute(delete(PersonNameKey).where(PersonNameKey.case_id == case.id))
         await session.execute(delete(CasePerson).where(CasePerson.case_id == case.id))
         session.add_all([CasePerson(case_id=case.id, role=p.role, name=p.name, born_on=p.born_on,
                                     target_kind=p.target_kind) for p in people])

@@ -364,6 +364,9 @@ async def referring_agency(session: AsyncSession, referral: Referral) -> str | N
 
 # --- demo data ------------------------------------------------------------------------------------
 
+# The demo's closed case: a new referral for "Amira Hadad" finds it at intake (README "Finding earlier cases").
+DEMO_EARLIER_SURVIVOR = "Amira Haddad"
+DEMO_EARLIER_BORN_ON = dt.date(1991, 5, 14)
 DEMO_SERVICES = (
     ServiceIn("City women's refuge", "shelter", "Emergency accommodation for women and their children",
               "0800 100 200 (24 hours)", "City and county"),
@@ -410,7 +413,8 @@ async def load_referrals_and_feedback(session: AsyncSession, registry: AgencyReg
         return lines
     today = utcnow().date()
     closed = await cases.create_case(session, registry, ReferralThresholds(), chair, cases.ReferralIn(
-        kind="domestic_abuse", people=[cases.PersonIn("survivor", "Amira"), cases.PersonIn("subject", "Karl")],
+        kind="domestic_abuse", people=[cases.PersonIn("survivor", DEMO_EARLIER_SURVIVOR, born_on=DEMO_EARLIER_BORN_ON),
+                                            cases.PersonIn("subject", "Karl Brandt")],
         summary="Amira was referred after a high-risk assessment; she has since moved to a safe address.",
         checklist_score=15, agencies=[keys[0]], lead_agency=keys[0], referring_agency=keys[0],
         last_incident_on=today - dt.timedelta(days=120)), today)

@@ -27,12 +27,14 @@ from coordinator.models import (
     InformationItem,
     KeyDate,
     Override,
+    PersonNameKey,
     PlanAcknowledgement,
     RaisedEvent,
     Referral,
     ReferralEvent,
     Reopening,
     ResearchReturn,
+    SearchQuery,
     Task,
     TaskEvent,
     TaskSignOff,
@@ -82,6 +84,7 @@ ERASED = (
     Erasure(Case, {"summary": "", "concern": "", "judgement_reasons": None, "reported_by": "", "report_place": ""}),
     Erasure(ThreatScreening, {"reasons": REMOVED}),
     Erasure(CasePerson, {"name": REMOVED, "born_on": None}),
+    Erasure(PersonNameKey, {"key": ""}),  # how her name sounded is her name too
     Erasure(KeyDate, {"note": ""}),
     Erasure(InformationItem, {"text": "", "not_shared_reason": None}),
     Erasure(ResearchReturn, {"reason": None}),
@@ -139,6 +142,8 @@ _KEPT_BY_REASON = {
         "web_sessions.address", "recovery_codes.code_hash", "password_links.token_hash"),
     "her survey answers: fixed choices, stored by month and never linked to a case": (
         "survey_responses.answers", "survey_responses.period"),
+    "what someone searched for: deleted whole by retention --apply after the search log's period": (
+        "search_queries.text",),
     "stored answers to retried requests: deleted whole by retention --apply": (
         "idempotency_keys.key", "idempotency_keys.media_type", "idempotency_keys.request",
         "idempotency_keys.fingerprint"),
@@ -178,9 +183,11 @@ async def remove_text(session: AsyncSession, case_id: int) -> None:
                               .values(**erasure.values))
 
 
-async def apply(session: AsyncSession, now: dt.datetime, retention_days: int) -> list[Due]:
+async def apply(session: AsyncSession, now: dt.datetime, retention_days: int, search_log_days: int = 365) -> list[Due]:
     """Remove the text of every case due; the removal is recorded in the audit (ids only).
-    Stored answers to retried requests are dropped too: they are copies of what was sent."""
+    Stored answers to retried requests are dropped too: they are copies of what was sent; and the
+    words of searches older than the search log's period (their audit entries stay)."""
+    await session.execute(delete(SearchQuery).where(SearchQuery.at < now - dt.timedelta(days=search_log_days)))
     found = await due(session, now, retention_days)
     for case in found:
         await remove_text(session, case.case_id)

@@ -9,7 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import cases, tasks
+from coordinator import case_links, cases, tasks
 from coordinator.cases import ReferralIn
 from coordinator.limits import Count, Key, OneOf, Text
 from coordinator.models import utcnow
@@ -75,7 +75,12 @@ async def create_case(request: Request, db: NamedDependency[AsyncSession], regis
 @get("/api/cases/{case_id:int}")
 async def get_case(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
                    case_id: FromPath[int]) -> dict:
-    return case_json(await cases.case_for(db, current_actor(request), case_id), registry)
+    actor = current_actor(request)
+    case = await cases.case_for(db, actor, case_id)
+    linked = await case_links.linked_cases(db, actor, case_id)
+    return {**case_json(case, registry),
+            "linked": [{"case_id": c.case_id, "reference": c.reference, "later": c.later,
+                        "referred_on": c.referred_on.isoformat() if c.referred_on else None} for c in linked]}
 
 
 @post("/api/cases/{case_id:int}/agencies")

@@ -39,7 +39,7 @@ async def _figures(request: Request, db: AsyncSession, registry: AgencyRegistry,
                    start: str | None, end: str | None) -> figures.Figures:
     today = utcnow().astimezone(settings.zone).date()
     return await figures.figures(db, registry, current_actor(request), _day(start, "from"), _day(end, "to"),
-                                 settings.zone, today, settings.threat_levels)
+                                 settings.zone, today, settings.threat_levels, settings.referral.repeat_window_days)
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,10 @@ from typing import TypeVar
 import msgspec
 from litestar.datastructures import FormMultiDict
 
+from coordinator.case_links import DecisionIn
 from coordinator.cases import KeyDateIn, PersonIn, ReferralIn
 from coordinator.errors import Invalid
-from coordinator.limits import explain, value_at
+from coordinator.limits import MAX_ID, explain, value_at
 from coordinator.tasks import TaskIn
 
 Input = TypeVar("Input")
@@ -115,7 +116,20 @@ def referral_from_form(form: FormMultiDict) -> ReferralIn:
         lead_agency=text(form, "lead_agency") or None, referring_agency=text(form, "referring_agency") or None,
         reported_by=text(form, "reported_by"), report_place=text(form, "report_place"),
         immediate_danger=text(form, "immediate_danger") == "yes",
+        duplicates=duplicates_from_form(form),
     ))
+
+
+def duplicates_from_form(form: FormMultiDict) -> list[DecisionIn]:
+    """The coordinator's answers about possible earlier cases: ``duplicate_<case id>`` = same / not_same."""
+    decisions = []
+    for name in form:
+        if name.startswith("duplicate_") and text(form, name) in ("same", "not_same"):
+            case_id = name.removeprefix("duplicate_")
+            if not case_id.isdigit() or not 1 <= int(case_id) <= MAX_ID:
+                raise Invalid("the form names no such case", field=name)
+            decisions.append(DecisionIn(case_id=int(case_id), same=text(form, name) == "same"))
+    return decisions
 
 
 def task_from_form(form: FormMultiDict) -> TaskIn:

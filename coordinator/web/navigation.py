@@ -33,6 +33,8 @@ def areas(user: User | None, coordinators_manage_users: bool = False) -> list[Ar
     shown = [Area("cases", "Cases", "/"), Area("conferences", "Conferences", "/conferences")]
     if user.agency is not None:
         shown.append(Area("referrals", "Referrals", "/referrals"))
+    if can.search:
+        shown.append(Area("search", "Search", "/search"))
     shown.append(Area("directory", "Directory", "/directory"))
     if can.coordinate:
         shown.append(Area("figures", "Figures", "/figures"))

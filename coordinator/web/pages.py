@@ -9,6 +9,7 @@ from litestar.response import Redirect, Response, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import cases, overrides, policy, tasks
+from coordinator.case_links import DuplicatesUndecided
 from coordinator.errors import DomainError, Invalid
 from coordinator.lifecycle import case_events, closure
 from coordinator.models import utcnow
@@ -47,10 +48,11 @@ async def dashboard(request: Request, db: NamedDependency[AsyncSession], stage: 
     })
 
 
-def _case_form(actor: Actor, form_values: dict, error: DomainError | None = None, status: int = 200) -> Template:
+def _case_form(actor: Actor, form_values: dict, error: DomainError | None = None, status: int = 200,
+               candidates: list | None = None) -> Template:
     kinds = {key: name for key, name in cases.CASE_KINDS.items() if policy.may_open_kind(actor, key)}
     return Template("case_form.html", status_code=status,
-                    context={"values": form_values, "error": error, "kinds": kinds})
+                    context={"values": form_values, "error": error, "kinds": kinds, "candidates": candidates or []})
 
 
 @get("/cases/new")
@@ -69,10 +71,12 @@ async def create_case_page(
     try:
         referral = referral_from_form(form)
         case = await cases.create_case(db, registry, settings.referral, current_actor(request), referral, utcnow().date())
-    except Invalid as error:
+    except (Invalid, DuplicatesUndecided) as error:
         await db.rollback()
         values = {key: form.get(key) for key in form}
         values["agencies"] = form.getall("agencies") if "agencies" in form else []
+        if isinstance(error, DuplicatesUndecided):  # the same form again, asking about each possible earlier case
+            return _case_form(current_actor(request), values, error, status=409, candidates=error.extra["candidates"])
         return _case_form(current_actor(request), values, error, status=400)
     await db.commit()
     return Redirect(f"/cases/{case.id}", status_code=303)

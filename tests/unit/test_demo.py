@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from coordinator import case_links
 from coordinator.demo import load_demo
+from coordinator.lifecycle.referrals import DEMO_EARLIER_BORN_ON
 from coordinator.models import (
     Case,
     Conference,
@@ -51,3 +53,15 @@ async def test_the_demo_holds_a_case_between_meetings(sessionmaker, registry):
         assert returned == {"information", "nothing_held", "not_researched"}
         again = await load_demo(session, registry)
     assert "already loaded" in again[0]
+
+
+async def test_the_demo_closed_case_is_found_when_she_is_referred_again(sessionmaker, registry):
+    async with sessionmaker() as session:
+        await load_demo(session, registry)
+        await session.commit()
+    async with sessionmaker() as session:
+        closed = (await session.execute(select(Case).where(Case.closed_at.is_not(None)))).scalar_one()
+        found = await case_links.candidates(session, [case_links.Person("survivor", "Amira Hadad", DEMO_EARLIER_BORN_ON)])
+    assert [c.case_id for c in found] == [closed.id]
+    assert found[0].reasons == ("survivor “Amira Hadad” and survivor “Amira Haddad”: names sound alike, "
+                                "same date of birth",)

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from coordinator import figures
-from coordinator.models import AgendaItem, Case, CasePerson, Conference, Task, TaskEvent
+from coordinator.models import AgendaItem, Case, CaseLink, CasePerson, Conference, Task, TaskEvent
 
 Q3 = "from=2026-07-01&to=2026-09-30"
 UTC = dt.UTC
@@ -50,8 +50,15 @@ async def quarter(sessionmaker, people):
             db.add(made)
             return made
 
-        heard = [case(n, referral_grounds="checklist,repeat" if n < 3 else "checklist",
-                      risk="high" if n < 9 else "medium") for n in range(12)]
+        heard = [case(n, referral_grounds="checklist", risk="high" if n < 9 else "medium") for n in range(12)]
+        # Repeats are read from the links: three linked to a case referred within the window before them;
+        # one linked to a case referred longer ago, one marked "repeat" by hand and one "not the same" are not.
+        within, long_ago = case(60, created_at=at("2025-03-01")), case(61, created_at=at("2024-12-01"))
+        heard[3].referral_grounds = "checklist,repeat"
+        await db.flush()
+        for made, before, same in ((heard[0], within, True), (heard[1], within, True), (heard[2], within, True),
+                                   (heard[4], long_ago, True), (heard[5], within, False)):
+            db.add(CaseLink(earlier_case_id=before.id, later_case_id=made.id, same=same, decided_by_id=chair))
         for made in heard[:6]:
             made.people.append(CasePerson(role="child", name=f"Child of {made.reference}"))
         pending, later = case(20), [case(21, risk="standard"), case(22, risk="standard")]
@@ -224,3 +231,12 @@ def test_no_published_share_gives_away_a_count_or_a_rest_under_five(n, rest):
     assert share.of in (None, n + rest) and (share.of is None) == (n + rest < 5)
     count = figures._count("m", "M", n)
     assert (count.count, count.shown) == ((None, "fewer than 5") if n < 5 else (n, str(n)))
+
+
+async def test_repeats_are_read_from_the_links_within_the_window(quarter, sessionmaker):
+    heard = quarter["heard"]
+    async with sessionmaker() as db:
+        repeats = await figures._repeats(db, [c.id for c in heard], repeat_window_days=365)
+        assert repeats == {heard[0].id, heard[1].id, heard[2].id}
+        wider = await figures._repeats(db, [c.id for c in heard], repeat_window_days=500)
+        assert wider == {heard[0].id, heard[1].id, heard[2].id, heard[4].id}
