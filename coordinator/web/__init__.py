@@ -64,5 +64,5 @@ ROUTES = [
     *closing.PAGES, *closing.API, *referrals.PAGES, *referrals.API,
     *conference.ROUTES, *sessions.ROUTES, socket.conference_live, case_socket.case_live, *threat.PAGES, *threat.API,
     *figures.ROUTES, *workspace.PAGES, *navigation.ROUTES, *research.PAGES, *research.API, *account.ROUTES, *admin.ROUTES,
-    *figures.ROUTES, *search.ROUTES, *workspace.PAGES, *navigation.ROUTES,
+    *search.ROUTES,
 ]
