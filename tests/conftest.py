@@ -4,7 +4,6 @@ COORDINATOR_TEST_DATABASE_URL is set), the app, logged-in clients and users of e
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
@@ -16,11 +15,10 @@ from coordinator import accounts, db, policy
 from coordinator.app import create_app, sync_plugins_into_database
 from coordinator.plugins import ENTRY_POINT_GROUP, load_agencies
 from coordinator.settings import Settings
-from tests.databases import empty_schema, empty_tables
+from tests.databases import PG_URL, empty_schema, empty_tables
 from tests.logins import enrol_for_tests, factors_of
 
 PASSWORD = "correct horse battery"
-PG_URL = os.environ.get("COORDINATOR_TEST_DATABASE_URL")
 
 
 def agency_entry_point(name: str, module: str) -> EntryPoint:

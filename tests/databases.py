@@ -1,10 +1,20 @@
-"""Resetting a PostgreSQL database between tests and benchmark runs."""
+"""The test databases: resetting PostgreSQL between tests and benchmark runs, and a database at an
+earlier revision for the upgrade tests."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
 from sqlalchemy import text
 
 from coordinator import db
+
+PG_URL = os.environ.get("COORDINATOR_TEST_DATABASE_URL")
 
 
 async def empty_schema(url: str) -> None:
@@ -40,3 +50,29 @@ async def empty_tables(url: str) -> None:
     async with engine.begin() as conn:
         await conn.execute(text(EMPTY_EVERY_TABLE))
     await engine.dispose()
+
+
+async def execute(url: str, *statements: str, **params: object) -> list:
+    """Run SQL statements in one transaction; the rows of those that return any."""
+    engine = db.create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            results = [await conn.execute(text(sql), params) for sql in statements]
+            return [row for result in results if result.returns_rows for row in result.all()]
+    finally:
+        await engine.dispose()
+
+
+@contextmanager
+def database_at(revision: str, tmp_path: Path) -> Iterator[str]:
+    """A database migrated only as far as ``revision``, for data as an older release stored it: a
+    file of its own, or the PostgreSQL test database rebuilt. Afterwards it is migrated to the newest
+    revision whatever happened, so later PostgreSQL tests find the schema they expect."""
+    url = PG_URL or f"sqlite+aiosqlite:///{tmp_path / 'upgrade.db'}"
+    if PG_URL:
+        asyncio.run(empty_schema(url))
+    try:
+        command.upgrade(db.alembic_config(url), revision)
+        yield url
+    finally:
+        db.migrate(url)

@@ -19,7 +19,7 @@ from coordinator.models import User
 from coordinator.plugins import AgencyRegistry
 from coordinator.settings import Settings
 from coordinator.web.auth import current_actor
-from coordinator.web.forms import from_form
+from coordinator.web.forms import FORM, from_form
 
 LinkToken = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
 DONE = {"changed": "The account is changed; its sessions have ended.", "deactivated": "The account is deactivated.",
@@ -64,7 +64,7 @@ def _issued(request: Request, user: User, link: IssuedLink) -> dict:
     return {"user": user, "url": link_url(request, link), "expires_at": link.expires_at}
 
 
-@post("/admin/users")
+@post("/admin/users", opt={FORM: UserIn})
 async def create_user_page(request: Request, db: NamedDependency[AsyncSession], settings: NamedDependency[Settings],
                            registry: NamedDependency[AgencyRegistry]) -> Template:
     form = await request.form()
@@ -100,7 +100,7 @@ async def _row_change(request: Request, db: AsyncSession, settings: Settings, re
     return Redirect(f"/admin/users?done={done}", status_code=303)
 
 
-@post("/admin/users/{user_id:int}")
+@post("/admin/users/{user_id:int}", opt={FORM: UserChangeIn})
 async def change_user_page(request: Request, db: NamedDependency[AsyncSession], settings: NamedDependency[Settings],
                            registry: NamedDependency[AgencyRegistry], user_id: FromPath[int]) -> Response:
     form = await request.form()

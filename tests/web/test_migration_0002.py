@@ -5,32 +5,16 @@ import asyncio
 import datetime as dt
 
 from alembic import command
-from sqlalchemy import text
 
 from coordinator import db
-from tests.conftest import PG_URL
-from tests.databases import empty_schema
-
-
-async def _execute(url: str, *statements: str, **params: object) -> list:
-    engine = db.create_engine(url)
-    try:
-        async with engine.begin() as conn:
-            results = [await conn.execute(text(sql), params) for sql in statements]
-            return [row for result in results if result.returns_rows for row in result.all()]
-    finally:
-        await engine.dispose()
+from tests.databases import database_at, execute
 
 
 def test_upgrade_from_0001_keeps_users_and_tokens_and_drops_sessions(migrated_template, tmp_path):
     # On PostgreSQL the shared test database is rebuilt here and left at the newest revision.
-    url = PG_URL or f"sqlite+aiosqlite:///{tmp_path / 'upgrade.db'}"
-    if PG_URL:
-        asyncio.run(empty_schema(url))
-    try:
-        command.upgrade(db.alembic_config(url), "0001")
+    with database_at("0001", tmp_path) as url:
         created = dt.datetime(2026, 1, 2, 3, 4, 5)
-        asyncio.run(_execute(
+        asyncio.run(execute(
             url,
             "INSERT INTO users (id, username, display_name, agency, role, password_hash, active, created_at) "
             "VALUES (1, 'ana', 'Ana', 'police', 'member', 'x', true, :at)",
@@ -40,11 +24,9 @@ def test_upgrade_from_0001_keeps_users_and_tokens_and_drops_sessions(migrated_te
             at=created,
         ))
         command.upgrade(db.alembic_config(url), "head")
-        users, tokens, sessions, failures = (asyncio.run(_execute(url, sql)) for sql in (
+        users, tokens, sessions, failures = (asyncio.run(execute(url, sql)) for sql in (
             "SELECT username FROM users", "SELECT expires_at, revoked_at FROM api_tokens",
             "SELECT key FROM web_sessions", "SELECT username FROM login_failures"))
-    finally:
-        db.migrate(url)
     assert [tuple(row) for row in users] == [("ana",)]
     [(expires_at, revoked_at)] = tokens
     if isinstance(expires_at, str):  # SQLite hands back text

@@ -10,9 +10,8 @@ from alembic import command
 from coordinator import accounts, db
 from coordinator.app import create_app
 from coordinator.settings import Settings
-from tests.conftest import PASSWORD, PG_URL, REFERRAL, Client
-from tests.databases import empty_schema
-from tests.web.test_migration_0002 import _execute
+from tests.conftest import PASSWORD, REFERRAL, Client
+from tests.databases import database_at, execute
 
 FIRST = b'{"id": 41, "reference": "C-2026-0041"}'
 
@@ -29,13 +28,9 @@ async def _retried(url: str, registry) -> tuple[int, bytes]:
 
 
 def test_upgrade_from_0005_keeps_stored_answers_and_replays_them(migrated_template, tmp_path, registry):
-    url = PG_URL or f"sqlite+aiosqlite:///{tmp_path / 'upgrade.db'}"
-    if PG_URL:
-        asyncio.run(empty_schema(url))
-    try:
-        command.upgrade(db.alembic_config(url), "0005")
+    with database_at("0005", tmp_path) as url:
         at = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(minutes=5)
-        asyncio.run(_execute(
+        asyncio.run(execute(
             url,
             "INSERT INTO users (id, username, display_name, agency, role, password_hash, active, created_at) "
             "VALUES (1, 'chair', 'Chair', 'social_work', 'coordinator', :hash, true, :at)",
@@ -43,11 +38,9 @@ def test_upgrade_from_0005_keeps_stored_answers_and_replays_them(migrated_templa
             "VALUES (1, 'before-0006', 'POST /api/cases', 201, 'application/json', :body, :at)",
             hash=accounts._hasher.hash(PASSWORD), body=FIRST, at=at))
         command.upgrade(db.alembic_config(url), "head")
-        [kept] = asyncio.run(_execute(url, "SELECT fingerprint, released, status_code FROM idempotency_keys"))
+        [kept] = asyncio.run(execute(url, "SELECT fingerprint, released, status_code FROM idempotency_keys"))
         retried = asyncio.run(_retried(url, registry))
-        cases = asyncio.run(_execute(url, "SELECT count(*) FROM cases"))
-    finally:
-        db.migrate(url)
+        cases = asyncio.run(execute(url, "SELECT count(*) FROM cases"))
     assert tuple(kept) == (None, False, 201)
     assert retried == (201, FIRST)
     assert [tuple(row) for row in cases] == [(0,)]  # the retry wrote nothing

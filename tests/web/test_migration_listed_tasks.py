@@ -8,27 +8,21 @@ import datetime as dt
 from alembic import command
 
 from coordinator import db
-from tests.conftest import PG_URL
-from tests.databases import empty_schema
-from tests.web.test_migration_0002 import _execute
+from tests.databases import database_at, execute
 
 TASK = ("INSERT INTO tasks (id, case_id, agency, title, domain, status, source, duty, created_at, updated_at, version) "
         "VALUES (:id, 1, :agency, :title, 'victim', 'open', :source, :duty, :at, :at, 1)")
 
 
 def test_upgrade_from_0005_keeps_duplicated_listed_tasks_outside_the_lists(migrated_template, tmp_path):
-    url = PG_URL or f"sqlite+aiosqlite:///{tmp_path / 'upgrade.db'}"
-    if PG_URL:
-        asyncio.run(empty_schema(url))
-    try:
-        command.upgrade(db.alembic_config(url), "0005")
+    with database_at("0005", tmp_path) as url:
         at = dt.datetime(2026, 1, 2, 3, 4, 5)
-        asyncio.run(_execute(
+        asyncio.run(execute(
             url,
             "INSERT INTO users (id, username, display_name, agency, role, password_hash, active, created_at) "
             "VALUES (1, 'chair', 'Chair', 'social_work', 'coordinator', 'x', true, :at)",
             at=at))
-        asyncio.run(_execute(
+        asyncio.run(execute(
             url,
             "INSERT INTO cases (id, reference, kind, stage, risk_level, incidents_last_12_months, referral_grounds, "
             "summary, concern, created_by_id, created_at, version) VALUES (1, 'C-2026-0001', 'domestic_abuse', "
@@ -40,10 +34,8 @@ def test_upgrade_from_0005_keeps_duplicated_listed_tasks_outside_the_lists(migra
                 (3, "police", "Flag the address", "agency_list", None),
                 (4, "police", "Flag the address", "agency_list", None),
                 (5, "police", "Flag the address", "coordinator", None)):
-            asyncio.run(_execute(url, TASK, id=task_id, agency=agency, title=title, source=source, duty=duty, at=at))
+            asyncio.run(execute(url, TASK, id=task_id, agency=agency, title=title, source=source, duty=duty, at=at))
         command.upgrade(db.alembic_config(url), "head")
-        sources = asyncio.run(_execute(url, "SELECT id, source FROM tasks ORDER BY id"))
-    finally:
-        db.migrate(url)
+        sources = asyncio.run(execute(url, "SELECT id, source FROM tasks ORDER BY id"))
     assert [tuple(row) for row in sources] == [(1, "agency_list"), (2, "duplicate"), (3, "agency_list"),
                                                (4, "duplicate"), (5, "coordinator")]

@@ -10,21 +10,15 @@ from alembic import command
 from sqlalchemy.exc import IntegrityError
 
 from coordinator import db
-from tests.conftest import PG_URL
-from tests.databases import empty_schema
-from tests.web.test_migration_0002 import _execute
+from tests.databases import database_at, execute
 
 RETURN = ("INSERT INTO research_returns (conference_id, case_id, agency, outcome, late, created_by_id, created_at) "
           "VALUES (1, 1, 'police', 'nothing_held', false, 1, :at)")
 
 
 def test_upgrade_from_0008_keeps_items_shared_and_one_return_per_agency(migrated_template, tmp_path):
-    url = PG_URL or f"sqlite+aiosqlite:///{tmp_path / 'upgrade.db'}"
-    if PG_URL:
-        asyncio.run(empty_schema(url))
     at = dt.datetime(2026, 1, 2, 3, 4, 5)
-    try:
-        command.upgrade(db.alembic_config(url), "0008")
+    with database_at("0008", tmp_path) as url:
         for statement in (
             "INSERT INTO users (id, username, display_name, agency, role, password_hash, active, created_at) "
             "VALUES (1, 'chair', 'Chair', 'social_work', 'coordinator', 'x', true, :at)",
@@ -37,14 +31,12 @@ def test_upgrade_from_0008_keeps_items_shared_and_one_return_per_agency(migrated
             "INSERT INTO conferences (id, title, scheduled_at, chair_id, status, created_by_id, version) "
             "VALUES (1, 'MARAC', :at, 1, 'scheduled', 1, 1)",
         ):
-            asyncio.run(_execute(url, statement, at=at))
+            asyncio.run(execute(url, statement, at=at))
         command.upgrade(db.alembic_config(url), "head")
-        items = asyncio.run(_execute(url, "SELECT sharing, research_return_id, not_shared_reason FROM information_items"))
-        conferences = asyncio.run(_execute(url, "SELECT research_due_at, agenda_circulated_at FROM conferences"))
-        asyncio.run(_execute(url, RETURN, at=at))
+        items = asyncio.run(execute(url, "SELECT sharing, research_return_id, not_shared_reason FROM information_items"))
+        conferences = asyncio.run(execute(url, "SELECT research_due_at, agenda_circulated_at FROM conferences"))
+        asyncio.run(execute(url, RETURN, at=at))
         with pytest.raises(IntegrityError):
-            asyncio.run(_execute(url, RETURN, at=at))
-    finally:
-        db.migrate(url)
+            asyncio.run(execute(url, RETURN, at=at))
     assert [tuple(row) for row in items] == [("now", None, None)]
     assert [tuple(row) for row in conferences] == [(None, None)]

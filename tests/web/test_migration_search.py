@@ -7,31 +7,23 @@ import datetime as dt
 from alembic import command
 
 from coordinator import db
-from tests.conftest import PG_URL
-from tests.databases import empty_schema
-from tests.web.test_migration_0002 import _execute
+from tests.databases import database_at, execute
 
 
 def test_upgrade_from_0008_indexes_the_sound_of_names_already_held(migrated_template, tmp_path):
-    url = PG_URL or f"sqlite+aiosqlite:///{tmp_path / 'upgrade.db'}"
-    if PG_URL:
-        asyncio.run(empty_schema(url))
-    try:
-        command.upgrade(db.alembic_config(url), "0008")
+    with database_at("0008", tmp_path) as url:
         at = dt.datetime(2026, 1, 2, 3, 4, 5)
-        asyncio.run(_execute(
+        asyncio.run(execute(
             url,
             "INSERT INTO users (id, username, display_name, agency, role, password_hash, active, created_at) "
             "VALUES (1, 'chair', 'Chair', 'social_work', 'coordinator', 'x', true, :at)", at=at))
-        asyncio.run(_execute(
+        asyncio.run(execute(
             url,
             "INSERT INTO cases (id, reference, kind, stage, risk_level, incidents_last_12_months, referral_grounds, "
             "summary, concern, created_by_id, created_at, version) VALUES (1, 'C-2026-0001', 'domestic_abuse', "
             "'referral', 'high', 0, 'checklist', '', '', 1, :at, 1)", at=at))
-        asyncio.run(_execute(url, "INSERT INTO case_people (id, case_id, role, name) VALUES (1, 1, 'survivor', "
+        asyncio.run(execute(url, "INSERT INTO case_people (id, case_id, role, name) VALUES (1, 1, 'survivor', "
                                   "'Norah Smith')"))
         command.upgrade(db.alembic_config(url), "head")
-        keys = asyncio.run(_execute(url, "SELECT person_id, case_id, key FROM person_name_keys ORDER BY key"))
-    finally:
-        db.migrate(url)
+        keys = asyncio.run(execute(url, "SELECT person_id, case_id, key FROM person_name_keys ORDER BY key"))
     assert [tuple(row) for row in keys] == [(1, 1, "NR"), (1, 1, "SM0")]

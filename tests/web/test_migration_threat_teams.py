@@ -7,34 +7,26 @@ import datetime as dt
 from alembic import command
 
 from coordinator import db
-from tests.conftest import PG_URL
-from tests.databases import empty_schema
-from tests.web.test_migration_0002 import _execute
+from tests.databases import database_at, execute
 
 
 def test_upgrade_from_0008_gives_existing_cases_an_empty_report(migrated_template, tmp_path):
-    url = PG_URL or f"sqlite+aiosqlite:///{tmp_path / 'upgrade.db'}"
-    if PG_URL:
-        asyncio.run(empty_schema(url))
-    try:
-        command.upgrade(db.alembic_config(url), "0008")
+    with database_at("0008", tmp_path) as url:
         at = dt.datetime(2026, 1, 2, 3, 4, 5)
-        asyncio.run(_execute(
+        asyncio.run(execute(
             url,
             "INSERT INTO users (id, username, display_name, agency, role, password_hash, active, created_at) "
             "VALUES (1, 'chair', 'Chair', 'social_work', 'coordinator', 'x', true, :at)",
             at=at))
-        asyncio.run(_execute(
+        asyncio.run(execute(
             url,
             "INSERT INTO cases (id, reference, kind, stage, risk_level, incidents_last_12_months, referral_grounds, "
             "summary, concern, created_by_id, created_at, version) VALUES (1, 'C-2026-0001', 'threat_assessment', "
             "'referral', 'high', 0, 'professional_judgement', '', 'a threat', 1, :at, 1)",
             at=at))
         command.upgrade(db.alembic_config(url), "head")
-        cases = asyncio.run(_execute(url, "SELECT reference, concern, reported_by, reported_at, report_place, "
+        cases = asyncio.run(execute(url, "SELECT reference, concern, reported_by, reported_at, report_place, "
                                           "immediate_danger FROM cases"))
-        screened = asyncio.run(_execute(url, "SELECT count(*) FROM threat_screenings"))
-    finally:
-        db.migrate(url)
+        screened = asyncio.run(execute(url, "SELECT count(*) FROM threat_screenings"))
     assert [tuple(row) for row in cases] == [("C-2026-0001", "a threat", "", None, "", False)]
     assert [tuple(row) for row in screened] == [(0,)]
