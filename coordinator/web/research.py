@@ -16,6 +16,7 @@ from coordinator.conference import research
 from coordinator.conference.research import ResearchItemIn, ReturnIn
 from coordinator.errors import Conflict, DomainError, Forbidden, NotFound
 from coordinator.plugins import AgencyRegistry
+from coordinator.policy import Actor
 from coordinator.web.auth import current_actor
 from coordinator.web.forms import checked, text
 from coordinator.web.json import item_json
@@ -129,7 +130,13 @@ async def api_agenda(request: Request, db: NamedDependency[AsyncSession],
 async def api_return(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
                      conference_id: FromPath[int], case_id: FromPath[int]) -> dict:
     """The requester's agency's return on a case, draft or submitted, with its items."""
-    view = await research.return_of(db, registry, current_actor(request), conference_id, case_id)
+    return await _return_answer(db, registry, current_actor(request), conference_id, case_id)
+
+
+async def _return_answer(db: AsyncSession, registry: AgencyRegistry, actor: Actor, conference_id: int,
+                         case_id: int) -> dict:
+    """The agency's return as it now stands (reading it through the gate records disclosures: committed)."""
+    view = await research.return_of(db, registry, actor, conference_id, case_id)
     await db.commit()
     return _return_json(view, registry)
 
@@ -142,9 +149,7 @@ async def api_research_item(request: Request, db: NamedDependency[AsyncSession],
     actor = current_actor(request)
     await research.record_research_item(db, registry, actor, conference_id, case_id, data)
     await db.commit()
-    view = await research.return_of(db, registry, actor, conference_id, case_id)
-    await db.commit()
-    return _return_json(view, registry)
+    return await _return_answer(db, registry, actor, conference_id, case_id)
 
 
 @post("/api/conferences/{conference_id:int}/research/{case_id:int}", status_code=200)
@@ -155,9 +160,7 @@ async def api_submit_return(request: Request, db: NamedDependency[AsyncSession],
     actor = current_actor(request)
     await research.submit_return(db, registry, actor, conference_id, case_id, data)
     await db.commit()
-    view = await research.return_of(db, registry, actor, conference_id, case_id)
-    await db.commit()
-    return _return_json(view, registry)
+    return await _return_answer(db, registry, actor, conference_id, case_id)
 
 
 @get("/api/conferences/{conference_id:int}/readiness")
