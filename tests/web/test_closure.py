@@ -21,7 +21,9 @@ STILL_ALLOWED = {"/api/cases/{case_id:int}/reopen", "/cases/{case_id:int}/reopen
                  "/cases/{case_id:int}/consents/{consent_id:int}/withdrawals",
                  "/api/cases/{case_id:int}/closures/{closure_id:int}/decision",
                  "/cases/{case_id:int}/closures/{closure_id:int}/decision",
-                 "/api/cases/{case_id:int}/feedback", "/cases/{case_id:int}/feedback"}
+                 "/api/cases/{case_id:int}/feedback", "/cases/{case_id:int}/feedback",
+                 # Whether two cases concern the same person is a fact about her, closed case or not.
+                 "/api/cases/{case_id:int}/links"}
 CASE_PARAMETERS = ("{case_id", "{task_id", "{follow_up_id")
 # A page form's JSON twin where the paths differ by more than the /api prefix: its input is the form's.
 TWINS = {"/tasks/{task_id:int}/status": ("/api/tasks/{task_id:int}", "PATCH"),
