@@ -158,3 +158,17 @@ async def test_2_5_6_pages_fit_a_phone_with_the_case_first_and_the_chair_keeps_t
                  "Actions with owners and dates", "Summary"):
         await expect(status.get_by_label(step)).to_be_visible()
     await chair.screenshot(path=screenshots / "live-conference-phone.png", full_page=True)
+
+
+async def test_a_form_posted_before_htmx_has_loaded_carries_the_page_token(logged_in, scenario):
+    """A quick click on a slow device: the live page's forms hold no token of their own (htmx sends
+    it as a header), yet a plain post is accepted, not refused as forged."""
+    chair = await logged_in("chair")
+    await chair.route("**/static/vendor/htmx.min.js", lambda route: route.abort())
+    await chair.goto(f"/conferences/{scenario.conference_id}")
+    await chair.get_by_role("button", name="I accept: join the conference").click()
+    await chair.get_by_role("button", name="Start the conference").click()
+    await expect(chair.get_by_text("CSRF token verification failed")).to_have_count(0)
+    await chair.goto(f"/conferences/{scenario.conference_id}")
+    await expect(chair.locator("#conference-start")).to_have_count(0)  # started: no start button left
+    await expect(chair.locator(".badge.conference-live")).to_be_visible()
