@@ -52,6 +52,11 @@ async def empty_tables(url: str) -> None:
     await engine.dispose()
 
 
+# The coordinator who made the cases an upgrade test stores (``:at`` is when).
+CHAIR_USER = ("INSERT INTO users (id, username, display_name, agency, role, password_hash, active, created_at) "
+              "VALUES (1, 'chair', 'Chair', 'social_work', 'coordinator', 'x', true, :at)")
+
+
 async def execute(url: str, *statements: str, **params: object) -> list:
     """Run SQL statements in one transaction; the rows of those that return any."""
     engine = db.create_engine(url)

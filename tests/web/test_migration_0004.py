@@ -8,7 +8,7 @@ import datetime as dt
 from alembic import command
 
 from coordinator import db
-from tests.databases import database_at, execute
+from tests.databases import CHAIR_USER, database_at, execute
 
 
 def test_upgrade_from_0003_moves_the_lead_agency_into_the_role_map(migrated_template, tmp_path):
@@ -19,8 +19,7 @@ def test_upgrade_from_0003_moves_the_lead_agency_into_the_role_map(migrated_temp
                 "'referral', 'high', 0, 'checklist', :lead, '', 1, :at, 1)")
         asyncio.run(execute(
             url,
-            "INSERT INTO users (id, username, display_name, agency, role, password_hash, active, created_at) "
-            "VALUES (1, 'chair', 'Chair', 'social_work', 'coordinator', 'x', true, :at)",
+            CHAIR_USER,
             at=at))
         for case_id, lead in ((1, "social_work"), (2, "police"), (3, None)):
             asyncio.run(execute(url, case, id=case_id, ref=f"C-2026-000{case_id}", lead=lead, at=at))

@@ -8,7 +8,7 @@ import datetime as dt
 from alembic import command
 
 from coordinator import db
-from tests.databases import database_at, execute
+from tests.databases import CHAIR_USER, database_at, execute
 
 TASK = ("INSERT INTO tasks (id, case_id, agency, title, domain, status, source, duty, created_at, updated_at, version) "
         "VALUES (:id, 1, :agency, :title, 'victim', 'open', :source, :duty, :at, :at, 1)")
@@ -19,8 +19,7 @@ def test_upgrade_from_0005_keeps_duplicated_listed_tasks_outside_the_lists(migra
         at = dt.datetime(2026, 1, 2, 3, 4, 5)
         asyncio.run(execute(
             url,
-            "INSERT INTO users (id, username, display_name, agency, role, password_hash, active, created_at) "
-            "VALUES (1, 'chair', 'Chair', 'social_work', 'coordinator', 'x', true, :at)",
+            CHAIR_USER,
             at=at))
         asyncio.run(execute(
             url,

@@ -10,7 +10,7 @@ from alembic import command
 from sqlalchemy.exc import IntegrityError
 
 from coordinator import db
-from tests.databases import database_at, execute
+from tests.databases import CHAIR_USER, database_at, execute
 
 RETURN = ("INSERT INTO research_returns (conference_id, case_id, agency, outcome, late, created_by_id, created_at) "
           "VALUES (1, 1, 'police', 'nothing_held', false, 1, :at)")
@@ -20,8 +20,7 @@ def test_upgrade_from_0008_keeps_items_shared_and_one_return_per_agency(migrated
     at = dt.datetime(2026, 1, 2, 3, 4, 5)
     with database_at("0008", tmp_path) as url:
         for statement in (
-            "INSERT INTO users (id, username, display_name, agency, role, password_hash, active, created_at) "
-            "VALUES (1, 'chair', 'Chair', 'social_work', 'coordinator', 'x', true, :at)",
+            CHAIR_USER,
             "INSERT INTO cases (id, reference, kind, stage, risk_level, incidents_last_12_months, referral_grounds, "
             "summary, concern, created_by_id, created_at, version) VALUES (1, 'C-2026-0001', 'domestic_abuse', "
             "'referral', 'high', 0, 'checklist', '', '', 1, :at, 1)",

@@ -7,7 +7,7 @@ import datetime as dt
 from alembic import command
 
 from coordinator import db
-from tests.databases import database_at, execute
+from tests.databases import CHAIR_USER, database_at, execute
 
 
 def test_upgrade_from_0008_gives_existing_cases_an_empty_report(migrated_template, tmp_path):
@@ -15,8 +15,7 @@ def test_upgrade_from_0008_gives_existing_cases_an_empty_report(migrated_templat
         at = dt.datetime(2026, 1, 2, 3, 4, 5)
         asyncio.run(execute(
             url,
-            "INSERT INTO users (id, username, display_name, agency, role, password_hash, active, created_at) "
-            "VALUES (1, 'chair', 'Chair', 'social_work', 'coordinator', 'x', true, :at)",
+            CHAIR_USER,
             at=at))
         asyncio.run(execute(
             url,
