@@ -72,6 +72,9 @@ MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 
 
+Answer = OneOf(CHOICES, "each answer is one of " + ", ".join(CHOICES))
+
+
 @dataclass
 class SurveyIn:
     """The survey as given: that the consent was read and she agreed, how, and one answer per
@@ -79,7 +82,7 @@ class SurveyIn:
 
     consent_read: bool
     mode: OneOf(MODES, "the survey is self_completed or an interview")
-    answers: ListOf(MAX_QUESTIONS, OneOf(CHOICES, "each answer is one of " + ", ".join(CHOICES)))
+    answers: ListOf(MAX_QUESTIONS, Answer)
 
 
 def questions(questions_file: str) -> list[str]:

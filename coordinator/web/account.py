@@ -20,7 +20,7 @@ from coordinator.errors import Invalid
 from coordinator.limits import Line
 from coordinator.models import User
 from coordinator.web.auth import ENROL_STEP, PASSWORD_MAX, client_address, current_actor, finish_login, throttle_of
-from coordinator.web.forms import checked
+from coordinator.web.forms import FORM, checked
 
 Handle = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")]
 
@@ -75,9 +75,10 @@ async def account_page(request: Request, db: NamedDependency[AsyncSession], stat
     return await _account_page(request, db, state, notice=notices.get(done or ""))
 
 
-@post("/account/password")
+@post("/account/password", opt={FORM: PasswordChangeIn})
 async def change_password_page(request: Request, db: NamedDependency[AsyncSession], state: State) -> Response:
     form = await request.form()
+    # Read as typed: spaces are part of a password (``from_form`` would strip them).
     raw = {name: value if isinstance(value := form.get(name), str) else "" for name in ("current_password", "new_password")}
     try:
         await _change_password(request, db, state, checked(PasswordChangeIn(**raw)))

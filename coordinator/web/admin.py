@@ -3,6 +3,7 @@ as page forms and their JSON twins."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from litestar import Request, get, post
@@ -12,9 +13,10 @@ from litestar.response import Redirect, Response, Template
 from msgspec import Meta
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import administration, policy, second_factor
+from coordinator import accounts, administration, policy, second_factor
 from coordinator.administration import IssuedLink, UserChangeIn, UserIn
 from coordinator.errors import DomainError, Invalid
+from coordinator.limits import Line
 from coordinator.models import User
 from coordinator.plugins import AgencyRegistry
 from coordinator.settings import Settings
@@ -155,7 +157,14 @@ async def set_password_page(db: NamedDependency[AsyncSession], token: FromPath[L
     return Template("set_password.html", context={"username": user.username, "token": token, "error": None})
 
 
-@post("/set-password/{token:str}", exclude_from_auth=True)
+@dataclass
+class NewPasswordIn:
+    """The set-password form (read as typed: spaces are part of a password; its shortest length is a setting)."""
+
+    new_password: Line(accounts.PASSWORD_MAX_LENGTH)
+
+
+@post("/set-password/{token:str}", exclude_from_auth=True, opt={FORM: NewPasswordIn})
 async def set_password(request: Request, db: NamedDependency[AsyncSession], settings: NamedDependency[Settings],
                        token: FromPath[LinkToken]) -> Response:
     form = await request.form()

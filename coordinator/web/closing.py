@@ -12,11 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from coordinator import cases, consents, disclosures
 from coordinator.lifecycle import closure
 from coordinator.lifecycle.closure import AgencyReviewIn, ClosureIn, DecisionIn, ReopenIn, TaskReviewIn
+from coordinator.limits import Id, Key
 from coordinator.models import Closure, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.settings import Settings
 from coordinator.web.auth import current_actor
-from coordinator.web.forms import FORM, checked, from_form, optional_date, optional_int, text
+from coordinator.web.forms import FORM, ROWS, from_form, optional_int, rows_of, text
 from coordinator.web.json import case_json, closure_json, consent_json, sign_off_json
 from coordinator.web.sections.workspace import submit_to_section
 
@@ -35,8 +36,12 @@ def closure_from_form(form: FormMultiDict) -> ClosureIn:
                                reason=text(form, f"agency_{key}_reason"))
                 for key in (form.getall("review_agencies") if "review_agencies" in form else [])
                 if text(form, f"agency_{key}_decision")]
-    return checked(ClosureIn(criterion=text(form, "criterion"), closing_on=optional_date(form, "closing_on") or utcnow().date(),
-                             reasons=text(form, "reasons"), tasks=reviews, agencies=agencies))
+    return from_form(ClosureIn, form, tasks=reviews, agencies=agencies)
+
+
+CLOSURE_ROWS = {"tasks": {"^task_ids$": Id, **rows_of(TaskReviewIn, "task_[0-9]+_{field}", without=("task_id",))},
+                "agencies": {"^review_agencies$": Key, **rows_of(AgencyReviewIn, "agency_[a-z0-9_]+_{field}",
+                                                                 without=("agency",))}}
 
 
 async def _request(db: AsyncSession, registry: AgencyRegistry, request: Request, case_id: int,
@@ -52,7 +57,7 @@ async def _decide(db: AsyncSession, request: Request, case_id: int, closure_id: 
     return decided
 
 
-@post("/cases/{case_id:int}/closure")
+@post("/cases/{case_id:int}/closure", opt={FORM: ClosureIn, ROWS: CLOSURE_ROWS})
 async def request_closure_page(request: Request, db: NamedDependency[AsyncSession],
                                registry: NamedDependency[AgencyRegistry], case_id: FromPath[int]) -> Response:
     return await submit_to_section(request, db, case_id, section="closure", form_id="closure", change=lambda form, actor: (

@@ -31,7 +31,7 @@ from coordinator.errors import Conflict, DomainError, Invalid, NotFound
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor, StatementNeeded
 from coordinator.web.auth import current_actor
-from coordinator.web.forms import checked, from_form, optional_int, text
+from coordinator.web.forms import FORM, checked, from_form, optional_int, text
 from coordinator.web.json import conference_view_json
 from coordinator.web.live.render import ConferenceView, conference_view, render_fragments
 
@@ -211,15 +211,11 @@ async def api_send_apologies(request: Request, db: NamedDependency[AsyncSession]
     return {"apology": True, "actions_person_id": data.actions_person_id}
 
 
-@post("/conferences/{conference_id:int}/changes/{operation:str}", status_code=200)
-async def change_page(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
-                      conference_id: FromPath[int], operation: FromPath[str]) -> Response | Redirect:
+async def _change_from_page(request: Request, db: AsyncSession, registry: AgencyRegistry, conference_id: int,
+                            op: Operation) -> Response | Redirect:
     """A change from the live page. htmx gets the notice area back: empty, or the error (with,
     for a 409 only, the current state of what was refused); the change itself reaches every
     page by websocket."""
-    op = OPERATIONS.get(operation)
-    if op is None:
-        raise NotFound(f"no change called {operation!r}")
     actor = current_actor(request)
     env = request.app.state.live.env
     htmx = request.headers.get("hx-request") == "true"
@@ -239,6 +235,19 @@ async def change_page(request: Request, db: NamedDependency[AsyncSession], regis
     if not htmx:
         return Redirect(f"/conferences/{conference_id}", status_code=303)
     return Response(env.get_template("conferences/_notice.html").render(error=None), media_type="text/html")
+
+
+def _change_page(name: str, op: Operation):  # noqa: ANN202 (a route handler)
+    """The live page's form for one change, documented as the input it is read into."""
+    @post(f"/conferences/{{conference_id:int}}/changes/{name}", status_code=200, opt={FORM: op.data},
+          name=f"change-{name}", operation_id=f"Change{name.title().replace('-', '')}")
+    async def change_page(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
+                          conference_id: FromPath[int]) -> Response | Redirect:
+        return await _change_from_page(request, db, registry, conference_id, op)
+    return change_page
+
+
+CHANGE_PAGES = [_change_page(name, op) for name, op in OPERATIONS.items()]
 
 
 def _attachment(name: str) -> dict[str, str]:
@@ -459,7 +468,7 @@ async def api_live_stats(request: Request) -> dict:
 ROUTES = [
     conference_list, schedule_page, schedule_conference, conference_page, accept_statement, send_apologies,
     api_send_apologies,
-    change_page, minutes_page, minutes_html, minutes_markdown, minutes_pdf,
+    *CHANGE_PAGES, minutes_page, minutes_html, minutes_markdown, minutes_pdf,
     api_list, api_schedule, api_state, api_invite, api_remove_participant, api_accept_statement, api_start, api_move, api_reorder, api_end,
     api_assign_role, api_volunteer, api_confirm_role, api_add_action, api_action_status, api_confirm_action,
     api_note, api_correct_note, api_minutes, api_live_stats,

@@ -26,7 +26,7 @@ from coordinator.limits import OneOf
 from coordinator.plugins import CORE_CATEGORIES, AgencyRegistry
 from coordinator.policy import Actor
 from coordinator.web.auth import current_actor
-from coordinator.web.forms import FORM, checked, from_form, optional_date, optional_int, text
+from coordinator.web.forms import FORM, ROWS, checked, from_form, optional_date, optional_int, rows_of, text
 from coordinator.web.json import follow_up_json, safety_plan_json
 from coordinator.web.sections.follow_up import TASK_ROWS
 from coordinator.web.sections.workspace import submit_to_section
@@ -66,18 +66,19 @@ def follow_up_from_form(form: FormMultiDict) -> FollowUpIn:
 
 
 def outcome_from_form(form: FormMultiDict) -> OutcomeIn:
-    version = optional_int(form, "version")
-    if version is None:
+    if optional_int(form, "version") is None:
         raise Invalid("the form lost the follow-up's version: reload the page", field="version")
     new_tasks = [NewTaskIn(agency=text(form, f"task_agency_{row}"), title=text(form, f"task_title_{row}"),
                            domain=text(form, f"task_domain_{row}"), due_on=optional_date(form, f"task_due_on_{row}"),
                            referral=text(form, f"task_referral_{row}") == "yes",
                            referral_consent=text(form, f"task_referral_consent_{row}") == "yes")
                  for row in range(TASK_ROWS) if text(form, f"task_title_{row}")]
-    notes = {key: text(form, key) for key in (*follow_ups.QUESTIONS, "services_accessed")}
-    return checked(OutcomeIn(version=version, outcome=text(form, "outcome"),
-                             attempted_on=_required_date(form, "attempted_on", "the date of the attempt"),
-                             updated_risk=text(form, "updated_risk") or None, tasks=new_tasks, **notes))
+    return from_form(OutcomeIn, form, tasks=new_tasks,
+                     attempted_on=_required_date(form, "attempted_on", "the date of the attempt"))
+
+
+# The revised plan's new tasks are rows of the outcome's form (``task_title_0``, …).
+OUTCOME_ROWS = {"tasks": rows_of(NewTaskIn, "task_{field}_[0-9]+")}
 
 
 @post("/cases/{case_id:int}/safety-plan", opt={FORM: SafetyPlanIn})
@@ -100,7 +101,7 @@ async def plan_follow_up_page(request: Request, db: NamedDependency[AsyncSession
     return await submit_to_section(request, db, case_id, section="follow-ups", form_id="plan-follow-up", change=change)
 
 
-@post("/follow-ups/{follow_up_id:int}/outcome")
+@post("/follow-ups/{follow_up_id:int}/outcome", opt={FORM: OutcomeIn, ROWS: OUTCOME_ROWS})
 async def record_outcome_page(request: Request, db: NamedDependency[AsyncSession],
                               registry: NamedDependency[AgencyRegistry],
                               follow_up_id: FromPath[int]) -> Template | Redirect:

@@ -6,7 +6,7 @@ import datetime as dt
 import re
 import types
 import typing
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from typing import TypeVar
 
 import msgspec
@@ -22,6 +22,10 @@ Input = TypeVar("Input")
 # A page route's ``opt`` key naming the dataclass its form is read into by ``from_form``, so that
 # the OpenAPI document describes the form's fields as the server reads them.
 FORM = "form"
+# A page route's ``opt`` key for the fields of its input that the form sends as rows of numbered or
+# keyed names (``answer_0``, ``task_7_decision``) rather than under the field's own name: per field,
+# the pattern of those names and the type of one value, so the document describes them as sent.
+ROWS = "form_rows"
 _AT = re.compile(r" - at `\$\.?(.*)`$")
 
 
@@ -161,7 +165,29 @@ def _read_field(form: FormMultiDict, name: str, kind: object) -> object:
     return text(form, name) or (None if optional else "")
 
 
-def from_form(data_class: type, form: FormMultiDict) -> object:
-    """Build a service's input from a submitted form, by the dataclass's own field types."""
+def rows_of(kind: type, name: str, *, without: tuple[str, ...] = ()) -> dict[str, object]:
+    """The rows a form sends for a list of ``kind`` (for ``ROWS``): per field of ``kind``, the
+    pattern of its names (``name`` with ``{field}`` in it) and the type of one value."""
+    hints = typing.get_type_hints(kind, include_extras=True)
+    return {f"^{name.format(field=f.name)}$": _one_value(hints[f.name]) for f in fields(kind) if f.name not in without}
+
+
+def _one_value(kind: object) -> object:
+    """A field's type as one form value: not null (a form leaves out what it does not send)."""
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        return next(a for a in typing.get_args(kind) if a is not type(None))
+    return kind
+
+
+def from_form(data_class: type, form: FormMultiDict, **rows: object) -> object:
+    """Build a service's input from a submitted form, by the dataclass's own field types. A field
+    the form leaves out keeps its default (a checkbox left clear is still "no"); ``rows`` are the
+    fields the caller read from the form's rows (see ``ROWS``)."""
     hints = typing.get_type_hints(data_class)
-    return checked(data_class(**{f.name: _read_field(form, f.name, hints[f.name]) for f in fields(data_class)}))
+    values = {}
+    for f in fields(data_class):
+        if f.name in rows:
+            values[f.name] = rows[f.name]
+        elif f.name in form or hints[f.name] is bool or (f.default is MISSING and f.default_factory is MISSING):
+            values[f.name] = _read_field(form, f.name, hints[f.name])
+    return checked(data_class(**values))

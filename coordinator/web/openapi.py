@@ -21,7 +21,7 @@ from coordinator.lifecycle import strategies
 from coordinator.limits import INSTALLED
 from coordinator.plugins import CORE_CATEGORIES, AgencyRegistry
 from coordinator.web import idempotency
-from coordinator.web.forms import FORM
+from coordinator.web.forms import FORM, ROWS
 
 COMPONENTS = "#/components/schemas/{name}"
 IDEMPOTENCY_KEY = {
@@ -122,15 +122,24 @@ def _add_body_limits(document: dict, routes: list[HTTPRoute]) -> None:
         operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": by_type[kind]}}}
 
 
-def _form_fields(kind: type) -> dict:
+def _form_fields(kind: type, rows: dict[str, dict[str, object]]) -> dict:
     """A page form read into ``kind`` by ``web.forms.from_form``: one field per dataclass field,
     each a form value of the field's type. A form leaves out what it does not send, so no field is
-    null; a field named by a form is a scalar or a list of them."""
+    null; a field named by a form is a scalar or a list of them. A field the form sends as rows
+    (``rows``: field → the pattern of the rows' names → the type of one value) is described by those
+    patterns instead."""
     (reference,), components = msgspec.json.schema_components([kind], ref_template=COMPONENTS)
     schema = components[reference["$ref"].rsplit("/", 1)[1]]
     for name, field in schema["properties"].items():
         options = [option for option in field.get("anyOf", [field]) if option.get("type") != "null"]
         schema["properties"][name] = {**options[0], **{k: v for k, v in field.items() if k not in ("anyOf", "default")}}
+    for name, patterns in rows.items():
+        del schema["properties"][name]
+        schema["required"] = [field for field in schema.get("required", []) if field != name]
+        for pattern, value in patterns.items():
+            schema.setdefault("patternProperties", {})[pattern] = msgspec.json.schema(value)
+    if not schema.get("required"):
+        schema.pop("required", None)
     return schema
 
 
@@ -139,8 +148,9 @@ def _add_form_fields(document: dict, routes: list[HTTPRoute]) -> None:
     for route in routes:
         for method, (handler, _) in route.route_handler_map.items():
             if kind := handler.opt.get(FORM):
+                schema = _form_fields(kind, handler.opt.get(ROWS, {}))
                 document["paths"][route.path_format][method.lower()]["requestBody"] = {
-                    "required": True, "content": {"application/x-www-form-urlencoded": {"schema": _form_fields(kind)}}}
+                    "required": True, "content": {"application/x-www-form-urlencoded": {"schema": schema}}}
 
 
 KEY_REUSED = {"description": "the Idempotency-Key was used for another request (another path or body)",

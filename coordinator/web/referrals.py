@@ -3,11 +3,14 @@ and their JSON twins; the case page's and the dashboard's sections."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Request, get, post
 from litestar.datastructures import FormMultiDict
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Response, Template
+from msgspec import Meta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import cases, policy
@@ -19,7 +22,7 @@ from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 from coordinator.settings import Settings
 from coordinator.web.auth import current_actor
-from coordinator.web.forms import FORM, checked, from_form, optional_int, text
+from coordinator.web.forms import FORM, ROWS, from_form, optional_int, text
 from coordinator.web.json import feedback_report_json, incoming_referral_json, referral_json, service_json, survey_json
 from coordinator.web.sections.workspace import section_url, submit_to_section
 
@@ -45,16 +48,19 @@ def referral_from_form(form: FormMultiDict) -> ReferralIn:
     """The form's one choice of recipient (``to``: ``agency:<key>`` or ``service:<id>``) and her consent."""
     kind, _, key = text(form, "to").partition(":")
     service_id = optional_int(FormMultiDict({"to": key}), "to") if kind == "service" else None
-    return checked(ReferralIn(
-        purpose=text(form, "purpose"), method=text(form, "method"), given_by=text(form, "given_by"),
-        to_agency=key if kind == "agency" and key else None, service_id=service_id,
-        categories=[c for c in form.getall("categories") if c] if "categories" in form else [],
-        shares=text(form, "shares")))
+    return from_form(ReferralIn, form, to_agency=key if kind == "agency" and key else None, service_id=service_id)
+
+
+# The recipient is one choice among agencies and services, sent as ``to``.
+REFERRAL_ROWS = {"to_agency": {"^to$": Annotated[str, Meta(pattern=r"^(agency:[a-z][a-z0-9_]*|service:[1-9][0-9]*)$")]},
+                 "service_id": {}}
 
 
 def survey_from_form(form: FormMultiDict, count: int) -> SurveyIn:
-    return checked(SurveyIn(consent_read=text(form, "consent_read") in ("yes", "on"), mode=text(form, "mode"),
-                            answers=[text(form, f"answer_{i}") for i in range(count)]))
+    return from_form(SurveyIn, form, answers=[text(form, f"answer_{i}") for i in range(count)])
+
+
+SURVEY_ROWS = {"answers": {"^answer_[0-9]+$": feedback.Answer}}
 
 
 def _to_case(case_id: int) -> Redirect:
@@ -153,7 +159,7 @@ async def _json(db: AsyncSession, registry: AgencyRegistry, referral: Referral) 
     return referral_json(referral, registry, services.get(referral.service_id))
 
 
-@post("/cases/{case_id:int}/referrals")
+@post("/cases/{case_id:int}/referrals", opt={FORM: ReferralIn, ROWS: REFERRAL_ROWS})
 async def refer_page(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
                      case_id: FromPath[int]) -> Response:
     return await submit_to_section(request, db, case_id, section="referrals", form_id="refer", change=lambda form, actor: (
@@ -253,7 +259,7 @@ async def survey_page(request: Request, db: NamedDependency[AsyncSession], setti
         "report": None})
 
 
-@post("/cases/{case_id:int}/feedback")
+@post("/cases/{case_id:int}/feedback", opt={FORM: SurveyIn, ROWS: SURVEY_ROWS})
 async def survey_form(request: Request, db: NamedDependency[AsyncSession], settings: NamedDependency[Settings],
                       case_id: FromPath[int]) -> Redirect:
     data = survey_from_form(await request.form(), len(_questions(settings)))

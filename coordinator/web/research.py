@@ -18,7 +18,7 @@ from coordinator.errors import Conflict, DomainError, Forbidden, NotFound
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 from coordinator.web.auth import current_actor
-from coordinator.web.forms import checked, text
+from coordinator.web.forms import FORM, from_form
 from coordinator.web.json import item_json
 
 
@@ -77,25 +77,23 @@ async def _form_change(request: Request, db: AsyncSession, registry: AgencyRegis
     return Redirect(f"/conferences/{conference_id}/research#research-{case_id}", status_code=303)
 
 
-@post("/conferences/{conference_id:int}/research/{case_id:int}/items")
+@post("/conferences/{conference_id:int}/research/{case_id:int}/items", opt={FORM: ResearchItemIn})
 async def research_item_page(request: Request, db: NamedDependency[AsyncSession],
                              registry: NamedDependency[AgencyRegistry], conference_id: FromPath[int],
                              case_id: FromPath[int]) -> Template | Redirect:
     async def change(form) -> None:  # noqa: ANN001
-        await research.record_research_item(db, registry, current_actor(request), conference_id, case_id, checked(
-            ResearchItemIn(category=text(form, "category"), nature=text(form, "nature"), text=text(form, "text"),
-                           sharing=text(form, "sharing") or "now",
-                           not_shared_reason=text(form, "not_shared_reason") or None)))
+        await research.record_research_item(db, registry, current_actor(request), conference_id, case_id,
+                                            from_form(ResearchItemIn, form))
     return await _form_change(request, db, registry, conference_id, case_id, change)
 
 
-@post("/conferences/{conference_id:int}/research/{case_id:int}")
+@post("/conferences/{conference_id:int}/research/{case_id:int}", opt={FORM: ReturnIn})
 async def submit_return_page(request: Request, db: NamedDependency[AsyncSession],
                              registry: NamedDependency[AgencyRegistry], conference_id: FromPath[int],
                              case_id: FromPath[int]) -> Template | Redirect:
     async def change(form) -> None:  # noqa: ANN001
-        await research.submit_return(db, registry, current_actor(request), conference_id, case_id, checked(
-            ReturnIn(outcome=text(form, "outcome"), reason=text(form, "reason") or None)))
+        await research.submit_return(db, registry, current_actor(request), conference_id, case_id,
+                                     from_form(ReturnIn, form))
     return await _form_change(request, db, registry, conference_id, case_id, change)
 
 

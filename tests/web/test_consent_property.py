@@ -149,7 +149,7 @@ class World:
 def change_targets(app) -> list[Target]:
     """Every change route of a conference, from the application's route table and OPERATIONS."""
     paths = {route.path: route for route in app.routes}
-    assert "/conferences/{conference_id:int}/changes/{operation:str}" in paths
+    assert all(f"/conferences/{{conference_id:int}}/changes/{name}" in paths for name in OPERATIONS)
     targets = []
     for route in app.routes:
         if not route.path.startswith("/api/conferences/{conference_id:int}/"):

@@ -6,6 +6,7 @@ a member, fail none of schemathesis's checks."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import hashlib
 import os
@@ -20,6 +21,8 @@ from sqlalchemy import select
 
 from coordinator import accounts
 from coordinator.app import create_app
+from coordinator.lifecycle import feedback
+from coordinator.lifecycle.closure import TASK_DECISIONS
 from coordinator.models import ApiToken, ConferenceNote, Consent, InformationItem, PasswordLink, Service, Task, User
 from coordinator.web.conference import OPERATIONS
 from tests.examples import examples
@@ -97,11 +100,8 @@ async def test_options_lists_every_method_of_the_path(client_for, people):
 
 # Schema-valid requests the server still refuses with 400, counted and printed rather than failed
 # on: rules on the state of the case or the meeting (a category the agency does not own, a date in
-# the future, a case not on the agenda, nothing changed), rules across fields (a reason when she was
-# not told), and the page forms not read into one dataclass (the referral, the case's edit, the
-# closure, a referral to a service, a withdrawal, a follow-up's outcome, the survey,
-# scheduling, the live page's changes), which are documented as forms of named text fields.
-# Every other check must pass.
+# the future, a case not on the agenda, nothing changed, a password too short for the deployment's
+# setting) and rules across fields (a reason when she was not told). Every other check must pass.
 REJECTED_VALID = "Schema-valid request rejected"  # the title of positive_data_acceptance's failure
 
 
@@ -228,7 +228,10 @@ def _pin(document: dict, rows: dict[str, list]) -> dict:
             for parameter in operation.get("parameters", []):
                 if parameter["in"] == "path" and (values := rows.get(parameter["name"])):
                     parameter["schema"] = pinned(values)
-    for schema in document["components"]["schemas"].values():
+    forms = [content["schema"] for item in document["paths"].values() for operation in item.values()
+             for kind, content in operation.get("requestBody", {}).get("content", {}).items()
+             if kind == "application/x-www-form-urlencoded"]
+    for schema in [*document["components"]["schemas"].values(), *forms]:
         for name in schema.get("properties", {}).keys() & rows.keys():
             if rows[name]:
                 schema["properties"][name] = pinned(rows[name])
@@ -327,3 +330,29 @@ async def test_a_page_form_is_documented_with_the_fields_it_is_read_into(client_
     contact = paths["/cases/{case_id}/contact-log"]["post"]["requestBody"]["content"][
         "application/x-www-form-urlencoded"]["schema"]
     assert contact["properties"]["on"] == {"type": "string", "format": "date"}
+
+
+def _form_schema(paths: dict, path: str) -> dict:
+    return paths[path]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+
+
+async def test_forms_sent_as_rows_and_the_live_page_changes_are_documented_as_sent(client_for, people):
+    paths = (await (await client_for("chair")).get("/schema/openapi.json")).json()["paths"]
+    # The survey's answers are one radio group per question (answer_0, answer_1, …), each a choice.
+    survey = _form_schema(paths, "/cases/{case_id}/feedback")
+    assert set(survey["required"]) == {"consent_read", "mode"} and "answers" not in survey["properties"]
+    assert set(survey["patternProperties"]["^answer_[0-9]+$"]["enum"]) == set(feedback.CHOICES)
+    # The closure's open tasks are rows keyed by task id; the request itself is three named fields.
+    closure = _form_schema(paths, "/cases/{case_id}/closure")
+    assert {"criterion", "closing_on", "reasons"} <= set(closure["required"])
+    assert set(closure["patternProperties"]["^task_[0-9]+_decision$"]["enum"]) == set(TASK_DECISIONS)
+    assert "^task_[0-9]+_task_id$" not in closure["patternProperties"]
+    outcome = _form_schema(paths, "/follow-ups/{follow_up_id}/outcome")
+    assert {"version", "outcome", "attempted_on"} <= set(outcome["required"])
+    assert "^task_title_[0-9]+$" in outcome["patternProperties"]
+    # Each change of the live page is a path of its own with the fields that change reads.
+    for name, op in OPERATIONS.items():
+        change = _form_schema(paths, f"/conferences/{{conference_id}}/changes/{name}")
+        wanted = {f.name for f in dataclasses.fields(op.data)
+                  if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+        assert set(change.get("required", [])) == wanted, name
