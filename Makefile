@@ -13,7 +13,7 @@ PDF_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejav
 # The PostgreSQL pass runs the shipped nginx configuration and the pg_dump backups instead.
 TEST_PACKAGES := $(PDF_PACKAGES) $(if $(COORDINATOR_TEST_DATABASE_URL),nginx-light postgresql-client,chromium)
 
-.PHONY: setup run test test-packages test-unit test-browser assets bench-gate bench-fanout screenshots clean
+.PHONY: setup run test test-packages test-unit test-browser assets bench-gate bench-fanout bench-load screenshots clean
 
 # The education agency is a package of its own, installed as a third-party agency would be.
 $(BIN)/.installed: pyproject.toml plugins/education/pyproject.toml
@@ -67,6 +67,11 @@ bench-gate: setup
 
 bench-fanout: setup
 	$(BIN)/python bench/fanout.py
+
+# 50 agency members (locust) on one case with 20 live pages, beside a bare server; see bench/load.py.
+bench-load: setup
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/load.py $(LOAD_ARGS)
 
 # The pictures of the live page in docs/ and the README, taken by the browser test.
 screenshots: setup
