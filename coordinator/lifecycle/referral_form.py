@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,33 +26,9 @@ from coordinator.policy import Actor
 YES_NO = ("yes", "no")
 ANSWERS = ("yes", "no", "not_known")
 ANSWER_LABELS = {"yes": "Yes", "no": "No", "not_known": "Not known"}
-# The SafeLives DASH risk identification checklist, in its order; "the abuser" is the perpetrator.
-CHECKLIST = (
-    "Has the current incident resulted in injury?",
-    "Is she very frightened?",
-    "Is she afraid of further injury or violence?",
-    "Does she feel isolated from family or friends?",
-    "Is she feeling depressed or having suicidal thoughts?",
-    "Has she separated or tried to separate from the abuser within the past year?",
-    "Is there conflict over child contact?",
-    "Does the abuser constantly text, call, contact, follow, stalk or harass her?",
-    "Is she pregnant or has she had a baby in the past 18 months?",
-    "Is the abuse happening more often?",
-    "Is the abuse getting worse?",
-    "Does the abuser try to control everything she does and/or are they excessively jealous?",
-    "Has the abuser ever used weapons or objects to hurt her?",
-    "Has the abuser ever threatened to kill her or someone else and she believed them?",
-    "Has the abuser ever attempted to strangle, choke, suffocate or drown her?",
-    "Does the abuser do or say things of a sexual nature that make her feel bad or that physically hurt her or someone else?",
-    "Is there any other person who has threatened her or whom she is afraid of?",
-    "Does she know if the abuser has hurt anyone else?",
-    "Has the abuser ever mistreated an animal or the family pet?",
-    "Are there any financial issues?",
-    "Has the abuser had problems in the past year with drugs, alcohol or mental health leading to problems in leading a normal life?",
-    "Has the abuser ever threatened or attempted suicide?",
-    "Has the abuser ever broken bail, an injunction or a formal agreement on when they can see her or the children?",
-    "Does she know if the abuser has ever been in trouble with the police or has a criminal history?",
-)
+# The SafeLives DASH risk identification checklist, in its order and in its words ("the abuser" is the
+# perpetrator); kept as the text it is, one question a line.
+CHECKLIST = tuple((Path(__file__).parent.parent / "risk_checklist.txt").read_text(encoding="utf-8").splitlines())
 CONTACT, RISK, CHILDREN, PERPETRATOR = ("case.referral_contact", "case.referral_risk", "case.referral_children",
                                         "case.referral_perpetrator")
 
