@@ -13,9 +13,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from coordinator import audit, case_links, duties, events, policy
+from coordinator import audit, case_links, duties, equality, events, policy
+from coordinator.equality import EqualityIn
 from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.hookspecs import CaseFacts, TaskTemplate
+from coordinator.lifecycle import referral_form
+from coordinator.lifecycle.referral_form import ReferralFormIn
 from coordinator.limits import Count, Key, Line, ListOf, OneOf, Text, WrittenLine
 from coordinator.models import (
     AgendaItem,
@@ -77,6 +80,10 @@ class ReferralIn:
     people: ListOf(50, PersonIn)
     summary: Text() = ""
     concern: Text() = ""  # a threat-assessment case: what the team is concerned about
+    # The referral form (a domestic-abuse referral as the page takes it): its checklist answers give
+    # the score. Without the form, a score counted elsewhere may still be given.
+    form: ReferralFormIn | None = None
+    equality: EqualityIn | None = None
     checklist_score: Count | None = None
     judgement_level: OneOf(RISK_LEVELS) | None = None
     judgement_reasons: Text() | None = None
@@ -210,6 +217,11 @@ def _validate(referral: ReferralIn, registry: AgencyRegistry) -> None:
         raise Invalid("the lead agency must be one of the agencies involved", field="lead_agency")
     if referral.referring_agency is not None and referral.referring_agency not in registry:
         raise Invalid(f"no agency {referral.referring_agency!r} is installed", field="referring_agency")
+    if referral.form is not None:
+        if referral.checklist_score is not None:
+            raise Invalid("the checklist score is counted from the referral form's 24 answers: leave it out",
+                          field="checklist_score")
+        referral_form.check(referral.form, any(p.role == "child" for p in referral.people), referral.referring_agency)
     today = dt.date.today()
     if any(when > today for when in referral.incident_dates):
         raise Invalid("an earlier incident cannot be dated in the future", field="incident_dates")
@@ -242,6 +254,9 @@ async def create_case(
               if p.target_kind in (None, "person")]
     same = await case_links.check_intake(session, people, referral.duplicates)
     referral = dataclasses.replace(referral, last_referral_on=last_referral(referral, same, today))
+    form = referral.form
+    if form is not None:
+        referral = dataclasses.replace(referral, checklist_score=referral_form.score(form))
     assessment = assess_referral(referral, thresholds, today)
     case = Case(
         reference=f"new-{secrets.token_hex(8)}", kind=referral.kind, risk_level=assessment.risk_level,
@@ -253,6 +268,8 @@ async def create_case(
         summary=referral.summary.strip(), concern=referral.concern.strip(), created_by_id=actor.id,
         reported_by=referral.reported_by.strip(), report_place=referral.report_place.strip(),
         immediate_danger=referral.immediate_danger,
+        duty_explained_by=form.duty_explained_by.strip() if form else "",
+        duty_explained_on=form.duty_explained_on if form else None,
         reported_at=(referral.reported_at or dt.datetime.now(dt.UTC)) if referral.kind in ANY_REPORT_KINDS else None,
         people=[CasePerson(role=p.role, name=p.name.strip(), born_on=p.born_on, target_kind=p.target_kind)
                 for p in referral.people],
@@ -264,6 +281,10 @@ async def create_case(
     case.reference = f"C-{today.year}-{case.id:04d}"
     await audit.record(session, actor, "case.created", case_id=case.id, subject=f"case:{case.id}",
                        risk_level=case.risk_level, grounds=list(assessment.grounds))
+    if form is not None:
+        await referral_form.record(session, actor, case, form)
+    if referral.equality is not None:
+        equality.record(session, case.id, referral.equality)
     for decision in referral.duplicates:
         await case_links.record_decision(session, actor, decision.case_id, case.id, decision.same)
     if referral.lead_agency is not None:

@@ -19,10 +19,13 @@ from coordinator.conference.research import ResearchItemIn, ReturnIn
 from coordinator.conference.roles import CaseRoleIn
 from coordinator.conference.schedule import ConferenceIn
 from coordinator.consents import ConsentIn
+from coordinator.equality import EqualityIn
 from coordinator.information import ItemIn
-from coordinator.lifecycle import case_changes, follow_ups, monitor, referrals, safety_plans
+from coordinator.lifecycle import case_changes, follow_ups, mandatory_reports, monitor, referrals, safety_plans
 from coordinator.lifecycle.case_changes import StageIn
 from coordinator.lifecycle.follow_ups import FollowUpIn, OutcomeIn
+from coordinator.lifecycle.mandatory_reports import MandatoryReportIn
+from coordinator.lifecycle.referral_form import ReferralFormIn
 from coordinator.lifecycle.safety_plans import SafetyPlanIn
 from coordinator.models import User, utcnow
 from coordinator.overrides import OverrideIn
@@ -100,6 +103,18 @@ async def _research_returns(session: AsyncSession, registry: AgencyRegistry, use
         await research.submit_return(session, registry, actor_of(users[f"{key}.rep"]), conference_id, case_id, outcome)
 
 
+def demo_referral_form(today: dt.date) -> ReferralFormIn:
+    """Nora's referral as the referrer filled it in: 16 of the 24 checklist questions answered yes."""
+    return ReferralFormIn(
+        aware="yes", safe_number="07700 900123", safe_times="Weekdays 10:00-14:00, while Mark's family is at work",
+        message_ok="no", safe_word="Dentist", fears="Mark, and his brother, who has driven past the refuge",
+        language="English", interpreter="no", access_needs="None",
+        checklist=["yes"] * 16 + ["no"] * 6 + ["not_known"] * 2,
+        concerns="Mark threatened to kill her if she left; his release is close and he knows the children's school.",
+        children_schools="Ella (8) and Leo (5): Riverside Primary", perpetrator="Mark, 38; in custody until his "
+        "release; previous convictions for violence", duty_explained_by="Demo Chair", duty_explained_on=today)
+
+
 async def load_demo(session: AsyncSession, registry: AgencyRegistry) -> list[str]:
     if (await session.execute(select(User.id).where(User.username == "chair"))).scalar() is not None:
         return ["demo data already loaded; log in as chair / demo-password"]
@@ -114,11 +129,14 @@ async def load_demo(session: AsyncSession, registry: AgencyRegistry) -> list[str
         kind="domestic_abuse",
         people=[PersonIn("survivor", "Nora"), PersonIn("subject", "Mark"), PersonIn("child", "Ella"), PersonIn("child", "Leo")],
         summary="Nora left the family home after an assault; Mark is in custody. Two children live with Nora.",
-        checklist_score=16, incidents_last_12_months=3,
+        form=demo_referral_form(today), equality=EqualityIn("white", "no", "heterosexual", "female", "no"),
+        incidents_last_12_months=3, referring_agency=registry.keys[0],
         key_dates=[KeyDateIn("release_from_custody", today + dt.timedelta(days=10), "Mark's expected release"),
                    KeyDateIn("hearing", today + dt.timedelta(days=21), "Restraining order hearing")],
         agencies=registry.keys, lead_agency=registry.keys[0],
     ), today)
+    await mandatory_reports.record_report(session, actor_of(users["chair"]), case.id, MandatoryReportIn(
+        "Children's social care, front door", today, "Child protection: the children witnessed the assault"), today)
     # Between meetings: the first agency able to hold safety planning holds it, the case is in follow-up, and
     # the monitor has raised the release date's event (with the agencies' tasks).
     chair = actor_of(users["chair"])

@@ -1,6 +1,6 @@
 """The coordinator's figures for a period, as MARAC practice reports them each quarter: cases
-heard, repeat referrals, cases with children, the high-risk share, conference actions completed
-on time per agency, and referrals by source.
+heard, repeat referrals, cases with children, the high-risk share, the equality categories of the
+MARAC data return, conference actions completed on time per agency, and referrals by source.
 
 Aggregates only, and every count under five is hidden ("fewer than 5"), so that no figure points
 at a person; a share is shown only when both the count and the rest of its total are five or
@@ -11,6 +11,10 @@ Definitions (the page says them too):
 - a case is *heard* when it was discussed (its agenda line reached) at a conference that ended
   in the period; a case heard at two conferences counts once;
 - *repeat*, *children* and *high risk* are read from the cases heard as they stand now;
+- the *equality* shares (black, Asian and minority ethnic; lesbian, gay, bisexual and trans; with a
+  disability; male; aged 16-17) count the cases heard whose survivor gave that answer at referral
+  (one who preferred not to say, or was not asked, is in none of them); her answers are read here
+  only, and only to count;
 - an *action* is a task agreed in a conference, due in the period (those marked not applicable
   left out); it is *on time* when it is done and was marked done on or before its due day;
 - a *referral* is a case created in the period, by the agency recorded as referring it;
@@ -30,7 +34,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from coordinator import policy
+from coordinator import equality, policy
 from coordinator.errors import Invalid
 from coordinator.hookspecs import STRATEGY_DOMAINS
 from coordinator.models import AgendaItem, Case, CaseLink, CasePerson, Conference, Task, TaskEvent, ThreatScreening
@@ -142,6 +146,7 @@ async def _cases_heard(session: AsyncSession, since: dt.datetime, until: dt.date
     repeats = await _repeats(session, [case_id for case_id, _, _ in rows], repeat_window_days)
     held = (await session.execute(select(func.count()).select_from(ended.subquery()))).scalar_one()
     total = len(rows)
+    groups = await equality.counts(session, [case_id for case_id, _, _ in rows])
     return [
         _count("conferences_held", "Conferences held", held),
         _count("cases_heard", "Cases heard", total),
@@ -149,6 +154,8 @@ async def _cases_heard(session: AsyncSession, since: dt.datetime, until: dt.date
                total),
         _share("cases_with_children", "Cases with children", sum(bool(children) for _, _, children in rows), total),
         _share("high_risk", "High risk", sum(risk == "high" for _, risk, _ in rows), total),
+        *(_share(measure, label, groups[measure], total)
+          for measure, (label, _, _) in equality.RETURN_CATEGORIES.items()),
     ]
 
 

@@ -206,6 +206,9 @@ class Case(Base):
     reported_at: Mapped[dt.datetime | None] = mapped_column()
     report_place: Mapped[str] = mapped_column(String(200), default="")
     immediate_danger: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Mandatory reporting: who told her of the duty to report, and on which day (the referral form asks).
+    duty_explained_by: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    duty_explained_on: Mapped[dt.date | None] = mapped_column(Date)
     reopened_at: Mapped[dt.datetime | None] = mapped_column()
     summary: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
@@ -591,6 +594,36 @@ class KeyDate(Base):
     note: Mapped[str] = mapped_column(String(500), default="")
 
     case: Mapped[Case] = relationship(back_populates="key_dates")
+
+
+class EqualityAnswers(Base):
+    """Her equality data, asked at referral: kept apart from the case's text and read only to count
+    (coordinator.figures). At most one per case."""
+
+    __tablename__ = "equality_answers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    ethnicity: Mapped[str] = mapped_column(String(40))
+    ethnicity_detail: Mapped[str] = mapped_column(String(100), default="")
+    disability: Mapped[str] = mapped_column(String(40))
+    sexual_orientation: Mapped[str] = mapped_column(String(40))
+    gender: Mapped[str] = mapped_column(String(40))
+    age_16_17: Mapped[str] = mapped_column(String(40))
+
+
+class MandatoryReport(Base):
+    """A report made under a duty to report (to whom, when, under which duty): appended, never edited."""
+
+    __tablename__ = "mandatory_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    to_whom: Mapped[str] = mapped_column(String(200))
+    made_on: Mapped[dt.date] = mapped_column(Date)
+    duty: Mapped[str] = mapped_column(String(200))
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class CaseAgency(Base):

@@ -43,6 +43,11 @@ CORE_CATEGORIES = {c.key: c for c in (
     InformationCategory("case.safety_plan", "Safety plan", "high"),
     InformationCategory("case.follow_up", "Follow-up contact notes", "high"),
     InformationCategory("case.contact_log", "Contact log (subject and target)", "high"),
+    # The referral form's parts (coordinator.lifecycle.referral_form), held by the referring agency.
+    InformationCategory("case.referral_contact", "Referral: safe contact, language and access needs", "high"),
+    InformationCategory("case.referral_risk", "Referral: risk checklist answers, whom she fears, concerns", "high"),
+    InformationCategory("case.referral_children", "Referral: children and their schools", "high"),
+    InformationCategory("case.referral_perpetrator", "Referral: the perpetrator's details", "high"),
 )}
 log = logging.getLogger(__name__)
 

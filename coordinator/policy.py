@@ -437,6 +437,19 @@ def require_contact_logger(actor: Actor, case: CaseState, case_agencies: Collect
     require_on_case(actor, case_agencies, case.reference, "log a contact on it")
 
 
+def may_record_mandatory_report(actor: Actor, case: CaseLike, case_agencies: Collection[str]) -> bool:
+    """A report made under a duty to report: her case worker, or a member of an agency on the case
+    (each reports under its own duties), on an open case."""
+    return is_open(case) and (is_case_worker(actor, case) or on_case(actor.agency, case_agencies))
+
+
+def require_mandatory_reporter(actor: Actor, case: CaseLike, case_agencies: Collection[str]) -> None:
+    if may_record_mandatory_report(actor, case, case_agencies):
+        return
+    require_open(case)
+    raise Forbidden("only her case worker or an agency on the case records a report made under a duty")
+
+
 def require_override_decider(actor: Actor, requested_by_id: int) -> None:
     if actor.role != APPROVER_ROLE:
         raise Forbidden("only a supervisor can approve or refuse an override")
@@ -831,6 +844,9 @@ class Permissions:
 
     def change_role_map(self, case: CaseLike) -> bool:
         return may_change_role_map(self.actor, case)
+
+    def record_mandatory_report(self, case: object) -> bool:
+        return may_record_mandatory_report(self.actor, case, [link.agency for link in case.agencies])
 
     def refer(self, case: CaseLike) -> bool:
         """Refer the survivor to a service: her case worker, on an open case."""

@@ -23,9 +23,11 @@ from coordinator.models import (
     ConferenceNote,
     Consent,
     ConsentWithdrawal,
+    EqualityAnswers,
     IdempotencyKey,
     InformationItem,
     KeyDate,
+    MandatoryReport,
     Override,
     PersonNameKey,
     PlanAcknowledgement,
@@ -81,7 +83,10 @@ _THROUGH = {ConsentWithdrawal: (ConsentWithdrawal.consent_id, Consent),
             TaskEvent: (TaskEvent.task_id, Task)}
 
 ERASED = (
-    Erasure(Case, {"summary": "", "concern": "", "judgement_reasons": None, "reported_by": "", "report_place": ""}),
+    Erasure(Case, {"summary": "", "concern": "", "judgement_reasons": None, "reported_by": "", "report_place": "",
+                   "duty_explained_by": ""}),
+    Erasure(EqualityAnswers, {"ethnicity_detail": ""}),
+    Erasure(MandatoryReport, {"to_whom": REMOVED, "duty": REMOVED}),
     Erasure(ThreatScreening, {"reasons": REMOVED}),
     Erasure(CasePerson, {"name": REMOVED, "born_on": None}),
     Erasure(PersonNameKey, {"key": ""}),  # how her name sounded is her name too
@@ -140,6 +145,9 @@ _KEPT_BY_REASON = {
         "services.name", "services.offers", "users.agency", "users.display_name", "users.password_hash",
         "users.role", "users.username", "users.totp_secret", "web_sessions.key", "web_sessions.user_agent",
         "web_sessions.address", "recovery_codes.code_hash", "password_links.token_hash"),
+    "her equality answers: fixed choices, read only to count in the quarterly figures of the periods past": (
+        "equality_answers.ethnicity", "equality_answers.disability", "equality_answers.sexual_orientation",
+        "equality_answers.gender", "equality_answers.age_16_17"),
     "her survey answers: fixed choices, stored by month and never linked to a case": (
         "survey_responses.answers", "survey_responses.period"),
     "what someone searched for: deleted whole by retention --apply after the search log's period": (

@@ -18,6 +18,7 @@ from coordinator.web import (
     conference,
     figures,
     follow_up,
+    mandatory_reports,
     navigation,
     pages,
     probes,
@@ -64,5 +65,5 @@ ROUTES = [
     *closing.PAGES, *closing.API, *referrals.PAGES, *referrals.API,
     *conference.ROUTES, *sessions.ROUTES, socket.conference_live, case_socket.case_live, *threat.PAGES, *threat.API,
     *figures.ROUTES, *workspace.PAGES, *navigation.ROUTES, *research.PAGES, *research.API, *account.ROUTES, *admin.ROUTES,
-    *search.ROUTES,
+    *search.ROUTES, *mandatory_reports.ROUTES,
 ]

@@ -13,8 +13,10 @@ import msgspec
 from litestar.datastructures import FormMultiDict
 
 from coordinator.case_links import DecisionIn
-from coordinator.cases import KeyDateIn, PersonIn, ReferralIn
+from coordinator.cases import ANY_REPORT_KINDS, KeyDateIn, PersonIn, ReferralIn
+from coordinator.equality import QUESTIONS, EqualityIn
 from coordinator.errors import Invalid
+from coordinator.lifecycle.referral_form import CHECKLIST, ReferralFormIn
 from coordinator.limits import MAX_ID, explain, value_at
 from coordinator.tasks import TaskIn
 
@@ -112,7 +114,8 @@ def referral_from_form(form: FormMultiDict) -> ReferralIn:
     people = [p for p in people_from_form(form) if p.role != "survivor" or p.name or not targets] + targets
     return checked(ReferralIn(
         kind=text(form, "kind"), people=people, summary=text(form, "summary"), concern=text(form, "concern"),
-        checklist_score=optional_int(form, "checklist_score"),
+        form=None if text(form, "kind") in ANY_REPORT_KINDS else referral_form_from_form(form),
+        equality=None if text(form, "kind") in ANY_REPORT_KINDS else equality_from_form(form),
         judgement_level=text(form, "judgement_level") or None, judgement_reasons=text(form, "judgement_reasons") or None,
         incidents_last_12_months=optional_int(form, "incidents_last_12_months") or 0,
         last_referral_on=optional_date(form, "last_referral_on"), last_incident_on=optional_date(form, "last_incident_on"),
@@ -122,6 +125,28 @@ def referral_from_form(form: FormMultiDict) -> ReferralIn:
         immediate_danger=text(form, "immediate_danger") == "yes",
         duplicates=duplicates_from_form(form),
     ))
+
+
+def referral_form_from_form(form: FormMultiDict) -> ReferralFormIn:
+    """The referral form's fields (the checklist's answers are ``checklist_<n>``, from 0); blanks stay
+    blank for intake to name them all."""
+    return ReferralFormIn(
+        aware=text(form, "aware") or None, not_aware_reason=text(form, "not_aware_reason"),
+        safe_number=text(form, "safe_number"), safe_times=text(form, "safe_times"),
+        message_ok=text(form, "message_ok") or None, safe_word=text(form, "safe_word"), fears=text(form, "fears"),
+        language=text(form, "language"), interpreter=text(form, "interpreter") or None,
+        access_needs=text(form, "access_needs"),
+        checklist=[text(form, f"checklist_{number}") or None for number in range(len(CHECKLIST))],
+        concerns=text(form, "concerns"), children_schools=text(form, "children_schools"),
+        perpetrator=text(form, "perpetrator"), duty_explained_by=text(form, "duty_explained_by"),
+        duty_explained_on=optional_date(form, "duty_explained_on"))
+
+
+def equality_from_form(form: FormMultiDict) -> EqualityIn | None:
+    """Her equality answers, when she was asked (any question answered: then each must be)."""
+    if not any(text(form, name) for name in QUESTIONS):
+        return None
+    return EqualityIn(**{name: text(form, name) for name in QUESTIONS}, ethnicity_detail=text(form, "ethnicity_detail"))
 
 
 def duplicates_from_form(form: FormMultiDict) -> list[DecisionIn]:

@@ -53,6 +53,7 @@ def case_json(case: Case, registry: AgencyRegistry) -> dict:
                    for p in case.people],
         "concern": case.concern, "reported_by": case.reported_by, "reported_at": case.reported_at,
         "report_place": case.report_place, "immediate_danger": case.immediate_danger,
+        "duty_explained_by": case.duty_explained_by, "duty_explained_on": case.duty_explained_on,
         "monitoring_status": case.monitoring_status,
         "monitoring_review_on": case.monitoring_review_on,
         "key_dates": [{"kind": k.kind, "on": k.on, "note": k.note} for k in case.key_dates],

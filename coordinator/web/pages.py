@@ -8,10 +8,10 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Response, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import cases, overrides, policy, tasks
+from coordinator import cases, equality, overrides, policy, tasks
 from coordinator.case_links import DuplicatesUndecided
 from coordinator.errors import DomainError, Invalid
-from coordinator.lifecycle import case_events, closure
+from coordinator.lifecycle import case_events, closure, referral_form
 from coordinator.models import utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
@@ -52,7 +52,10 @@ def _case_form(actor: Actor, form_values: dict, error: DomainError | None = None
                candidates: list | None = None) -> Template:
     kinds = {key: name for key, name in cases.CASE_KINDS.items() if policy.may_open_kind(actor, key)}
     return Template("case_form.html", status_code=status,
-                    context={"values": form_values, "error": error, "kinds": kinds, "candidates": candidates or []})
+                    context={"values": form_values, "error": error, "kinds": kinds, "candidates": candidates or [],
+                             "CHECKLIST": referral_form.CHECKLIST, "ANSWERS": referral_form.ANSWERS,
+                             "ANSWER_LABELS": referral_form.ANSWER_LABELS, "YES_NO": referral_form.YES_NO,
+                             "EQUALITY": equality.QUESTIONS, "EQUALITY_LABELS": equality.LABELS})
 
 
 @get("/cases/new")

@@ -13,8 +13,10 @@ from coordinator.models import (
     Case,
     Conference,
     Consent,
+    EqualityAnswers,
     FollowUp,
     InformationItem,
+    MandatoryReport,
     Override,
     RaisedEvent,
     Referral,
@@ -32,6 +34,13 @@ async def test_the_demo_holds_a_case_between_meetings(sessionmaker, registry):
         count = lambda model, *where: session.execute(select(func.count()).select_from(model).where(*where))  # noqa: E731
         case, threat, closed = (await session.execute(select(Case).order_by(Case.id))).scalars().all()
         assert case.stage == "follow_up" and closed.closed_at is not None
+        assert (case.checklist_score, case.duty_explained_by) == (16, "Demo Chair")  # from the referral form
+        referral_parts = set((await session.execute(select(InformationItem.category).where(
+            InformationItem.case_id == case.id, InformationItem.category.like("case.referral_%")))).scalars())
+        assert referral_parts == {"case.referral_contact", "case.referral_risk", "case.referral_children",
+                                  "case.referral_perpetrator"}
+        assert (await count(EqualityAnswers, EqualityAnswers.case_id == case.id)).scalar() == 1
+        assert (await count(MandatoryReport, MandatoryReport.case_id == case.id)).scalar() == 1
         assert threat.kind == "threat_assessment"
         domains = set((await session.execute(select(Task.domain).where(
             Task.case_id == threat.id, Task.strategy.is_not(None)))).scalars())

@@ -41,6 +41,8 @@ CHANGES = {
     "keep a plan": lambda case: policy.may_keep_plan(POLICE, case, {"police"}),
     "set monitoring": lambda case: policy.may_set_monitoring(COORDINATOR, case),
     "log a contact": lambda case: policy.may_log_contact(POLICE, case, ["police"]),
+    "record a mandatory report": lambda case: policy.may_record_mandatory_report(POLICE, case, ["police"]),
+    "record a mandatory report (page flag)": lambda case: policy.Permissions(POLICE).record_mandatory_report(case),
     "classify a threat": lambda case: policy.may_screen(POLICE, case, ["police"]),
     "keep the team basis": lambda case: policy.may_keep_team_basis(SUPERVISOR, case),
     "record on the case": lambda case: policy.Permissions(POLICE).record_on(case),
@@ -58,6 +60,7 @@ REQUIREMENTS = {
     "change the role map": lambda case: policy.require_role_map_changer(COORDINATOR, case),
     "write the safety plan": lambda case: policy.require_safety_plan_writer(POLICE, case, "police", "Police"),
     "follow up": lambda case: policy.require_follow_up_for(POLICE, case, "police", "Police", "plan"),
+    "record a mandatory report": lambda case: policy.require_mandatory_reporter(POLICE, case, ["police"]),
     "decide a referral": lambda case: policy.require_referral_decider(POLICE, case, "police", "Police"),
     "keep a plan": lambda case: policy.require_plan_keeper(POLICE, case, {"police"}),
     "set monitoring": lambda case: policy.require_monitoring_setter(COORDINATOR, case, "set it"),
@@ -124,6 +127,16 @@ def test_monitoring_is_set_by_a_coordinator_and_contacts_logged_by_the_agencies_
         policy.require_monitoring_setter(POLICE, case, "set it")
     with pytest.raises(Forbidden, match="only an agency that is part of case C-2026-0007"):
         policy.require_contact_logger(POLICE, case, ["education"])
+
+
+def test_a_mandatory_report_is_recorded_by_her_case_worker_or_an_agency_on_the_case():
+    case = a_case(closed=False)
+    assert policy.may_record_mandatory_report(COORDINATOR, case, [])  # her case worker, whatever the agencies
+    assert policy.may_record_mandatory_report(POLICE, case, ["police"])
+    housing = Actor(id=5, agency="housing", role="member", name="Hal")
+    assert not policy.may_record_mandatory_report(housing, case, ["police", "social_work"])
+    with pytest.raises(Forbidden):
+        policy.require_mandatory_reporter(housing, case, ["police", "social_work"])
 
 
 def test_a_threat_assessment_team_opens_its_cases_and_shares_within_itself_only():

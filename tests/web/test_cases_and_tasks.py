@@ -5,6 +5,7 @@ import datetime as dt
 from sqlalchemy import select, update
 
 from coordinator.models import Task
+from tests.referral_form_steps import page_fields
 from tests.web.support import whole_case
 
 
@@ -153,10 +154,10 @@ async def test_adding_an_agency_later_brings_its_list_and_twice_is_a_conflict(cl
 async def test_the_case_page_and_the_referral_form_work_in_html(client_for, people):
     chair = await client_for("chair")
     form = await chair.get("/cases/new")
-    assert 'name="checklist_score"' in form.text
+    assert 'name="checklist_23"' in form.text and 'name="checklist_score"' not in form.text
     created = await chair.post("/cases", data={
         "kind": "domestic_abuse", "survivor_name": "Nora", "subject_name": "Mark", "children": "Ella\nLeo",
-        "checklist_score": "17", "agencies": ["police", "health"], "lead_agency": "police",
+        **page_fields(17), "agencies": ["police", "health"], "lead_agency": "police",
         "key_date_kind_0": "hearing", "key_date_on_0": "2026-12-10", "key_date_note_0": "order hearing"})
     assert created.status_code == 200 and "Case C-" in created.text
     assert "Ella (child)" in created.text and "Hearing 2026-12-10" in created.text
@@ -168,7 +169,7 @@ async def test_the_case_page_and_the_referral_form_work_in_html(client_for, peop
 async def test_the_referral_form_shows_the_error_beside_the_field_and_keeps_the_input(client_for, people):
     chair = await client_for("chair")
     response = await chair.post("/cases", data={"kind": "domestic_abuse", "survivor_name": "Nora",
-                                                "checklist_score": "18", "judgement_level": "standard",
+                                                **page_fields(18), "judgement_level": "standard",
                                                 "judgement_reasons": "calmer"})
     assert response.status_code == 400
     assert 'id="judgement_level-error"' in response.text and "never lower" in response.text

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from coordinator import figures
-from coordinator.models import AgendaItem, Case, CaseLink, CasePerson, Conference, Task, TaskEvent
+from coordinator.models import AgendaItem, Case, CaseLink, CasePerson, Conference, EqualityAnswers, Task, TaskEvent
 
 Q3 = "from=2026-07-01&to=2026-09-30"
 UTC = dt.UTC
@@ -61,6 +61,13 @@ async def quarter(sessionmaker, people):
             db.add(CaseLink(earlier_case_id=before.id, later_case_id=made.id, same=same, decided_by_id=chair))
         for made in heard[:6]:
             made.people.append(CasePerson(role="child", name=f"Child of {made.reference}"))
+        for n, made in enumerate(heard):  # her equality answers, as the return's categories count them
+            db.add(EqualityAnswers(
+                case_id=made.id, ethnicity=("asian", "black", "mixed", "other", "asian", "black")[n] if n < 6 else "white",
+                disability="yes" if n < 5 else "no", sexual_orientation="bisexual" if n < 2 else "heterosexual",
+                gender="trans" if n == 2 else "male" if n == 11 else "female", age_16_17="no"))
+        db.add(EqualityAnswers(case_id=within.id, ethnicity="black", disability="yes", sexual_orientation="bisexual",
+                               gender="male", age_16_17="yes"))  # not heard in the quarter: not counted
         pending, later = case(20), [case(21, risk="standard"), case(22, risk="standard")]
         referred = [case(30 + n, created_at=at("2026-08-01"), referring_agency=agency)
                     for n, agency in enumerate(["police"] * 7 + ["health"] * 2 + [None] * 5)]
@@ -126,6 +133,11 @@ async def test_the_page_shows_the_quarter_with_every_count_under_five_hidden(cli
     assert rows[(heard, "Repeat referrals")] == ["fewer than 5", "12", ""]
     assert rows[(heard, "Cases with children")] == ["6", "12", "50%"]
     assert rows[(heard, "High risk")] == ["all but fewer than 5", "12", ""]  # 3 not high risk
+    assert rows[(heard, "Black, Asian and minority ethnic victims")] == ["6", "12", "50%"]
+    assert rows[(heard, "Victims with a disability")] == ["5", "12", "42%"]
+    assert rows[(heard, "Lesbian, gay, bisexual and trans victims")] == ["fewer than 5", "12", ""]  # 3
+    assert rows[(heard, "Male victims")] == ["fewer than 5", "12", ""]
+    assert rows[(heard, "Victims aged 16-17")] == ["fewer than 5", "12", ""]  # none
     actions = "Conference actions completed on time, by agency"
     assert rows[(actions, "Police")] == ["12", "7", "58%"]
     assert rows[(actions, "Health care")] == ["fewer than 5", "fewer than 5", ""]

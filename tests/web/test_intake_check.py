@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from coordinator.models import Case, CaseLink
+from tests.referral_form_steps import page_fields
 
 EARLIER = {
     "kind": "domestic_abuse", "checklist_score": 15, "agencies": ["police"],
@@ -136,7 +137,7 @@ async def test_a_decision_on_no_such_case_is_refused(chair, earlier, sessionmake
 
 
 async def test_the_referral_form_asks_and_creates_once_answered(chair, earlier, sessionmaker):
-    form = {"kind": "domestic_abuse", "survivor_name": "Nora Smyth", "checklist_score": "15", "agencies": ["police"]}
+    form = {"kind": "domestic_abuse", "survivor_name": "Nora Smyth", **page_fields(15), "agencies": ["police"]}
     asked = await chair.post("/cases", data=form)
     assert asked.status_code == 409
     assert earlier["reference"] in asked.text and "names sound alike" in asked.text

@@ -193,7 +193,9 @@ async def test_a_team_member_reports_through_the_new_case_form(client_for, team)
     form = (await school.get("/cases/new")).text
     assert '<option value="threat_assessment" selected>' in form and "Someone is in immediate danger" in form
     assert '<option value="domestic_abuse"' not in form  # a referral is a coordinator's
-    assert '<option value="domestic_abuse"' in (await (await client_for("chair")).get("/cases/new")).text
+    assert 'id="risk-checklist"' not in form  # a report has no referral form
+    chair_form = (await (await client_for("chair")).get("/cases/new")).text
+    assert '<option value="domestic_abuse"' in chair_form and 'id="risk-checklist"' in chair_form
     page = await school.post("/cases", data={
         "kind": "threat_assessment", "subject_name": "Sam", "concern": REPORT["concern"],
         "target_name_0": "Gym hall", "target_kind_0": "place", "reported_by": "The PE teacher",

@@ -30,6 +30,7 @@ from coordinator.web.sections import (
     header,
     history,
     items,
+    mandatory_reports,
     referrals,
     role_map,
     safety_plan,
@@ -42,7 +43,8 @@ from coordinator.web.sections.section import PAGE_ROWS, Change, Reader, Refusal,
 
 SECTIONS: tuple[Section, ...] = (
     summary.SECTION, stage.SECTION, safety_plan.SECTION, follow_up.SECTION, threat_plan.SECTION, items.SECTION,
-    task_lists.SECTION, role_map.SECTION, events.SECTION, referrals.SECTION, history.SECTION, closure.SECTION,
+    task_lists.SECTION, role_map.SECTION, events.SECTION, referrals.SECTION, mandatory_reports.SECTION,
+    history.SECTION, closure.SECTION,
 )
 BY_KEY = {section.key: section for section in SECTIONS}
 FIRST = summary.SECTION
