@@ -31,7 +31,7 @@ from coordinator.models import (
 )
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
-from coordinator.settings import ReferralThresholds
+from coordinator.settings import ReferralThresholds, ScreeningDeadline
 
 CASE_KINDS = {
     "domestic_abuse": "Domestic abuse",
@@ -231,10 +231,11 @@ def last_referral(referral: ReferralIn, same: list[Case], today: dt.date) -> dt.
 
 async def create_case(
     session: AsyncSession, registry: AgencyRegistry, thresholds: ReferralThresholds,
-    actor: Actor, referral: ReferralIn, today: dt.date,
+    actor: Actor, referral: ReferralIn, today: dt.date, screening_due: ScreeningDeadline = ScreeningDeadline(),
 ) -> Case:
     """Create a case from a referral; each agency named is added with its task list. A member of a
-    threat-assessment team opens a threat-assessment case from a report, naming the team's agencies."""
+    threat-assessment team opens a threat-assessment case from a report, naming the team's agencies; its
+    screening is due within the time the team sets (``screening_due``)."""
     policy.require_case_opener(actor, referral.kind, referral.agencies)
     _validate(referral, registry)
     # A place or a group targeted is not someone who may be on an earlier case.
@@ -243,6 +244,7 @@ async def create_case(
     same = await case_links.check_intake(session, people, referral.duplicates)
     referral = dataclasses.replace(referral, last_referral_on=last_referral(referral, same, today))
     assessment = assess_referral(referral, thresholds, today)
+    reported_at = (referral.reported_at or dt.datetime.now(dt.UTC)) if referral.kind in ANY_REPORT_KINDS else None
     case = Case(
         reference=f"new-{secrets.token_hex(8)}", kind=referral.kind, risk_level=assessment.risk_level,
         checklist_score=referral.checklist_score, judgement_level=referral.judgement_level,
@@ -253,7 +255,8 @@ async def create_case(
         summary=referral.summary.strip(), concern=referral.concern.strip(), created_by_id=actor.id,
         reported_by=referral.reported_by.strip(), report_place=referral.report_place.strip(),
         immediate_danger=referral.immediate_danger,
-        reported_at=(referral.reported_at or dt.datetime.now(dt.UTC)) if referral.kind in ANY_REPORT_KINDS else None,
+        reported_at=reported_at,
+        screening_due_at=screening_due.due(reported_at) if reported_at else None,
         people=[CasePerson(role=p.role, name=p.name.strip(), born_on=p.born_on, target_kind=p.target_kind)
                 for p in referral.people],
         key_dates=[KeyDate(kind=k.kind, on=k.on, note=k.note) for k in referral.key_dates],
