@@ -21,7 +21,7 @@ from coordinator import audit, cases, events, policy
 from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.lifecycle import threat_plans
 from coordinator.limits import Id, OneOf
-from coordinator.models import TeamRole, User, utcnow
+from coordinator.models import TeamRole, ThreatScreening, User, utcnow
 from coordinator.policy import TEAM_ROLES, Actor
 
 SINGLE_ROLES = ("lead", "case_manager")  # one person at a time holds each
@@ -69,10 +69,23 @@ async def _team_person(session: AsyncSession, user_id: int, agencies: list[str])
     return user
 
 
+async def _require_no_own_pending(session: AsyncSession, case_id: int, person: User) -> None:
+    """A classification awaiting approval is decided by a lead other than the one who recorded it: naming
+    its recorder the lead waits until it is decided."""
+    version = (await session.execute(select(ThreatScreening.version).where(
+        ThreatScreening.case_id == case_id, ThreatScreening.status == "pending",
+        ThreatScreening.by_id == person.id))).scalar()
+    if version is not None:
+        raise Conflict(f"{person.display_name}'s classification (version {version}) awaits the team lead's approval: "
+                       "nobody approves their own, so it is decided before she leads the team", field="user_id")
+
+
 async def assign(session: AsyncSession, actor: Actor, case_id: int, role_in: TeamRoleIn) -> TeamRole:
     case = await threat_plans.threat_case(session, actor, case_id, "team", write=True)
     policy.require_team_role_assigner(actor, case, role_in.role, await lead_id(session, case.id))
     person = await _team_person(session, role_in.user_id, cases.agencies_of(case))
+    if role_in.role == "lead":
+        await _require_no_own_pending(session, case.id, person)
     now = utcnow()
     held = TeamRole.user_id == person.id
     if role_in.role in SINGLE_ROLES:

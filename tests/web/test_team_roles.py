@@ -99,6 +99,9 @@ async def test_the_lead_names_the_team_but_not_a_new_lead_and_only_people_of_the
     assert taken.status_code == 403 and "coordinator" in taken.json()["detail"]
     outsider = await name(lead, case["id"], team["housing"].id, "member")  # housing is not on the case
     assert outsider.status_code == 400 and outsider.json()["field"] == "user_id"
+    assert (await classify(school, case["id"], 0, "transient")).status_code == 201  # awaits the lead
+    own = await name(chair, case["id"], team["education"].id, "lead")  # she would approve her own
+    assert own.status_code == 409 and own.json()["field"] == "user_id"
     [manager] = [r for r in replaced.json()["roles"] if r["role"] == "case_manager"]
     ended = await lead.post(f"/api/cases/{case['id']}/team/{manager['id']}/end")
     assert [r["role"] for r in ended.json()["roles"]] == ["lead"]
