@@ -34,7 +34,7 @@ from coordinator.models import (
 )
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
-from coordinator.settings import ReferralThresholds
+from coordinator.settings import ReferralThresholds, ScreeningDeadline
 
 CASE_KINDS = {
     "domestic_abuse": "Domestic abuse",
@@ -243,10 +243,11 @@ def last_referral(referral: ReferralIn, same: list[Case], today: dt.date) -> dt.
 
 async def create_case(
     session: AsyncSession, registry: AgencyRegistry, thresholds: ReferralThresholds,
-    actor: Actor, referral: ReferralIn, today: dt.date,
+    actor: Actor, referral: ReferralIn, today: dt.date, screening_due: ScreeningDeadline = ScreeningDeadline(),
 ) -> Case:
     """Create a case from a referral; each agency named is added with its task list. A member of a
-    threat-assessment team opens a threat-assessment case from a report, naming the team's agencies."""
+    threat-assessment team opens a threat-assessment case from a report, naming the team's agencies; its
+    screening is due within the time the team sets (``screening_due``)."""
     policy.require_case_opener(actor, referral.kind, referral.agencies)
     _validate(referral, registry)
     # A place or a group targeted is not someone who may be on an earlier case.
@@ -258,6 +259,7 @@ async def create_case(
     if form is not None:
         referral = dataclasses.replace(referral, checklist_score=referral_form.score(form))
     assessment = assess_referral(referral, thresholds, today)
+    reported_at = (referral.reported_at or dt.datetime.now(dt.UTC)) if referral.kind in ANY_REPORT_KINDS else None
     case = Case(
         reference=f"new-{secrets.token_hex(8)}", kind=referral.kind, risk_level=assessment.risk_level,
         checklist_score=referral.checklist_score, judgement_level=referral.judgement_level,
@@ -270,7 +272,8 @@ async def create_case(
         immediate_danger=referral.immediate_danger,
         duty_explained_by=form.duty_explained_by.strip() if form else "",
         duty_explained_on=form.duty_explained_on if form else None,
-        reported_at=(referral.reported_at or dt.datetime.now(dt.UTC)) if referral.kind in ANY_REPORT_KINDS else None,
+        reported_at=reported_at,
+        screening_due_at=screening_due.due(reported_at) if reported_at else None,
         people=[CasePerson(role=p.role, name=p.name.strip(), born_on=p.born_on, target_kind=p.target_kind)
                 for p in referral.people],
         key_dates=[KeyDate(kind=k.kind, on=k.on, note=k.note) for k in referral.key_dates],

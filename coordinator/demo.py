@@ -144,7 +144,7 @@ async def load_demo(session: AsyncSession, registry: AgencyRegistry) -> list[str
     if planner is not None:
         await roles.assign_case_role(session, registry, chair, case.id, CaseRoleIn("safety_planning", planner, 0))
     await case_changes.move_stage(session, chair, case.id, StageIn(case.version, "follow_up", "action plan agreed"))
-    due = [d for d in await monitor.due_events(session, today, near_days=14) if d.case_id == case.id]
+    due = [d for d in await monitor.due_events(session, today, near_days=14, now=utcnow()) if d.case_id == case.id]
     await monitor.raise_due(session, registry, case.id, due)
     await _share_and_follow_up(session, registry, users, case.id, planner, today)
     threat = await threat_demo.open_demo_case(session, registry, chair, {

@@ -296,6 +296,12 @@ def case_monitoring_review_due(case: CaseFacts, review_on: dt.date) -> list[Task
 
 
 @hookspec
+def case_screening_overdue(case: CaseFacts, reported_at: dt.datetime, due_at: dt.datetime) -> list[TaskTemplate] | None:
+    """A threat-assessment report made at ``reported_at`` was not screened by ``due_at``, the time the team
+    sets (COORDINATOR_THREAT_SCREENING_DUE). A reaction hook: see "Case event hooks" above."""
+
+
+@hookspec
 def case_information_recorded(case: CaseFacts, category: str) -> list[TaskTemplate] | None:
     """An agency recorded an item in ``category`` (no text is passed).
 

@@ -209,6 +209,8 @@ class Case(Base):
     # Mandatory reporting: who told her of the duty to report, and on which day (the referral form asks).
     duty_explained_by: Mapped[str] = mapped_column(String(200), default="", server_default="")
     duty_explained_on: Mapped[dt.date | None] = mapped_column(Date)
+    # When the report's screening is due: the team's setting at the time of the report.
+    screening_due_at: Mapped[dt.datetime | None] = mapped_column()
     reopened_at: Mapped[dt.datetime | None] = mapped_column()
     summary: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
@@ -283,12 +285,18 @@ class RaisedEvent(Base):
     tasks_added: Mapped[int] = mapped_column(Integer, default=0)
 
 
+PENDING_SCREENING = "status = 'pending'"
+
+
 class ThreatScreening(Base):
     """One classification of a threat-assessment case by its team: the first screening is version 1,
     each re-classification the next version (never an edit), so the history keeps them all."""
 
     __tablename__ = "threat_screenings"
-    __table_args__ = (UniqueConstraint("case_id", "version"),)
+    # At most one classification per case awaits the lead's approval: the database decides between two at once.
+    __table_args__ = (UniqueConstraint("case_id", "version"),
+                      Index("uq_threat_screenings_one_pending", "case_id", unique=True,
+                            sqlite_where=text(PENDING_SCREENING), postgresql_where=text(PENDING_SCREENING)))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -298,6 +306,12 @@ class ThreatScreening(Base):
     participants: Mapped[str] = mapped_column(Text, default="[]")  # JSON: ids of the users who took part
     by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # approved: the case's level (recorded by the team lead, approved by her, or on a team without a lead);
+    # pending: recorded by someone else, awaiting the lead; refused: the lead kept the level before it.
+    status: Mapped[str] = mapped_column(String(20), default="approved")
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column()
+    decision_note: Mapped[str | None] = mapped_column(Text)  # why the lead refused it
 
     @property
     def participant_ids(self) -> list[int]:
@@ -321,6 +335,38 @@ class TeamBasis(Base):
     approved_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     removed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     removed_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+ROLE_IN_FORCE = "ended_at IS NULL"
+TEAM_LEAD_IN_FORCE = "role = 'lead' AND ended_at IS NULL"
+CASE_MANAGER_IN_FORCE = "role = 'case_manager' AND ended_at IS NULL"
+
+
+class TeamRole(Base):
+    """A person's role on a threat-assessment case's team: its lead (who approves the classification and
+    the closure), its case manager, or a member of the team for her agency. Roles are never edited: a change
+    ends the role held (``ended_at``) and starts a new one, so the history keeps who held what when. One lead
+    and one case manager in force per case, and one role in force per person (partial unique indexes)."""
+
+    __tablename__ = "team_roles"
+    __table_args__ = (
+        Index("uq_team_roles_one_lead", "case_id", unique=True,
+              sqlite_where=text(TEAM_LEAD_IN_FORCE), postgresql_where=text(TEAM_LEAD_IN_FORCE)),
+        Index("uq_team_roles_one_case_manager", "case_id", unique=True,
+              sqlite_where=text(CASE_MANAGER_IN_FORCE), postgresql_where=text(CASE_MANAGER_IN_FORCE)),
+        Index("uq_team_roles_one_per_person", "case_id", "user_id", unique=True,
+              sqlite_where=text(ROLE_IN_FORCE), postgresql_where=text(ROLE_IN_FORCE)),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    role: Mapped[str] = mapped_column(String(20))  # lead, case_manager, member
+    agency: Mapped[str] = mapped_column(AgencyKey)  # the agency she is on the team for
+    assigned_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    assigned_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    ended_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    ended_at: Mapped[dt.datetime | None] = mapped_column()
 
 
 class HearingRequest(Base):

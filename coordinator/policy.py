@@ -307,14 +307,25 @@ def require_supervisor(actor: Actor, doing: str) -> None:
         raise Forbidden(f"only a supervisor can {doing}")
 
 
-def may_decide_closure(actor: Actor, requested_by_id: int) -> bool:
-    """A closure is decided by a supervisor other than the person who requested it."""
+def closure_decided_by_team_lead(requested_by_id: int, team_lead_id: int | None) -> bool:
+    """On a threat-assessment case with a team lead, the lead decides a closure someone else requested; the
+    lead's own request, and every closure of a case without a team lead, goes to a supervisor."""
+    return team_lead_id is not None and team_lead_id != requested_by_id
+
+
+def may_decide_closure(actor: Actor, requested_by_id: int, team_lead_id: int | None = None) -> bool:
+    """A closure is decided by the team's lead (see ``closure_decided_by_team_lead``), else by a supervisor;
+    never by the person who requested it."""
+    if closure_decided_by_team_lead(requested_by_id, team_lead_id):
+        return actor.id == team_lead_id
     return actor.role == APPROVER_ROLE and actor.id != requested_by_id
 
 
-def require_closure_decider(actor: Actor, requested_by_id: int) -> None:
-    if may_decide_closure(actor, requested_by_id):
+def require_closure_decider(actor: Actor, requested_by_id: int, team_lead_id: int | None = None) -> None:
+    if may_decide_closure(actor, requested_by_id, team_lead_id):
         return
+    if closure_decided_by_team_lead(requested_by_id, team_lead_id):
+        raise Forbidden("the closure of a threat-assessment case is decided by the team's lead")
     require_supervisor(actor, "approve or refuse a closure")
     raise Forbidden("a closure is decided by a supervisor other than the person who requested it")
 
@@ -404,6 +415,48 @@ def require_screener(actor: Actor, case: CaseState, case_agencies: Collection[st
         return
     require_open(case)
     require_on_case(actor, case_agencies, case.reference, "classify it")
+
+
+TEAM_ROLES = ("lead", "case_manager", "member")  # a threat-assessment team's roles, each held by a person
+
+
+def may_assign_team_role(actor: Actor, case: CaseState, role: str, team_lead_id: int | None) -> bool:
+    """Name someone the team's lead, its case manager or a member, or end a role, on an open case: a
+    coordinator; the team's lead names and ends the other roles (a new lead is named by a coordinator)."""
+    return is_open(case) and (coordinates(actor) or (role != "lead" and actor.id is not None
+                                                     and actor.id == team_lead_id))
+
+
+def require_team_role_assigner(actor: Actor, case: CaseState, role: str, team_lead_id: int | None) -> None:
+    if may_assign_team_role(actor, case, role, team_lead_id):
+        return
+    require_open(case)
+    if role == "lead":
+        require_coordinator(actor, "name or replace a team's lead")
+    raise Forbidden("only a coordinator or the team's lead names the team's case manager and members")
+
+
+def classification_awaits_lead(actor: Actor, team_lead_id: int | None) -> bool:
+    """A classification recorded by anyone but the team's lead waits for the lead's approval; the lead's own,
+    and any on a team without a lead yet (the screening cannot wait for one to be named), stands at once."""
+    return team_lead_id is not None and actor.id != team_lead_id
+
+
+def may_decide_classification(actor: Actor, case: CaseState, team_lead_id: int | None, recorded_by_id: int) -> bool:
+    """Approve or refuse a classification awaiting approval: the team's lead, on an open case, and never one she
+    recorded herself (the lead she was when she recorded it is the lead whose approval it waits for)."""
+    return (is_open(case) and team_lead_id is not None and actor.id == team_lead_id
+            and actor.id != recorded_by_id)
+
+
+def require_classification_decider(actor: Actor, case: CaseState, team_lead_id: int | None,
+                                   recorded_by_id: int) -> None:
+    if may_decide_classification(actor, case, team_lead_id, recorded_by_id):
+        return
+    require_open(case)
+    if actor.id is not None and actor.id == recorded_by_id:
+        raise Forbidden("nobody approves their own classification: the team's lead decides it")
+    raise Forbidden("only the team's lead approves or refuses a classification")
 
 
 def may_keep_team_basis(actor: Actor, case: CaseState) -> bool:
@@ -835,9 +888,9 @@ class Permissions:
         """Supervisors decide overrides (never their own request: checked per override)."""
         return self.actor.role == APPROVER_ROLE
 
-    def decide_closure(self, closure: object) -> bool:
-        """A supervisor other than the person who requested it."""
-        return may_decide_closure(self.actor, closure.requested_by_id)
+    def decide_closure(self, closure: object, team_lead_id: int | None = None) -> bool:
+        """The team's lead on a threat-assessment case, else a supervisor; never the person who requested it."""
+        return may_decide_closure(self.actor, closure.requested_by_id, team_lead_id)
 
     def reopen(self, case: CaseLike) -> bool:
         return may_reopen(self.actor, case)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import os
 import secrets
@@ -79,6 +80,44 @@ TEAM_SHARING_BASES = ("health_or_safety_emergency", "duty_of_care", "prevention_
 
 
 @dataclass(frozen=True)
+class ScreeningDeadline:
+    """When a threat-assessment report's screening is due (COORDINATOR_THREAT_SCREENING_DUE): by a local time of
+    day, "17:00" (the default: the same school day; a report at or after it, or at a weekend, by that time on the
+    next school day, Monday to Friday), or within a number of hours of the report, "4h"."""
+
+    by: dt.time | None = dt.time(17, 0)
+    hours: int | None = None
+    timezone: str = "Europe/London"
+
+    def due(self, reported_at: dt.datetime) -> dt.datetime:
+        if self.hours is not None:
+            return reported_at + dt.timedelta(hours=self.hours)
+        zone = zoneinfo.ZoneInfo(self.timezone)
+        local = reported_at.astimezone(zone)
+        day = local.date() + dt.timedelta(days=1 if local.time() >= self.by else 0)
+        while day.weekday() >= 5:  # Saturday, Sunday
+            day += dt.timedelta(days=1)
+        return dt.datetime.combine(day, self.by, tzinfo=zone).astimezone(dt.UTC)
+
+    @classmethod
+    def parse(cls, raw: str, timezone: str) -> "ScreeningDeadline":
+        raw = raw.strip().lower()
+        if not raw:
+            return cls(timezone=timezone)
+        try:
+            if raw.endswith("h"):
+                hours = int(raw[:-1])
+                if 1 <= hours <= 168:
+                    return cls(by=None, hours=hours, timezone=timezone)
+            else:
+                return cls(by=dt.time.fromisoformat(raw), timezone=timezone)
+        except ValueError:
+            pass
+        raise SystemExit(f"setting COORDINATOR_THREAT_SCREENING_DUE must be a time of day (17:00: the same school day) "
+                         f"or hours from the report (1h to 168h), got {raw!r}")
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite+aiosqlite:///coordinator.db"
     # "memory" (one process), "redis://…" or "postgresql://…" (several processes share conferences)
@@ -148,6 +187,8 @@ class Settings:
     threat_levels: tuple[str, ...] = THREAT_LEVELS
     threat_emergency_steps: tuple[str, ...] = THREAT_EMERGENCY_STEPS
     team_sharing_bases: tuple[str, ...] = TEAM_SHARING_BASES
+    # The time the team sets for screening a report (see ScreeningDeadline); recorded on each case at its report.
+    threat_screening_due: ScreeningDeadline = field(default_factory=ScreeningDeadline)
     debug: bool = False
 
     @property
@@ -223,5 +264,7 @@ class Settings:
         kwargs["threat_levels"] = _list(env, "COORDINATOR_THREAT_LEVELS", THREAT_LEVELS)
         kwargs["threat_emergency_steps"] = _list(env, "COORDINATOR_THREAT_EMERGENCY_STEPS", THREAT_EMERGENCY_STEPS)
         kwargs["team_sharing_bases"] = _list(env, "COORDINATOR_TEAM_SHARING_BASES", TEAM_SHARING_BASES)
+        kwargs["threat_screening_due"] = ScreeningDeadline.parse(env.get("COORDINATOR_THREAT_SCREENING_DUE", ""),
+                                                                 kwargs["timezone"])
         kwargs["debug"] = env.get("COORDINATOR_DEBUG", "") == "1"
         return cls(**kwargs)

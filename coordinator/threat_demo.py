@@ -1,5 +1,6 @@
 """The demo's threat-assessment case: opened by the school's team member from a classmate's report, screened
-the same day and re-classified higher when more came to light, with a plan in all four domains (S, T, E, P) chosen from
+the same day, given its team (lead, case manager, members by agency) and re-classified higher when more came
+to light (the lead approving), with a plan in all four domains (S, T, E, P) chosen from
 the installed agencies' strategy catalogue, a logged contact and its monitoring status, for a first
 click-through. Like the rest of the core it names no agency and no strategy: it takes what is installed."""
 
@@ -11,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import cases
 from coordinator.cases import PersonIn, ReferralIn
-from coordinator.lifecycle import screenings, strategies, threat_plans
-from coordinator.lifecycle.screenings import ScreeningIn
+from coordinator.lifecycle import screenings, strategies, team_roles, threat_plans
+from coordinator.lifecycle.screenings import ScreeningDecisionIn, ScreeningIn
+from coordinator.lifecycle.team_roles import TeamRoleIn
 from coordinator.lifecycle.threat_plans import ContactIn, MonitoringIn, PlanItemIn
 from coordinator.models import Case
 from coordinator.plugins import AgencyRegistry
@@ -48,9 +50,10 @@ def _choices(catalogue: strategies.Catalogue, agencies: list[str]) -> list[tuple
 async def open_demo_case(session: AsyncSession, registry: AgencyRegistry, chair: Actor, members: dict[str, Actor],
                          today: dt.date, levels: tuple[str, ...] = THREAT_LEVELS) -> Case | None:
     """The lead agency's member (``members`` gives a person of each agency) opens the case from a report with
-    every installed agency as the team, screens it as ``levels[0]`` and the chair re-classifies it as
-    ``levels[1]``; the lead's member logs the first contact. None when no installed agency contributes a
-    strategy."""
+    every installed agency as the team and screens it as ``levels[0]``; the chair names her the team's lead,
+    himself its case manager and the other agencies' people its members, and re-classifies it as ``levels[1]``,
+    which the lead approves; the lead's member logs the first contact. None when no installed agency
+    contributes a strategy."""
     catalogue = strategies.catalogue(registry)
     if not catalogue.entries:
         return None
@@ -69,9 +72,13 @@ async def open_demo_case(session: AsyncSession, registry: AgencyRegistry, chair:
     await screenings.classify(session, registry, levels, reporter, case.id, ScreeningIn(
         0, levels[0], "Said in anger after football practice; he took it back when the counsellor spoke to him",
         [reporter.id]), today)
+    for person, role in ((reporter, "lead"), (chair, "case_manager"),
+                         *((m, "member") for key, m in members.items() if key != lead)):
+        await team_roles.assign(session, chair, case.id, TeamRoleIn(person.id, role))
     await screenings.classify(session, registry, levels, chair, case.id, ScreeningIn(
         1, levels[1], "A specific target, a stated grievance and claimed access to his uncle's gun",
         [reporter.id, *(m.id for key, m in members.items() if key != lead)]), today)
+    await screenings.decide(session, registry, levels, reporter, case.id, 2, ScreeningDecisionIn(approve=True), today)
     for days, (entry, detail, owner) in enumerate(_choices(catalogue, registry.keys), start=1):
         await threat_plans.add_plan_item(session, registry, chair, case.id, PlanItemIn(
             strategy=entry.key, agency=owner, detail=detail, due_on=today + dt.timedelta(days=days),

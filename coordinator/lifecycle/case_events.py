@@ -33,6 +33,7 @@ EVENT_LABELS = {
     "order_violated": "Order or notice violated", "precipitating_event": "Precipitating event",
     "follow_up_due": "Follow-up due", "follow_up_missed": "Follow-up missed", "task_overdue": "Task overdue",
     "safety_plan_review_due": "Safety plan due for review", "monitoring_review_due": "Monitoring review due",
+    "screening_overdue": "Screening overdue",
     "information_recorded": "Information recorded",
 }
 # Events the case page does not list: the information list already shows each item recorded.
@@ -49,6 +50,7 @@ AGENDA_REASONS = {
     "task_overdue": "an action is overdue",
     "safety_plan_review_due": "the safety plan is due for review",
     "monitoring_review_due": "its monitoring review is due",
+    "screening_overdue": "its report was not screened in the time the team sets",
     "follow_up_due": None,
     "information_recorded": None,
 }

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import audit, cases, events, policy
 from coordinator.errors import Conflict, Invalid, NotFound
-from coordinator.lifecycle import follow_ups, transitions
+from coordinator.lifecycle import follow_ups, team_roles, transitions
 from coordinator.limits import Id, Key, ListOf, OneOf, Text, Written
 from coordinator.models import (
     AgendaItem,
@@ -267,12 +267,13 @@ async def request_closure(session: AsyncSession, registry: AgencyRegistry, actor
 
 async def decide_closure(session: AsyncSession, actor: Actor, case_id: int, closure_id: int,
                          data: DecisionIn) -> Closure:
-    """A supervisor, not the requester, approves (the case closes) or refuses with a reason."""
+    """A supervisor (on a threat-assessment case, the team's lead), not the requester, approves (the case
+    closes) or refuses with a reason."""
     case = await cases.case_for(session, actor, case_id)
     closure = await session.get(Closure, closure_id)
     if closure is None or closure.case_id != case.id:
         raise NotFound(f"no closure {closure_id} on case {case_id}")
-    policy.require_closure_decider(actor, closure.requested_by_id)
+    policy.require_closure_decider(actor, closure.requested_by_id, await team_roles.lead_id(session, case.id))
     note = data.note.strip()
     if not data.approve and not note:
         raise Invalid("say why the closure is refused", field="note")

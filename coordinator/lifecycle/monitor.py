@@ -6,7 +6,8 @@
 - a follow-up due today, or past with no outcome (``follow_up_due``, ``follow_up_missed``);
 - a task past its due date while still to do (``task_overdue``);
 - a safety plan past its review-by date with no newer version (``safety_plan_review_due``);
-- a threat-assessment case in long-term monitoring at its review date (``monitoring_review_due``).
+- a threat-assessment case in long-term monitoring at its review date (``monitoring_review_due``);
+- a threat-assessment report not screened by the time the team sets (``screening_overdue``).
 
 Each event is keyed by case, event, subject and date (``case_events``): two processes scanning
 at once, or a run repeated after a restart, raise nothing twice. Anniversaries are scanned from
@@ -23,13 +24,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coordinator import cases
 from coordinator.cases import NEAR_KINDS, RECURRING_KINDS
 from coordinator.lifecycle import case_events
-from coordinator.models import Case, FollowUp, InformationItem, KeyDate, MonitorRun, Task, utcnow
+from coordinator.models import Case, FollowUp, InformationItem, KeyDate, MonitorRun, Task, ThreatScreening, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.tasks import CLOSED_STATUSES
 
@@ -114,15 +115,24 @@ async def _monitoring_reviews(session: AsyncSession, today: dt.date) -> list[Due
             for case_id, review_on in rows]
 
 
+async def _overdue_screenings(session: AsyncSession, now: dt.datetime) -> list[Due]:
+    screened = select(ThreatScreening.id).where(ThreatScreening.case_id == Case.id)
+    rows = (await session.execute(
+        select(Case.id, Case.reported_at, Case.screening_due_at).where(
+            Case.closed_at.is_(None), Case.screening_due_at < now, ~exists(screened)))).all()
+    return [Due(case_id, "screening_overdue", "screening", due_at.date(),
+                (("reported_at", reported_at), ("due_at", due_at))) for case_id, reported_at, due_at in rows]
+
+
 async def last_run(session: AsyncSession) -> dt.date | None:
     return (await session.execute(select(func.max(MonitorRun.ran_on)))).scalar()
 
 
-async def due_events(session: AsyncSession, today: dt.date, near_days: int) -> list[Due]:
+async def due_events(session: AsyncSession, today: dt.date, near_days: int, now: dt.datetime) -> list[Due]:
     since = await last_run(session) or today - dt.timedelta(days=FIRST_LOOK_BACK_DAYS)
     return [*await _key_dates(session, min(since, today - dt.timedelta(days=1)), today, near_days),
             *await _follow_ups(session, today), *await _overdue_tasks(session, today), *await _plan_reviews(session, today),
-            *await _monitoring_reviews(session, today)]
+            *await _monitoring_reviews(session, today), *await _overdue_screenings(session, now)]
 
 
 async def raise_due(session: AsyncSession, registry: AgencyRegistry, case_id: int, due: list[Due]) -> int:
@@ -137,11 +147,12 @@ async def raise_due(session: AsyncSession, registry: AgencyRegistry, case_id: in
 
 
 async def run_once(sessionmaker: async_sessionmaker[AsyncSession], registry: AgencyRegistry, today: dt.date,
-                   near_days: int) -> int:
-    """Raise every event due by ``today`` that was not raised before; the number raised. Each case's
-    events commit on their own, so a failure on one case does not hold back the others."""
+                   near_days: int, now: dt.datetime | None = None) -> int:
+    """Raise every event due by ``today`` (a screening due by ``now``, the present by default) that was not
+    raised before; the number raised. Each case's events commit on their own, so a failure on one case does
+    not hold back the others."""
     async with sessionmaker() as session:
-        due = await due_events(session, today, near_days)
+        due = await due_events(session, today, near_days, now or utcnow())
     raised = 0
     for case_id in dict.fromkeys(d.case_id for d in due):
         async with sessionmaker() as session:

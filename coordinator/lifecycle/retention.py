@@ -87,7 +87,7 @@ ERASED = (
                    "duty_explained_by": ""}),
     Erasure(EqualityAnswers, {"ethnicity_detail": ""}),
     Erasure(MandatoryReport, {"to_whom": REMOVED, "duty": REMOVED}),
-    Erasure(ThreatScreening, {"reasons": REMOVED}),
+    Erasure(ThreatScreening, {"reasons": REMOVED, "decision_note": None}),
     Erasure(CasePerson, {"name": REMOVED, "born_on": None}),
     Erasure(PersonNameKey, {"key": ""}),  # how her name sounded is her name too
     Erasure(KeyDate, {"note": ""}),
@@ -129,7 +129,8 @@ _KEPT_BY_REASON = {
         "referrals.to_agency", "role_assignments.agency", "role_assignments.responsibility",
         "role_assignments.status", "survey_administrations.mode", "task_events.status", "tasks.agency",
         "tasks.domain", "tasks.due_rule", "tasks.duty", "tasks.source", "tasks.status", "tasks.strategy",
-        "threat_screenings.level", "threat_screenings.participants", "team_bases.legal_basis",
+        "threat_screenings.level", "threat_screenings.participants", "threat_screenings.status",
+        "team_bases.legal_basis", "team_roles.role", "team_roles.agency",
         "task_sign_offs.agency", "task_sign_offs.decision"),
     "the case's reference: the audit chain and the register name cases by it": ("cases.reference",),
     "fixed sentences written by the server (file review findings, agenda reasons), never personal": (

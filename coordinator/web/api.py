@@ -67,7 +67,8 @@ async def list_cases(request: Request, db: NamedDependency[AsyncSession],
 @post("/api/cases")
 async def create_case(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
                       settings: NamedDependency[Settings], data: JSONBody[ReferralIn]) -> dict:
-    case = await cases.create_case(db, registry, settings.referral, current_actor(request), data, utcnow().date())
+    case = await cases.create_case(db, registry, settings.referral, current_actor(request), data, utcnow().date(),
+                                   settings.threat_screening_due)
     await db.commit()
     return case_json(await cases.load_case(db, case.id), registry)
 

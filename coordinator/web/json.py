@@ -11,6 +11,7 @@ from coordinator.lifecycle import threat_plans
 from coordinator.lifecycle.safety_plans import stored_fields
 from coordinator.lifecycle.screenings import ScreeningView
 from coordinator.lifecycle.strategies import Entry
+from coordinator.lifecycle.team_roles import TeamMember
 from coordinator.lifecycle.threat_plans import PlanWarning
 from coordinator.models import (
     Case,
@@ -52,6 +53,7 @@ def case_json(case: Case, registry: AgencyRegistry) -> dict:
         "people": [{"role": p.role, "name": p.name, "born_on": p.born_on, "target_kind": p.target_kind}
                    for p in case.people],
         "concern": case.concern, "reported_by": case.reported_by, "reported_at": case.reported_at,
+        "screening_due_at": case.screening_due_at,
         "report_place": case.report_place, "immediate_danger": case.immediate_danger,
         "duty_explained_by": case.duty_explained_by, "duty_explained_on": case.duty_explained_on,
         "monitoring_status": case.monitoring_status,
@@ -238,4 +240,10 @@ def contact_json(view: ItemView, registry: AgencyRegistry) -> dict:
 
 def screening_json(view: ScreeningView) -> dict:
     return {"version": view.version, "level": view.level, "reasons": view.reasons,
-            "participants": view.participants, "by": view.by, "at": view.at}
+            "participants": view.participants, "by": view.by, "at": view.at, "status": view.status,
+            "decided_by": view.decided_by or None, "decision_note": view.decision_note or None}
+
+
+def team_member_json(member: TeamMember) -> dict:
+    return {"id": member.id, "user_id": member.user_id, "name": member.name, "role": member.role,
+            "agency": member.agency, "assigned_at": member.assigned_at}

@@ -73,7 +73,8 @@ async def create_case_page(
     form = await request.form()
     try:
         referral = referral_from_form(form)
-        case = await cases.create_case(db, registry, settings.referral, current_actor(request), referral, utcnow().date())
+        case = await cases.create_case(db, registry, settings.referral, current_actor(request), referral, utcnow().date(),
+                                      settings.threat_screening_due)
     except (Invalid, DuplicatesUndecided) as error:
         await db.rollback()
         values = {key: form.get(key) for key in form}

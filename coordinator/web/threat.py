@@ -13,8 +13,9 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator.lifecycle import screenings, strategies, team_sharing, threat_plans
-from coordinator.lifecycle.screenings import ScreeningIn
+from coordinator.lifecycle import screenings, strategies, team_roles, team_sharing, threat_plans
+from coordinator.lifecycle.screenings import ScreeningDecisionIn, ScreeningIn
+from coordinator.lifecycle.team_roles import TeamRoleIn
 from coordinator.lifecycle.team_sharing import TeamBasisIn
 from coordinator.lifecycle.threat_plans import ContactIn, KeepReasonIn, MonitoringIn, MonitoringReviewIn, PlanItemIn
 from coordinator.models import Case, utcnow
@@ -23,7 +24,7 @@ from coordinator.policy import Actor
 from coordinator.settings import Settings
 from coordinator.web.auth import current_actor
 from coordinator.web.forms import FORM, checked, from_form, optional_date, optional_int, text
-from coordinator.web.json import case_json, contact_json, entry_json, plan_json, screening_json
+from coordinator.web.json import case_json, contact_json, entry_json, plan_json, screening_json, team_member_json
 from coordinator.web.sections.workspace import submit_to_section
 
 __all__ = ["API", "PAGES"]
@@ -99,6 +100,39 @@ async def screening_page(request: Request, db: NamedDependency[AsyncSession], re
     return await submit_to_section(request, db, case_id, section="threat-plan", form_id="screening", change=run)
 
 
+@post("/cases/{case_id:int}/screening/{version:int}/decision", name="threat_screening_decision_page",
+      opt={FORM: ScreeningDecisionIn})
+async def screening_decision_page(request: Request, db: NamedDependency[AsyncSession],
+                                  registry: NamedDependency[AgencyRegistry], settings: NamedDependency[Settings],
+                                  case_id: FromPath[int], version: FromPath[int]) -> Template | Redirect:
+    async def run(form: FormMultiDict, actor: Actor) -> int:
+        await screenings.decide(db, registry, settings.threat_levels, actor, case_id, version,
+                                from_form(ScreeningDecisionIn, form), utcnow().date())
+        return case_id
+
+    return await submit_to_section(request, db, case_id, section="threat-plan", form_id="screening-decision",
+                                   change=run)
+
+
+@post("/cases/{case_id:int}/team", name="threat_team_role_page", opt={FORM: TeamRoleIn})
+async def team_role_page(request: Request, db: NamedDependency[AsyncSession], case_id: FromPath[int]) -> Template | Redirect:
+    async def run(form: FormMultiDict, actor: Actor) -> int:
+        await team_roles.assign(db, actor, case_id, from_form(TeamRoleIn, form))
+        return case_id
+
+    return await submit_to_section(request, db, case_id, section="threat-plan", form_id="team", change=run)
+
+
+@post("/cases/{case_id:int}/team/{role_id:int}/end", name="threat_team_role_end_page")
+async def end_team_role_page(request: Request, db: NamedDependency[AsyncSession], case_id: FromPath[int],
+                             role_id: FromPath[int]) -> Template | Redirect:
+    async def run(form: FormMultiDict, actor: Actor) -> int:
+        await team_roles.end(db, actor, case_id, role_id)
+        return case_id
+
+    return await submit_to_section(request, db, case_id, section="threat-plan", form_id="team", change=run)
+
+
 @post("/cases/{case_id:int}/team-basis", name="threat_team_basis_page", opt={FORM: TeamBasisIn})
 async def team_basis_page(request: Request, db: NamedDependency[AsyncSession], settings: NamedDependency[Settings],
                           case_id: FromPath[int]) -> Template | Redirect:
@@ -139,6 +173,48 @@ async def classify(request: Request, db: NamedDependency[AsyncSession], registry
     await screenings.classify(db, registry, settings.threat_levels, actor, case_id, data, utcnow().date())
     await db.commit()
     return await _screening_state(db, actor, case_id, settings.threat_levels)
+
+
+@post("/api/cases/{case_id:int}/screening/{version:int}/decision", status_code=200)
+async def decide_screening(request: Request, db: NamedDependency[AsyncSession],
+                           registry: NamedDependency[AgencyRegistry], settings: NamedDependency[Settings],
+                           case_id: FromPath[int], version: FromPath[int], data: JSONBody[ScreeningDecisionIn]) -> dict:
+    """The team's lead approves a classification awaiting her approval (it becomes the case's level) or refuses
+    it with a note; nobody decides their own."""
+    actor = current_actor(request)
+    await screenings.decide(db, registry, settings.threat_levels, actor, case_id, version, data, utcnow().date())
+    await db.commit()
+    return await _screening_state(db, actor, case_id, settings.threat_levels)
+
+
+async def _team_state(db: AsyncSession, actor: Actor, case_id: int) -> dict:
+    case = await threat_plans.threat_case(db, actor, case_id, "team")
+    return {"roles": [team_member_json(m) for m in await team_roles.team(db, case.id)]}
+
+
+@get("/api/cases/{case_id:int}/team")
+async def get_team(request: Request, db: NamedDependency[AsyncSession], case_id: FromPath[int]) -> dict:
+    """The case's team: its lead, its case manager and its members by agency, as they stand."""
+    return await _team_state(db, current_actor(request), case_id)
+
+
+@post("/api/cases/{case_id:int}/team", status_code=200)
+async def assign_team_role(request: Request, db: NamedDependency[AsyncSession], case_id: FromPath[int],
+                           data: JSONBody[TeamRoleIn]) -> dict:
+    """Name a person of an agency on the case to a role on its team (a coordinator; the lead names the others)."""
+    actor = current_actor(request)
+    await team_roles.assign(db, actor, case_id, data)
+    await db.commit()
+    return await _team_state(db, actor, case_id)
+
+
+@post("/api/cases/{case_id:int}/team/{role_id:int}/end", status_code=200)
+async def end_team_role(request: Request, db: NamedDependency[AsyncSession], case_id: FromPath[int],
+                        role_id: FromPath[int]) -> dict:
+    actor = current_actor(request)
+    await team_roles.end(db, actor, case_id, role_id)
+    await db.commit()
+    return await _team_state(db, actor, case_id)
 
 
 async def _team_basis_state(db: AsyncSession, actor: Actor, case_id: int, bases: tuple[str, ...]) -> dict:
@@ -253,6 +329,7 @@ async def log_contact(request: Request, db: NamedDependency[AsyncSession], regis
 
 
 PAGES: list = [add_plan_item_page, keep_separation_page, monitoring_page, monitoring_review_page, contact_page,
-               screening_page, team_basis_page, remove_team_basis_page]
-API: list = [get_screening, classify, get_team_basis, record_team_basis, remove_team_basis, strategy_catalogue, get_plan, add_plan_item, keep_separation, set_monitoring, record_monitoring_review,
+               screening_page, screening_decision_page, team_role_page, end_team_role_page, team_basis_page,
+               remove_team_basis_page]
+API: list = [get_screening, classify, decide_screening, get_team, assign_team_role, end_team_role, get_team_basis, record_team_basis, remove_team_basis, strategy_catalogue, get_plan, add_plan_item, keep_separation, set_monitoring, record_monitoring_review,
              get_contact_log, log_contact]

@@ -90,6 +90,11 @@ def case_threat_level_raised(case, previous_level, level):
 
 
 @hookimpl
+def case_screening_overdue(case, reported_at, due_at):
+    return reaction("screening_overdue", due_at.isoformat())
+
+
+@hookimpl
 def case_key_date_near(case, kind, on, days_before):
     return reaction("key_date_near", kind, on, days_before)
 

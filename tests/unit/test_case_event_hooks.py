@@ -64,6 +64,24 @@ async def test_hook_case_threat_level_raised_answers_a_re_classification_above_t
         "Probation reacts to threat_level_raised transient substantive_very_serious"]
 
 
+async def test_hook_case_screening_overdue_is_raised_once_for_a_report_not_screened_in_time(
+        client_for, staff, sessionmaker, app):
+    police = await client_for("pc")
+    reported = (dt.datetime.now(dt.UTC) - dt.timedelta(days=3)).replace(microsecond=0)
+    report = {"kind": "threat_assessment", "checklist_score": None, "reported_at": reported.isoformat(),
+              "people": [{"role": "subject", "name": "Sam"}, {"role": "target", "name": "Alex", "target_kind": "person"}]}
+    late, screened = await case_with(police, **report), await case_with(police, **report)
+    assert dt.datetime.fromisoformat(late["screening_due_at"]) < dt.datetime.now(dt.UTC)
+    classified = await police.post(f"/api/cases/{screened['id']}/screening", json={
+        "version": 0, "level": "transient", "reasons": "seen late"})
+    assert classified.status_code == 201, classified.text
+    assert await run_monitor(sessionmaker, app) == 1
+    assert await run_monitor(sessionmaker, app) == 0  # raised once, however often the monitor runs
+    assert await reactions(police, late["id"], "screening_overdue") == [
+        f"Probation reacts to screening_overdue {late['screening_due_at']}".replace("Z", "+00:00")]
+    assert await reactions(police, screened["id"], "screening_overdue") == []
+
+
 async def test_hook_case_key_date_near_is_raised_once_within_the_window(client_for, staff, sessionmaker, app):
     chair = await client_for("chair")
     release = TODAY + dt.timedelta(days=10)

@@ -1,6 +1,7 @@
 """The demo a newcomer loads (`make run DEMO=1`) holds what the README's pictures show: a case
 mid-follow-up with information shared by consent, an override awaiting the supervisor, a safety
-plan, two follow-ups (one that did not reach her) and a release date that raised its event."""
+plan, two follow-ups (one that did not reach her) and a release date that raised its event; and a
+threat-assessment case from a report, screened, given its team and re-classified with the lead's approval."""
 
 from __future__ import annotations
 
@@ -23,7 +24,10 @@ from coordinator.models import (
     ResearchReturn,
     SurveyAdministration,
     Task,
+    TeamRole,
+    ThreatScreening,
 )
+from coordinator.settings import THREAT_LEVELS
 
 
 async def test_the_demo_holds_a_case_between_meetings(sessionmaker, registry):
@@ -41,7 +45,14 @@ async def test_the_demo_holds_a_case_between_meetings(sessionmaker, registry):
                                   "case.referral_perpetrator"}
         assert (await count(EqualityAnswers, EqualityAnswers.case_id == case.id)).scalar() == 1
         assert (await count(MandatoryReport, MandatoryReport.case_id == case.id)).scalar() == 1
-        assert threat.kind == "threat_assessment"
+        assert threat.kind == "threat_assessment" and threat.reported_at is not None and threat.reported_by
+        screened = (await session.execute(select(ThreatScreening.version, ThreatScreening.level, ThreatScreening.status)
+                                          .where(ThreatScreening.case_id == threat.id)
+                                          .order_by(ThreatScreening.version))).all()
+        assert screened == [(1, THREAT_LEVELS[0], "approved"), (2, THREAT_LEVELS[1], "approved")]
+        assert (await count(RaisedEvent, RaisedEvent.event == "threat_level_raised")).scalar() == 1
+        team = set((await session.execute(select(TeamRole.role).where(TeamRole.case_id == threat.id))).scalars())
+        assert team == {"lead", "case_manager", "member"}
         domains = set((await session.execute(select(Task.domain).where(
             Task.case_id == threat.id, Task.strategy.is_not(None)))).scalars())
         assert domains == {"subject", "target", "environment", "precipitating_events"}

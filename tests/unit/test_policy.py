@@ -8,6 +8,8 @@ import datetime as dt
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from coordinator import policy
 from coordinator.errors import CaseClosed, Conflict, Forbidden
@@ -45,6 +47,8 @@ CHANGES = {
     "record a mandatory report (page flag)": lambda case: policy.Permissions(POLICE).record_mandatory_report(case),
     "classify a threat": lambda case: policy.may_screen(POLICE, case, ["police"]),
     "keep the team basis": lambda case: policy.may_keep_team_basis(SUPERVISOR, case),
+    "name to the team": lambda case: policy.may_assign_team_role(LEAD, case, "member", LEAD.id),
+    "decide a classification": lambda case: policy.may_decide_classification(LEAD, case, LEAD.id, POLICE.id),
     "record on the case": lambda case: policy.Permissions(POLICE).record_on(case),
     "edit (page flag)": lambda case: policy.Permissions(LEAD).edit_case(case),
     "refer (page flag)": lambda case: policy.Permissions(LEAD).refer(case),
@@ -67,6 +71,8 @@ REQUIREMENTS = {
     "log a contact": lambda case: policy.require_contact_logger(POLICE, case, ["police"]),
     "classify a threat": lambda case: policy.require_screener(POLICE, case, ["police"]),
     "keep the team basis": lambda case: policy.require_team_basis_keeper(SUPERVISOR, case),
+    "name to the team": lambda case: policy.require_team_role_assigner(COORDINATOR, case, "lead", None),
+    "decide a classification": lambda case: policy.require_classification_decider(LEAD, case, LEAD.id, POLICE.id),
 }
 
 
@@ -154,6 +160,33 @@ def test_a_threat_assessment_team_opens_its_cases_and_shares_within_itself_only(
 
 
 # --- accounts ----------------------------------------------------------------------------------
+
+PEOPLE = st.integers(min_value=1, max_value=4)
+
+
+@given(actor_id=PEOPLE, role=st.sampled_from(policy.USER_ROLES), lead=st.none() | PEOPLE, requester=PEOPLE,
+       closed=st.booleans())
+def test_nobody_approves_their_own_classification_or_closure_and_the_team_lead_decides_the_others(
+        actor_id, role, lead, requester, closed):
+    """Any actor, team lead (or none) and requester: a classification is decided by the lead alone, a closure
+    by the lead when someone else asked for it (else by a supervisor), and never by the one who asked."""
+    actor, case = Actor(id=actor_id, agency="education", role=role), a_case(closed=closed)
+    if policy.may_decide_classification(actor, case, lead, requester):
+        assert actor_id == lead != requester and not closed
+    if policy.may_decide_closure(actor, requester, lead):
+        assert actor_id != requester
+        assert actor_id == lead if lead not in (None, requester) else role == policy.APPROVER_ROLE
+    assert policy.classification_awaits_lead(actor, lead) == (lead is not None and lead != actor_id)
+
+
+def test_a_coordinator_names_the_team_lead_and_the_lead_names_the_others():
+    case = a_case(closed=False)
+    assert policy.may_assign_team_role(COORDINATOR, case, "lead", LEAD.id)
+    assert policy.may_assign_team_role(LEAD, case, "case_manager", LEAD.id)
+    assert not policy.may_assign_team_role(LEAD, case, "lead", LEAD.id)
+    assert not policy.may_assign_team_role(POLICE, case, "member", LEAD.id)
+    assert not policy.may_assign_team_role(POLICE, case, "member", None)
+
 
 RANK = {role: rank for rank, role in enumerate(policy.USER_ROLES)}
 AGENCIES_OR_NONE = (None, "police", "health")

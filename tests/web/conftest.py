@@ -1,4 +1,4 @@
-"""Fixtures of the web tests: the conference scenario, and the app's channels running (the test
+"""Fixtures of the web tests: the conference scenario, a school's threat-assessment team, and the app's channels running (the test
 app runs without its lifespan, and changes are announced on its channels)."""
 
 import pytest
@@ -15,3 +15,10 @@ async def live_channels(app):
 @pytest.fixture
 async def scenario(sessionmaker, registry, live_channels):
     return await build_conference(sessionmaker, registry)
+
+
+@pytest.fixture
+async def team(people, make_user):
+    """A school's threat-assessment team besides ``people``: a member of its staff and its counsellor."""
+    return people | {"education": await make_user("tat", "education"),
+                     "counsellor": await make_user("counsellor", "education")}

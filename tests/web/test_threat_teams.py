@@ -5,10 +5,13 @@ recorded basis."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import func, select
 
 from coordinator.models import AuditEntry, Disclosure, RaisedEvent
+from coordinator.settings import Settings
 from tests.web.support import published_events, whole_case
 
 TEAM = ["education", "police", "health"]
@@ -18,12 +21,6 @@ REPORT = {
     "people": [{"role": "subject", "name": "Sam"}, {"role": "target", "name": "Year 10 science", "target_kind": "group"}],
     "agencies": TEAM, "lead_agency": "education",
 }
-
-
-@pytest.fixture
-async def team(people, make_user):
-    return people | {"education": await make_user("tat", "education"),
-                     "counsellor": await make_user("counsellor", "education")}
 
 
 async def report(client, **fields) -> dict:
@@ -172,6 +169,35 @@ async def test_a_team_basis_belongs_to_threat_assessment_cases_only(client_for, 
     assert refused.status_code == 409 and "not a threat-assessment case" in refused.json()["detail"]
 
 
+@pytest.mark.parametrize(("setting", "reported", "due"), [
+    ("", "2026-12-04T10:00:00+00:00", "2026-12-04T17:00:00+00:00"),  # a Friday morning: the same school day
+    ("17:00", "2026-12-04T18:30:00+00:00", "2026-12-07T17:00:00+00:00"),  # Friday evening: Monday's end of day
+    ("15:30", "2026-07-01T13:00:00+00:00", "2026-07-01T14:30:00+00:00"),  # London summer time: 15:30 local
+    ("4h", "2026-12-05T22:00:00+00:00", "2026-12-06T02:00:00+00:00"),  # hours run through the weekend
+])
+def test_the_team_sets_when_a_screening_is_due(setting, reported, due):
+    deadline = Settings.from_env({"COORDINATOR_THREAT_SCREENING_DUE": setting}).threat_screening_due
+    assert deadline.due(dt.datetime.fromisoformat(reported)) == dt.datetime.fromisoformat(due)
+
+
+@pytest.mark.parametrize("setting", ["tomorrow", "0h", "25:00", "500h"])
+def test_a_screening_deadline_that_is_neither_a_time_nor_hours_stops_start_up(setting):
+    with pytest.raises(SystemExit, match="COORDINATOR_THREAT_SCREENING_DUE"):
+        Settings.from_env({"COORDINATOR_THREAT_SCREENING_DUE": setting})
+
+
+async def test_a_report_not_screened_in_time_shows_overdue_to_the_team_until_it_is_screened(client_for, team):
+    school = await client_for("tat")
+    late = await report(school, reported_at=(dt.datetime.now(dt.UTC) - dt.timedelta(days=4)).isoformat())
+    fresh = await report(school)
+    assert "Screening overdue" in (await school.get(f"/cases/{late['id']}/threat-plan")).text
+    waiting = (await school.get(f"/cases/{fresh['id']}/threat-plan")).text
+    assert "Screening due by" in waiting and "Screening overdue" not in waiting
+    assert (await classify(school, late["id"], 0, "transient")).status_code == 201
+    screened = (await school.get(f"/cases/{late['id']}/threat-plan")).text
+    assert "Screening overdue" not in screened and "Screening due by" not in screened
+
+
 async def test_the_figures_count_the_teams_reports_screenings_and_levels_hiding_small_counts(client_for, team):
     school, chair = await client_for("tat"), await client_for("chair")
     for n in range(5):
@@ -180,7 +206,8 @@ async def test_the_figures_count_the_teams_reports_screenings_and_levels_hiding_
     assert (await classify(school, case["id"], 1, "substantive_very_serious")).status_code == 201
     teams = {(f["measure"], f["group"]): f["shown"] for f in (await chair.get("/api/figures")).json()["teams"]}
     assert teams[("threat_reports", "")] == "5"
-    assert teams[("screened_same_day", "")] == "all but fewer than 5"  # five of five: the rest would give one away
+    assert teams[("screened_in_time", "")] == "all but fewer than 5"  # five of five: the rest would give one away
+    assert teams[("report_to_screening", "")] == "0 hours"  # screened at once
     assert teams[("cases_by_level", "Transient")] == "fewer than 5"  # the latest level counts: four
     assert teams[("cases_by_level", "Substantive very serious")] == "fewer than 5"
     page = (await chair.get("/figures")).text

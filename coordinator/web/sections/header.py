@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from coordinator import policy, tasks
-from coordinator.lifecycle import closure
+from coordinator.lifecycle import closure, team_roles
 from coordinator.models import AgendaItem, Conference, Task, utcnow
 from coordinator.web.sections.section import Reader
 
@@ -41,6 +41,11 @@ async def load(reader: Reader) -> dict:
             needs.append(Need(f"{open_count} open task{'s' if open_count != 1 else ''} for your agency", "tasks"))
     pending = await closure.pending(db, case.id) if case.closed_at is None else None
     if pending is not None:
-        who = "you decide it" if policy.Permissions(actor).decide_closure(pending) else "a supervisor decides"
+        lead = await team_roles.lead_id(db, case.id)
+        if policy.Permissions(actor).decide_closure(pending, lead):
+            who = "you decide it"
+        else:
+            who = "the team's lead decides" if policy.closure_decided_by_team_lead(pending.requested_by_id, lead) \
+                else "a supervisor decides"
         needs.append(Need(f"Closure requested: {who}", "closure", True))
     return {"meeting": meeting, "needs": needs}
