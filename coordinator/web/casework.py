@@ -23,6 +23,9 @@ from coordinator.settings import Settings
 from coordinator.web.auth import current_actor
 from coordinator.web.forms import (
     FORM,
+    KEY_DATE_FORM_ROWS,
+    PEOPLE_ROWS,
+    ROWS,
     checked,
     from_form,
     key_dates_from_form,
@@ -81,7 +84,7 @@ def _edit_from_form(form: FormMultiDict, kind: str) -> CaseEditIn:
         key_dates=key_dates_from_form(form), caseworker_id=optional_int(form, "caseworker_id")))
 
 
-@post("/cases/{case_id:int}/edit")
+@post("/cases/{case_id:int}/edit", opt={FORM: CaseEditIn, ROWS: {"people": PEOPLE_ROWS, "key_dates": KEY_DATE_FORM_ROWS}})
 async def edit_case_page(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
                          case_id: FromPath[int]) -> Response:
     async def edit(form: FormMultiDict, actor: Actor) -> None:

@@ -17,7 +17,7 @@ from coordinator.cases import ANY_REPORT_KINDS, KeyDateIn, PersonIn, ReferralIn
 from coordinator.equality import QUESTIONS, EqualityIn
 from coordinator.errors import Invalid
 from coordinator.lifecycle.referral_form import CHECKLIST, ReferralFormIn
-from coordinator.limits import MAX_ID, explain, value_at
+from coordinator.limits import MAX_ID, Count, Text, explain, value_at
 from coordinator.tasks import TaskIn
 
 Input = TypeVar("Input")
@@ -202,6 +202,18 @@ def _one_value(kind: object) -> object:
     if typing.get_origin(kind) in (typing.Union, types.UnionType):
         return next(a for a in typing.get_args(kind) if a is not type(None))
     return kind
+
+
+def _value_of(kind: type, name: str) -> object:
+    return _one_value(typing.get_type_hints(kind, include_extras=True)[name])
+
+
+# The people and the key dates as the referral and edit forms send them (for ``ROWS``).
+PEOPLE_ROWS = {"^survivor_name$": _value_of(PersonIn, "name"), "^subject_name$": _value_of(PersonIn, "name"),
+               "^children$": Text(50 * 201), "^target_rows$": Count, "^target_name_[0-9]+$": _value_of(PersonIn, "name"),
+               "^target_kind_[0-9]+$": _value_of(PersonIn, "target_kind")}
+KEY_DATE_FORM_ROWS = {"^key_date_rows$": Count, "^key_date_kind_[0-9]+$": _value_of(KeyDateIn, "kind"),
+                      "^key_date_on_[0-9]+$": dt.date, "^key_date_note_[0-9]+$": _value_of(KeyDateIn, "note")}
 
 
 def from_form(data_class: type, form: FormMultiDict, **rows: object) -> object:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 import types
 import typing
 from typing import Annotated, Any, Union
@@ -137,7 +138,11 @@ def _form_fields(kind: type, rows: dict[str, dict[str, object]]) -> dict:
         del schema["properties"][name]
         schema["required"] = [field for field in schema.get("required", []) if field != name]
         for pattern, value in patterns.items():
-            schema.setdefault("patternProperties", {})[pattern] = msgspec.json.schema(value)
+            name = pattern.removeprefix("^").removesuffix("$")
+            if re.escape(name) == name:  # one field of that name, not a family of them
+                schema["properties"][name] = msgspec.json.schema(value)
+            else:
+                schema.setdefault("patternProperties", {})[pattern] = msgspec.json.schema(value)
     if not schema.get("required"):
         schema.pop("required", None)
     return schema

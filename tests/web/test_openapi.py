@@ -350,6 +350,10 @@ async def test_forms_sent_as_rows_and_the_live_page_changes_are_documented_as_se
     outcome = _form_schema(paths, "/follow-ups/{follow_up_id}/outcome")
     assert {"version", "outcome", "attempted_on"} <= set(outcome["required"])
     assert "^task_title_[0-9]+$" in outcome["patternProperties"]
+    # The case's people and key dates are named fields and numbered rows, as the edit form sends them.
+    edit = _form_schema(paths, "/cases/{case_id}/edit")
+    assert {"version", "reason"} <= set(edit["required"]) and "people" not in edit["properties"]
+    assert "survivor_name" in edit["properties"] and "^key_date_on_[0-9]+$" in edit["patternProperties"]
     # Each change of the live page is a path of its own with the fields that change reads.
     for name, op in OPERATIONS.items():
         change = _form_schema(paths, f"/conferences/{{conference_id}}/changes/{name}")
