@@ -1,6 +1,7 @@
 """The demo a newcomer loads (`make run DEMO=1`) holds what the README's pictures show: a case
 mid-follow-up with information shared by consent, an override awaiting the supervisor, a safety
-plan, two follow-ups (one that did not reach her) and a release date that raised its event."""
+plan, her views recorded by her advocate (holding victim contact), two follow-ups (one that did not
+reach her) and a release date that raised its event."""
 
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ from coordinator.models import (
     RaisedEvent,
     Referral,
     ResearchReturn,
+    RoleAssignment,
     SurveyAdministration,
     Task,
+    User,
 )
 
 
@@ -39,6 +42,13 @@ async def test_the_demo_holds_a_case_between_meetings(sessionmaker, registry):
         assert (await count(RaisedEvent, RaisedEvent.event == "key_date_near")).scalar() == 1
         assert (await count(Task, Task.source == "case_event")).scalar() >= 1
         assert (await count(InformationItem, InformationItem.category == "case.safety_plan")).scalar() == 1
+        [views] = (await session.execute(select(InformationItem).where(
+            InformationItem.category == "case.views_and_wishes"))).scalars().all()
+        recorder = await session.get(User, views.recorded_by_id)
+        assert (views.case_id, views.agency, recorder.username) == (case.id, "advocacy", "advocacy.rep")
+        contact = (await session.execute(select(RoleAssignment.agency).where(
+            RoleAssignment.case_id == case.id, RoleAssignment.responsibility == "victim_contact"))).scalars().all()
+        assert contact == ["advocacy"]  # her advocate is on the case, holding victim contact
         outcomes = sorted((await session.execute(select(FollowUp.outcome).where(FollowUp.case_id == case.id)))
                           .scalars(), key=str)
         assert outcomes == [None, "not_reached"]
