@@ -36,8 +36,8 @@ def test_coordinator_agencies_lists_advocacy_with_its_categories_and_responsibil
     assert advocacy[1] == "  module: coordinator_advocacy"
     assert advocacy[2] == ("  hooks: agency_identity, agency_information_categories, agency_responsibilities, "
                            "agency_services, agency_task_list")
-    assert advocacy[3] == ("  categories: advocacy.views_and_wishes, advocacy.safety_planning, "
-                           "advocacy.contact_history")
+    assert advocacy[3] == ("  categories: advocacy.contact_history, advocacy.safety_planning, "
+                           "advocacy.views_and_wishes")
     assert advocacy[4] == "  responsibilities: victim_contact, meeting_advocacy"
 
 

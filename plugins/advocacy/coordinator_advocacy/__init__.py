@@ -62,10 +62,12 @@ def agency_task_list(case):
 
 @hookimpl
 def agency_information_categories():
+    # Her views and wishes as the conference hears them are the case's own section (recorded by whoever
+    # holds victim contact); this category keeps the advocate's notes of what she said, in her words.
     return [
-        InformationCategory("advocacy.views_and_wishes", "Her views and wishes (the advocate's notes)", "high"),
-        InformationCategory("advocacy.safety_planning", "Safety planning with her", "high"),
         InformationCategory("advocacy.contact_history", "Contact history", "high"),
+        InformationCategory("advocacy.safety_planning", "Safety planning with her", "high"),
+        InformationCategory("advocacy.views_and_wishes", "Her views and wishes (the advocate's notes)", "high"),
     ]
 
 
