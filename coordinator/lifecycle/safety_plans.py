@@ -135,7 +135,7 @@ def _checked_sections(case: Case, plan_in: SafetyPlanIn) -> dict[str, str]:
 def _stale(what: str, seen: int | None, current: int | None) -> Conflict:
     now = f"version #{current} is current" if current else "there is none now"
     saw = f"you saw version #{seen}" if seen else "you saw none"
-    return Conflict(f"{what} was changed by someone else meanwhile ({saw}; {now}): check it and try again",
+    return Conflict(f"someone else changed {what} meanwhile ({saw}; {now}): check it and try again",
                     field="supersedes_id")
 
 

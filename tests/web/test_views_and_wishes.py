@@ -76,7 +76,7 @@ async def test_a_stale_version_is_refused_with_what_is_current(client_for, case,
     before = await row_counts(sessionmaker)
     stale = await record(police, case["id"], views(first["id"], views="Something else"))
     assert stale.status_code == 409 and stale.json()["field"] == "supersedes_id"
-    assert "her views and wishes was changed by someone else" in stale.json()["detail"]
+    assert "someone else changed her views and wishes meanwhile" in stale.json()["detail"]
     assert stale.json()["extra"]["current"]["current"]["parts"]["views"] == CORRECTED
     assert await row_counts(sessionmaker) == before
 
