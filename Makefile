@@ -15,12 +15,13 @@ TEST_PACKAGES := $(PDF_PACKAGES) $(if $(COORDINATOR_TEST_DATABASE_URL),nginx-lig
 
 .PHONY: setup run test test-packages test-unit test-browser assets bench-gate bench-fanout bench-load screenshots clean
 
-# The education agency is a package of its own, installed as a third-party agency would be.
-$(BIN)/.installed: pyproject.toml plugins/education/pyproject.toml
+# The education and advocacy agencies are packages of their own, installed as a third-party agency would be.
+$(BIN)/.installed: pyproject.toml plugins/education/pyproject.toml plugins/advocacy/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	$(BIN)/pip install --quiet -e plugins/education
+	$(BIN)/pip install --quiet -e plugins/advocacy
 	touch $@
 
 node_modules/.installed: package.json package-lock.json

@@ -390,12 +390,14 @@ async def join_case(session: AsyncSession, registry: AgencyRegistry, actor: Acto
     except IntegrityError:
         raise Conflict(f"{registry.name(agency)} is already part of case {case.reference}", field="agency") from None
     # A shared duty is created once per case, whichever agency lists it first; who holds it is
-    # then settled for every shared duty of the case (the joining agency may be a duty's fallback).
+    # then settled for every shared duty of the case (the joining agency may be a duty's fallback, or
+    # take a responsibility by default that a duty follows).
     held = set((await session.execute(
         select(Task.duty).where(Task.case_id == case.id, Task.duty.is_not(None)))).scalars())
     due = await due_context(session, case, templates)
     new = await add_listed_tasks(session, [task_from(case.id, agency, t, "agency_list", actor, due)
                                            for t in templates if t.duty is None or t.duty not in held])
+    await duties.take_default_roles(session, registry, actor, case.id, agency)
     await duties.settle(session, registry, actor, case.id)
     await audit.record(session, actor, "case.agency_added", case_id=case.id, subject=f"case:{case.id}",
                        agency=agency, tasks=len(new))

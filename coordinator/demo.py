@@ -21,12 +21,21 @@ from coordinator.conference.schedule import ConferenceIn
 from coordinator.consents import ConsentIn
 from coordinator.equality import EqualityIn
 from coordinator.information import ItemIn
-from coordinator.lifecycle import case_changes, follow_ups, mandatory_reports, monitor, referrals, safety_plans
+from coordinator.lifecycle import (
+    case_changes,
+    follow_ups,
+    mandatory_reports,
+    monitor,
+    referrals,
+    safety_plans,
+    views_and_wishes,
+)
 from coordinator.lifecycle.case_changes import StageIn
 from coordinator.lifecycle.follow_ups import FollowUpIn, OutcomeIn
 from coordinator.lifecycle.mandatory_reports import MandatoryReportIn
 from coordinator.lifecycle.referral_form import ReferralFormIn
 from coordinator.lifecycle.safety_plans import SafetyPlanIn
+from coordinator.lifecycle.views_and_wishes import ViewsIn
 from coordinator.models import User, utcnow
 from coordinator.overrides import OverrideIn
 from coordinator.plugins import AgencyRegistry
@@ -55,8 +64,8 @@ def _demo_people(registry: AgencyRegistry) -> list[tuple[str, str | None, str, s
 async def _share_and_follow_up(session: AsyncSession, registry: AgencyRegistry, users: dict, case_id: int,
                                planner: str | None, today: dt.date) -> None:
     """What the pictures in the README show: each agency's first category recorded, the first
-    agency's shared with the others by consent, an override awaiting the supervisor, a safety plan
-    and two follow-ups (one that did not reach her, one to come)."""
+    agency's shared with the others by consent, an override awaiting the supervisor, a safety plan,
+    her views and wishes and two follow-ups (one that did not reach her, one to come)."""
     keys = registry.keys
     first = {key: next(iter(registry.get(key).categories), None) for key in keys}
     for key, category in first.items():
@@ -78,12 +87,33 @@ async def _share_and_follow_up(session: AsyncSession, registry: AgencyRegistry, 
             escape_routes="Back door to the garden path", emergency_contacts="999; the advocate's mobile",
             children="School told who may collect them", digital_safety="New phone; location sharing off",
             support="Weekly call with the advocate"))
+    await _her_views(session, registry, users, case_id, today)
     lead = actor_of(users[f"{keys[0]}.officer"])
     missed = await follow_ups.plan_follow_up(session, registry, lead, case_id, FollowUpIn(
         keys[0], today, "visit", False, safe_contact="Ask for 'Anna from the surgery'"))
     await follow_ups.record_outcome(session, registry, lead, missed.id, OutcomeIn(missed.version, "not_reached", today))
     await follow_ups.plan_follow_up(session, registry, lead, case_id, FollowUpIn(
         keys[0], today + dt.timedelta(days=7), "in_person", False, safe_contact="Meet at the library"))
+
+
+async def _her_views(session: AsyncSession, registry: AgencyRegistry, users: dict, case_id: int,
+                     today: dt.date) -> None:
+    """Her views and wishes, recorded by the representative of the agency holding victim contact (her
+    advocate, when that agency is installed: it takes the role when it joins), and shared by her
+    consent with every other agency on the case."""
+    contact = await views_and_wishes.holder(session, case_id)
+    if contact is None:
+        return
+    await views_and_wishes.record(session, registry, actor_of(users[f"{contact.agency}.rep"]), case_id, ViewsIn(
+        asked_on=today - dt.timedelta(days=2),
+        views="I want to stay in the flat with the children. I do not want Mark to know where we are.",
+        wishes="Tell me before he is released. The children stay at their school.",
+        worries="That he will wait for us at the school gate."))
+    others = [key for key in registry.keys if key != contact.agency]
+    if others:
+        await consents.grant_consent(session, registry, actor_of(users["chair"]), case_id, ConsentIn(
+            purpose="Her views heard at the case conference", method="verbal", given_by="Nora",
+            categories=[views_and_wishes.CATEGORY], recipients=others))
 
 
 async def _research_returns(session: AsyncSession, registry: AgencyRegistry, users: dict, conference_id: int,

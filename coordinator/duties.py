@@ -64,6 +64,26 @@ async def settle(session: AsyncSession, registry: AgencyRegistry, actor: Actor, 
     return moved
 
 
+async def take_default_roles(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int,
+                             agency: str) -> list[str]:
+    """``agency`` has just joined the case: it takes the responsibilities it holds by default that
+    nobody holds on the case yet (it never displaces a holder). Returns the responsibilities taken."""
+    defaults = [r.key for r in registry.get(agency).responsibilities if r.by_default]
+    held = set((await session.execute(select(RoleAssignment.responsibility).where(
+        RoleAssignment.case_id == case_id, RoleAssignment.ended_at.is_(None)))).scalars())
+    taken = [key for key in defaults if key not in held]
+    for key in taken:
+        assignment = RoleAssignment(case_id=case_id, responsibility=key, agency=agency, status="confirmed",
+                                    assigned_by_id=actor.id)
+        session.add(assignment)
+        await session.flush()
+        await audit.record(session, actor, "role.assigned", case_id=case_id, subject=f"role:{assignment.id}",
+                           responsibility=key, agency=agency, person_id=None, previous=None, by_default=True)
+    if taken:
+        events.case_changed(session, case_id, "roles")
+    return taken
+
+
 def held_elsewhere(registry: AgencyRegistry, tasks: list[Task], agency: str) -> list[Task]:
     """The shared duties ``agency``'s list carries that another agency holds on this case."""
     carried = {d.key for d in registry.get(agency).shared_duties} if agency in registry else set()

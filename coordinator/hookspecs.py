@@ -136,10 +136,15 @@ class InformationCategory:
 @dataclass(frozen=True)
 class Responsibility:
     """A responsibility in the role map that the agency can take (e.g. ``safety_planning``).
-    Several agencies may declare the same key; the first label seen is shown."""
+    Several agencies may declare the same key; the first label seen is shown.
+
+    ``by_default``: the agency takes the responsibility when it joins a case where nobody holds it
+    (the survivor's advocate holds victim contact unless the role map says otherwise); the role
+    map can give it to another agency afterwards."""
 
     key: str
     label: str
+    by_default: bool = False
 
 
 @dataclass(frozen=True)

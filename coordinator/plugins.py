@@ -41,6 +41,7 @@ CORE_RESPONSIBILITIES = (Responsibility("lead_agency", "Lead agency"),)
 # through the consent gate like any agency's category (a survivor consents to them by name).
 CORE_CATEGORIES = {c.key: c for c in (
     InformationCategory("case.safety_plan", "Safety plan", "high"),
+    InformationCategory("case.views_and_wishes", "Her views and wishes", "high"),
     InformationCategory("case.follow_up", "Follow-up contact notes", "high"),
     InformationCategory("case.contact_log", "Contact log (subject and target)", "high"),
     # The referral form's parts (coordinator.lifecycle.referral_form), held by the referring agency.

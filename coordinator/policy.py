@@ -528,6 +528,24 @@ def require_safety_plan_writer(actor: Actor, case: CaseState, holder: str, holde
     raise Forbidden(f"only {holder_name} (holding safety planning) or a coordinator can change the safety plan")
 
 
+def may_record_views(actor: Actor, case: CaseState, holder: str | None, holder_person_id: int | None) -> bool:
+    """Her views and wishes on an open case: only whoever holds victim contact, who heard them from
+    her (the named person, else anyone of the holding agency); no coordinator writes them for her,
+    and nobody while nobody holds victim contact."""
+    if not is_open(case) or holder is None or actor.agency != holder:
+        return False
+    return holder_person_id is None or actor.id == holder_person_id
+
+
+def require_views_recorder(actor: Actor, case: CaseState, holder: str, holder_person_id: int | None,
+                           holder_name: str) -> None:
+    if may_record_views(actor, case, holder, holder_person_id):
+        return
+    require_open(case)
+    who = "the person of " + holder_name if holder_person_id is not None else holder_name
+    raise Forbidden(f"only {who} (holding victim contact) records her views and wishes")
+
+
 def may_follow_up_for(actor: Actor, case: CaseState, agency: str) -> bool:
     """Plan a follow-up contact for an agency, or record its outcome, on an open case: that
     agency, or someone who coordinates."""

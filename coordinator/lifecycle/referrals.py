@@ -374,7 +374,7 @@ DEMO_SERVICES = (
               "clinic@example.org", "City"),
     ServiceIn("Counselling service", "counselling", "Trauma-informed counselling, groups for survivors",
               "01234 567 890", "County"),
-    ServiceIn("Independent domestic violence advisers", "advocacy",
+    ServiceIn("Independent domestic violence advisers", "accompaniment",
               "Accompanies survivors to court and to report a crime", "idva@example.org", "City and county"),
 )
 

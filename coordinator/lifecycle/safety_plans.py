@@ -98,19 +98,25 @@ def plan_sections(text: str | None) -> list[tuple[str, str]]:
     return labelled(text, {**SECTIONS, **THREAT_SECTIONS}, "Plan")
 
 
-async def holder(session: AsyncSession, case_id: int) -> str | None:
-    """The agency holding safety planning on the case (a current, confirmed assignment), if any."""
+async def role_holder(session: AsyncSession, case_id: int, responsibility: str) -> RoleAssignment | None:
+    """The current, confirmed assignment of ``responsibility`` on the case, if any."""
     return (await session.execute(
-        select(RoleAssignment.agency).where(
-            RoleAssignment.case_id == case_id, RoleAssignment.responsibility == RESPONSIBILITY,
+        select(RoleAssignment).where(
+            RoleAssignment.case_id == case_id, RoleAssignment.responsibility == responsibility,
             RoleAssignment.status == "confirmed", RoleAssignment.ended_at.is_(None))
         .order_by(RoleAssignment.id.desc()).limit(1)
     )).scalar()
 
 
-async def current_id(session: AsyncSession, case_id: int) -> int | None:
+async def holder(session: AsyncSession, case_id: int) -> str | None:
+    """The agency holding safety planning on the case, if any."""
+    assignment = await role_holder(session, case_id, RESPONSIBILITY)
+    return assignment.agency if assignment else None
+
+
+async def current_id(session: AsyncSession, case_id: int, category: str = CATEGORY) -> int | None:
     return (await session.execute(
-        select(InformationItem.id).where(InformationItem.case_id == case_id, InformationItem.category == CATEGORY,
+        select(InformationItem.id).where(InformationItem.case_id == case_id, InformationItem.category == category,
                                          InformationItem.superseded.is_(False))
         .order_by(InformationItem.id.desc()).limit(1)
     )).scalar()
@@ -126,11 +132,42 @@ def _checked_sections(case: Case, plan_in: SafetyPlanIn) -> dict[str, str]:
     return sections
 
 
-def _stale(seen: int | None, current: int | None) -> Conflict:
-    now = f"version #{current} is current" if current else "there is no plan now"
-    saw = f"you saw version #{seen}" if seen else "you saw no plan"
-    return Conflict(f"the safety plan was changed by someone else meanwhile ({saw}; {now}): check it and try again",
+def _stale(what: str, seen: int | None, current: int | None) -> Conflict:
+    now = f"version #{current} is current" if current else "there is none now"
+    saw = f"you saw version #{seen}" if seen else "you saw none"
+    return Conflict(f"someone else changed {what} meanwhile ({saw}; {now}): check it and try again",
                     field="supersedes_id")
+
+
+async def new_version(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case: Case, *, category: str,
+                      what: str, owner: str, seen: int | None, text: str,
+                      review_on: dt.date | None = None) -> InformationItem:
+    """A new version of the case's one item of ``category`` (``what`` names it to the writer),
+    superseding the version the writer saw: one changed meanwhile is refused, never overwritten."""
+    # The case row is locked first, so two first versions written at once cannot both find none.
+    await session.execute(update(Case).where(Case.id == case.id).values(version=Case.version))
+    current = await current_id(session, case.id, category)
+    if current != seen:
+        raise _stale(what, seen, current)
+    lineage = None
+    if current is not None:
+        marked = await session.execute(
+            update(InformationItem).where(InformationItem.id == current, InformationItem.superseded.is_(False))
+            .values(superseded=True))
+        if marked.rowcount != 1:
+            raise _stale(what, seen, await current_id(session, case.id, category))
+        lineage = (await session.execute(
+            select(InformationItem.lineage_id).where(InformationItem.id == current))).scalar() or current
+    item = InformationItem(
+        case_id=case.id, agency=owner, category=category, nature="fact",
+        sensitivity=registry.category(category).sensitivity, text=text,
+        recorded_by_id=actor.id, review_on=review_on, supersedes_id=current, lineage_id=lineage,
+    )
+    session.add(item)
+    await session.flush()
+    item.lineage_id = lineage or item.id
+    events.case_changed(session, case.id, "items")
+    return item
 
 
 async def write_plan(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int,
@@ -146,31 +183,11 @@ async def write_plan(session: AsyncSession, registry: AgencyRegistry, actor: Act
     if plan_in.review_on < utcnow().date():
         raise Invalid("the review-by date is in the past", field="review_on")
     sections = _checked_sections(case, plan_in)
-    # The case row is locked first, so two first plans written at once cannot both find none.
-    await session.execute(update(Case).where(Case.id == case.id).values(version=Case.version))
-    current = await current_id(session, case.id)
-    if current != plan_in.supersedes_id:
-        raise _stale(plan_in.supersedes_id, current)
-    lineage = None
-    if current is not None:
-        marked = await session.execute(
-            update(InformationItem).where(InformationItem.id == current, InformationItem.superseded.is_(False))
-            .values(superseded=True))
-        if marked.rowcount != 1:
-            raise _stale(plan_in.supersedes_id, await current_id(session, case.id))
-        lineage = (await session.execute(
-            select(InformationItem.lineage_id).where(InformationItem.id == current))).scalar() or current
-    item = InformationItem(
-        case_id=case.id, agency=owner, category=CATEGORY, nature="fact",
-        sensitivity=registry.category(CATEGORY).sensitivity, text=json.dumps(sections, ensure_ascii=False),
-        recorded_by_id=actor.id, review_on=plan_in.review_on, supersedes_id=current, lineage_id=lineage,
-    )
-    session.add(item)
-    await session.flush()
-    item.lineage_id = lineage or item.id
+    item = await new_version(session, registry, actor, case, category=CATEGORY, what="the safety plan", owner=owner,
+                             seen=plan_in.supersedes_id, text=json.dumps(sections, ensure_ascii=False),
+                             review_on=plan_in.review_on)
     await audit.record(session, actor, "safety_plan.written", case_id=case.id, subject=f"item:{item.id}",
-                       owner=owner, supersedes=current, review_on=plan_in.review_on)
-    events.case_changed(session, case.id, "items")
+                       owner=owner, supersedes=item.supersedes_id, review_on=plan_in.review_on)
     return item
 
 

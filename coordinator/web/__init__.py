@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from coordinator.cases import CASE_KINDS, KEY_DATE_KINDS, PERSON_ROLES, RISK_LEVELS, STAGES, TARGET_KINDS
 from coordinator.hookspecs import PRECIPITATING_EVENTS, TASK_DOMAINS
+from coordinator.lifecycle import views_and_wishes
 from coordinator.lifecycle.case_events import EVENT_LABELS
 from coordinator.lifecycle.transitions import OPEN_STAGES
 from coordinator.plugins import AgencyRegistry
@@ -52,6 +53,7 @@ def template_globals(registry: AgencyRegistry) -> dict:
         "TASK_STATUSES": STATUSES, "CLOSED_STATUSES": CLOSED_STATUSES, "OPEN_STAGES": OPEN_STAGES, "precipitating": PRECIPITATING_EVENTS,
         "event_labels": EVENT_LABELS, "responsibility_labels": {r.key: r.label for r in registry.responsibilities},
         "section_url": workspace.section_url, "app_areas": navigation.areas, "item_sections": follow_up.item_sections, "CORE_CATEGORIES": follow_up.CORE_CATEGORIES,
+        "split_her_views": views_and_wishes.split,
     }
 
 

@@ -1,4 +1,5 @@
-"""Between meetings: the safety plan and follow-up contacts, as pages and their API twins.
+"""Between meetings: her views and wishes, the safety plan and follow-up contacts, as pages and
+their API twins.
 
 Every plan and note shown goes through the consent gate, and every view that shows them
 commits the disclosures the gate wrote."""
@@ -19,21 +20,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import cases
 from coordinator.errors import Conflict, Invalid
-from coordinator.lifecycle import follow_ups, safety_plans, threat_plans
+from coordinator.lifecycle import follow_ups, safety_plans, threat_plans, views_and_wishes
 from coordinator.lifecycle.follow_ups import FollowUpIn, NewTaskIn, OutcomeIn
 from coordinator.lifecycle.safety_plans import SafetyPlanIn
+from coordinator.lifecycle.views_and_wishes import ViewsIn
 from coordinator.limits import OneOf
 from coordinator.plugins import CORE_CATEGORIES, AgencyRegistry
 from coordinator.policy import Actor
 from coordinator.web.auth import current_actor
 from coordinator.web.forms import FORM, ROWS, checked, from_form, optional_date, optional_int, rows_of, text
-from coordinator.web.json import follow_up_json, safety_plan_json
+from coordinator.web.json import follow_up_json, safety_plan_json, views_json
 from coordinator.web.sections.follow_up import TASK_ROWS
 from coordinator.web.sections.workspace import submit_to_section
 
 __all__ = ["CORE_CATEGORIES", "ROUTES", "item_sections"]  # the core's categories: for the scope forms
 STRUCTURED = {safety_plans.CATEGORY: safety_plans.plan_sections, follow_ups.CATEGORY: follow_ups.note_sections,
-              threat_plans.CONTACT_CATEGORY: threat_plans.contact_sections}
+              threat_plans.CONTACT_CATEGORY: threat_plans.contact_sections,
+              views_and_wishes.CATEGORY: views_and_wishes.parts}
 
 
 def item_sections(category: str, text: str | None) -> list[tuple[str, str]] | None:
@@ -89,6 +92,17 @@ async def write_plan_page(request: Request, db: NamedDependency[AsyncSession],
         return case_id
 
     return await submit_to_section(request, db, case_id, section="safety-plan", form_id="safety-plan", change=change)
+
+
+@post("/cases/{case_id:int}/views-and-wishes", opt={FORM: ViewsIn})
+async def record_views_page(request: Request, db: NamedDependency[AsyncSession],
+                            registry: NamedDependency[AgencyRegistry], case_id: FromPath[int]) -> Template | Redirect:
+    async def change(form: FormMultiDict, actor: Actor) -> int:
+        await views_and_wishes.record(db, registry, actor, case_id, from_form(ViewsIn, form))
+        return case_id
+
+    return await submit_to_section(request, db, case_id, section="views-and-wishes", form_id="views-and-wishes",
+                                   change=change)
 
 
 @post("/cases/{case_id:int}/follow-ups", opt={FORM: FollowUpForm})
@@ -160,6 +174,45 @@ async def safety_plan_history(request: Request, db: NamedDependency[AsyncSession
     return [safety_plan_json(v, registry) for v in views]
 
 
+async def _views_state(db: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int) -> dict:
+    case = await cases.case_for(db, actor, case_id)
+    state = await views_and_wishes.current_views(db, registry, actor, case, channel="api")
+    await db.commit()
+    holder = state.holder
+    return {"case_id": case.id, "holder": holder.agency if holder else None,
+            "holder_name": registry.name(holder.agency) if holder else None,
+            "not_yet_asked": state.current is None,
+            "current": views_json(state.current, registry) if state.current else None}
+
+
+@get("/api/cases/{case_id:int}/views-and-wishes")
+async def get_views(request: Request, db: NamedDependency[AsyncSession],
+                    registry: NamedDependency[AgencyRegistry], case_id: FromPath[int]) -> dict:
+    return await _views_state(db, registry, current_actor(request), case_id)
+
+
+@put("/api/cases/{case_id:int}/views-and-wishes")
+async def record_views(request: Request, db: NamedDependency[AsyncSession],
+                       registry: NamedDependency[AgencyRegistry], case_id: FromPath[int],
+                       data: JSONBody[ViewsIn]) -> Response:
+    actor = current_actor(request)
+    try:
+        await views_and_wishes.record(db, registry, actor, case_id, data)
+    except Conflict as error:
+        await db.rollback()
+        return _conflict(error, await _views_state(db, registry, actor, case_id))
+    await db.commit()
+    return Response(await _views_state(db, registry, actor, case_id), status_code=200)
+
+
+@get("/api/cases/{case_id:int}/views-and-wishes/history")
+async def views_history(request: Request, db: NamedDependency[AsyncSession],
+                        registry: NamedDependency[AgencyRegistry], case_id: FromPath[int]) -> list[dict]:
+    views = await views_and_wishes.history(db, registry, current_actor(request), case_id, channel="api")
+    await db.commit()
+    return [views_json(v, registry) for v in views]
+
+
 @get("/api/cases/{case_id:int}/follow-ups")
 async def list_follow_ups(request: Request, db: NamedDependency[AsyncSession],
                           registry: NamedDependency[AgencyRegistry], case_id: FromPath[int]) -> dict:
@@ -200,4 +253,5 @@ async def record_outcome(request: Request, db: NamedDependency[AsyncSession],
 
 
 ROUTES: list = [write_plan_page, plan_follow_up_page, record_outcome_page, get_safety_plan, write_safety_plan,
-                safety_plan_history, list_follow_ups, plan_follow_up, record_outcome]
+                safety_plan_history, record_views_page, get_views, record_views, views_history, list_follow_ups,
+                plan_follow_up, record_outcome]

@@ -126,6 +126,11 @@ def safety_plan_json(view, registry: AgencyRegistry) -> dict:  # noqa: ANN001 (a
             "sections": None if view.item.withheld else stored_fields(view.item.text)}
 
 
+def views_json(view: ItemView, registry: AgencyRegistry) -> dict:
+    """A version of her views and wishes as the viewer may see it: withheld, it has no parts."""
+    return {**item_json(view, registry), "parts": None if view.withheld else stored_fields(view.text)}
+
+
 def _note_json(view: ItemView | None, registry: AgencyRegistry) -> dict | None:
     if view is None:
         return None

@@ -1,7 +1,8 @@
 """The demo a newcomer loads (`make run DEMO=1`) holds what the README's pictures show: a case
 mid-follow-up with information shared by consent, an override awaiting the supervisor, a safety
-plan, two follow-ups (one that did not reach her) and a release date that raised its event; and a
-threat-assessment case from a report, screened, given its team and re-classified with the lead's approval."""
+plan, her views recorded by her advocate (holding victim contact), two follow-ups (one that did not
+reach her) and a release date that raised its event; and a threat-assessment case from a report,
+screened, given its team and re-classified with the lead's approval."""
 
 from __future__ import annotations
 
@@ -22,10 +23,12 @@ from coordinator.models import (
     RaisedEvent,
     Referral,
     ResearchReturn,
+    RoleAssignment,
     SurveyAdministration,
     Task,
     TeamRole,
     ThreatScreening,
+    User,
 )
 from coordinator.settings import THREAT_LEVELS
 
@@ -59,6 +62,13 @@ async def test_the_demo_holds_a_case_between_meetings(sessionmaker, registry):
         assert (await count(RaisedEvent, RaisedEvent.event == "key_date_near")).scalar() == 1
         assert (await count(Task, Task.source == "case_event")).scalar() >= 1
         assert (await count(InformationItem, InformationItem.category == "case.safety_plan")).scalar() == 1
+        [views] = (await session.execute(select(InformationItem).where(
+            InformationItem.category == "case.views_and_wishes"))).scalars().all()
+        recorder = await session.get(User, views.recorded_by_id)
+        assert (views.case_id, views.agency, recorder.username) == (case.id, "advocacy", "advocacy.rep")
+        contact = (await session.execute(select(RoleAssignment.agency).where(
+            RoleAssignment.case_id == case.id, RoleAssignment.responsibility == "victim_contact"))).scalars().all()
+        assert contact == ["advocacy"]  # her advocate is on the case, holding victim contact
         outcomes = sorted((await session.execute(select(FollowUp.outcome).where(FollowUp.case_id == case.id)))
                           .scalars(), key=str)
         assert outcomes == [None, "not_reached"]

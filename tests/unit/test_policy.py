@@ -36,6 +36,7 @@ CHANGES = {
     "coordinate the case (page flag)": lambda case: policy.Permissions(COORDINATOR).coordinate_case(case),
     "change the role map": lambda case: policy.may_change_role_map(COORDINATOR, case),
     "write the safety plan": lambda case: policy.may_write_safety_plan(POLICE, case, "police"),
+    "record her views": lambda case: policy.may_record_views(POLICE, case, "police", None),
     "follow up": lambda case: policy.may_follow_up_for(POLICE, case, "police"),
     "decide a referral": lambda case: policy.may_decide_referral(POLICE, case, "police"),
     "complete a referral": lambda case: policy.may_complete_referral(LEAD, case, None),
@@ -63,6 +64,7 @@ REQUIREMENTS = {
     "add an agency": lambda case: policy.require_case_coordinator(COORDINATOR, case, "add an agency"),
     "change the role map": lambda case: policy.require_role_map_changer(COORDINATOR, case),
     "write the safety plan": lambda case: policy.require_safety_plan_writer(POLICE, case, "police", "Police"),
+    "record her views": lambda case: policy.require_views_recorder(POLICE, case, "police", None, "Police"),
     "follow up": lambda case: policy.require_follow_up_for(POLICE, case, "police", "Police", "plan"),
     "record a mandatory report": lambda case: policy.require_mandatory_reporter(POLICE, case, ["police"]),
     "decide a referral": lambda case: policy.require_referral_decider(POLICE, case, "police", "Police"),
@@ -209,3 +211,14 @@ def test_nobody_raises_their_own_rights_nor_gives_more_than_they_hold(coordinato
                                                    and target_agency == agency and RANK[target_role] <= RANK[role])
             assert policy.may_reset_second_factor(actor, 2) == (role == "admin")
             assert not policy.may_reset_second_factor(actor, 1)
+
+
+def test_her_views_are_recorded_only_by_whoever_holds_victim_contact():
+    case = a_case(closed=False)
+    assert policy.may_record_views(POLICE, case, "police", None)
+    assert policy.may_record_views(POLICE, case, "police", POLICE.id)
+    assert not policy.may_record_views(POLICE, case, "police", 99)  # the role names another officer
+    assert not policy.may_record_views(COORDINATOR, case, "police", None)  # no coordinator speaks for her
+    assert not policy.may_record_views(POLICE, case, None, None)  # nobody holds victim contact
+    with pytest.raises(Forbidden, match="only the person of Police"):
+        policy.require_views_recorder(LEAD, case, "police", 99, "Police")

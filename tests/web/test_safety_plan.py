@@ -69,7 +69,7 @@ async def test_a_stale_version_is_refused_with_what_is_current(client_for, case,
 
     stale = await write(social_work, case["id"], plan(first["id"], support="Counselling"))
     assert stale.status_code == 409 and stale.json()["field"] == "supersedes_id"
-    assert "changed by someone else" in stale.json()["detail"]
+    assert "someone else changed the safety plan" in stale.json()["detail"]
     assert stale.json()["extra"]["current"]["current"]["sections"] == {"support": "Weekly IDVA calls"}
     again_first = await write(social_work, case["id"], plan(None, support="Counselling"))
     assert again_first.status_code == 409

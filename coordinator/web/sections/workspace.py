@@ -38,13 +38,14 @@ from coordinator.web.sections import (
     summary,
     task_lists,
     threat_plan,
+    views_and_wishes,
 )
 from coordinator.web.sections.section import PAGE_ROWS, Change, Reader, Refusal, Section, submit
 
 SECTIONS: tuple[Section, ...] = (
-    summary.SECTION, stage.SECTION, safety_plan.SECTION, follow_up.SECTION, threat_plan.SECTION, items.SECTION,
-    task_lists.SECTION, role_map.SECTION, events.SECTION, referrals.SECTION, mandatory_reports.SECTION,
-    history.SECTION, closure.SECTION,
+    summary.SECTION, stage.SECTION, views_and_wishes.SECTION, safety_plan.SECTION, follow_up.SECTION,
+    threat_plan.SECTION, items.SECTION, task_lists.SECTION, role_map.SECTION, events.SECTION, referrals.SECTION,
+    mandatory_reports.SECTION, history.SECTION, closure.SECTION,
 )
 BY_KEY = {section.key: section for section in SECTIONS}
 FIRST = summary.SECTION
