@@ -594,12 +594,18 @@ class KeyDate(Base):
 
 
 class CaseAgency(Base):
+    """An agency part of a case, and the ground it joined on (policy.join_ground): "consent:<id>",
+    "override:<id>", "team:<id>", "referral:<id>" (a referral it accepted), "intake" (named on the
+    referral form) or "team" (named among a threat-assessment team's agencies). None: it joined
+    before grounds were recorded."""
+
     __tablename__ = "case_agencies"
     __table_args__ = (UniqueConstraint("case_id", "agency"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     agency: Mapped[str] = mapped_column(AgencyKey)
+    ground: Mapped[str | None] = mapped_column(String(40))
     added_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     added_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

@@ -40,6 +40,11 @@ async def grant_consent(client, case_id: int, categories: list[str], recipients:
     return response.json()
 
 
+async def consent_to_join(client, case_id: int, *agencies: str) -> dict:
+    """Her consent to share with ``agencies``: the ground on which they may join the case."""
+    return await grant_consent(client, case_id, ["police.call_outs"], list(agencies))
+
+
 async def withdraw(client, case_id: int, consent: dict, *pairs: tuple[str, str]) -> dict:
     """Withdraw the scopes naming these (category, recipient) pairs, or the whole consent."""
     scope_ids = [s["id"] for s in consent["scopes"] if (s["category"], s["recipient"]) in pairs]

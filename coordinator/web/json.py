@@ -56,7 +56,7 @@ def case_json(case: Case, registry: AgencyRegistry) -> dict:
         "monitoring_status": case.monitoring_status,
         "monitoring_review_on": case.monitoring_review_on,
         "key_dates": [{"kind": k.kind, "on": k.on, "note": k.note} for k in case.key_dates],
-        "agencies": [{"key": a.agency, "name": registry.name(a.agency)} for a in case.agencies],
+        "agencies": [{"key": a.agency, "name": registry.name(a.agency), "ground": a.ground} for a in case.agencies],
         "created_at": case.created_at, "closed_at": case.closed_at, "version": case.version,
     }
 
