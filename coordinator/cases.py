@@ -337,7 +337,7 @@ def task_from(case_id: int, agency: str, template: TaskTemplate, source: str, ac
     due_on = template.due.due_on(due.referred_at, due.meeting_on) if template.due and due else None
     return Task(case_id=case_id, agency=agency, title=template.title, domain=template.domain, duty=template.duty,
                 source="standing" if template.standing else source, created_by_id=actor.id, due_on=due_on,
-                due_rule=template.due.anchor if template.due else None,
+                due_rule=template.due.anchor if template.due else None, needs=template.needs,
                 history=[TaskEvent(by_id=actor.id, status="open")])
 
 

@@ -645,6 +645,10 @@ class Task(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(20))  # agency_list, standing, coordinator, conference, case_event, follow_up
     duty: Mapped[str | None] = mapped_column(String(60))  # a shared duty's key: one task per case, one holder
+    # Done only through a referral or a consent of hers (TaskTemplate.needs), and the one that
+    # fulfilled it once done: "referral:<id>" or "consent:<id>".
+    needs: Mapped[str | None] = mapped_column(String(20))
+    fulfilled_by: Mapped[str | None] = mapped_column(String(40))
     strategy: Mapped[str | None] = mapped_column(String(120))  # a threat-assessment plan item's strategy key
     review_on: Mapped[dt.date | None] = mapped_column(Date)  # a plan item's review date
     conference_id: Mapped[int | None] = mapped_column(ForeignKey("conferences.id"))

@@ -425,6 +425,19 @@ def may_share_within_team(viewer_agency: str | None, case_kind: str, case_agenci
     return case_kind in TEAM_KINDS and on_case(viewer_agency, case_agencies)
 
 
+# --- tasks done through a referral or a consent ---------------------------------------------------
+NEEDED = {"referral": "a referral of hers sent to the service (on her consent)", "consent": "a consent of hers in force"}
+
+
+def require_fulfilment(title: str, needs: str, fulfilled_by: str | None) -> str:
+    """A task done through a referral or a consent of hers (``needs``) is done only once one exists:
+    ``fulfilled_by`` is the one found ("referral:<id>", "consent:<id>"), recorded with the task."""
+    if fulfilled_by is None:
+        raise Conflict(f"“{title}” is done through {NEEDED[needs]}, and the case has none yet: "
+                       f"make the {needs} first, then set the task done", field="status")
+    return fulfilled_by
+
+
 # --- an agency joining a case ------------------------------------------------------------------
 # An agency joins a case only on a ground recorded with it: her consent covering that agency (her
 # choice comes first), else an approved override naming it, else, on a threat-assessment case, the

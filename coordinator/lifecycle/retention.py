@@ -109,7 +109,7 @@ ERASED = (
 # column of the schema is erased above or kept here, so a new one cannot slip through unnoticed.
 _KEPT_BY_REASON = {
     "a key or code from a fixed list (kind, status, role, agency, category, basis), never typed text": (
-        "agenda_items.group", "agenda_items.status", "case_agencies.agency", "case_agencies.ground", "case_events.event",
+        "agenda_items.group", "agenda_items.status", "case_agencies.agency", "case_agencies.ground", "tasks.needs", "tasks.fulfilled_by", "case_events.event",
         "case_events.subject", "case_key_dates.kind", "case_people.role", "case_people.target_kind",
         "case_revisions.kind", "cases.judgement_level", "cases.kind", "cases.monitoring_status",
         "cases.referral_grounds", "cases.referring_agency", "cases.risk_level", "cases.stage",

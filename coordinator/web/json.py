@@ -32,6 +32,7 @@ def task_json(task: Task, registry: AgencyRegistry, today: dt.date, *, history: 
         "id": task.id, "case_id": task.case_id, "agency": task.agency, "agency_name": registry.name(task.agency),
         "title": task.title, "domain": task.domain, "due_on": task.due_on, "status": task.status,
         "reason": task.reason, "source": task.source, "assignee_id": task.assignee_id, "duty": task.duty,
+        "needs": task.needs, "fulfilled_by": task.fulfilled_by,
         "overdue": is_overdue(task, today), "version": task.version, "updated_at": task.updated_at,
     }
     if history:

@@ -1,5 +1,6 @@
 """Upgrading a database holding a case with its agencies from revision 0014: the agencies stay on
-the case, with no ground recorded (they joined before grounds were), and the page says so."""
+the case, with no ground recorded (they joined before grounds were), and the page says so; tasks
+gain what they need and what fulfilled it."""
 
 import asyncio
 import datetime as dt
@@ -24,5 +25,7 @@ def test_upgrade_from_0014_keeps_the_agencies_on_their_cases_without_a_ground(mi
                                  "VALUES (1, 1, 'police', 1, :at)", at=at))
         command.upgrade(db.alembic_config(url), "head")
         rows = asyncio.run(execute(url, "SELECT case_id, agency, ground FROM case_agencies"))
+        needing = asyncio.run(execute(url, "SELECT needs, fulfilled_by FROM tasks"))
     assert [tuple(row) for row in rows] == [(1, "police", None)]
+    assert needing == []  # the columns are there: a task listed from now on records what it needs
     assert ground_label(None) == "joined before grounds were recorded"

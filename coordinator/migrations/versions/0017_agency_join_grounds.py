@@ -1,5 +1,6 @@
 """The ground each agency joined a case on: her consent, an override, the team's basis, the
-referral form or an accepted referral. Agencies already on a case keep no ground (NULL).
+referral form or an accepted referral. Agencies already on a case keep no ground (NULL). And a
+listed task done only through a referral or a consent of hers, with the one that fulfilled it.
 
 Revision ID: 0017
 Revises: 0014
@@ -17,8 +18,14 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('case_agencies') as batch:
         batch.add_column(sa.Column('ground', sa.String(length=40), nullable=True))
+    with op.batch_alter_table('tasks') as batch:
+        batch.add_column(sa.Column('needs', sa.String(length=20), nullable=True))
+        batch.add_column(sa.Column('fulfilled_by', sa.String(length=40), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('tasks') as batch:
+        batch.drop_column('fulfilled_by')
+        batch.drop_column('needs')
     with op.batch_alter_table('case_agencies') as batch:
         batch.drop_column('ground')
