@@ -147,24 +147,23 @@ async def _joining(session: AsyncSession, registry: AgencyRegistry, wanted: list
     is written: an agency already on its case is left as it is."""
     on_agenda = {case.id: case for case in found}
     grounds = await gate.joining_grounds(session, list(on_agenda), utcnow())
-    joining = []
-    for i, join in enumerate(dict.fromkeys((j.case_id, j.agency) for j in wanted)):
-        case_id, agency = join
-        field = f"joining[{i}]"
-        case = on_agenda.get(case_id)
+    joining: dict[tuple[int, str], tuple[Case, str, str]] = {}
+    for i, join in enumerate(wanted):
+        where, case = f"joining[{i}]", on_agenda.get(join.case_id)
         if case is None:
-            raise Invalid(f"case {case_id} is not on the agenda: only a case on the agenda is joined", field=field)
-        if agency not in registry:
-            raise Invalid(f"no agency {agency!r} is installed", field=field)
-        if agency not in invited:
-            raise Invalid(f"nobody of {registry.name(agency)} is invited: invite its representative to add it to "
-                          f"case {case.reference}", field=field)
-        if agency in cases.agencies_of(case):
+            raise Invalid(f"case {join.case_id} is not on the agenda: only a case on the agenda is joined", field=where)
+        if join.agency not in registry:
+            raise Invalid(f"no agency {join.agency!r} is installed", field=where)
+        name = registry.name(join.agency)
+        if join.agency not in invited:
+            raise Invalid(f"nobody of {name} is invited: invite its representative to add it to case {case.reference}",
+                          field=where)
+        if join.agency in cases.agencies_of(case) or (case.id, join.agency) in joining:
             continue
-        ground = policy.require_join_ground(registry.name(agency), case.kind, case.reference,
-                                            gate.grounds_for(grounds, case.id, agency), field)
-        joining.append((case, agency, ground))
-    return joining
+        ground = policy.require_join_ground(name, case.kind, case.reference,
+                                            gate.grounds_for(grounds, case.id, join.agency), where)
+        joining[case.id, join.agency] = (case, join.agency, ground)
+    return list(joining.values())
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,7 @@ ERASED = (
 # column of the schema is erased above or kept here, so a new one cannot slip through unnoticed.
 _KEPT_BY_REASON = {
     "a key or code from a fixed list (kind, status, role, agency, category, basis), never typed text": (
-        "agenda_items.group", "agenda_items.status", "case_agencies.agency", "case_agencies.ground", "tasks.needs", "tasks.fulfilled_by", "case_events.event",
+        "agenda_items.group", "agenda_items.status", "case_agencies.agency", "case_events.event",
         "case_events.subject", "case_key_dates.kind", "case_people.role", "case_people.target_kind",
         "case_revisions.kind", "cases.judgement_level", "cases.kind", "cases.monitoring_status",
         "cases.referral_grounds", "cases.referring_agency", "cases.risk_level", "cases.stage",
@@ -123,7 +123,8 @@ _KEPT_BY_REASON = {
         "participants.role", "plan_acknowledgements.strategies", "referral_events.status", "referrals.status",
         "referrals.to_agency", "role_assignments.agency", "role_assignments.responsibility",
         "role_assignments.status", "survey_administrations.mode", "task_events.status", "tasks.agency",
-        "tasks.domain", "tasks.due_rule", "tasks.duty", "tasks.source", "tasks.status", "tasks.strategy",
+        "tasks.domain", "tasks.due_rule", "tasks.duty", "tasks.fulfilled_by", "tasks.needs", "tasks.source",
+        "tasks.status", "tasks.strategy", "case_agencies.ground",
         "threat_screenings.level", "threat_screenings.participants", "team_bases.legal_basis",
         "task_sign_offs.agency", "task_sign_offs.decision"),
     "the case's reference: the audit chain and the register name cases by it": ("cases.reference",),

@@ -63,7 +63,8 @@ def agency_responsibilities():
 
 @hookimpl
 def agency_shared_duties():
-    return [SharedDuty("child_protection_procedures", "child_protection"), SharedDuty("crisis_support", "victim_contact")]
+    return [SharedDuty("child_protection_procedures", "child_protection"),
+            SharedDuty("crisis_support", "victim_contact")]
 
 
 @hookimpl
