@@ -7,7 +7,9 @@ import datetime as dt
 import itertools
 
 from coordinator.hookspecs import CaseFacts
+from coordinator.models import Task
 from coordinator.plugins import load_agencies
+from tests.sharing_steps import consent_to_join, withdraw
 from tests.web.support import whole_case
 
 SUPPORT_SERVICES = "By the victim's consent, contact the victim support services"
@@ -92,3 +94,24 @@ async def test_signing_off_an_agencys_tasks_done_does_not_pass_the_referral_by(c
     signed = await police.post(f"/api/cases/{case['id']}/sign-offs", json={"agency": "police", "decision": "done"})
     assert signed.status_code == 409 and "is done through a referral of hers" in signed.json()["detail"]
     assert (await support_services_task(police, case["id"]))["status"] == "open"
+
+
+async def test_a_task_done_through_her_consent_waits_for_one_in_force_and_links_to_it(
+        client_for, people, case, sessionmaker):
+    police, chair = await client_for("pc"), await client_for("chair")
+    async with sessionmaker() as session:  # as a plugin's template with needs="consent" lists it
+        task = Task(case_id=case["id"], agency="police", title="Share the risk assessment with her GP", domain="victim",
+                    source="agency_list", needs="consent", created_by_id=people["chair"].id)
+        session.add(task)
+        await session.commit()
+    change = {"status": "done", "version": 1}
+    refused = await police.patch(f"/api/tasks/{task.id}", json=change)
+    assert refused.status_code == 409 and "a consent of hers in force" in refused.json()["detail"]
+    withdrawn = await consent_to_join(chair, case["id"], "health")
+    await withdraw(chair, case["id"], withdrawn)
+    assert (await police.patch(f"/api/tasks/{task.id}", json=change)).status_code == 409  # withdrawn: not in force
+    consent = await consent_to_join(chair, case["id"], "health")
+    done = await police.patch(f"/api/tasks/{task.id}", json=change)
+    assert done.status_code == 200 and done.json()["fulfilled_by"] == f"consent:{consent['id']}"
+    assert f'/cases/{case["id"]}/consents#consent-{consent["id"]}">consent #{consent["id"]}</a>' in (
+        await whole_case(police, case["id"])).text
