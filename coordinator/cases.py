@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from coordinator import audit, case_links, duties, equality, events, policy
+from coordinator import audit, case_links, duties, equality, events, gate, policy
 from coordinator.equality import EqualityIn
 from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.hookspecs import CaseFacts, TaskTemplate
@@ -31,6 +31,7 @@ from coordinator.models import (
     RoleAssignment,
     Task,
     TaskEvent,
+    utcnow,
 )
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
@@ -295,7 +296,7 @@ async def create_case(
         session.add(RoleAssignment(case_id=case.id, responsibility="lead_agency", agency=referral.lead_agency,
                                    assigned_by_id=actor.id))
     for agency in dict.fromkeys(referral.agencies):
-        await join_case(session, registry, actor, case, agency)
+        await join_case(session, registry, actor, case, agency, ground=INTAKE)
     return case
 
 
@@ -360,7 +361,7 @@ def task_from(case_id: int, agency: str, template: TaskTemplate, source: str, ac
     due_on = template.due.due_on(due.referred_at, due.meeting_on) if template.due and due else None
     return Task(case_id=case_id, agency=agency, title=template.title, domain=template.domain, duty=template.duty,
                 source="standing" if template.standing else source, created_by_id=actor.id, due_on=due_on,
-                due_rule=template.due.anchor if template.due else None,
+                due_rule=template.due.anchor if template.due else None, needs=template.needs,
                 history=[TaskEvent(by_id=actor.id, status="open")])
 
 
@@ -378,15 +379,21 @@ async def add_listed_tasks(session: AsyncSession, listed: list[Task]) -> list[Ta
     return added
 
 
-async def join_case(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case: Case, agency: str) -> None:
-    """``agency`` becomes part of ``case``: its plugin's task list is created, and open pages are told."""
+INTAKE = "intake"  # the ground of an agency named on the referral form
+TEAM_NAMED = "team"  # the ground of an agency named among a threat-assessment team's agencies
+
+
+async def join_case(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case: Case, agency: str,
+                    *, ground: str) -> None:
+    """``agency`` becomes part of ``case`` on ``ground`` (recorded with it and in the audit): its
+    plugin's task list is created, and open pages are told."""
     facts = await case_facts(session, case)
     templates = registry.task_list(agency, facts)
     # Two coordinators adding the same agency at once both pass add_agency's check; the unique
     # (case, agency) decides, inside a savepoint so the loser's transaction can still answer.
     try:
         async with session.begin_nested():
-            session.add(CaseAgency(case_id=case.id, agency=agency, added_by_id=actor.id))
+            session.add(CaseAgency(case_id=case.id, agency=agency, added_by_id=actor.id, ground=ground))
     except IntegrityError:
         raise Conflict(f"{registry.name(agency)} is already part of case {case.reference}", field="agency") from None
     # A shared duty is created once per case, whichever agency lists it first; who holds it is
@@ -400,12 +407,29 @@ async def join_case(session: AsyncSession, registry: AgencyRegistry, actor: Acto
     await duties.take_default_roles(session, registry, actor, case.id, agency)
     await duties.settle(session, registry, actor, case.id)
     await audit.record(session, actor, "case.agency_added", case_id=case.id, subject=f"case:{case.id}",
-                       agency=agency, tasks=len(new))
+                       agency=agency, ground=ground, tasks=len(new))
     events.case_changed(session, case.id, "agencies", "tasks")
 
 
+def ground_label(ground: str | None) -> str:
+    """What an agency joined a case on, as people read it."""
+    kind, _, ref = (ground or "").partition(":")
+    labels = {"consent": f"her consent (#{ref})", "override": f"an override (#{ref})",
+              "team": f"the team's recorded basis (#{ref})" if ref else "named among the team's agencies",
+              "referral": f"a referral it accepted (#{ref})", INTAKE: "named on the referral form"}
+    return labels.get(kind, "joined before grounds were recorded")
+
+
+async def join_grounds(session: AsyncSession, registry: AgencyRegistry, case: Case) -> dict[str, str | None]:
+    """For each installed agency not on the case, the ground it would join on now (None: none)."""
+    grounds = await gate.joining_grounds(session, [case.id], utcnow())
+    return {agency.key: policy.join_ground(case.kind, gate.grounds_for(grounds, case.id, agency.key))
+            for agency in registry if agency.key not in agencies_of(case)}
+
+
 async def add_agency(session: AsyncSession, registry: AgencyRegistry, actor: Actor, case_id: int, agency: str) -> Case:
-    """Add an agency to a case: its plugin's task list and standing duties are created."""
+    """Add an agency to a case on her consent covering it, an approved override naming it or the
+    team's recorded basis (recorded as its ground): its task list and standing duties are created."""
     policy.require_coordinator(actor, "add an agency to a case")  # before the case is read: its existence stays hidden
     case = await load_case(session, case_id)
     policy.require_case_coordinator(actor, case, "add an agency to a case")
@@ -413,7 +437,9 @@ async def add_agency(session: AsyncSession, registry: AgencyRegistry, actor: Act
         raise Invalid(f"no agency {agency!r} is installed", field="agency")
     if any(a.agency == agency for a in case.agencies):
         raise Conflict(f"{registry.name(agency)} is already part of case {case.reference}", field="agency")
-    await join_case(session, registry, actor, case, agency)
+    grounds = gate.grounds_for(await gate.joining_grounds(session, [case.id], utcnow()), case.id, agency)
+    ground = policy.require_join_ground(registry.name(agency), case.kind, case.reference, grounds)
+    await join_case(session, registry, actor, case, agency, ground=ground)
     case.version = Case.version + 1  # in SQL: two agencies added at once both count
     return case
 

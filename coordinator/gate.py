@@ -17,6 +17,7 @@ no other module selects an item's text. Every disclosure to a non-owning agency 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -56,6 +57,7 @@ from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
 
 OWNER = "owner"
+TEAM = ""  # joining_grounds' key for a case's team basis: no agency key is empty
 NO_BASIS = "withheld: no consent or override covers it"
 CLOSED = "withheld: the case is closed, and a closed case's information is shown only to the agency that holds it"
 AT_THE_MEETING = "withheld: its agency shares it at the meeting, once the chair opens this case"
@@ -185,6 +187,41 @@ async def _with_team_basis(session: AsyncSession, case_id: int, viewer_agency: s
     categories = (await session.execute(select(InformationItem.category).where(
         InformationItem.case_id == case_id).distinct())).scalars()
     return Grants({category: f"team:{basis_id}" for category in categories} | granted)
+
+
+async def joining_grounds(session: AsyncSession, case_ids: Collection[int],
+                          now: dt.datetime) -> dict[tuple[int, str], list[str]]:
+    """What an agency could join each case on, by (case, agency): each consent of hers and each
+    approved override in force that covers the agency for some category ("consent:<id>",
+    "override:<id>", consents first), then the case's threat-assessment team basis in force
+    ("team:<id>", under the key (case, TEAM)). Policy decides which counts (policy.join_ground)."""
+    consents = (await session.execute(
+        select(Consent.case_id, ConsentScope.recipient, Consent.id, Consent.given_at, Consent.expires_at,
+               ConsentScope.withdrawn_at)
+        .join(Consent, Consent.id == ConsentScope.consent_id).where(Consent.case_id.in_(case_ids))
+        .order_by(Consent.id))).all()
+    overrides = (await session.execute(
+        select(Override.case_id, OverrideScope.recipient, Override.id, Override.status, Override.decided_at,
+               Override.expires_at)
+        .join(Override, Override.id == OverrideScope.override_id).where(Override.case_id.in_(case_ids))
+        .order_by(Override.id))).all()
+    teams = (await session.execute(select(TeamBasis.case_id, TeamBasis.id).where(
+        TeamBasis.case_id.in_(case_ids), TeamBasis.removed_at.is_(None)))).all()
+    found: dict[tuple[int, str], list[str]] = {}
+    for case_id, agency, ref_id, given_at, expires_at, withdrawn_at in consents:
+        if consent_in_force(given_at, expires_at, withdrawn_at, now):
+            found.setdefault((case_id, agency), []).append(f"consent:{ref_id}")
+    for case_id, agency, ref_id, status, decided_at, expires_at in overrides:
+        if override_in_force(status, decided_at, expires_at, now):
+            found.setdefault((case_id, agency), []).append(f"override:{ref_id}")
+    for case_id, ref_id in teams:
+        found[case_id, TEAM] = [f"team:{ref_id}"]
+    return {key: list(dict.fromkeys(grounds)) for key, grounds in found.items()}
+
+
+def grounds_for(grounds: dict[tuple[int, str], list[str]], case_id: int, agency: str) -> list[str]:
+    """One agency's grounds on one case, of ``joining_grounds``'s answer: its own and the team's."""
+    return [*grounds.get((case_id, agency), []), *grounds.get((case_id, TEAM), [])]
 
 
 class Restrictions:

@@ -70,13 +70,19 @@ class TaskTemplate:
     ``duty`` names a shared duty (declared by ``agency_shared_duties``): several agencies list it,
     the core creates it once per case and gives it to one holder, and moves it when the role map
     changes; the other agencies see it as held by that agency. ``due`` gives it a due date
-    (a ``DueOffset``), so it shows as due and overdue in the work lists and the figures."""
+    (a ``DueOffset``), so it shows as due and overdue in the work lists and the figures.
+    ``needs`` (one of ``TASK_NEEDS``) makes it a task done through a referral of hers or a consent
+    of hers: it cannot be set done until one exists, and links to the one that fulfils it."""
 
     title: str
     domain: str
     standing: bool = False
     duty: str | None = None
     due: DueOffset | None = None
+    needs: str | None = None
+
+
+TASK_NEEDS = ("referral", "consent")
 
 
 @dataclass(frozen=True)

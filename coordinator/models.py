@@ -673,12 +673,18 @@ class MandatoryReport(Base):
 
 
 class CaseAgency(Base):
+    """An agency part of a case, and the ground it joined on (policy.join_ground): "consent:<id>",
+    "override:<id>", "team:<id>", "referral:<id>" (a referral it accepted), "intake" (named on the
+    referral form) or "team" (named among a threat-assessment team's agencies). None: it joined
+    before grounds were recorded."""
+
     __tablename__ = "case_agencies"
     __table_args__ = (UniqueConstraint("case_id", "agency"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     agency: Mapped[str] = mapped_column(AgencyKey)
+    ground: Mapped[str | None] = mapped_column(String(40))
     added_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     added_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -718,6 +724,10 @@ class Task(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(20))  # agency_list, standing, coordinator, conference, case_event, follow_up
     duty: Mapped[str | None] = mapped_column(String(60))  # a shared duty's key: one task per case, one holder
+    # Done only through a referral or a consent of hers (TaskTemplate.needs), and the one that
+    # fulfilled it once done: "referral:<id>" or "consent:<id>".
+    needs: Mapped[str | None] = mapped_column(String(20))
+    fulfilled_by: Mapped[str | None] = mapped_column(String(40))
     strategy: Mapped[str | None] = mapped_column(String(120))  # a threat-assessment plan item's strategy key
     review_on: Mapped[dt.date | None] = mapped_column(Date)  # a plan item's review date
     conference_id: Mapped[int | None] = mapped_column(ForeignKey("conferences.id"))

@@ -22,6 +22,7 @@ from coordinator.hookspecs import (
     STRATEGY_DOMAINS,
     STRATEGY_KINDS,
     TASK_DOMAINS,
+    TASK_NEEDS,
     AgencyIdentity,
     CaseFacts,
     InformationCategory,
@@ -219,6 +220,9 @@ def _check_tasks(plugin: str, hook: str, result: Any) -> list[TaskTemplate]:
     for task in result:
         if task.domain not in TASK_DOMAINS:
             raise PluginError(plugin, hook, f"task {task.title!r} has unknown domain {task.domain!r}")
+        if task.needs is not None and task.needs not in TASK_NEEDS:
+            raise PluginError(plugin, hook, f"task {task.title!r} needs {task.needs!r}: a task needs one of "
+                                            f"{', '.join(TASK_NEEDS)}")
     return list(result)
 
 

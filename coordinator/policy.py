@@ -478,6 +478,54 @@ def may_share_within_team(viewer_agency: str | None, case_kind: str, case_agenci
     return case_kind in TEAM_KINDS and on_case(viewer_agency, case_agencies)
 
 
+# --- tasks done through a referral or a consent ---------------------------------------------------
+NEEDED = {"referral": "a referral of hers sent to the service (on her consent)", "consent": "a consent of hers in force"}
+
+
+def require_fulfilment(title: str, needs: str, fulfilled_by: str | None) -> str:
+    """A task done through a referral or a consent of hers (``needs``) is done only once one exists:
+    ``fulfilled_by`` is the one found ("referral:<id>", "consent:<id>"), recorded with the task."""
+    if fulfilled_by is None:
+        raise Conflict(f"“{title}” is done through {NEEDED[needs]}, and the case has none yet: "
+                       f"make the {needs} first, then set the task done", field="status")
+    return fulfilled_by
+
+
+# --- an agency joining a case ------------------------------------------------------------------
+# An agency joins a case only on a ground recorded with it: her consent covering that agency (her
+# choice comes first), else an approved override naming it, else, on a threat-assessment case, the
+# team's recorded basis. Grounds are "consent:<id>", "override:<id>", "team:<id>" (coordinator.gate
+# finds those in force); joining by the referral form or an accepted referral records its own.
+JOIN_GROUND_ORDER = ("consent", "override", "team")
+
+
+def join_ground(case_kind: str, grounds: Collection[str]) -> str | None:
+    """The ground an agency joins the case on, of those in force for it; None: it may not join."""
+    for kind in JOIN_GROUND_ORDER:
+        if kind == "team" and case_kind not in TEAM_KINDS:
+            continue
+        found = [ground for ground in grounds if ground.split(":", 1)[0] == kind]
+        if found:
+            return found[0]
+    return None
+
+
+def missing_join_ground(agency_name: str, case_kind: str) -> str:
+    """Why an agency may not join a case, and what would let it."""
+    team = ", and the team has no recorded basis for sharing" if case_kind in TEAM_KINDS else ""
+    return (f"no consent of hers covers {agency_name} and no approved override in force names it{team}: "
+            f"record her consent to share with {agency_name}, or request an override, before adding it")
+
+
+def require_join_ground(agency_name: str, case_kind: str, reference: str, grounds: Collection[str],
+                        field: str = "agency") -> str:
+    ground = join_ground(case_kind, grounds)
+    if ground is None:
+        raise Conflict(f"{agency_name} cannot join case {reference}: {missing_join_ground(agency_name, case_kind)}",
+                       field=field)
+    return ground
+
+
 def may_log_contact(actor: Actor, case: CaseState, case_agencies: Collection[str]) -> bool:
     """The contact log of a threat-assessment case: the agencies on it, on an open case."""
     return is_open(case) and on_case(actor.agency, case_agencies)

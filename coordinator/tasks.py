@@ -25,9 +25,10 @@ from coordinator.cases import (
     task_from,
 )
 from coordinator.errors import Conflict, Invalid, NotFound
+from coordinator.gate import consent_in_force
 from coordinator.hookspecs import TASK_DOMAINS
 from coordinator.limits import Id, Key, OneOf, WrittenLine
-from coordinator.models import Case, Task, TaskEvent, User, utcnow
+from coordinator.models import Case, Consent, ConsentScope, Referral, Task, TaskEvent, User, utcnow
 from coordinator.plugins import AgencyRegistry, PluginError
 from coordinator.policy import Actor
 
@@ -47,7 +48,26 @@ APPLIES_AGAIN = "applies again (case changed)"
 # snapshot, sees the old version).
 _SET_STATUS = (update(Task).where(Task.id == bindparam("task_id"), Task.version == bindparam("seen"))
                .values(status=bindparam("new_status"), reason=bindparam("new_reason"),
-                       version=bindparam("new_version"), updated_at=bindparam("changed_at")))
+                       version=bindparam("new_version"), updated_at=bindparam("changed_at"),
+                       fulfilled_by=bindparam("fulfilled_by")))
+FULFILLING_REFERRALS = ("sent", "accepted", "completed")
+
+
+async def fulfilment(session: AsyncSession, case_id: int, needs: str) -> str | None:
+    """The referral or consent of hers on the case that fulfils a task needing one, latest first:
+    a referral sent on (not a draft, not declined), or a consent with a scope in force."""
+    if needs == "referral":
+        found = (await session.execute(select(Referral.id).where(
+            Referral.case_id == case_id, Referral.status.in_(FULFILLING_REFERRALS)).order_by(Referral.id.desc())
+        )).scalar()
+        return f"referral:{found}" if found is not None else None
+    now = utcnow()
+    scopes = (await session.execute(
+        select(Consent.id, Consent.given_at, Consent.expires_at, ConsentScope.withdrawn_at)
+        .join(ConsentScope, ConsentScope.consent_id == Consent.id).where(Consent.case_id == case_id)
+        .order_by(Consent.id.desc()))).all()
+    found = next((consent_id for consent_id, *when in scopes if consent_in_force(*when, now)), None)
+    return f"consent:{found}" if found is not None else None
 
 
 @dataclass
@@ -107,15 +127,19 @@ async def set_status(
     reason = (reason or "").strip() or None
     if status in NEEDS_REASON and reason is None:
         raise Invalid(f"say why the task is {status.replace('_', ' ')}", field="reason")
+    fulfilled_by = None
+    if status == "done" and task.needs is not None:
+        fulfilled_by = policy.require_fulfilment(task.title, task.needs,
+                                                 await fulfilment(session, task.case_id, task.needs))
     changed = await session.execute(_SET_STATUS, {"task_id": task.id, "seen": version, "new_status": status,
                                                   "new_reason": reason, "new_version": version + 1,
-                                                  "changed_at": utcnow()})
+                                                  "changed_at": utcnow(), "fulfilled_by": fulfilled_by})
     if changed.rowcount != 1:
         await session.refresh(task)
         raise _changed_meanwhile(task)
     session.add(TaskEvent(task_id=task.id, by_id=actor.id, status=status, reason=reason))
     await audit.record(session, actor, "task.status_changed", case_id=task.case_id, subject=f"task:{task.id}",
-                       status=status)
+                       status=status, **({"fulfilled_by": fulfilled_by} if fulfilled_by else {}))
     events.case_changed(session, task.case_id, "tasks")
     return task
 

@@ -40,6 +40,22 @@ async def grant_consent(client, case_id: int, categories: list[str], recipients:
     return response.json()
 
 
+async def consent_to_join(client, case_id: int, *agencies: str) -> dict:
+    """Her consent to share with ``agencies``: the ground on which they may join the case."""
+    return await grant_consent(client, case_id, ["police.call_outs"], list(agencies))
+
+
+async def refer_her(client, case_id: int) -> dict:
+    """Her referral, sent by her case worker: what a task done through a referral needs."""
+    body = {"to_agency": "housing", "purpose": "emergency accommodation", "method": "written", "given_by": "Nora",
+            "categories": ["police.call_outs"]}
+    drafted = await client.post(f"/api/cases/{case_id}/referrals", json=body)
+    assert drafted.status_code == 201, drafted.text
+    sent = await client.post(f"/api/referrals/{drafted.json()['id']}/status", json={"status": "sent", "version": 1})
+    assert sent.status_code == 201, sent.text
+    return sent.json()
+
+
 async def withdraw(client, case_id: int, consent: dict, *pairs: tuple[str, str]) -> dict:
     """Withdraw the scopes naming these (category, recipient) pairs, or the whole consent."""
     scope_ids = [s["id"] for s in consent["scopes"] if (s["category"], s["recipient"]) in pairs]

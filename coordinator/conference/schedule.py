@@ -11,14 +11,14 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from coordinator import audit, cases, policy
+from coordinator import audit, cases, gate, policy
 from coordinator.accounts import actor_of
 from coordinator.cases import MEETING
 from coordinator.conference.participation import InviteIn, active_user, check_invite
 from coordinator.conference.research import research_deadline
 from coordinator.errors import Invalid
 from coordinator.lifecycle import case_events
-from coordinator.limits import Id, ListOf, WrittenLine
+from coordinator.limits import Id, Key, ListOf, WrittenLine
 from coordinator.models import AgendaItem, Case, Conference, HearingRequest, Participant, Task, User, utcnow
 from coordinator.plugins import AgencyRegistry
 from coordinator.policy import Actor
@@ -34,14 +34,23 @@ PAST_AFTER = dt.timedelta(minutes=15)
 
 
 @dataclass
+class JoiningIn:
+    """An invited agency the coordinator adds to a case on the agenda, on the ground it has there."""
+
+    case_id: Id
+    agency: Key
+
+
+@dataclass
 class ConferenceIn:
     title: WrittenLine(200, "give the conference a title of up to 200 characters")
     scheduled_at: dt.datetime
     chair_id: Id
     case_ids: ListOf(200, Id)
     participants: ListOf(500, InviteIn) = field(default_factory=list)
-    # MARAC practice: every agency invited researches and hears every case on the list.
-    add_invited_agencies: bool = False
+    # MARAC practice: every agency invited researches and hears every case on the list; each joins
+    # a case only on a ground it has there (her consent, an override, the team's basis), ticked per case.
+    joining: ListOf(2000, JoiningIn) = field(default_factory=list)
     # A time in the past is refused unless the coordinator confirms that the meeting took place
     # then and is recorded afterwards: a mistyped year or month is otherwise silently accepted.
     took_place: bool = False
@@ -81,8 +90,8 @@ async def schedule_conference(session: AsyncSession, registry: AgencyRegistry, a
                               data: ConferenceIn, *, research_days: int = Settings.research_days) -> Conference:
     """A coordinator schedules a conference: its agenda orders itself (``agenda_order``), the
     chair is a participant, and every person invited is too; its research deadline is
-    ``research_days`` working days before. With ``add_invited_agencies``, each invited agency
-    joins each case on the agenda it is not yet part of."""
+    ``research_days`` working days before. Each agency of ``joining`` (invited) joins its case (on
+    the agenda) on the ground it has there; without one, nothing is scheduled."""
     policy.require_coordinator(actor, "schedule a conference")
     title = data.title.strip()
     if not title or len(title) > 200:
@@ -103,6 +112,7 @@ async def schedule_conference(session: AsyncSession, registry: AgencyRegistry, a
         check_invite(user, invite.role, f"participants[{i}].role")
         invited.setdefault(user.id, (user, invite.role))
     invited[chair.id] = (chair, "chair")
+    joining = await _joining(session, registry, data.joining, found, {user.agency for user, _ in invited.values()})
 
     scheduled_at = data.scheduled_at.astimezone(dt.UTC)
     conference = Conference(title=title, scheduled_at=scheduled_at, chair_id=chair.id, created_by_id=actor.id,
@@ -126,13 +136,34 @@ async def schedule_conference(session: AsyncSession, registry: AgencyRegistry, a
                        scheduled_at=conference.scheduled_at, research_due_at=conference.research_due_at,
                        chair_id=chair.id, cases=[c.id for c in found],
                        participants=sorted(invited))
-    if data.add_invited_agencies:
-        agencies = sorted({user.agency for user, _ in invited.values() if user.agency in registry})
-        for case in found:
-            for agency in agencies:
-                if agency not in cases.agencies_of(case):
-                    await cases.join_case(session, registry, actor, case, agency)
+    for case, agency, ground in joining:
+        await cases.join_case(session, registry, actor, case, agency, ground=ground)
     return conference
+
+
+async def _joining(session: AsyncSession, registry: AgencyRegistry, wanted: list[JoiningIn], found: list[Case],
+                   invited: set[str | None]) -> list[tuple[Case, str, str]]:
+    """The agencies ticked to join cases on the agenda, each with its ground, checked before anything
+    is written: an agency already on its case is left as it is."""
+    on_agenda = {case.id: case for case in found}
+    grounds = await gate.joining_grounds(session, list(on_agenda), utcnow())
+    joining: dict[tuple[int, str], tuple[Case, str, str]] = {}
+    for i, join in enumerate(wanted):
+        where, case = f"joining[{i}]", on_agenda.get(join.case_id)
+        if case is None:
+            raise Invalid(f"case {join.case_id} is not on the agenda: only a case on the agenda is joined", field=where)
+        if join.agency not in registry:
+            raise Invalid(f"no agency {join.agency!r} is installed", field=where)
+        name = registry.name(join.agency)
+        if join.agency not in invited:
+            raise Invalid(f"nobody of {name} is invited: invite its representative to add it to case {case.reference}",
+                          field=where)
+        if join.agency in cases.agencies_of(case) or (case.id, join.agency) in joining:
+            continue
+        ground = policy.require_join_ground(name, case.kind, case.reference,
+                                            gate.grounds_for(grounds, case.id, join.agency), where)
+        joining[case.id, join.agency] = (case, join.agency, ground)
+    return list(joining.values())
 
 
 @dataclass(frozen=True)
@@ -140,10 +171,20 @@ class SchedulingChoices:
     cases: list[Case]  # open cases, in agenda order: children first, then adults, then reviews; by risk
     users: list[User]  # active users with an agency, by agency and name
     queued: dict[int, list[str]]  # the cases waiting to be heard, with why: offered already ticked
+    joinable: dict[int, dict[str, Joinable]]  # per case, each agency not on it
 
 
-async def scheduling_choices(session: AsyncSession, actor: Actor) -> SchedulingChoices:
-    """What the scheduling form offers: the open cases and the people who can be invited."""
+@dataclass(frozen=True)
+class Joinable:
+    """Whether an agency may join a case now: the ground it would join on, or why it may not."""
+
+    ground: str | None
+    why_not: str = ""
+
+
+async def scheduling_choices(session: AsyncSession, registry: AgencyRegistry, actor: Actor) -> SchedulingChoices:
+    """What the scheduling form offers: the open cases, the people who can be invited, and per case
+    the agencies that may join it (and why the others may not)."""
     policy.require_coordinator(actor, "schedule a conference")
     open_cases = (await session.execute(
         select(Case).where(Case.closed_at.is_(None)).options(selectinload(Case.people), selectinload(Case.agencies))
@@ -154,7 +195,16 @@ async def scheduling_choices(session: AsyncSession, actor: Actor) -> SchedulingC
     users = (await session.execute(
         select(User).where(User.active.is_(True), User.agency.is_not(None)).order_by(User.agency, User.display_name)
     )).scalars()
-    return SchedulingChoices(ordered, list(users), await case_events.hearing_queue(session))
+    grounds = await gate.joining_grounds(session, [case.id for case in ordered], utcnow())
+    joinable = {case.id: {agency.key: _joinable(case, agency.key, registry, grounds)
+                          for agency in registry if agency.key not in cases.agencies_of(case)}
+                for case in ordered}
+    return SchedulingChoices(ordered, list(users), await case_events.hearing_queue(session), joinable)
+
+
+def _joinable(case: Case, agency: str, registry: AgencyRegistry, grounds: dict[tuple[int, str], list[str]]) -> Joinable:
+    ground = policy.join_ground(case.kind, gate.grounds_for(grounds, case.id, agency))
+    return Joinable(ground, "" if ground else policy.missing_join_ground(registry.name(agency), case.kind))
 
 
 async def conferences_for(session: AsyncSession, actor: Actor) -> list[tuple[Conference, Participant | None]]:

@@ -186,7 +186,7 @@ async def edit_case(session: AsyncSession, registry: AgencyRegistry, actor: Acto
         session.add_all([KeyDate(case_id=case.id, kind=k.kind, on=k.on, note=k.note) for k in edit.key_dates])
     if "team" in changes:
         for agency in joining:  # with their task lists, as when a coordinator adds an agency
-            await cases.join_case(session, registry, actor, case, agency)
+            await cases.join_case(session, registry, actor, case, agency, ground=cases.TEAM_NAMED)
     await _record(session, actor, case, version, "edited", reason, changes)
     await tasks.follow_case(session, registry, actor, case.id)
     return case

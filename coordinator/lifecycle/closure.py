@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import audit, cases, events, policy
+from coordinator import audit, cases, events, policy, tasks
 from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.lifecycle import follow_ups, team_roles, transitions
 from coordinator.limits import Id, Key, ListOf, OneOf, Text, Written
@@ -144,7 +144,11 @@ def _agency_review(agency: str, decision: str, reason: str) -> None:
 
 async def _mark(session: AsyncSession, actor: Actor, task: Task, values: dict[str, object],
                 reason: str | None) -> None:
-    """One task's review, if it is still as read: its new state and a history event."""
+    """One task's review, if it is still as read: its new state and a history event. A task done
+    through a referral or a consent of hers is done only once one exists, as when set done alone."""
+    if values.get("status") == "done" and task.needs is not None:
+        values["fulfilled_by"] = policy.require_fulfilment(task.title, task.needs,
+                                                           await tasks.fulfilment(session, task.case_id, task.needs))
     values = {"version": task.version + 1, "updated_at": utcnow(), **values}
     changed = await session.execute(update(Task).where(Task.id == task.id, Task.version == task.version)
                                     .values(**values))

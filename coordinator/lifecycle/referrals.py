@@ -286,7 +286,7 @@ async def change_status(session: AsyncSession, registry: AgencyRegistry, actor: 
     session.add(ReferralEvent(referral_id=referral.id, status=data.status, by_id=actor.id, note=note))
     if data.status == "accepted" and referral.to_agency is not None \
             and referral.to_agency not in cases.agencies_of(case):
-        await cases.join_case(session, registry, actor, case, referral.to_agency)
+        await cases.join_case(session, registry, actor, case, referral.to_agency, ground=f"referral:{referral.id}")
     await audit.record(session, actor, f"referral.{data.status}", case_id=case.id, subject=f"referral:{referral.id}")
     events.case_changed(session, case.id, "case")
     return await _load(session, referral.id)

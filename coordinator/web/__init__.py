@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from coordinator.cases import CASE_KINDS, KEY_DATE_KINDS, PERSON_ROLES, RISK_LEVELS, STAGES, TARGET_KINDS
+from coordinator.cases import CASE_KINDS, KEY_DATE_KINDS, PERSON_ROLES, RISK_LEVELS, STAGES, TARGET_KINDS, ground_label
 from coordinator.hookspecs import PRECIPITATING_EVENTS, TASK_DOMAINS
 from coordinator.lifecycle import views_and_wishes
 from coordinator.lifecycle.case_events import EVENT_LABELS
@@ -49,7 +49,7 @@ def template_globals(registry: AgencyRegistry) -> dict:
         "registry": registry, "agency_name": registry.name, "label": label, "dom_id": dom_id,
         "is_overdue": is_overdue, "CASE_KINDS": CASE_KINDS, "STAGES": STAGES, "RISK_LEVELS": RISK_LEVELS,
         "PERSON_ROLES": PERSON_ROLES, "KEY_DATE_KINDS": KEY_DATE_KINDS, "TASK_DOMAINS": TASK_DOMAINS,
-        "TARGET_KINDS": TARGET_KINDS,
+        "TARGET_KINDS": TARGET_KINDS, "ground_label": ground_label,
         "TASK_STATUSES": STATUSES, "CLOSED_STATUSES": CLOSED_STATUSES, "OPEN_STAGES": OPEN_STAGES, "precipitating": PRECIPITATING_EVENTS,
         "event_labels": EVENT_LABELS, "responsibility_labels": {r.key: r.label for r in registry.responsibilities},
         "section_url": workspace.section_url, "app_areas": navigation.areas, "item_sections": follow_up.item_sections, "CORE_CATEGORIES": follow_up.CORE_CATEGORIES,

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from coordinator import minutes_files, policy
 from coordinator.conference import actions, meeting, minutes, participation, research, roles, schedule
 from coordinator.conference.participation import CONFIDENTIALITY_STATEMENT, InviteIn
-from coordinator.conference.schedule import ConferenceIn
+from coordinator.conference.schedule import ConferenceIn, JoiningIn
 from coordinator.conference.state import ASPECTS, EVERYTHING, load_people
 from coordinator.errors import Conflict, DomainError, Invalid, NotFound
 from coordinator.plugins import AgencyRegistry
@@ -116,8 +116,9 @@ async def conference_list(request: Request, db: NamedDependency[AsyncSession]) -
 
 
 @get("/conferences/new")
-async def schedule_page(request: Request, db: NamedDependency[AsyncSession]) -> Template:
-    choices = await schedule.scheduling_choices(db, current_actor(request))
+async def schedule_page(request: Request, db: NamedDependency[AsyncSession],
+                        registry: NamedDependency[AgencyRegistry]) -> Template:
+    choices = await schedule.scheduling_choices(db, registry, current_actor(request))
     return Template("conferences/schedule.html", context={"choices": choices, "values": {}, "error": None})
 
 
@@ -141,7 +142,18 @@ def _schedule_from_form(form: FormMultiDict, zone: dt.tzinfo) -> ConferenceIn:
         title=text(form, "title"), scheduled_at=when, chair_id=chair_id, case_ids=_ids(form, "case_ids"),
         participants=[InviteIn(user_id, text(form, f"role_{user_id}") or "representative")
                       for user_id in _ids(form, "invite")],
-        add_invited_agencies=text(form, "add_invited_agencies") == "yes", took_place=text(form, "took_place") == "yes"))
+        joining=_joining(form), took_place=text(form, "took_place") == "yes"))
+
+
+def _joining(form: FormMultiDict) -> list[JoiningIn]:
+    """The agencies ticked per case: each tick is "<case id>:<agency key>"."""
+    joining = []
+    for tick in form.getall("joining") if "joining" in form else []:
+        case_id, _, agency = tick.partition(":")
+        if not case_id.isdigit():
+            raise Invalid("the form named a case that is not a number: reload the page", field="joining")
+        joining.append(JoiningIn(int(case_id), agency))
+    return joining
 
 
 @post("/conferences")
@@ -153,13 +165,13 @@ async def schedule_conference(request: Request, db: NamedDependency[AsyncSession
         settings = request.app.state.settings
         conference = await schedule.schedule_conference(
             db, registry, actor, _schedule_from_form(form, settings.zone), research_days=settings.research_days)
-    except Invalid as error:
+    except (Invalid, Conflict) as error:  # a conflict: a ground ticked ended meanwhile
         await db.rollback()
         values = {key: form.get(key) for key in form}
-        values["case_ids"] = form.getall("case_ids") if "case_ids" in form else []
-        values["invite"] = form.getall("invite") if "invite" in form else []
-        return Template("conferences/schedule.html", status_code=400, context={
-            "choices": await schedule.scheduling_choices(db, actor), "values": values, "error": error})
+        for listed in ("case_ids", "invite", "joining"):
+            values[listed] = form.getall(listed) if listed in form else []
+        return Template("conferences/schedule.html", status_code=error.status, context={
+            "choices": await schedule.scheduling_choices(db, registry, actor), "values": values, "error": error})
     await db.commit()
     return Redirect(f"/conferences/{conference.id}", status_code=303)
 

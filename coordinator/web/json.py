@@ -33,6 +33,7 @@ def task_json(task: Task, registry: AgencyRegistry, today: dt.date, *, history: 
         "id": task.id, "case_id": task.case_id, "agency": task.agency, "agency_name": registry.name(task.agency),
         "title": task.title, "domain": task.domain, "due_on": task.due_on, "status": task.status,
         "reason": task.reason, "source": task.source, "assignee_id": task.assignee_id, "duty": task.duty,
+        "needs": task.needs, "fulfilled_by": task.fulfilled_by,
         "overdue": is_overdue(task, today), "version": task.version, "updated_at": task.updated_at,
     }
     if history:
@@ -59,7 +60,7 @@ def case_json(case: Case, registry: AgencyRegistry) -> dict:
         "monitoring_status": case.monitoring_status,
         "monitoring_review_on": case.monitoring_review_on,
         "key_dates": [{"kind": k.kind, "on": k.on, "note": k.note} for k in case.key_dates],
-        "agencies": [{"key": a.agency, "name": registry.name(a.agency)} for a in case.agencies],
+        "agencies": [{"key": a.agency, "name": registry.name(a.agency), "ground": a.ground} for a in case.agencies],
         "created_at": case.created_at, "closed_at": case.closed_at, "version": case.version,
     }
 

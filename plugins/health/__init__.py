@@ -11,6 +11,8 @@ from coordinator.hookspecs import (
 )
 
 KEY = "health"
+# The to-do lists give health care and social work this duty in two wordings: it is one duty, shared.
+CRISIS_SUPPORT = "Assist the victim in getting immediate crisis help and psychosocial support"
 # The threat-assessment exhibit's strategies that health care delivers, word for word.
 STRATEGIES = [
     Strategy("subject.counseling", "subject", "Counseling/mental health services", "support",
@@ -31,7 +33,7 @@ def agency_task_list(case):
     victim = "target" if case.kind == "threat_assessment" else "victim"
     tasks = [
         TaskTemplate("Always examine the patient without their family members or spouse being present", victim, standing=True),
-        TaskTemplate("Assist the victim in receiving immediate crisis help and psychosocial support", victim),
+        TaskTemplate(CRISIS_SUPPORT, victim, duty="crisis_support"),
         TaskTemplate("If there is an immediate risk to safety of the patient or any children, consider contacting the police", victim),
         TaskTemplate("Ask for victim's consent before letting in any visitors", victim, standing=True),
     ]
@@ -61,7 +63,8 @@ def agency_responsibilities():
 
 @hookimpl
 def agency_shared_duties():
-    return [SharedDuty("child_protection_procedures", "child_protection")]
+    return [SharedDuty("child_protection_procedures", "child_protection"),
+            SharedDuty("crisis_support", "victim_contact")]
 
 
 @hookimpl

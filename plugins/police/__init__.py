@@ -16,7 +16,8 @@ KEY = "police"
 # Conditions read the CaseFacts; None means always. The list's "*" duties ("if this duty does not
 # belong to another agency") and child protection are shared duties: one holder per case.
 TASKS = [
-    ("Inform the victim about shelters and guide the victim to a shelter if needed", "victim", "target", None),
+    ("Inform the victim about shelters and guide the victim to a shelter if needed", "victim", "target", None,
+     "shelter_guidance"),
     ("Initiate child protection procedures if not yet done", "children", "target", "children", "child_protection_procedures"),
     ("File a crime offence report if not yet done", "perpetrator", "subject", None),
     ("By the victim's consent, contact the victim support services", "victim", "target", None),
@@ -29,6 +30,7 @@ TASKS = [
      "victim", "target", "injuries"),
     ("Guide the victim to Social Services based on her/his needs for support", "victim", "target", None),
     ("Make sure all relevant NGOs are invited to participate in the risk assessment process", "victim", "environment", None),
+    ("Assist the victim in protecting her/his personal data", "victim", "target", None, "personal_data_protection"),
     ("Take into account the risks of digitally assisted stalking and cyberstalking and help the victim in protecting their digital devices",
      "victim", "target", None),
     ("Depending on the legislation, consider secret means of gathering intelligence to prevent crimes or avoid danger",
@@ -36,9 +38,10 @@ TASKS = [
     ("Consider the benefits of a portable alarm system for the victim", "victim", "target", None),
     ("Assist the perpetrator in joining a perpetrator programme", "perpetrator", "subject", None, "perpetrator_programme"),
 ]
+# Done through a referral of hers to the victim support services, which her consent covers.
+NEEDS = {"By the victim's consent, contact the victim support services": "referral"}
 STANDING = [
     ("Document information produced by risk assessment and keep it confidential", "victim", "environment"),
-    ("Assist the victim in protecting her/his personal data", "victim", "target"),
 ]
 
 
@@ -84,7 +87,8 @@ def agency_identity():
 @hookimpl
 def agency_task_list(case):
     threat = case.kind == "threat_assessment"
-    tasks = [TaskTemplate(title, threat_domain if threat else domain, duty=duty[0] if duty else None)
+    tasks = [TaskTemplate(title, threat_domain if threat else domain, duty=duty[0] if duty else None,
+                          needs=NEEDS.get(title))
              for title, domain, threat_domain, condition, *duty in TASKS if _applies(condition, case)]
     tasks += [TaskTemplate(title, threat_domain if threat else domain, standing=True)
               for title, domain, threat_domain in STANDING]
@@ -125,6 +129,9 @@ def agency_shared_duties():
         SharedDuty("child_protection_procedures", "child_protection"),
         SharedDuty("release_notice", "victim_contact", fallback=True),
         SharedDuty("perpetrator_programme", "perpetrator_management", fallback=True),
+        SharedDuty("shelter_guidance", "housing"),
+        # Her personal data: the police's unless the role map gives safety planning to another agency.
+        SharedDuty("personal_data_protection", "safety_planning", fallback=True),
     ]
 
 

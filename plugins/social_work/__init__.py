@@ -12,16 +12,18 @@ from coordinator.hookspecs import (
 
 KEY = "social_work"
 
-# (title, domain in a domestic-abuse case, domain in a threat-assessment case, only with children)
+# (title, domain in a domestic-abuse case, domain in a threat-assessment case, only with children, shared duty)
 TASKS = [
     ("If there is an immediate or even likely risk to the safety of the client or any children, consider contacting the police",
-     "victim", "target", False),
-    ("Initiate child protection procedures if not yet done", "children", "target", True),
-    ("Inform the victim about shelters and guide the victim to a shelter if needed", "victim", "target", False),
-    ("Help the victim to solve financial problems", "victim", "environment", False),
-    ("Secure safe housing for the victim", "victim", "environment", False),
-    ("Assist the victim in protecting her/his personal data", "victim", "target", False),
-    ("Assist the victim in getting immediate crisis help and psychosocial support", "victim", "target", False),
+     "victim", "target", False, None),
+    ("Initiate child protection procedures if not yet done", "children", "target", True, "child_protection_procedures"),
+    ("Inform the victim about shelters and guide the victim to a shelter if needed", "victim", "target", False,
+     "shelter_guidance"),
+    ("Help the victim to solve financial problems", "victim", "environment", False, None),
+    ("Secure safe housing for the victim", "victim", "environment", False, None),
+    ("Assist the victim in protecting her/his personal data", "victim", "target", False, "personal_data_protection"),
+    ("Assist the victim in getting immediate crisis help and psychosocial support", "victim", "target", False,
+     "crisis_support"),
 ]
 
 # The threat-assessment exhibit's strategies that social work delivers, word for word.
@@ -46,9 +48,8 @@ def agency_identity():
 @hookimpl
 def agency_task_list(case):
     threat = case.kind == "threat_assessment"
-    return [TaskTemplate(title, threat_domain if threat else domain,
-                         duty="child_protection_procedures" if needs_children else None)
-            for title, domain, threat_domain, needs_children in TASKS
+    return [TaskTemplate(title, threat_domain if threat else domain, duty=duty)
+            for title, domain, threat_domain, needs_children, duty in TASKS
             if case.has_children or not needs_children]
 
 
@@ -73,8 +74,12 @@ def agency_responsibilities():
 
 @hookimpl
 def agency_shared_duties():
-    # Child protection is social work's unless the role map gives it to another agency.
-    return [SharedDuty("child_protection_procedures", "child_protection", fallback=True)]
+    # Child protection, shelters and crisis support are social work's unless the role map gives the
+    # responsibility to another agency.
+    return [SharedDuty("child_protection_procedures", "child_protection", fallback=True),
+            SharedDuty("shelter_guidance", "housing", fallback=True),
+            SharedDuty("personal_data_protection", "safety_planning"),
+            SharedDuty("crisis_support", "victim_contact", fallback=True)]
 
 
 @hookimpl

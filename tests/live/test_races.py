@@ -152,6 +152,10 @@ async def test_add_agency(servers, people_on, scenario, sessionmaker, database_u
         cases.append(created.json()["id"])
     tally = Tally("add agency")
     for case_id in cases:
+        consented = await one.api("POST", f"/api/cases/{case_id}/consents", {
+            "purpose": "case conference", "method": "written", "given_by": "Nora",
+            "categories": ["police.call_outs"], "recipients": ["health"]})
+        assert consented.status_code == 201, consented.text
         await tally.round(one, other, "POST", f"/api/cases/{case_id}/agencies", {"agency": "health"})
     tally.report()
     assert await _audited(sessionmaker, "case.agency_added") == added_before + 2 * ROUNDS  # police, then health once

@@ -14,14 +14,14 @@ from coordinator import hookspecs
 from coordinator.plugins import PluginError
 from tests.conftest import registry_with
 from tests.fake_agencies import probation
-from tests.sharing_steps import grant_consent, record_item
+from tests.sharing_steps import consent_to_join, grant_consent, record_item
 from tests.unit.conftest import open_case, seen_through_gate, task_titles
 
 
 async def test_hook_agency_identity_names_the_agency_wherever_it_appears(client_for, staff):
     chair = await client_for("chair")
     case = await open_case(chair, ["probation"])
-    assert case["agencies"] == [{"key": "probation", "name": "Probation service"}]
+    assert case["agencies"] == [{"key": "probation", "name": "Probation service", "ground": "intake"}]
     [task] = [t for t in (await chair.get(f"/api/cases/{case['id']}/tasks")).json() if t["source"] == "standing"]
     assert task["agency_name"] == "Probation service"
 
@@ -32,6 +32,7 @@ async def test_hook_agency_task_list_gives_the_agency_its_tasks_as_it_joins_a_ca
     adults_only = await open_case(chair, ["police"], children=False)
     assert await task_titles(chair, with_children["id"], "probation") == [probation.SUPERVISE, probation.RECALL, probation.CHILD_CONTACT]
 
+    await consent_to_join(chair, adults_only["id"], "probation")
     added = await chair.post(f"/api/cases/{adults_only['id']}/agencies", json={"agency": "probation"})
     assert added.status_code == 201, added.text
     assert await task_titles(chair, adults_only["id"], "probation") == [probation.SUPERVISE, probation.RECALL]

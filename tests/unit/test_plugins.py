@@ -53,7 +53,7 @@ async def test_a_fourth_agency_works_end_to_end_without_core_changes(client_for,
     referral = {"kind": "domestic_abuse", "checklist_score": 16, "agencies": ["housing"],
                 "people": [{"role": "survivor", "name": "Ada"}, {"role": "child", "name": "Kim"}]}
     case = (await chair.post("/api/cases", json=referral)).json()
-    assert case["agencies"] == [{"key": "housing", "name": "Housing association"}]
+    assert case["agencies"] == [{"key": "housing", "name": "Housing association", "ground": "intake"}]
     housing = await client_for("hou")
     titles = [t["title"] for t in (await housing.get("/api/dashboard")).json()["tasks"]]
     assert titles == ["Assess the need for emergency accommodation",

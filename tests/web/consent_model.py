@@ -118,6 +118,10 @@ class CaseModel:
 
         return covering(self.consents) or covering(self.overrides)  # consent is preferred when both cover
 
+    def joinable_by(self, agency: str) -> bool:
+        """An agency joins the case on a consent or an override in force naming it, for any category."""
+        return any(g.in_force and g.recipient == agency for scopes in [*self.consents, *self.overrides] for g in scopes)
+
     @property
     def current(self) -> dict[int, Item]:
         return {i: item for i, item in self.items.items() if item.current}

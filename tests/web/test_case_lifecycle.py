@@ -8,6 +8,7 @@ import datetime as dt
 from sqlalchemy import func, select
 
 from coordinator.models import Case, CaseRevision
+from tests.sharing_steps import consent_to_join
 from tests.web.support import whole_case
 
 
@@ -157,9 +158,10 @@ async def test_the_coordinator_is_offered_only_the_agencies_not_yet_on_the_case(
     page = (await whole_case(chair, case['id'])).text
     assert "Add with its task list" in page and "Assign a task" in page
     assert "Add with its task list" not in (await whole_case(police, case['id'])).text
-    for agency in app.state.registry.keys:
-        if agency not in ("police", "social_work", "health"):
-            assert (await chair.post(f"/api/cases/{case['id']}/agencies", json={"agency": agency})).status_code == 201
+    joining = [agency for agency in app.state.registry.keys if agency not in ("police", "social_work", "health")]
+    await consent_to_join(chair, case["id"], *joining)
+    for agency in joining:
+        assert (await chair.post(f"/api/cases/{case['id']}/agencies", json={"agency": agency})).status_code == 201
     page = (await whole_case(chair, case['id'])).text
     assert "Add with its task list" not in page and "Every installed agency is part of this case" in page
 

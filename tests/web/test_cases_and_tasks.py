@@ -6,6 +6,7 @@ from sqlalchemy import select, update
 
 from coordinator.models import Task
 from tests.referral_form_steps import page_fields
+from tests.sharing_steps import consent_to_join
 from tests.web.support import whole_case
 
 
@@ -143,6 +144,7 @@ async def test_an_agency_outside_the_case_does_not_see_it(client_for, case):
 
 async def test_adding_an_agency_later_brings_its_list_and_twice_is_a_conflict(client_for, case):
     chair = await client_for("chair")
+    await consent_to_join(chair, case["id"], "housing")
     added = await chair.post(f"/api/cases/{case['id']}/agencies", json={"agency": "housing"})
     assert added.status_code == 201
     tasks = (await chair.get(f"/api/cases/{case['id']}/tasks")).json()

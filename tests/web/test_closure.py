@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from coordinator.models import AgendaItem, AuditEntry, RoleAssignment
-from tests.sharing_steps import grant_consent, record_item
+from tests.sharing_steps import grant_consent, record_item, refer_her
 from tests.web.test_hostile_input import form_fields, json_input, sample, url
 
 TODAY = dt.date.today()
@@ -274,6 +274,7 @@ async def test_each_agency_signs_off_its_own_tasks_and_the_supervisor_sees_who_s
     on_behalf = await chair.post(url, json={"agency": "police", "decision": "done"})
     assert on_behalf.status_code == 403 and "own people" in on_behalf.json()["detail"]
     police_tasks = [t["title"] for t in await open_tasks(chair, case["id"]) if t["agency"] == "police"]
+    await refer_her(await client_for("sw"), case["id"])  # contacting the support services is done through it
     signed = await police.post(url, json={"agency": "police", "decision": "done"})
     assert signed.status_code == 201, signed.text
     assert signed.json()["tasks"] == police_tasks and signed.json()["by_id"] == people["police"].id
@@ -325,6 +326,7 @@ async def test_an_agency_signs_off_its_tasks_from_its_dashboard(client_for, peop
     dashboard = (await police.get("/")).text
     assert f'action="/cases/{case["id"]}/sign-offs"' in dashboard and 'name="agency" value="police"' in dashboard
     assert 'name="agency" value="police"' not in (await health.get("/")).text
+    await refer_her(await client_for("sw"), case["id"])  # contacting the support services is done through it
     signed = await police.post(f"/cases/{case['id']}/sign-offs", data={"agency": "police", "decision": "done"})
     assert signed.status_code == 200, signed.text
     chair = await client_for("chair")

@@ -626,9 +626,11 @@ async def run(world: World, step: tuple) -> None:
         response = await clients["chair"].post(f"/api/cases/{case.id}/agencies", json={"agency": agency})
         if agency in case.agencies:
             assert response.status_code == 409, response.text
-        else:
+        elif case.joinable_by(agency):
             assert response.status_code == 201, response.text
             case.agencies.add(agency)
+        else:  # neither her consent nor an override names it
+            assert response.status_code == 409 and "cannot join" in response.json()["detail"], response.text
     elif kind == "view":
         await view(world, *args)
     elif kind == "change":

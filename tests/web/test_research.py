@@ -14,7 +14,7 @@ from coordinator.conference.research import research_deadline
 from coordinator.models import AuditEntry, Case, Conference, Disclosure, Participant
 from coordinator.settings import Settings
 from tests.conftest import REFERRAL
-from tests.sharing_steps import grant_consent
+from tests.sharing_steps import consent_to_join, grant_consent
 
 pytestmark = pytest.mark.usefixtures("live_channels")
 
@@ -311,6 +311,7 @@ async def test_listed_duties_fall_due_within_hours_of_the_referral_or_before_the
     # An agency joining a case already on an agenda gets its "before the meeting" duties dated at once.
     other = await chair.post("/api/cases", json={**REFERRAL, "agencies": ["police", "social_work"]})
     await schedule(chair, people, [other.json()["id"]])
+    await consent_to_join(chair, other.json()["id"], "housing")
     joined = await chair.post(f"/api/cases/{other.json()['id']}/agencies", json={"agency": "housing"})
     assert joined.status_code in (200, 201), joined.text
     assert (await housing_tasks(chair, other.json()["id"]))[
