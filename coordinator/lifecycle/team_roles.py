@@ -1,6 +1,5 @@
 """A threat-assessment team's roles on its case: the team's lead (who approves the classification and the
-closure), its case manager, and its members, each for her agency (education, police, mental health: the
-agencies on the case).
+closure), its case manager, and its members, each for her agency (each agency on the case).
 
 Roles are held by people and kept per case, because each case's team is the agencies its report names. A
 role is never edited: naming someone ends the role she held and, for the lead and the case manager, the

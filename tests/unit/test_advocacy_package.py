@@ -12,6 +12,7 @@ from importlib.metadata import entry_points
 from coordinator import cli
 from coordinator.models import utcnow
 from coordinator.plugins import ENTRY_POINT_GROUP
+from tests.sharing_steps import consent_to_join
 from tests.unit.conftest import task_titles
 
 CORE = "case-conference-coordinator"
@@ -73,6 +74,7 @@ async def test_joining_never_displaces_whoever_holds_victim_contact(app, client_
     given = await chair.post(f"/api/cases/{case_id}/roles", json={"responsibility": "victim_contact",
                                                                     "agency": "police", "version": 0})
     assert given.status_code == 201, given.text
+    await consent_to_join(chair, case_id, "advocacy")
     assert (await chair.post(f"/api/cases/{case_id}/agencies", json={"agency": "advocacy"})).status_code == 201
     roles = {r["responsibility"]: r["agency"] for r in (await chair.get(f"/api/cases/{case_id}/roles")).json()}
     assert roles["victim_contact"] == "police" and roles["meeting_advocacy"] == "advocacy"

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from coordinator.models import AgendaItem, AuditEntry, RoleAssignment
+from coordinator.web.forms import FORM
 from tests.sharing_steps import grant_consent, record_item, refer_her
 from tests.web.test_hostile_input import form_fields, json_input, sample, url
 
@@ -40,7 +41,11 @@ def as_form(body: dict) -> dict:
 
 
 def declared_input(app, path: str, method: str):
-    """The input a route takes: its own JSON body, or for a page form its API twin's."""
+    """The input a route takes: its own JSON body, the dataclass a page form is read into, or else
+    the page form's API twin's."""
+    own = app.route_handler_method_map.get(path, {}).get(method)
+    if own is not None and (form := own.opt.get(FORM)):
+        return form
     twin_path, twin_method = TWINS.get(path, (path if path.startswith("/api/") else f"/api{path}", method))
     handler = app.route_handler_method_map.get(twin_path, {}).get(twin_method)
     return json_input(handler) if handler is not None else None
