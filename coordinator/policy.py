@@ -217,6 +217,12 @@ def may_see_case(actor: Actor, case_agencies: Collection[str]) -> bool:
     return coordinates(actor) or on_case(actor.agency, case_agencies)
 
 
+def may_be_notified(recipient: Actor, case_agencies: Collection[str]) -> bool:
+    """A notification about a case (its reference and a link) reaches only someone who may see the
+    case when it is sent; an agency's own system counts as a member of that agency."""
+    return may_see_case(recipient, case_agencies)
+
+
 def require_case_visible(actor: Actor, case_agencies: Collection[str], what: str) -> None:
     """404 (``what`` names the thing asked for), before any other check, for anything on a
     case the actor may not see: its existence is not revealed."""

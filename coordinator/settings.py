@@ -148,6 +148,21 @@ class Settings:
     threat_levels: tuple[str, ...] = THREAT_LEVELS
     threat_emergency_steps: tuple[str, ...] = THREAT_EMERGENCY_STEPS
     team_sharing_bases: tuple[str, ...] = TEAM_SHARING_BASES
+    # Notifications outside the app. E-mail goes through this SMTP server ("smtp://user:password@host:587"
+    # with STARTTLS when offered, "smtps://…" for TLS from the start); "log" writes each message to the
+    # server's log instead, so a development server needs no mail server.
+    smtp_url: str = "log"
+    smtp_from: str = "coordinator@localhost"
+    # Links in messages start with this: the address people reach the server at.
+    public_url: str = "http://localhost:8000"
+    # The deliverer inside the server looks for notifications this often (0: not in this process).
+    notify_seconds: int = 0
+    # A failed delivery is tried again after this long, doubling each time, up to notify_attempts in
+    # all; then it shows as failed to administrators.
+    notify_retry_seconds: int = 30
+    notify_attempts: int = 8
+    # People who chose a daily digest get it at this hour (in ``timezone``).
+    digest_hour: int = 7
     debug: bool = False
 
     @property
@@ -223,5 +238,15 @@ class Settings:
         kwargs["threat_levels"] = _list(env, "COORDINATOR_THREAT_LEVELS", THREAT_LEVELS)
         kwargs["threat_emergency_steps"] = _list(env, "COORDINATOR_THREAT_EMERGENCY_STEPS", THREAT_EMERGENCY_STEPS)
         kwargs["team_sharing_bases"] = _list(env, "COORDINATOR_TEAM_SHARING_BASES", TEAM_SHARING_BASES)
+        kwargs["smtp_url"] = env.get("COORDINATOR_SMTP_URL", "").strip() or "log"
+        if kwargs["smtp_url"] != "log" and not kwargs["smtp_url"].startswith(("smtp://", "smtps://")):
+            raise SystemExit("setting COORDINATOR_SMTP_URL must be smtp://host:port, smtps://host:port or log, "
+                             f"got {kwargs['smtp_url']!r}")
+        kwargs["smtp_from"] = env.get("COORDINATOR_SMTP_FROM", "").strip() or "coordinator@localhost"
+        kwargs["public_url"] = (env.get("COORDINATOR_PUBLIC_URL", "").strip() or "http://localhost:8000").rstrip("/")
+        kwargs["notify_seconds"] = max(0, _int(env, "COORDINATOR_NOTIFY_SECONDS", 10))
+        kwargs["notify_retry_seconds"] = max(1, _int(env, "COORDINATOR_NOTIFY_RETRY_SECONDS", 30))
+        kwargs["notify_attempts"] = max(1, _int(env, "COORDINATOR_NOTIFY_ATTEMPTS", 8))
+        kwargs["digest_hour"] = min(max(0, _int(env, "COORDINATOR_DIGEST_HOUR", 7)), 23)
         kwargs["debug"] = env.get("COORDINATOR_DEBUG", "") == "1"
         return cls(**kwargs)
