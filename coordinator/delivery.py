@@ -227,6 +227,29 @@ class Deliverer:
         return tally
 
 
+@dataclass(frozen=True)
+class Trouble:
+    """A notification that failed, or is being retried: to whom, what, and the last error."""
+
+    notification: Notification
+    recipient: str
+
+
+async def delivery_report(session: AsyncSession, limit: int = 200) -> tuple[dict[str, int], list[Trouble]]:
+    """The outbox by status, and the latest notifications that failed or are being retried."""
+    counts = dict((await session.execute(
+        select(Notification.status, func.count()).group_by(Notification.status))).all())
+    rows = (await session.execute(
+        select(Notification, User.username, WebhookEndpoint.agency, WebhookEndpoint.url)
+        .outerjoin(User, User.id == Notification.user_id)
+        .outerjoin(WebhookEndpoint, WebhookEndpoint.id == Notification.endpoint_id)
+        .where((Notification.status == "failed")
+               | ((Notification.status == "waiting") & Notification.last_error.is_not(None)))
+        .order_by(Notification.id.desc()).limit(limit))).all()
+    return counts, [Trouble(row, f"{username} (e-mail)" if username else f"{agency} system at {url}")
+                    for row, username, agency, url in rows]
+
+
 async def outbox_depth(session: AsyncSession) -> int:
     """Notifications not yet sent (waiting, whether due or held for a digest)."""
     return (await session.execute(select(func.count()).where(Notification.status == "waiting"))).scalar_one()

@@ -12,6 +12,7 @@ once) is sent once. ``coordinator.delivery`` sends the rows after commit.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -20,7 +21,9 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import policy
+from coordinator import audit, policy
+from coordinator.errors import Invalid
+from coordinator.limits import Line
 from coordinator.models import (
     AgendaItem,
     CaseAgency,
@@ -47,6 +50,39 @@ KINDS = {
     "closure_decided": "Your closure request was decided",
     "minutes_ready": "The minutes are ready",
 }
+# What passes for an address here: something@somewhere.tld, no spaces (the mail server has the last word).
+EMAIL = re.compile(r"^[^\s@]+@[^\s@]+\.[^\s@]+$")
+
+
+@dataclass
+class NotificationChoicesIn:
+    """How a person is told of what concerns her: where e-mail goes (empty: no e-mail), whether it
+    goes to her agency's own system too, and once a day or at once."""
+
+    email: Line(254) = ""
+    by_email: bool = True
+    by_webhook: bool = True
+    daily: bool = False
+
+
+def choices_of(user: User) -> NotificationChoicesIn:
+    return NotificationChoicesIn(user.email or "", user.notify_by_email, user.notify_by_webhook, user.notify_daily)
+
+
+async def choose(session: AsyncSession, actor: policy.Actor, data: NotificationChoicesIn) -> User:
+    """She changes her own choices (audited: which, not the address)."""
+    email = data.email.strip()
+    if email and not EMAIL.match(email):
+        raise Invalid("give an e-mail address such as name@agency.example, or leave it empty", field="email")
+    user = await session.get(User, actor.id)
+    user.email = email or None
+    user.notify_by_email, user.notify_by_webhook, user.notify_daily = data.by_email, data.by_webhook, data.daily
+    await audit.record(session, actor, "account.notifications_chosen", subject=f"user:{user.id}",
+                       email=user.email is not None, by_email=data.by_email, by_webhook=data.by_webhook,
+                       daily=data.daily)
+    return user
+
+
 # Research is announced as due this long before its deadline.
 RESEARCH_DUE_AHEAD = dt.timedelta(days=1)
 

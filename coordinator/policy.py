@@ -128,6 +128,16 @@ def require_second_factor_resetter(actor: Actor, user_id: int) -> None:
         raise Forbidden("only an administrator can reset a second factor")
 
 
+def may_see_deliveries(actor: Actor) -> bool:
+    """The notifications that could not be delivered, and the outbox's state: administrators."""
+    return actor.role == ADMIN_ROLE
+
+
+def require_delivery_reader(actor: Actor) -> None:
+    if not may_see_deliveries(actor):
+        raise Forbidden("only an administrator can see how notifications are delivered")
+
+
 def may_manage_token(actor: Actor, owner_id: int) -> bool:
     """See and revoke an API token: its owner, or an administrator."""
     return actor.id == owner_id or actor.role == ADMIN_ROLE
