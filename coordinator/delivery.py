@@ -35,10 +35,7 @@ from coordinator.notifications import KINDS, research_reminders
 from coordinator.settings import Settings
 
 log = logging.getLogger("coordinator.delivery")
-# A row claimed by a process is its own this long; killed meanwhile, another pass sends it then.
-CLAIM = dt.timedelta(minutes=2)
 BATCH = 200
-TIMEOUT_SECONDS = 10
 
 
 class DeliveryFailed(Exception):
@@ -93,19 +90,19 @@ async def send_email(settings: Settings, to: str, message: Message) -> None:
     try:
         await aiosmtplib.send(mail, hostname=url.hostname, port=url.port, username=url.username or None,
                               password=url.password or None, use_tls=url.scheme == "smtps",
-                              timeout=TIMEOUT_SECONDS)
+                              timeout=settings.notify_timeout_seconds)
     except (aiosmtplib.SMTPException, OSError) as exc:
         raise DeliveryFailed(f"mail server: {type(exc).__name__}: {exc}"[:300]) from exc
 
 
-async def send_webhook(endpoint: WebhookEndpoint, message_id: str, body: str) -> None:
+async def send_webhook(endpoint: WebhookEndpoint, message_id: str, body: str, timeout: float = 10) -> None:
     """POST ``body`` signed with the endpoint's secret (webhook-id, webhook-timestamp, webhook-signature)."""
     now = dt.datetime.now(dt.UTC)
     headers = {"content-type": "application/json", "webhook-id": message_id,
                "webhook-timestamp": str(int(now.timestamp())),
                "webhook-signature": Webhook(endpoint.secret).sign(message_id, now, body)}
     try:
-        async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as client:
+        async with httpx.AsyncClient(timeout=timeout) as client:
             response = await client.post(endpoint.url, content=body, headers=headers)
     except httpx.HTTPError as exc:
         raise DeliveryFailed(f"endpoint: {type(exc).__name__}: {exc}"[:300]) from exc
@@ -154,7 +151,10 @@ class Deliverer:
         self.sessionmaker = sessionmaker
         self.settings = settings
         self.email: Callable[[Settings, str, Message], Awaitable[None]] = send_email
-        self.webhook: Callable[[WebhookEndpoint, str, str], Awaitable[None]] = send_webhook
+        self.webhook: Callable[..., Awaitable[None]] = send_webhook
+        # A row claimed is this process's for longer than a send may take; killed meanwhile, another
+        # process sends it once the claim lapses.
+        self.claim = dt.timedelta(seconds=3 * settings.notify_timeout_seconds)
 
     async def run_once(self, now: dt.datetime | None = None) -> Tally:
         """One pass: research reminders written, then every due row sent, withheld or retried."""
@@ -181,7 +181,7 @@ class Deliverer:
                 elif user is not None and user.notify_daily and row.created_at >= last_digest:
                     row.next_attempt_at = next_digest
                     tally.held += 1
-                elif await _claim(session, row, now + CLAIM):
+                elif await _claim(session, row, now + self.claim):
                     daily = user is not None and user.notify_daily
                     batches.setdefault(("digest", user.id) if daily else ("one", row.id), []).append(row)
             await session.commit()
@@ -201,7 +201,8 @@ class Deliverer:
                                  Message(message_id, subject, [line(r, public_url) for r in rows]))
             else:
                 endpoint = endpoints[first.endpoint_id]
-                await self.webhook(endpoint, message_id, webhook_body(first, public_url, endpoint.agency))
+                await self.webhook(endpoint, message_id, webhook_body(first, public_url, endpoint.agency),
+                                   self.settings.notify_timeout_seconds)
         except DeliveryFailed as exc:
             return await self._failed(rows, str(exc), now)
         async with self.sessionmaker() as session:

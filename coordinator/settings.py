@@ -161,6 +161,9 @@ class Settings:
     # all; then it shows as failed to administrators.
     notify_retry_seconds: int = 30
     notify_attempts: int = 8
+    # One message to the mail server or an endpoint may take this long. A process killed while
+    # sending leaves its messages claimed three times this long; then another process sends them.
+    notify_timeout_seconds: int = 10
     # People who chose a daily digest get it at this hour (in ``timezone``).
     digest_hour: int = 7
     debug: bool = False
@@ -247,6 +250,7 @@ class Settings:
         kwargs["notify_seconds"] = max(0, _int(env, "COORDINATOR_NOTIFY_SECONDS", 10))
         kwargs["notify_retry_seconds"] = max(1, _int(env, "COORDINATOR_NOTIFY_RETRY_SECONDS", 30))
         kwargs["notify_attempts"] = max(1, _int(env, "COORDINATOR_NOTIFY_ATTEMPTS", 8))
+        kwargs["notify_timeout_seconds"] = max(1, _int(env, "COORDINATOR_NOTIFY_TIMEOUT_SECONDS", 10))
         kwargs["digest_hour"] = min(max(0, _int(env, "COORDINATOR_DIGEST_HOUR", 7)), 23)
         kwargs["debug"] = env.get("COORDINATOR_DEBUG", "") == "1"
         return cls(**kwargs)
