@@ -3,6 +3,7 @@
 from coordinator import hookimpl
 from coordinator.hookspecs import (
     AgencyIdentity,
+    DueOffset,
     InformationCategory,
     Responsibility,
     SharedDuty,
@@ -11,6 +12,8 @@ from coordinator.hookspecs import (
 )
 
 KEY = "health"
+# The list's timescales: what it calls immediate is due within a day of the referral.
+IMMEDIATE = DueOffset.within_hours_of_referral(24)
 # The threat-assessment exhibit's strategies that health care delivers, word for word.
 STRATEGIES = [
     Strategy("subject.counseling", "subject", "Counseling/mental health services", "support",
@@ -31,8 +34,10 @@ def agency_task_list(case):
     victim = "target" if case.kind == "threat_assessment" else "victim"
     tasks = [
         TaskTemplate("Always examine the patient without their family members or spouse being present", victim, standing=True),
-        TaskTemplate("Assist the victim in receiving immediate crisis help and psychosocial support", victim),
-        TaskTemplate("If there is an immediate risk to safety of the patient or any children, consider contacting the police", victim),
+        TaskTemplate("Assist the victim in receiving immediate crisis help and psychosocial support", victim,
+                     due=IMMEDIATE),
+        TaskTemplate("If there is an immediate risk to safety of the patient or any children, consider contacting the police",
+                     victim, due=IMMEDIATE),
         TaskTemplate("Ask for victim's consent before letting in any visitors", victim, standing=True),
     ]
     if case.has_children:

@@ -3,6 +3,7 @@
 from coordinator import hookimpl
 from coordinator.hookspecs import (
     AgencyIdentity,
+    DueOffset,
     InformationCategory,
     Responsibility,
     SharedDuty,
@@ -36,6 +37,10 @@ TASKS = [
     ("Consider the benefits of a portable alarm system for the victim", "victim", "target", None),
     ("Assist the perpetrator in joining a perpetrator programme", "perpetrator", "subject", None, "perpetrator_programme"),
 ]
+# The list's timescales: inviting the NGOs "to participate in the risk assessment process" is done
+# before the meeting that assesses the risk; the list gives no other item a time.
+DUE = {"Make sure all relevant NGOs are invited to participate in the risk assessment process":
+       DueOffset.before_the_meeting()}
 STANDING = [
     ("Document information produced by risk assessment and keep it confidential", "victim", "environment"),
     ("Assist the victim in protecting her/his personal data", "victim", "target"),
@@ -84,7 +89,7 @@ def agency_identity():
 @hookimpl
 def agency_task_list(case):
     threat = case.kind == "threat_assessment"
-    tasks = [TaskTemplate(title, threat_domain if threat else domain, duty=duty[0] if duty else None)
+    tasks = [TaskTemplate(title, threat_domain if threat else domain, duty=duty[0] if duty else None, due=DUE.get(title))
              for title, domain, threat_domain, condition, *duty in TASKS if _applies(condition, case)]
     tasks += [TaskTemplate(title, threat_domain if threat else domain, standing=True)
               for title, domain, threat_domain in STANDING]

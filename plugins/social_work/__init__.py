@@ -3,6 +3,7 @@
 from coordinator import hookimpl
 from coordinator.hookspecs import (
     AgencyIdentity,
+    DueOffset,
     InformationCategory,
     Responsibility,
     SharedDuty,
@@ -23,6 +24,13 @@ TASKS = [
     ("Assist the victim in protecting her/his personal data", "victim", "target", False),
     ("Assist the victim in getting immediate crisis help and psychosocial support", "victim", "target", False),
 ]
+# The list's timescales: what it calls immediate is due within a day of the referral.
+IMMEDIATE = DueOffset.within_hours_of_referral(24)
+DUE = {
+    "If there is an immediate or even likely risk to the safety of the client or any children, consider contacting the police":
+        IMMEDIATE,
+    "Assist the victim in getting immediate crisis help and psychosocial support": IMMEDIATE,
+}
 
 # The threat-assessment exhibit's strategies that social work delivers, word for word.
 STRATEGIES = [
@@ -47,7 +55,7 @@ def agency_identity():
 def agency_task_list(case):
     threat = case.kind == "threat_assessment"
     return [TaskTemplate(title, threat_domain if threat else domain,
-                         duty="child_protection_procedures" if needs_children else None)
+                         duty="child_protection_procedures" if needs_children else None, due=DUE.get(title))
             for title, domain, threat_domain, needs_children in TASKS
             if case.has_children or not needs_children]
 
