@@ -124,7 +124,7 @@ async def _may_receive(session: AsyncSession, row: Notification, user: User | No
     if endpoint is not None:
         if endpoint.removed_at is not None:
             return False
-        recipient = policy.Actor(id=None, agency=endpoint.agency, role="member")
+        recipient = policy.agency_system(endpoint.agency)
     elif user is not None and user.active:
         recipient = policy.Actor(id=user.id, agency=user.agency, role=user.role)
     else:

@@ -227,9 +227,14 @@ def may_see_case(actor: Actor, case_agencies: Collection[str]) -> bool:
     return coordinates(actor) or on_case(actor.agency, case_agencies)
 
 
+def agency_system(agency: str) -> Actor:
+    """An agency's own system, receiving the agency's notifications: a member of it, nothing more."""
+    return Actor(id=None, agency=agency, role="member", name=f"{agency} system")
+
+
 def may_be_notified(recipient: Actor, case_agencies: Collection[str]) -> bool:
     """A notification about a case (its reference and a link) reaches only someone who may see the
-    case when it is sent; an agency's own system counts as a member of that agency."""
+    case when it is sent (``agency_system`` for an agency's endpoint)."""
     return may_see_case(recipient, case_agencies)
 
 
