@@ -9,16 +9,18 @@ import dataclasses
 import datetime as dt
 
 import pytest
+from prometheus_client import generate_latest
 from sqlalchemy import select, update
 
 from coordinator import accounts, cases, notifications, overrides, tasks, webhooks
 from coordinator.accounts import actor_of
 from coordinator.conference import meeting, research
 from coordinator.conference.meeting import VersionIn
-from coordinator.delivery import Deliverer
+from coordinator.delivery import Deliverer, Tally
 from coordinator.lifecycle import closure, monitor
 from coordinator.models import Conference, Notification, Task, User, utcnow
 from coordinator.notifications import KINDS
+from coordinator.web import observe
 from tests.conference_scenario import (
     ARREARS,
     CALL_OUTS,
@@ -225,3 +227,13 @@ async def test_a_daily_digest_gathers_a_persons_messages_into_one_at_the_digest_
     assert (await sender.run_once(before.astimezone(dt.UTC))).sent == 2
     assert len(mail.received) == 1 and "(2)" in mail.received[0].subject
     assert mail.received[0].body.count("C-2026-0001") == 2
+
+
+def test_each_delivery_pass_is_counted_in_the_metrics_with_the_outbox_depth():
+    metrics = observe.Metrics()
+    metrics.delivery_pass(Tally(sent=3, retried=1, failed=1), 5)
+    metrics.delivery_pass(Tally(sent=2), 2)
+    scraped = generate_latest(metrics.registry).decode()
+    assert 'coordinator_notifications_total{outcome="sent"} 5.0' in scraped
+    assert 'coordinator_notifications_total{outcome="retried"} 1.0' in scraped
+    assert "coordinator_notification_outbox_depth 2.0" in scraped
