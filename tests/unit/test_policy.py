@@ -163,3 +163,13 @@ def test_nobody_raises_their_own_rights_nor_gives_more_than_they_hold(coordinato
                                                    and target_agency == agency and RANK[target_role] <= RANK[role])
             assert policy.may_reset_second_factor(actor, 2) == (role == "admin")
             assert not policy.may_reset_second_factor(actor, 1)
+
+
+def test_a_notification_reaches_those_who_may_see_the_case_and_its_agencies_systems_only():
+    on_case = ["social_work", "police"]
+    assert policy.may_be_notified(POLICE, on_case) and policy.may_be_notified(COORDINATOR, on_case)
+    assert not policy.may_be_notified(Actor(id=9, agency="health", role="member"), on_case)
+    assert policy.may_be_notified(policy.agency_system("police"), on_case)
+    assert not policy.may_be_notified(policy.agency_system("health"), on_case)
+    assert policy.may_see_deliveries(Actor(id=5, agency=None, role="admin"))
+    assert not any(policy.may_see_deliveries(a) for a in (COORDINATOR, SUPERVISOR, POLICE))

@@ -52,5 +52,7 @@ async def test_administrators_see_failed_deliveries_and_nobody_else_does(client_
     report = (await root.get("/api/admin/notifications")).json()
     assert report["counts"] == {"failed": 1}
     assert report["troubles"][0]["kind"] == "action_assigned"
+    assert 'href="/admin/notifications"' in (await root.get("/")).text  # the navigation offers the area
+    assert 'href="/admin/notifications"' not in (await pc.get("/")).text
     assert (await pc.get("/api/admin/notifications")).status_code == 403
     assert (await chair.get("/admin/notifications")).status_code == 403
