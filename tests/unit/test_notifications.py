@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from types import SimpleNamespace
 
 import pytest
 from prometheus_client import generate_latest
 from sqlalchemy import select, update
 
-from coordinator import accounts, cases, notifications, overrides, tasks, webhooks
+from coordinator import accounts, cases, delivery, notifications, overrides, tasks, webhooks
 from coordinator.accounts import actor_of
 from coordinator.conference import meeting, research
 from coordinator.conference.meeting import VersionIn
@@ -237,3 +238,20 @@ def test_each_delivery_pass_is_counted_in_the_metrics_with_the_outbox_depth():
     assert 'coordinator_notifications_total{outcome="sent"} 5.0' in scraped
     assert 'coordinator_notifications_total{outcome="retried"} 1.0' in scraped
     assert "coordinator_notification_outbox_depth 2.0" in scraped
+
+
+async def test_a_notification_two_processes_saw_waiting_is_claimed_by_one_only(sessionmaker, scenario):
+    async with sessionmaker() as session:
+        await notifications.notify(session, notifications.case_notice(
+            "action_assigned", "task:1:assigned", scenario.case_a, "C-2026-0001"), users=[scenario.users["pc"]])
+        await session.commit()
+    async with sessionmaker() as session:
+        row = (await session.execute(select(Notification))).scalar()
+    seen = SimpleNamespace(id=row.id, next_attempt_at=row.next_attempt_at)  # as both processes read it
+    until = utcnow() + dt.timedelta(seconds=30)
+    claimed = []
+    for _ in ("one process", "the other"):
+        async with sessionmaker() as session:
+            claimed.append(await delivery._claim(session, seen, until))
+            await session.commit()
+    assert claimed == [True, False]
