@@ -84,7 +84,7 @@ async def send_email(settings: Settings, to: str, message: Message) -> None:
     mail.set_content("\n".join([*message.lines, "", "Sign in to see more. You can change what you are sent on "
                                 f"your account page: {settings.public_url}/account", ""]))
     if settings.smtp_url == "log":
-        log.info("e-mail to %s:\n%s", to, mail.as_string())
+        log.info("e-mail to %s (%s): %s\n%s", to, mail["Message-ID"], message.subject, mail.get_content())
         return
     url = urlsplit(settings.smtp_url)
     try:
