@@ -21,8 +21,7 @@ from coordinator.errors import Invalid
 from coordinator.limits import Line
 from coordinator.models import User
 from coordinator.web.auth import ENROL_STEP, PASSWORD_MAX, client_address, current_actor, finish_login, throttle_of
-from coordinator.web.forms import checked
-from coordinator.web.forms import text as form_text
+from coordinator.web.forms import FORM, checked, from_form
 
 Handle = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")]
 
@@ -92,16 +91,13 @@ async def change_password_page(request: Request, db: NamedDependency[AsyncSessio
     return Redirect("/account?done=password", status_code=303)
 
 
-@post("/account/notifications")
+@post("/account/notifications", opt={FORM: notifications.NotificationChoicesIn})
 async def choose_notifications_page(request: Request, db: NamedDependency[AsyncSession], state: State) -> Response:
-    form = await request.form()
     try:
-        data = checked(notifications.NotificationChoicesIn(
-            email=form_text(form, "email"), by_email=form.get("by_email") == "on",
-            by_webhook=form.get("by_webhook") == "on", daily=form.get("delivery") == "daily"))
+        data = from_form(notifications.NotificationChoicesIn, await request.form())
+        await notifications.choose(db, current_actor(request), data)
     except Invalid as error:
         return await _account_page(request, db, state, status=400, error=error)
-    await notifications.choose(db, current_actor(request), data)
     await db.commit()
     return Redirect("/account?done=notifications", status_code=303)
 

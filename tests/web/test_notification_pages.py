@@ -18,7 +18,7 @@ async def test_a_person_chooses_her_address_channels_and_a_daily_digest(client_f
     assert (await pc.get("/api/account")).json()["notifications"] == {
         "email": "pc@police.example", "by_email": True, "by_webhook": False, "daily": True}
     page = await pc.post("/account/notifications", data={"email": "pc2@police.example", "by_email": "on",
-                                                         "delivery": "now"})
+                                                         "daily": "0"})
     assert page.status_code == 200 and "Your notification choices are saved" in page.text
     assert 'value="pc2@police.example"' in page.text and "once a day, at 07:00" in page.text
     assert (await pc.get("/api/account")).json()["notifications"]["daily"] is False
