@@ -31,7 +31,7 @@ from litestar.types import Message, Scope
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coordinator import db as database
-from coordinator import events
+from coordinator import delivery, events
 from coordinator.conference import participation
 from coordinator.errors import DomainError, Invalid
 from coordinator.lifecycle import monitor, referrals, strategies
@@ -230,10 +230,14 @@ def create_app(settings: Settings, registry: AgencyRegistry | None = None, *, ch
         if settings.monitor_seconds:
             app.state.monitor = asyncio.create_task(monitor.run_forever(
                 sessionmaker, registry, settings.monitor_near_days, settings.monitor_seconds, metrics.monitor_run))
+        if settings.notify_seconds:
+            app.state.deliverer = asyncio.create_task(delivery.run_forever(
+                delivery.Deliverer(sessionmaker, settings), settings.notify_seconds, metrics.delivery_pass))
 
     async def on_shutdown(app: Litestar) -> None:
-        if task := app.state.get("monitor"):
-            task.cancel()
+        for name in ("monitor", "deliverer"):
+            if task := app.state.get(name):
+                task.cancel()
         await engine.dispose()
 
     sessions = session_config(idle_seconds=settings.idle_seconds, secure=settings.secure_cookies,

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from coordinator import audit, case_links, duties, equality, events, gate, policy
+from coordinator import audit, case_links, duties, equality, events, gate, notifications, policy
 from coordinator.equality import EqualityIn
 from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.hookspecs import CaseFacts, TaskTemplate
@@ -408,6 +408,8 @@ async def join_case(session: AsyncSession, registry: AgencyRegistry, actor: Acto
     await duties.settle(session, registry, actor, case.id)
     await audit.record(session, actor, "case.agency_added", case_id=case.id, subject=f"case:{case.id}",
                        agency=agency, ground=ground, tasks=len(new))
+    await notifications.notify(session, notifications.case_notice(
+        "referral", f"referral:case:{case.id}:{agency}", case.id, case.reference), agencies=[agency], not_to=actor.id)
     events.case_changed(session, case.id, "agencies", "tasks")
 
 

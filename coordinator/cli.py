@@ -1,4 +1,4 @@
-"""The ``coordinator`` command: serve, migrate, users, tokens, agencies, audit, minutes, demo."""
+"""The ``coordinator`` command: serve, migrate, users, tokens, agencies, audit, minutes, demo, webhooks."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import sys
 
 from sqlalchemy.engine import make_url
 
-from coordinator import accounts, db
+from coordinator import accounts, db, webhooks
 from coordinator.errors import DomainError
 from coordinator.lifecycle import monitor
 from coordinator.models import utcnow
@@ -104,6 +104,35 @@ def cmd_agencies(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  hooks: {', '.join(hooks)}")
         print(f"  categories: {', '.join(agency.categories) or '-'}")
         print(f"  responsibilities: {', '.join(r.key for r in agency.responsibilities) or '-'}")
+    return 0
+
+
+def cmd_webhooks_add(args: argparse.Namespace, settings: Settings) -> int:
+    registry = load_agencies()
+    endpoint = asyncio.run(_with_session(
+        settings, lambda session: webhooks.add_endpoint(session, registry.keys, args.agency, args.url)))
+    print(f"endpoint {endpoint.id} of {endpoint.agency}: {endpoint.url}")
+    print(f"signing secret (shown once; give it to the agency's system): {endpoint.secret}")
+    return 0
+
+
+def cmd_webhooks_list(args: argparse.Namespace, settings: Settings) -> int:
+    found = asyncio.run(_with_session(settings, webhooks.endpoints))
+    if not found:
+        print("no webhook endpoints")
+    for endpoint in found:
+        print(f"{endpoint.id}\t{endpoint.agency}\t{endpoint.url}\tadded {endpoint.created_at:%Y-%m-%d %H:%M} UTC")
+    return 0
+
+
+def cmd_webhooks_remove(args: argparse.Namespace, settings: Settings) -> int:
+    endpoint = asyncio.run(_with_session(settings, lambda session: webhooks.remove_endpoint(session, args.endpoint_id)))
+    print(f"endpoint {endpoint.id} removed: nothing more is sent to {endpoint.url}")
+    return 0
+
+
+def cmd_webhooks_test(args: argparse.Namespace, settings: Settings) -> int:
+    print(asyncio.run(_with_session(settings, lambda session: webhooks.test_endpoint(session, args.endpoint_id))))
     return 0
 
 
@@ -400,6 +429,18 @@ def parser() -> argparse.ArgumentParser:
     mode.add_argument("--dry-run", action="store_true", help="list what is due, change nothing")
     mode.add_argument("--apply", action="store_true", help="remove the text and personal details of what is due")
     keep.set_defaults(run=cmd_retention)
+    hooks = sub.add_parser("webhooks", help="agencies' webhook endpoints (signed notifications)").add_subparsers(
+        dest="action", required=True)
+    add = hooks.add_parser("add", help="add an endpoint for an agency; prints its signing secret once")
+    add.add_argument("agency")
+    add.add_argument("url")
+    add.set_defaults(run=cmd_webhooks_add)
+    hooks.add_parser("list", help="the endpoints: id, agency, address, added").set_defaults(run=cmd_webhooks_list)
+    for action, about, run in (("remove", "stop sending to an endpoint", cmd_webhooks_remove),
+                               ("test", "send a signed test message to an endpoint now", cmd_webhooks_test)):
+        one = hooks.add_parser(action, help=about)
+        one.add_argument("endpoint_id", type=int)
+        one.set_defaults(run=run)
     watch = sub.add_parser("monitor", help="raise the case events dates bring (key dates, follow-ups, overdue tasks)")
     watch.add_argument("--once", action="store_true", help="one run, then exit (for cron)")
     watch.add_argument("--today", type=_date, help=argparse.SUPPRESS)  # a run as of another day

@@ -154,6 +154,8 @@ async def load_demo(session: AsyncSession, registry: AgencyRegistry) -> list[str
                                                      password=DEMO_PASSWORD, display_name=name, agencies=registry.keys)
         if role in DEMO_SECOND_FACTOR_ROLES:
             users[username].totp_secret = DEMO_TOTP_SECRET
+        # An address at a reserved domain: with the default COORDINATOR_SMTP_URL the messages go to the log.
+        users[username].email = f"{username}@demo.example"
     today = utcnow().date()
     case = await cases.create_case(session, registry, ReferralThresholds(), actor_of(users["chair"]), ReferralIn(
         kind="domestic_abuse",

@@ -84,6 +84,12 @@ class User(Base):
     # was accepted for, so a code is never accepted twice.
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_last_step: Mapped[int | None] = mapped_column()
+    # Notifications outside the app: where e-mail goes (none: no e-mail), whether the events that
+    # concern her also go to her agency's own system (its webhooks), and once a day or at once.
+    email: Mapped[str | None] = mapped_column(String(254))
+    notify_by_email: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sql_text("true"))
+    notify_by_webhook: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sql_text("true"))
+    notify_daily: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_text("false"))
 
 
 class ApiToken(Base):
@@ -1039,3 +1045,48 @@ def _write_sound_keys(mapper, connection, person: CasePerson) -> None:  # noqa: 
     if keys:
         connection.execute(insert(PersonNameKey), [{"person_id": person.id, "case_id": person.case_id, "key": key}
                                                    for key in sorted(keys)])
+
+
+# --- notifications outside the app ------------------------------------------------------------
+
+
+class WebhookEndpoint(Base):
+    """An agency's own system, told of the events that concern the agency (Standard Webhooks:
+    each message signed with the endpoint's secret)."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency: Mapped[str] = mapped_column(AgencyKey, index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(100))  # "whsec_" + base64: signs, never shown again
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    removed_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class Notification(Base):
+    """The outbox: one message for one recipient (a person's e-mail, or an agency's endpoint),
+    written in the transaction of the change that causes it and delivered after commit. It holds
+    the event's kind, a case reference and a link, never case content. One per event and
+    recipient: the database refuses a second."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("event_key", "channel", "recipient"),
+                      Index("ix_notifications_waiting", "status", "next_attempt_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_key: Mapped[str] = mapped_column(String(200))  # what happened, once (kind and subject)
+    kind: Mapped[str] = mapped_column(String(40))  # notify.KINDS
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    reference: Mapped[str] = mapped_column(String(40))  # a case or conference reference
+    link: Mapped[str] = mapped_column(String(200))  # a path in the app
+    channel: Mapped[str] = mapped_column(String(10))  # email, webhook
+    recipient: Mapped[str] = mapped_column(String(40))  # user:<id> or endpoint:<id>
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    endpoint_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_endpoints.id"))
+    status: Mapped[str] = mapped_column(String(10), default="waiting")  # waiting, sent, failed, withheld
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column()

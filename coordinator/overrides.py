@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from coordinator import audit, cases, events, policy
+from coordinator import audit, cases, events, notifications, policy
 from coordinator.consents import aware, case_to_change, record_on_case, required_text, scope_pairs
 from coordinator.errors import Conflict, Invalid
 from coordinator.gate import override_in_force
@@ -72,6 +72,9 @@ async def request_override(session: AsyncSession, registry: AgencyRegistry, acto
     await session.flush()
     await audit.record(session, actor, "override.requested", case_id=case.id, subject=f"override:{override.id}",
                        legal_basis=override.legal_basis, expires_at=expires_at, scopes=[list(p) for p in pairs])
+    await notifications.notify(session, notifications.case_notice(
+        "override_awaiting", f"override:{override.id}:requested", case.id, case.reference),
+        users=await notifications.supervisors(session), not_to=actor.id)
     events.case_changed(session, case.id, "overrides")
     return override
 
@@ -101,6 +104,9 @@ async def decide_override(session: AsyncSession, actor: Actor, case_id: int, ove
         raise Conflict(f"override {override.id} was decided by someone else meanwhile: reload to see the decision")
     await audit.record(session, actor, f"override.{override.status}", case_id=case.id,
                        subject=f"override:{override.id}")
+    await notifications.notify(session, notifications.case_notice(
+        "override_decided", f"override:{override.id}:decided", case.id, case.reference),
+        users=[override.requested_by_id])
     events.case_changed(session, case.id, "overrides")
     return override
 

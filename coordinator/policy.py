@@ -128,6 +128,16 @@ def require_second_factor_resetter(actor: Actor, user_id: int) -> None:
         raise Forbidden("only an administrator can reset a second factor")
 
 
+def may_see_deliveries(actor: Actor) -> bool:
+    """The notifications that could not be delivered, and the outbox's state: administrators."""
+    return actor.role == ADMIN_ROLE
+
+
+def require_delivery_reader(actor: Actor) -> None:
+    if not may_see_deliveries(actor):
+        raise Forbidden("only an administrator can see how notifications are delivered")
+
+
 def may_manage_token(actor: Actor, owner_id: int) -> bool:
     """See and revoke an API token: its owner, or an administrator."""
     return actor.id == owner_id or actor.role == ADMIN_ROLE
@@ -215,6 +225,17 @@ def on_case(agency: str | None, case_agencies: Collection[str]) -> bool:
 def may_see_case(actor: Actor, case_agencies: Collection[str]) -> bool:
     """The case summary, people, key dates, tasks: its agencies and those who coordinate."""
     return coordinates(actor) or on_case(actor.agency, case_agencies)
+
+
+def agency_system(agency: str) -> Actor:
+    """An agency's own system, receiving the agency's notifications: a member of it, nothing more."""
+    return Actor(id=None, agency=agency, role="member", name=f"{agency} system")
+
+
+def may_be_notified(recipient: Actor, case_agencies: Collection[str]) -> bool:
+    """A notification about a case (its reference and a link) reaches only someone who may see the
+    case when it is sent (``agency_system`` for an agency's endpoint)."""
+    return may_see_case(recipient, case_agencies)
 
 
 def require_case_visible(actor: Actor, case_agencies: Collection[str], what: str) -> None:

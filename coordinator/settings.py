@@ -189,6 +189,24 @@ class Settings:
     team_sharing_bases: tuple[str, ...] = TEAM_SHARING_BASES
     # The time the team sets for screening a report (see ScreeningDeadline); recorded on each case at its report.
     threat_screening_due: ScreeningDeadline = field(default_factory=ScreeningDeadline)
+    # Notifications outside the app. E-mail goes through this SMTP server ("smtp://user:password@host:587"
+    # with STARTTLS when offered, "smtps://…" for TLS from the start); "log" writes each message to the
+    # server's log instead, so a development server needs no mail server.
+    smtp_url: str = "log"
+    smtp_from: str = "coordinator@localhost"
+    # Links in messages start with this: the address people reach the server at.
+    public_url: str = "http://localhost:8000"
+    # The deliverer inside the server looks for notifications this often (0: not in this process).
+    notify_seconds: int = 0
+    # A failed delivery is tried again after this long, doubling each time, up to notify_attempts in
+    # all; then it shows as failed to administrators.
+    notify_retry_seconds: int = 30
+    notify_attempts: int = 8
+    # One message to the mail server or an endpoint may take this long. A process killed while
+    # sending leaves its messages claimed three times this long; then another process sends them.
+    notify_timeout_seconds: int = 10
+    # People who chose a daily digest get it at this hour (in ``timezone``).
+    digest_hour: int = 7
     debug: bool = False
 
     @property
@@ -266,5 +284,16 @@ class Settings:
         kwargs["team_sharing_bases"] = _list(env, "COORDINATOR_TEAM_SHARING_BASES", TEAM_SHARING_BASES)
         kwargs["threat_screening_due"] = ScreeningDeadline.parse(env.get("COORDINATOR_THREAT_SCREENING_DUE", ""),
                                                                  kwargs["timezone"])
+        kwargs["smtp_url"] = env.get("COORDINATOR_SMTP_URL", "").strip() or "log"
+        if kwargs["smtp_url"] != "log" and not kwargs["smtp_url"].startswith(("smtp://", "smtps://")):
+            raise SystemExit("setting COORDINATOR_SMTP_URL must be smtp://host:port, smtps://host:port or log, "
+                             f"got {kwargs['smtp_url']!r}")
+        kwargs["smtp_from"] = env.get("COORDINATOR_SMTP_FROM", "").strip() or "coordinator@localhost"
+        kwargs["public_url"] = (env.get("COORDINATOR_PUBLIC_URL", "").strip() or "http://localhost:8000").rstrip("/")
+        kwargs["notify_seconds"] = max(0, _int(env, "COORDINATOR_NOTIFY_SECONDS", 10))
+        kwargs["notify_retry_seconds"] = max(1, _int(env, "COORDINATOR_NOTIFY_RETRY_SECONDS", 30))
+        kwargs["notify_attempts"] = max(1, _int(env, "COORDINATOR_NOTIFY_ATTEMPTS", 8))
+        kwargs["notify_timeout_seconds"] = max(1, _int(env, "COORDINATOR_NOTIFY_TIMEOUT_SECONDS", 10))
+        kwargs["digest_hour"] = min(max(0, _int(env, "COORDINATOR_DIGEST_HOUR", 7)), 23)
         kwargs["debug"] = env.get("COORDINATOR_DEBUG", "") == "1"
         return cls(**kwargs)

@@ -11,7 +11,7 @@ from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from coordinator import audit, duties, events, policy
+from coordinator import audit, duties, events, notifications, policy
 from coordinator.cases import (
     DueContext,
     add_listed_tasks,
@@ -181,6 +181,11 @@ async def assign_task(
     await session.flush()
     await audit.record(session, actor, "task.assigned", case_id=case.id, subject=f"task:{task.id}",
                        agency=task.agency, due_on=task.due_on, source=source)
+    notice = notifications.case_notice("action_assigned", f"task:{task.id}:assigned", case.id, case.reference)
+    if task.assignee_id is None:
+        await notifications.notify(session, notice, agencies=[task.agency], not_to=actor.id)
+    else:
+        await notifications.notify(session, notice, users=[task.assignee_id], not_to=actor.id)
     events.case_changed(session, case.id, "tasks")
     return task
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import audit, events, policy
+from coordinator import audit, events, notifications, policy
 from coordinator.conference import research
 from coordinator.conference.participation import Seat, agenda_case, load_conference, participant_of, seat
 from coordinator.errors import Conflict, Invalid, NotFound, require_version
@@ -169,6 +169,9 @@ async def end_conference(session: AsyncSession, registry: AgencyRegistry, actor:
         current.status = "discussed"
     conference.current_item_id = None
     conference.status, conference.ended_at = "ended", utcnow()
+    await notifications.notify(session, notifications.conference_notice(
+        "minutes_ready", f"minutes:conference:{conference_id}", conference_id, "/minutes"),
+        users=await notifications.participants(session, conference_id), not_to=actor.id)
     await _moved(session, actor, conference, "ended")
 
 

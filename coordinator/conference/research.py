@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from coordinator import audit, events, gate, information, policy
+from coordinator import audit, events, gate, information, notifications, policy
 from coordinator.conference.participation import active_user, invited, load_conference, participant_of
 from coordinator.errors import Conflict, Invalid
 from coordinator.gate import ItemView
@@ -187,6 +187,9 @@ async def circulate_agenda(session: AsyncSession, registry: AgencyRegistry, acto
     await audit.record(session, actor, "conference.agenda_circulated", subject=f"conference:{conference_id}",
                        cases=cases, agencies=sorted(await invited_agencies(session, conference_id)),
                        research_due_at=conference.research_due_at)
+    await notifications.notify(session, notifications.conference_notice(
+        "agenda_circulated", f"agenda:conference:{conference_id}", conference_id, "/research"),
+        users=await notifications.participants(session, conference_id), not_to=actor.id)
     events.conference_changed(session, conference_id, "agenda")
     return conference
 

@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import audit, cases, events, policy, tasks
+from coordinator import audit, cases, events, notifications, policy, tasks
 from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.lifecycle import follow_ups, team_roles, transitions
 from coordinator.limits import Id, Key, ListOf, OneOf, Text, Written
@@ -266,6 +266,9 @@ async def request_closure(session: AsyncSession, registry: AgencyRegistry, actor
     await transitions.move(session, actor, case, transitions.CLOSURE_REQUEST, seen=seen, reason=reasons,
                            changes={"closure": [None, "requested"]}, subject=f"closure:{closure.id}",
                            criterion=data.criterion, closing_on=data.closing_on)
+    await notifications.notify(session, notifications.case_notice(
+        "closure_awaiting", f"closure:{closure.id}:requested", case.id, case.reference),
+        users=await notifications.supervisors(session), not_to=actor.id)
     return closure
 
 
@@ -297,6 +300,8 @@ async def decide_closure(session: AsyncSession, actor: Actor, case_id: int, clos
     else:
         await transitions.move(session, actor, case, transitions.CLOSURE_REFUSAL, seen=case.version, reason=note,
                                changes={"closure": ["requested", "refused"]}, subject=f"closure:{closure.id}")
+    await notifications.notify(session, notifications.case_notice(
+        "closure_decided", f"closure:{closure.id}:decided", case.id, case.reference), users=[closure.requested_by_id])
     await session.refresh(closure)
     return closure
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from coordinator import cases
+from coordinator import cases, notifications
 from coordinator.cases import NEAR_KINDS, RECURRING_KINDS
 from coordinator.lifecycle import case_events
 from coordinator.models import Case, FollowUp, InformationItem, KeyDate, MonitorRun, Task, ThreatScreening, utcnow
@@ -143,6 +143,10 @@ async def raise_due(session: AsyncSession, registry: AgencyRegistry, case_id: in
         if await case_events.raise_event(session, registry, None, case, item.event, subject=item.subject,
                                          occurs_on=item.on, **dict(item.arguments)):
             raised += 1
+            if item.event == "task_overdue":
+                await notifications.notify(session, notifications.case_notice(
+                    "action_overdue", f"{item.subject}:overdue:{item.on}", case.id, case.reference),
+                    agencies=[dict(item.arguments)["agency"]])
     return raised
 
 

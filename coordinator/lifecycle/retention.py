@@ -146,10 +146,15 @@ _KEPT_BY_REASON = {
         "login_failures.username", "services.agency", "services.area", "services.contact", "services.kind",
         "services.name", "services.offers", "users.agency", "users.display_name", "users.password_hash",
         "users.role", "users.username", "users.totp_secret", "web_sessions.key", "web_sessions.user_agent",
-        "web_sessions.address", "recovery_codes.code_hash", "password_links.token_hash"),
+        "web_sessions.address", "recovery_codes.code_hash", "password_links.token_hash", "users.email",
+        "webhook_endpoints.agency", "webhook_endpoints.url", "webhook_endpoints.secret"),
     "her equality answers: fixed choices, read only to count in the quarterly figures of the periods past": (
         "equality_answers.ethnicity", "equality_answers.disability", "equality_answers.sexual_orientation",
         "equality_answers.gender", "equality_answers.age_16_17"),
+    "the notification outbox: an event's kind and key, a case reference, a link, a recipient and an error "
+    "from the mail server or endpoint, never case content": (
+        "notifications.event_key", "notifications.kind", "notifications.reference", "notifications.link",
+        "notifications.channel", "notifications.recipient", "notifications.status", "notifications.last_error"),
     "her survey answers: fixed choices, stored by month and never linked to a case": (
         "survey_responses.answers", "survey_responses.period"),
     "what someone searched for: deleted whole by retention --apply after the search log's period": (

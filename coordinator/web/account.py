@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Annotated
 
+import msgspec
 from litestar import Request, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
@@ -14,13 +15,13 @@ from litestar.response import Redirect, Response, Template
 from msgspec import Meta
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import accounts, audit, second_factor
+from coordinator import accounts, audit, notifications, second_factor
 from coordinator.accounts import LoginRefused
 from coordinator.errors import Invalid
 from coordinator.limits import Line
 from coordinator.models import User
 from coordinator.web.auth import ENROL_STEP, PASSWORD_MAX, client_address, current_actor, finish_login, throttle_of
-from coordinator.web.forms import FORM, checked
+from coordinator.web.forms import FORM, checked, from_form
 
 Handle = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")]
 
@@ -57,6 +58,8 @@ async def _account_context(request: Request, db: AsyncSession, state: State) -> 
         "sessions": await accounts.sessions_of(db, user_id, current_key=request.get_session_id(),
                                                idle=dt.timedelta(seconds=state.settings.idle_seconds)),
         "tokens": await accounts.tokens_of_user(db, user_id), "token_status": accounts.token_status,
+        "notifications": notifications.choices_of(await db.get(User, user_id)),
+        "digest_hour": state.settings.digest_hour,
         "min_length": state.settings.password_min_length, "max_length": accounts.PASSWORD_MAX_LENGTH,
         "error": None, "notice": None,
     }
@@ -71,7 +74,7 @@ async def account_page(request: Request, db: NamedDependency[AsyncSession], stat
                        done: FromQuery[str | None] = None) -> Template:
     notices = {"password": "Your password is changed; your other sessions have ended.",
                "session": "The session has ended.", "sessions": "Your other sessions have ended.",
-               "token": "The token is revoked."}
+               "token": "The token is revoked.", "notifications": "Your notification choices are saved."}
     return await _account_page(request, db, state, notice=notices.get(done or ""))
 
 
@@ -87,6 +90,17 @@ async def change_password_page(request: Request, db: NamedDependency[AsyncSessio
     except LoginRefused as refusal:
         return await _account_page(request, db, state, status=429, error=Invalid(refusal.message, field="current_password"))
     return Redirect("/account?done=password", status_code=303)
+
+
+@post("/account/notifications", opt={FORM: notifications.NotificationChoicesIn})
+async def choose_notifications_page(request: Request, db: NamedDependency[AsyncSession], state: State) -> Response:
+    try:
+        data = from_form(notifications.NotificationChoicesIn, await request.form())
+        await notifications.choose(db, current_actor(request), data)
+    except Invalid as error:
+        return await _account_page(request, db, state, status=400, error=error)
+    await db.commit()
+    return Redirect("/account?done=notifications", status_code=303)
 
 
 @post("/account/sessions/{handle:str}/end")
@@ -175,7 +189,18 @@ async def account(request: Request, db: NamedDependency[AsyncSession], state: St
             "second_factor": user.totp_secret is not None,
             "sessions": [{"handle": s.handle, "device": s.device, "address": s.address, "started_at": s.started_at,
                           "last_used_at": s.last_used_at, "current": s.current} for s in context["sessions"]],
-            "tokens": [_token_json(t) for t in context["tokens"]]}
+            "tokens": [_token_json(t) for t in context["tokens"]],
+            "notifications": msgspec.to_builtins(context["notifications"])}
+
+
+@post("/api/account/notifications", status_code=200)
+async def choose_notifications(request: Request, db: NamedDependency[AsyncSession],
+                               data: JSONBody[notifications.NotificationChoicesIn]) -> dict:
+    """Where and how she is told of what concerns her: e-mail (an address, or none), her agency's
+    own system, and once a day or at once. Messages carry a reference and a link, never case content."""
+    user = await notifications.choose(db, current_actor(request), data)
+    await db.commit()
+    return msgspec.to_builtins(notifications.choices_of(user))
 
 
 @post("/api/account/password", status_code=200)
@@ -209,5 +234,6 @@ async def revoke_token(request: Request, db: NamedDependency[AsyncSession], toke
     return _token_json(token)
 
 
-ROUTES = [second_factor_page, enrol_second_factor, account_page, change_password_page, end_session_page, end_other_sessions_page, revoke_token_page,
-          account, change_password, end_session, end_other_sessions, revoke_token]
+ROUTES = [second_factor_page, enrol_second_factor, account_page, change_password_page, choose_notifications_page,
+          end_session_page, end_other_sessions_page, revoke_token_page,
+          account, change_password, choose_notifications, end_session, end_other_sessions, revoke_token]

@@ -13,11 +13,12 @@ from litestar.response import Redirect, Response, Template
 from msgspec import Meta
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import accounts, administration, policy, second_factor
+from coordinator import accounts, administration, delivery, policy, second_factor
 from coordinator.administration import IssuedLink, UserChangeIn, UserIn
 from coordinator.errors import DomainError, Invalid
 from coordinator.limits import Line
 from coordinator.models import User
+from coordinator.notifications import KINDS
 from coordinator.plugins import AgencyRegistry
 from coordinator.settings import Settings
 from coordinator.web.auth import current_actor
@@ -181,6 +182,27 @@ async def set_password(request: Request, db: NamedDependency[AsyncSession], sett
 
 # --- JSON ----------------------------------------------------------------------------------------
 
+@get("/admin/notifications")
+async def deliveries_page(request: Request, db: NamedDependency[AsyncSession]) -> Template:
+    """Notifications that could not be delivered (and those being retried), for administrators."""
+    policy.require_delivery_reader(current_actor(request))
+    counts, troubles = await delivery.delivery_report(db)
+    return Template("admin_notifications.html", context={"counts": counts, "troubles": troubles, "kinds": KINDS})
+
+
+@get("/api/admin/notifications")
+async def deliveries(request: Request, db: NamedDependency[AsyncSession]) -> dict:
+    """The outbox by status (waiting, sent, failed, withheld), and the latest notifications that failed
+    or are being retried, with the recipient and the last error."""
+    policy.require_delivery_reader(current_actor(request))
+    counts, troubles = await delivery.delivery_report(db)
+    return {"counts": counts, "troubles": [
+        {"id": t.notification.id, "kind": t.notification.kind, "reference": t.notification.reference,
+         "recipient": t.recipient, "status": t.notification.status, "attempts": t.notification.attempts,
+         "last_error": t.notification.last_error, "created_at": t.notification.created_at,
+         "next_attempt_at": t.notification.next_attempt_at} for t in troubles]}
+
+
 @get("/api/admin/users")
 async def list_users(request: Request, db: NamedDependency[AsyncSession], settings: NamedDependency[Settings]) -> list[dict]:
     """The accounts the caller administers."""
@@ -238,6 +260,6 @@ async def reset_second_factor(request: Request, db: NamedDependency[AsyncSession
     return user_json(user)
 
 
-ROUTES = [reset_second_factor_page, reset_second_factor, users_page, create_user_page, change_user_page, deactivate_user_page, reactivate_user_page,
+ROUTES = [deliveries_page, deliveries, reset_second_factor_page, reset_second_factor, users_page, create_user_page, change_user_page, deactivate_user_page, reactivate_user_page,
           password_link_page, set_password_page, set_password,
           list_users, create_user, change_user, deactivate_user, reactivate_user, password_link]

@@ -42,6 +42,8 @@ def areas(user: User | None, coordinators_manage_users: bool = False) -> list[Ar
         shown.append(Area("feedback", "Feedback", "/feedback"))
     if policy.may_manage_users(can.actor, coordinators_manage_users):
         shown.append(Area("accounts", "Accounts", "/admin/users"))
+    if policy.may_see_deliveries(can.actor):
+        shown.append(Area("deliveries", "Notifications", "/admin/notifications"))
     return shown
 
 

@@ -28,6 +28,8 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from coordinator.delivery import Tally
+
 REQUEST_ID = contextvars.ContextVar("request_id", default="")
 REQUEST_ID_HEADER = "x-request-id"
 ACCEPTED_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")  # a proxy's id; anything else is replaced
@@ -60,6 +62,11 @@ class Metrics:
                                  registry=self.registry)
         self.pool_in_use = Gauge("coordinator_db_connections_in_use", "Database connections checked out of the pool",
                                  registry=self.registry)
+        self.notifications = Counter("coordinator_notifications", "Notifications handled in this process, by outcome",
+                                     ["outcome"], registry=self.registry)
+        self.outbox_depth = Gauge("coordinator_notification_outbox_depth",
+                                  "Notifications not yet sent (as of this process's last delivery pass)",
+                                  registry=self.registry)
         self.pool_size = Gauge("coordinator_db_pool_size", "Database connections the pool keeps",
                                registry=self.registry)
 
@@ -74,6 +81,11 @@ class Metrics:
 
     def monitor_run(self, succeeded: bool) -> None:
         self.monitor_runs.labels("done" if succeeded else "failed").inc()
+
+    def delivery_pass(self, tally: Tally, depth: int) -> None:
+        for outcome in ("sent", "retried", "failed", "withheld"):
+            self.notifications.labels(outcome).inc(getattr(tally, outcome))
+        self.outbox_depth.set(depth)
 
 
 def observe_requests(app: Litestar, metrics: Metrics) -> None:

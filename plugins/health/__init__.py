@@ -3,6 +3,7 @@
 from coordinator import hookimpl
 from coordinator.hookspecs import (
     AgencyIdentity,
+    DueOffset,
     InformationCategory,
     Responsibility,
     SharedDuty,
@@ -13,6 +14,8 @@ from coordinator.hookspecs import (
 KEY = "health"
 # The to-do lists give health care and social work this duty in two wordings: it is one duty, shared.
 CRISIS_SUPPORT = "Assist the victim in getting immediate crisis help and psychosocial support"
+# The list's timescales: what it calls immediate is due within a day of the referral.
+IMMEDIATE = DueOffset.within_hours_of_referral(24)
 # The threat-assessment exhibit's strategies that health care delivers, word for word.
 STRATEGIES = [
     Strategy("subject.counseling", "subject", "Counseling/mental health services", "support",
@@ -33,8 +36,9 @@ def agency_task_list(case):
     victim = "target" if case.kind == "threat_assessment" else "victim"
     tasks = [
         TaskTemplate("Always examine the patient without their family members or spouse being present", victim, standing=True),
-        TaskTemplate(CRISIS_SUPPORT, victim, duty="crisis_support"),
-        TaskTemplate("If there is an immediate risk to safety of the patient or any children, consider contacting the police", victim),
+        TaskTemplate(CRISIS_SUPPORT, victim, duty="crisis_support", due=IMMEDIATE),
+        TaskTemplate("If there is an immediate risk to safety of the patient or any children, consider contacting the police",
+                     victim, due=IMMEDIATE),
         TaskTemplate("Ask for victim's consent before letting in any visitors", victim, standing=True),
     ]
     if case.has_children:

@@ -3,6 +3,7 @@
 from coordinator import hookimpl
 from coordinator.hookspecs import (
     AgencyIdentity,
+    DueOffset,
     InformationCategory,
     Responsibility,
     SharedDuty,
@@ -40,6 +41,10 @@ TASKS = [
 ]
 # Done through a referral of hers to the victim support services, which her consent covers.
 NEEDS = {"By the victim's consent, contact the victim support services": "referral"}
+# The list's timescales: inviting the NGOs "to participate in the risk assessment process" is done
+# before the meeting that assesses the risk; the list gives no other item a time.
+DUE = {"Make sure all relevant NGOs are invited to participate in the risk assessment process":
+       DueOffset.before_the_meeting()}
 STANDING = [
     ("Document information produced by risk assessment and keep it confidential", "victim", "environment"),
 ]
@@ -88,7 +93,7 @@ def agency_identity():
 def agency_task_list(case):
     threat = case.kind == "threat_assessment"
     tasks = [TaskTemplate(title, threat_domain if threat else domain, duty=duty[0] if duty else None,
-                          needs=NEEDS.get(title))
+                          needs=NEEDS.get(title), due=DUE.get(title))
              for title, domain, threat_domain, condition, *duty in TASKS if _applies(condition, case)]
     tasks += [TaskTemplate(title, threat_domain if threat else domain, standing=True)
               for title, domain, threat_domain in STANDING]

@@ -3,6 +3,7 @@
 from coordinator import hookimpl
 from coordinator.hookspecs import (
     AgencyIdentity,
+    DueOffset,
     InformationCategory,
     Responsibility,
     SharedDuty,
@@ -25,6 +26,13 @@ TASKS = [
     ("Assist the victim in getting immediate crisis help and psychosocial support", "victim", "target", False,
      "crisis_support"),
 ]
+# The list's timescales: what it calls immediate is due within a day of the referral.
+IMMEDIATE = DueOffset.within_hours_of_referral(24)
+DUE = {
+    "If there is an immediate or even likely risk to the safety of the client or any children, consider contacting the police":
+        IMMEDIATE,
+    "Assist the victim in getting immediate crisis help and psychosocial support": IMMEDIATE,
+}
 
 # The threat-assessment exhibit's strategies that social work delivers, word for word.
 STRATEGIES = [
@@ -48,7 +56,7 @@ def agency_identity():
 @hookimpl
 def agency_task_list(case):
     threat = case.kind == "threat_assessment"
-    return [TaskTemplate(title, threat_domain if threat else domain, duty=duty)
+    return [TaskTemplate(title, threat_domain if threat else domain, duty=duty, due=DUE.get(title))
             for title, domain, threat_domain, needs_children, duty in TASKS
             if case.has_children or not needs_children]
 

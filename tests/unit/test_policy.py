@@ -222,3 +222,13 @@ def test_her_views_are_recorded_only_by_whoever_holds_victim_contact():
     assert not policy.may_record_views(POLICE, case, None, None)  # nobody holds victim contact
     with pytest.raises(Forbidden, match="only the person of Police"):
         policy.require_views_recorder(LEAD, case, "police", 99, "Police")
+
+
+def test_a_notification_reaches_those_who_may_see_the_case_and_its_agencies_systems_only():
+    on_case = ["social_work", "police"]
+    assert policy.may_be_notified(POLICE, on_case) and policy.may_be_notified(COORDINATOR, on_case)
+    assert not policy.may_be_notified(Actor(id=9, agency="health", role="member"), on_case)
+    assert policy.may_be_notified(policy.agency_system("police"), on_case)
+    assert not policy.may_be_notified(policy.agency_system("health"), on_case)
+    assert policy.may_see_deliveries(Actor(id=5, agency=None, role="admin"))
+    assert not any(policy.may_see_deliveries(a) for a in (COORDINATOR, SUPERVISOR, POLICE))

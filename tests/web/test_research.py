@@ -316,3 +316,25 @@ async def test_listed_duties_fall_due_within_hours_of_the_referral_or_before_the
     assert joined.status_code in (200, 201), joined.text
     assert (await housing_tasks(chair, other.json()["id"]))[
         "Find family-sized accommodation near the children's school"] == meeting_day
+
+
+async def test_the_built_in_agencies_date_what_their_lists_call_immediate_and_the_risk_meeting(client_for, people):
+    chair = await client_for("chair")
+    referred = await chair.post("/api/cases", json=REFERRAL)
+    case = referred.json()
+    tomorrow = (dt.datetime.fromisoformat(case["created_at"]) + dt.timedelta(hours=24)).date().isoformat()
+    due = {(t["agency"], t["title"]): t["due_on"] for t in (await chair.get(f"/api/cases/{case['id']}/tasks")).json()}
+    immediate = {key for key, on in due.items() if on == tomorrow}
+    assert immediate == {
+        ("social_work", "If there is an immediate or even likely risk to the safety of the client or any children, "
+                        "consider contacting the police"),
+        ("social_work", "Assist the victim in getting immediate crisis help and psychosocial support"),
+        ("health", "Assist the victim in receiving immediate crisis help and psychosocial support"),
+        ("health", "If there is an immediate risk to safety of the patient or any children, consider contacting the police"),
+    }
+    ngos = ("police", "Make sure all relevant NGOs are invited to participate in the risk assessment process")
+    assert due[ngos] is None  # no meeting yet
+    conference = await schedule(chair, people, [case["id"]])
+    dated = {(t["agency"], t["title"]): t["due_on"] for t in (await chair.get(f"/api/cases/{case['id']}/tasks")).json()}
+    assert dated[ngos] == conference["scheduled_at"].date().isoformat()
+    assert sum(on is not None for on in dated.values()) == len(immediate) + 1  # the lists give no other item a time
