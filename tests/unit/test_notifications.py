@@ -13,7 +13,7 @@ import pytest
 from prometheus_client import generate_latest
 from sqlalchemy import select, update
 
-from coordinator import accounts, cases, delivery, notifications, overrides, tasks, webhooks
+from coordinator import accounts, cases, consents, delivery, notifications, overrides, tasks, webhooks
 from coordinator.accounts import actor_of
 from coordinator.conference import meeting, research
 from coordinator.conference.meeting import VersionIn
@@ -88,6 +88,9 @@ async def every_kind_of_event(sessionmaker, registry, scenario, sender: Delivere
     today = utcnow().date()
     async with sessionmaker() as session:
         await research.circulate_agenda(session, registry, chair, scenario.conference_id)
+        await consents.grant_consent(session, registry, chair, scenario.case_c, consents.ConsentIn(
+            purpose="the referral to health care", method="written", given_by="Nora",
+            categories=["police.call_outs"], recipients=["health"]))
         await cases.add_agency(session, registry, chair, scenario.case_c, "health")
         due_at = (await session.get(Conference, scenario.conference_id)).research_due_at
         await session.commit()

@@ -329,7 +329,6 @@ async def test_the_built_in_agencies_date_what_their_lists_call_immediate_and_th
         ("social_work", "If there is an immediate or even likely risk to the safety of the client or any children, "
                         "consider contacting the police"),
         ("social_work", "Assist the victim in getting immediate crisis help and psychosocial support"),
-        ("health", "Assist the victim in receiving immediate crisis help and psychosocial support"),
         ("health", "If there is an immediate risk to safety of the patient or any children, consider contacting the police"),
     }
     ngos = ("police", "Make sure all relevant NGOs are invited to participate in the risk assessment process")
