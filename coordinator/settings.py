@@ -116,6 +116,9 @@ class Settings:
     password_link_minutes: int = 60
     # Roles that must use a second factor: sent to enrol after their password until they have one.
     second_factor_roles: tuple[str, ...] = ("supervisor", "admin")
+    # Where people reach the server ("https://coordinator.example.org"): a passkey is bound to its
+    # host name and only answers pages of this origin. Empty: the origin each request names.
+    public_origin: str = ""
     # Secure flag on the session and CSRF cookies: on wherever the server is reached over HTTPS;
     # off by default so http://localhost works in development.
     secure_cookies: bool = False
@@ -188,6 +191,7 @@ class Settings:
         kwargs["coordinators_manage_users"] = _bool(env, "COORDINATOR_COORDINATORS_MANAGE_USERS", False)
         kwargs["password_link_minutes"] = max(1, _int(env, "COORDINATOR_PASSWORD_LINK_MINUTES", 60))
         kwargs["second_factor_roles"] = _roles(env, "COORDINATOR_REQUIRE_SECOND_FACTOR_FOR", ("supervisor", "admin"))
+        kwargs["public_origin"] = env.get("COORDINATOR_PUBLIC_ORIGIN", "").strip().rstrip("/")
         kwargs["secure_cookies"] = _bool(env, "COORDINATOR_SECURE_COOKIES", False)
         kwargs["referral"] = ReferralThresholds(
             checklist_high=_int(env, "COORDINATOR_REFERRAL_CHECKLIST_HIGH", 14),

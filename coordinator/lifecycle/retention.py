@@ -139,7 +139,8 @@ _KEPT_BY_REASON = {
         "login_failures.username", "services.agency", "services.area", "services.contact", "services.kind",
         "services.name", "services.offers", "users.agency", "users.display_name", "users.password_hash",
         "users.role", "users.username", "users.totp_secret", "web_sessions.key", "web_sessions.user_agent",
-        "web_sessions.address", "recovery_codes.code_hash", "password_links.token_hash"),
+        "web_sessions.address", "recovery_codes.code_hash", "password_links.token_hash", "passkeys.credential_id",
+        "passkeys.name"),
     "her survey answers: fixed choices, stored by month and never linked to a case": (
         "survey_responses.answers", "survey_responses.period"),
     "what someone searched for: deleted whole by retention --apply after the search log's period": (

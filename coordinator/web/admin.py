@@ -50,6 +50,7 @@ async def _page(request: Request, db: AsyncSession, settings: Settings, registry
         "roles": [r for r in policy.USER_ROLES if any(policy.may_grant(actor, r, a, manage) for a in [*agencies, None])],
         "can_change": {u.id: policy.may_change_account(actor, u.id, u.role, u.agency, manage) for u in users},
         "can_reset": {u.id: policy.may_reset_second_factor(actor, u.id) for u in users},
+        "passkey_holders": await second_factor.passkey_holders(db),
     }
     return Template("admin_users.html", status_code=status, context=context | extra)
 

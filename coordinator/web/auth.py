@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
@@ -16,14 +17,16 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from litestar.middleware.base import MiddlewareProtocol
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Body, FromQuery
-from litestar.response import Redirect, Template
+from litestar.params import Body, FromQuery, JSONBody
+from litestar.response import Redirect, Response, Template
 from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
+from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
 
-from coordinator import accounts, audit, policy, second_factor
+from coordinator import accounts, audit, passkeys, policy, second_factor
 from coordinator.accounts import LoginRefused, TokenRefused, actor_of
 from coordinator.errors import Conflict, Invalid
+from coordinator.limits import Line
 from coordinator.models import User
 from coordinator.policy import Actor
 from coordinator.settings import Settings
@@ -39,7 +42,7 @@ PASSWORD_MAX = 1024  # hashing a megabyte on every try would be a cheap way to l
 # and reaches only the routes whose ``opt`` names that step (or ANY_STEP, logging out).
 CODE_STEP, ENROL_STEP, ANY_STEP = "code", "enrol", "any"
 STEP_PAGES = {CODE_STEP: "/login/code", ENROL_STEP: "/account/second-factor"}
-STEP_REFUSALS = {CODE_STEP: "finish logging in: enter the code from your authenticator app at /login/code",
+STEP_REFUSALS = {CODE_STEP: "finish logging in: enter the code from your authenticator app (or use your passkey) at /login/code",
                  ENROL_STEP: "your role needs a second factor: set one up at /account/second-factor"}
 
 
@@ -196,7 +199,7 @@ async def login(
     await db.commit()
     # Cleared first, so the session gets a new id: one known before login is worth nothing.
     request.clear_session()
-    if user.totp_secret is not None:
+    if await second_factor.enrolled(db, user):
         request.set_session({"user_id": user.id, "login_step": CODE_STEP, "next": target})
         return Redirect(STEP_PAGES[CODE_STEP], status_code=303)
     if policy.second_factor_required(user.role, settings.second_factor_roles):
@@ -220,10 +223,29 @@ def _require_code_step(request: Request) -> None:
         raise Conflict("there is no code to enter: log in with your password first")
 
 
+def passkey_party(request: Request, settings: Settings) -> passkeys.Party:
+    """The origin passkeys are bound to: the configured one, else the one this request was sent to."""
+    return passkeys.Party(settings.public_origin or f"{request.url.scheme}://{request.url.netloc}")
+
+
+def passkey_challenge(request: Request) -> bytes | None:
+    """The challenge kept for the passkey ceremony under way, spent now: each answers once."""
+    kept = request.session.pop("passkey_challenge", None)
+    return base64url_to_bytes(kept) if isinstance(kept, str) else None
+
+
+async def _code_page(request: Request, db: AsyncSession, *, status: int = 200, error: Invalid | None = None,
+                     headers: dict[str, str] | None = None) -> Template:
+    user = await db.get(User, request.user.id)
+    return Template("login_code.html", status_code=status, headers=headers, context={
+        "error": error, "app": user.totp_secret is not None,
+        "passkey": bool(await passkeys.of_user(db, user.id))})
+
+
 @get("/login/code", opt={"login_step": CODE_STEP})
-async def code_page(request: Request) -> Template:
+async def code_page(request: Request, db: NamedDependency[AsyncSession]) -> Template:
     _require_code_step(request)
-    return Template("login_code.html", context={"error": None})
+    return await _code_page(request, db)
 
 
 @post("/login/code", opt={"login_step": CODE_STEP}, responses={
@@ -241,10 +263,54 @@ async def enter_code(request: Request, db: NamedDependency[AsyncSession], state:
     except LoginRefused as refusal:
         await db.commit()  # the failure counts toward throttling
         headers = {"Retry-After": str(refusal.retry_after)} if refusal.throttled else None
-        return Template("login_code.html", status_code=429 if refusal.throttled else 401, headers=headers,
-                        context={"error": Invalid(refusal.message, field="code")})
+        return await _code_page(request, db, status=429 if refusal.throttled else 401, headers=headers,
+                                error=Invalid(refusal.message, field="code"))
     await db.commit()
     return Redirect(finish_login(request), status_code=303)
+
+
+@dataclass
+class PasskeyAnswerIn:
+    credential: Line(passkeys.CREDENTIAL_MAX)  # the browser's answer, as JSON text
+
+
+def _browser_login(request: Request) -> None:
+    if request.auth != "session":
+        raise Conflict("a passkey finishes a login in a browser")
+    _require_code_step(request)
+
+
+@post("/api/login/passkey/options", status_code=200, opt={"login_step": CODE_STEP})
+async def passkey_login_options(request: Request, db: NamedDependency[AsyncSession], state: State) -> Response:
+    """The options for the browser's navigator.credentials.get: her passkeys and a new challenge."""
+    _browser_login(request)
+    mine = await passkeys.of_user(db, request.user.id)
+    if not mine:
+        raise Conflict("you have no passkey: enter the code from your authenticator app")
+    options, challenge = passkeys.authentication_options(mine, passkey_party(request, state.settings))
+    request.session["passkey_challenge"] = bytes_to_base64url(challenge)
+    return Response(options, media_type=MediaType.JSON)
+
+
+@post("/api/login/passkey", status_code=200, opt={"login_step": CODE_STEP}, responses={
+    429: ResponseSpec(data_container=dict, generate_examples=False,
+                      description="too many failed attempts: try again after Retry-After seconds")})
+async def passkey_login(request: Request, db: NamedDependency[AsyncSession], state: State,
+                        data: JSONBody[PasskeyAnswerIn]) -> Response:
+    """Her passkey's answer finishes the login; answers the page to go on to."""
+    _browser_login(request)
+    user = await db.get(User, request.user.id)
+    try:
+        await passkeys.verify(db, user, data.credential, challenge=passkey_challenge(request),
+                              party=passkey_party(request, state.settings), address=client_address(request),
+                              throttle=throttle_of(state.settings))
+    except LoginRefused as refusal:
+        await db.commit()  # the failure counts toward throttling
+        status = 429 if refusal.throttled else 401
+        return Response({"status_code": status, "detail": refusal.message}, status_code=status,
+                        headers={"Retry-After": str(refusal.retry_after)} if refusal.throttled else None)
+    await db.commit()
+    return Response({"next": finish_login(request)})
 
 
 @post("/logout", opt={"login_step": ANY_STEP})

@@ -20,7 +20,17 @@ from sqlalchemy import select
 
 from coordinator import accounts
 from coordinator.app import create_app
-from coordinator.models import ApiToken, ConferenceNote, Consent, InformationItem, PasswordLink, Service, Task, User
+from coordinator.models import (
+    ApiToken,
+    ConferenceNote,
+    Consent,
+    InformationItem,
+    Passkey,
+    PasswordLink,
+    Service,
+    Task,
+    User,
+)
 from coordinator.web.conference import OPERATIONS
 from tests.examples import examples
 from tests.web.test_closure import request_closure
@@ -187,6 +197,10 @@ async def _rows(sessionmaker, scenario, client_for) -> dict[str, list]:
         await accounts.create_token(db, chair_user)  # one to revoke: never the fuzzing's own tokens
         await db.commit()
         rows["token_id"] = [(await db.execute(select(ApiToken.id))).scalars().one()]
+        passkey = Passkey(user_id=chair_user.id, credential_id="AAEC", public_key=b"\x01", name="Laptop")
+        db.add(passkey)
+        await db.commit()
+        rows["passkey_id"] = [passkey.id]  # one to remove
         for name, model in [("task_id", Task), ("item_id", InformationItem), ("consent_id", Consent)]:
             rows[name] = list((await db.execute(select(model.id).where(model.case_id == case).limit(3))).scalars())
     created = {
