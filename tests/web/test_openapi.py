@@ -33,6 +33,7 @@ from coordinator.models import (
 )
 from coordinator.web.conference import OPERATIONS
 from tests.examples import examples
+from tests.logins import enrol_for_tests
 from tests.web.test_closure import request_closure
 
 UNDOCUMENTED = re.compile(r"^/(health|ready|metrics)$|^/static/|^/schema")  # the document itself is /schema
@@ -197,10 +198,12 @@ async def _rows(sessionmaker, scenario, client_for) -> dict[str, list]:
         await accounts.create_token(db, chair_user)  # one to revoke: never the fuzzing's own tokens
         await db.commit()
         rows["token_id"] = [(await db.execute(select(ApiToken.id))).scalars().one()]
+        # A passkey to remove; she holds the tests' known app too, so her later logins still finish.
         passkey = Passkey(user_id=chair_user.id, credential_id="AAEC", public_key=b"\x01", name="Laptop")
         db.add(passkey)
+        await enrol_for_tests(db, chair_user)
         await db.commit()
-        rows["passkey_id"] = [passkey.id]  # one to remove
+        rows["passkey_id"] = [passkey.id]
         for name, model in [("task_id", Task), ("item_id", InformationItem), ("consent_id", Consent)]:
             rows[name] = list((await db.execute(select(model.id).where(model.case_id == case).limit(3))).scalars())
     created = {
