@@ -154,6 +154,20 @@ class Passkey(Base):
     last_used_at: Mapped[dt.datetime | None] = mapped_column()
 
 
+class SignInRequest(Base):
+    """Someone her agency's provider vouched for, without an account here yet: she waits for an
+    administrator to let her in (an account is never made with rights nobody gave)."""
+
+    __tablename__ = "sign_in_requests"
+    __table_args__ = (UniqueConstraint("agency", "username"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency: Mapped[str] = mapped_column(AgencyKey)
+    username: Mapped[str] = mapped_column(String(80))  # the provider's value of the matching claim
+    display_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class PasswordLink(Base):
     """A one-time link to set a password, issued by an administrator; only its digest is stored."""
 

@@ -140,7 +140,7 @@ _KEPT_BY_REASON = {
         "services.name", "services.offers", "users.agency", "users.display_name", "users.password_hash",
         "users.role", "users.username", "users.totp_secret", "web_sessions.key", "web_sessions.user_agent",
         "web_sessions.address", "recovery_codes.code_hash", "password_links.token_hash", "passkeys.credential_id",
-        "passkeys.name"),
+        "passkeys.name", "sign_in_requests.agency", "sign_in_requests.username", "sign_in_requests.display_name"),
     "her survey answers: fixed choices, stored by month and never linked to a case": (
         "survey_responses.answers", "survey_responses.period"),
     "what someone searched for: deleted whole by retention --apply after the search log's period": (

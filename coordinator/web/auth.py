@@ -23,7 +23,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
 
-from coordinator import accounts, audit, passkeys, policy, second_factor
+from coordinator import accounts, audit, passkeys, policy, second_factor, single_sign_on
 from coordinator.accounts import LoginRefused, TokenRefused, actor_of
 from coordinator.errors import Conflict, Invalid
 from coordinator.limits import Line
@@ -107,13 +107,21 @@ def current_actor(request: Request) -> Actor:
     return actor_of(request.user)
 
 
+def login_template(settings: Settings, *, status: int = 200, headers: dict[str, str] | None = None,
+                   error: str | None = None, notice: str | None = None, username: str = "", next: str = "/") -> Template:
+    """The login page: the password form, and a button for each agency whose staff sign in at their own provider."""
+    return Template("login.html", status_code=status, headers=headers, context={
+        "error": error, "notice": notice, "username": username, "next": next,
+        "sign_on": [provider.agency for provider in settings.sign_on]})
+
+
 @get("/login", exclude_from_auth=True, sync_to_thread=False)
-def login_page(request: Request, next: FromQuery[str | None] = None, done: FromQuery[str | None] = None) -> Template:
+def login_page(state: State, next: FromQuery[str | None] = None, done: FromQuery[str | None] = None) -> Template:
     notice = "Your password is set: log in with it." if done == "password" else None
-    return Template("login.html", context={"error": None, "username": "", "next": _safe_next(next), "notice": notice})
+    return login_template(state.settings, next=safe_next(next), notice=notice)
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     # Only local paths: never bounce a user to another site after login ("//host" and "/\\host"
     # are other sites to a browser), and nothing that could not be a header value.
     if (not target or not target.startswith("/") or target[1:2] in ("/", "\\") or len(target) > 2000
@@ -127,7 +135,7 @@ def _same_site_path(request: Request, url: str | None) -> str:
     parts = urlsplit(url or "")
     if parts.scheme not in ("http", "https") or parts.netloc != request.url.netloc:
         return "/"
-    return _safe_next(parts.path + (f"?{parts.query}" if parts.query else ""))
+    return safe_next(parts.path + (f"?{parts.query}" if parts.query else ""))
 
 
 def is_htmx(request: Request) -> bool:
@@ -140,7 +148,7 @@ def login_url(request: Request) -> str:
     if is_htmx(request):
         target = _same_site_path(request, request.headers.get("hx-current-url"))
     elif request.method == "GET":
-        target = _safe_next(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+        target = safe_next(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
     else:
         target = _same_site_path(request, request.headers.get("referer"))
     return "/login?" + urlencode({"next": target})
@@ -178,11 +186,11 @@ async def login(
 ) -> Template | Redirect:
     settings = state.settings
     username, password = (data.get("username") or "").strip(), data.get("password") or ""
-    target = _safe_next(data.get("next"))
+    target = safe_next(data.get("next"))
 
     def refused(status: int, message: str, headers: dict[str, str] | None = None) -> Template:
-        return Template("login.html", status_code=status, headers=headers,
-                        context={"error": message, "username": username[:USERNAME_MAX], "next": target})
+        return login_template(settings, status=status, headers=headers, error=message,
+                              username=username[:USERNAME_MAX], next=target)
 
     if problem := _bad_login_input(username, password):
         return refused(400, problem)
@@ -195,26 +203,38 @@ async def login(
         if refusal.throttled:
             return refused(429, refusal.message, {"Retry-After": str(refusal.retry_after)})
         return refused(401, refusal.message)
+    return await start_session(request, db, settings, user, target)
+
+
+# What a single sign-on's session keeps for its logout at the provider, through every login step.
+SIGN_ON_KEYS = ("sign_on", "id_token")
+
+
+async def start_session(request: Request, db: AsyncSession, settings: Settings, user: User, target: str,
+                        **kept: str) -> Redirect:
+    """The first factor is done (a password, or the agency's sign-in): her session starts, at the
+    second step where she has (or must set up) a second factor."""
     await accounts.sweep_expired_sessions(db)
     await db.commit()
     # Cleared first, so the session gets a new id: one known before login is worth nothing.
     request.clear_session()
     if await second_factor.enrolled(db, user):
-        request.set_session({"user_id": user.id, "login_step": CODE_STEP, "next": target})
+        request.set_session({"user_id": user.id, "login_step": CODE_STEP, "next": target, **kept})
         return Redirect(STEP_PAGES[CODE_STEP], status_code=303)
     if policy.second_factor_required(user.role, settings.second_factor_roles):
-        request.set_session({"user_id": user.id, "login_step": ENROL_STEP, "next": target})
+        request.set_session({"user_id": user.id, "login_step": ENROL_STEP, "next": target, **kept})
         return Redirect(STEP_PAGES[ENROL_STEP], status_code=303)
-    request.set_session({"user_id": user.id})
+    request.set_session({"user_id": user.id, **kept})
     return Redirect(target, status_code=303)
 
 
 def finish_login(request: Request) -> str:
     """The last step is done: a fresh session id (as at any change of rights) with full rights.
     Returns the page she first asked for."""
-    target = _safe_next(request.session.get("next"))
+    target = safe_next(request.session.get("next"))
+    kept = {key: request.session[key] for key in SIGN_ON_KEYS if key in request.session}
     request.clear_session()
-    request.set_session({"user_id": request.user.id})
+    request.set_session({"user_id": request.user.id, **kept})
     return target
 
 
@@ -223,9 +243,14 @@ def _require_code_step(request: Request) -> None:
         raise Conflict("there is no code to enter: log in with your password first")
 
 
+def site_origin(request: Request, settings: Settings) -> str:
+    """Where people reach the server: the configured origin, else the one this request was sent to."""
+    return settings.public_origin or f"{request.url.scheme}://{request.url.netloc}"
+
+
 def passkey_party(request: Request, settings: Settings) -> passkeys.Party:
-    """The origin passkeys are bound to: the configured one, else the one this request was sent to."""
-    return passkeys.Party(settings.public_origin or f"{request.url.scheme}://{request.url.netloc}")
+    """The origin passkeys are bound to."""
+    return passkeys.Party(site_origin(request, settings))
 
 
 def passkey_challenge(request: Request) -> bytes | None:
@@ -314,11 +339,18 @@ async def passkey_login(request: Request, db: NamedDependency[AsyncSession], sta
 
 
 @post("/logout", opt={"login_step": ANY_STEP})
-async def logout(request: Request, db: NamedDependency[AsyncSession]) -> Redirect:
+async def logout(request: Request, db: NamedDependency[AsyncSession], state: State) -> Redirect:
+    """End her session here; signed in through her agency, she is sent on to end it there too."""
     session_key = request.get_session_id()
+    signed_on = {key: request.session.get(key) for key in SIGN_ON_KEYS} if session_key is not None else {}
     if session_key is not None:  # a bearer-token caller has no session to end
         await accounts.end_sessions(db, request.user.id, session_key)
     await audit.record(db, current_actor(request), "logout", subject=f"user:{request.user.id}")
     await db.commit()
     request.clear_session()
-    return Redirect("/login", status_code=303)
+    provider = next((p for p in state.settings.sign_on if p.agency == signed_on.get("sign_on")), None)
+    if provider is None:
+        return Redirect("/login", status_code=303)
+    back = f"{site_origin(request, state.settings)}/login"
+    return Redirect(await single_sign_on.end_session_url(provider, signed_on.get("id_token"), back) or "/login",
+                    status_code=303)

@@ -1,5 +1,6 @@
 """Passkeys: WebAuthn credentials registered as a second factor (public key, signature counter, the
-name their owner gave them).
+name their owner gave them); and the people an agency's single sign-on vouched for who wait for an
+account.
 
 Revision ID: 0019
 Revises: 0014
@@ -31,9 +32,20 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('passkeys', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_passkeys_user_id'), ['user_id'], unique=False)
+    op.create_table(
+        'sign_in_requests',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('agency', sa.String(length=64), nullable=False),
+        sa.Column('username', sa.String(length=80), nullable=False),
+        sa.Column('display_name', sa.String(length=200), nullable=False),
+        sa.Column('created_at', sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_sign_in_requests')),
+        sa.UniqueConstraint('agency', 'username', name=op.f('uq_sign_in_requests_agency')),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('sign_in_requests')
     with op.batch_alter_table('passkeys', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_passkeys_user_id'))
     op.drop_table('passkeys')
