@@ -5,6 +5,8 @@ from __future__ import annotations
 from litestar import Request, get
 from litestar.datastructures import Cookie, State
 from litestar.di import NamedDependency
+from litestar.enums import MediaType
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +23,7 @@ STARTED_COOKIE = "ccc_sign_on"  # the signed state, nonce and PKCE verifier of a
 def _provider(settings: Settings, agency: str) -> SignOnProvider:
     found = next((p for p in settings.sign_on if p.agency == agency), None)
     if found is None:
-        raise NotFound(f"agency {agency!r} has no single sign-on", field="agency")
+        raise NotFound(f"agency {agency!r} has no single sign-on", field="provider")
     return found
 
 
@@ -35,11 +37,15 @@ def _cookie(settings: Settings, value: str, max_age: int) -> Cookie:
                   secure=settings.secure_cookies, max_age=max_age)
 
 
-@get("/login/sso/{agency:str}", exclude_from_auth=True)
-async def sign_on(request: Request, state: State, agency: FromPath[str], next: FromQuery[str | None] = None) -> Response:
-    """Off to the agency's provider to sign in there."""
+UNREACHABLE = {502: ResponseSpec(data_container=str, media_type=MediaType.HTML, generate_examples=False,
+                                  description="the agency's provider cannot be reached (the login page says so)")}
+
+
+@get("/login/sso/{provider:str}", exclude_from_auth=True, responses=UNREACHABLE)
+async def sign_on(request: Request, state: State, provider: FromPath[str], next: FromQuery[str | None] = None) -> Response:
+    """Off to the provider of the agency named ``provider`` to sign in there."""
     settings = state.settings
-    provider = _provider(settings, agency)
+    agency, provider = provider, _provider(settings, provider)
     try:
         url, started = await single_sign_on.start(provider, _callback(request, settings, agency), safe_next(next))
     except SignOnRefused as refusal:
@@ -48,12 +54,12 @@ async def sign_on(request: Request, state: State, agency: FromPath[str], next: F
         started, settings.secret_key), single_sign_on.STARTED_LIFETIME)])
 
 
-@get("/login/sso/{agency:str}/callback", exclude_from_auth=True)
-async def signed_on(request: Request, db: NamedDependency[AsyncSession], state: State, agency: FromPath[str],
+@get("/login/sso/{provider:str}/callback", exclude_from_auth=True, responses=UNREACHABLE)
+async def signed_on(request: Request, db: NamedDependency[AsyncSession], state: State, provider: FromPath[str],
                     code: FromQuery[str | None] = None) -> Response:
     """Back from the provider (with ``code`` and ``state``): her session starts, or she is told why not."""
     settings = state.settings
-    provider = _provider(settings, agency)
+    agency, provider = provider, _provider(settings, provider)
     started = single_sign_on.unseal(request.cookies.get(STARTED_COOKIE), settings.secret_key)
     try:
         if started is None:
