@@ -189,7 +189,7 @@ def _after_factor_change(request: Request) -> str:
 
 def _browser_only(request: Request) -> None:
     if request.auth != "session":
-        raise Conflict("passkeys are set up in a browser, from the account page")
+        raise Conflict("passkeys are set up and removed in a browser, from the account page")
 
 
 @post("/api/account/passkeys/options", status_code=200, opt={"login_step": ENROL_STEP})
@@ -220,6 +220,7 @@ async def register_passkey(request: Request, db: NamedDependency[AsyncSession], 
 
 @post("/account/passkeys/{passkey_id:int}/remove")
 async def remove_passkey_page(request: Request, db: NamedDependency[AsyncSession], passkey_id: FromPath[int]) -> Redirect:
+    _browser_only(request)
     await passkeys.remove(db, current_actor(request), passkey_id)
     await accounts.end_other_sessions(db, request.user.id, request.get_session_id())
     await db.commit()

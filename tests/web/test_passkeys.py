@@ -141,3 +141,4 @@ async def test_passkeys_are_set_up_and_used_in_a_browser_session_only(client_for
     bearer = {"authorization": f"Bearer {token}"}
     assert (await script.post("/api/account/passkeys/options", headers=bearer)).status_code == 409
     assert (await script.post("/api/login/passkey/options", headers=bearer)).status_code == 409
+    assert (await script.post("/account/passkeys/1/remove", headers=bearer)).status_code == 409
