@@ -62,20 +62,26 @@ class Started:
     at: float
 
 
+def _same(given: str, expected: str) -> bool:
+    """Compared in constant time; as bytes, so that any text a browser sends compares (and differs)."""
+    return hmac.compare_digest(given.encode(errors="surrogateescape"), expected.encode())
+
+
+def _signature(body: str, secret: str) -> str:
+    return hmac.new(secret.encode(), body.encode(errors="surrogateescape"), hashlib.sha256).hexdigest()
+
+
 def seal(started: Started, secret: str) -> str:
     body = base64.urlsafe_b64encode(json.dumps(started.__dict__).encode()).decode()
-    return f"{body}.{hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()}"
+    return f"{body}.{_signature(body, secret)}"
 
 
 def unseal(sealed: str | None, secret: str) -> Started | None:
     """The login started in this browser, if the value is one this server signed and still fresh."""
     body, _, signature = (sealed or "").partition(".")
-    if not hmac.compare_digest(signature, hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()):
+    if not _same(signature, _signature(body, secret)):
         return None
-    try:
-        started = Started(**json.loads(base64.urlsafe_b64decode(body)))
-    except (ValueError, TypeError):
-        return None
+    started = Started(**json.loads(base64.urlsafe_b64decode(body)))  # signed here: as it was written
     return started if time.time() - started.at < STARTED_LIFETIME else None
 
 
@@ -120,7 +126,7 @@ class Identity:
 async def finish(provider: SignOnProvider, started: Started, *, state: str | None, code: str | None,
                  redirect_uri: str) -> Identity:
     """Exchange the code for tokens and check the ID token; who the provider says she is."""
-    if started.agency != provider.agency or not state or not hmac.compare_digest(state, started.state):
+    if started.agency != provider.agency or not state or not _same(state, started.state):
         raise SignOnRefused("This sign-in was not started here, or has expired: start again.")
     if not code:
         raise SignOnRefused("Your agency's sign-in service did not let you in.")
@@ -172,7 +178,7 @@ async def account_for(session: AsyncSession, provider: SignOnProvider, identity:
         await audit.record(session, SYSTEM, "sign_on.refused", agency=agency, reason="claim")
         raise SignOnRefused(f"Your agency's sign-in did not say who you are (no usable {claim!r}): tell an administrator.")
     user = (await session.execute(select(User).where(User.username == identity.value))).scalar()
-    if user is not None and (user.agency != agency or not user.active):
+    if user is not None and not (policy.may_sign_on_through(user.agency, agency) and user.active):
         # Another agency's account, or an administrator's: its own provider or password logs it in.
         await audit.record(session, SYSTEM, "sign_on.refused", subject=f"user:{user.id}", agency=agency,
                            reason="agency" if user.active else "inactive")
