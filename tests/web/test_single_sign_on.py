@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from coordinator import single_sign_on
 from coordinator.models import AuditEntry, SignInRequest, User
-from coordinator.settings import SignOnProvider
+from coordinator.settings import Settings, SignOnProvider
 from coordinator.single_sign_on import Identity, SignOnWaiting
 from coordinator.web.sign_on import STARTED_COOKIE
 from tests.oidc.provider import CLIENT_ID, CLIENT_SECRET, running_provider, through_provider
@@ -144,3 +144,14 @@ async def test_a_deployment_may_let_newcomers_in_as_members(sessionmaker, people
             await single_sign_on.account_for(db, dataclasses.replace(provider, newcomers="wait"),
                                              Identity("other@example.org", None, "token"), password_min_length=12)
         assert (await db.execute(select(User.id).where(User.username == "other@example.org"))).first() is None
+
+
+def test_each_agencys_provider_is_read_from_its_own_settings():
+    prefix = "COORDINATOR_SSO_SOCIAL_WORK_"
+    env = {prefix + "ISSUER": "https://id.example.org/", prefix + "CLIENT_ID": "coordinator",
+           prefix + "CLIENT_SECRET": "s", prefix + "CLAIM": "preferred_username"}
+    assert Settings.from_env(env).sign_on == (SignOnProvider(
+        agency="social_work", issuer="https://id.example.org", client_id="coordinator", client_secret="s",
+        claim="preferred_username", newcomers="wait"),)
+    with pytest.raises(SystemExit, match="NEWCOMERS"):
+        Settings.from_env(env | {prefix + "NEWCOMERS": "admin"})  # never more than a member
