@@ -6,9 +6,8 @@ from litestar import Request, get
 from litestar.datastructures import Cookie, State
 from litestar.di import NamedDependency
 from litestar.enums import MediaType
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery
-from litestar.response import Redirect, Response
+from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import single_sign_on
@@ -37,26 +36,22 @@ def _cookie(settings: Settings, value: str, max_age: int) -> Cookie:
                   secure=settings.secure_cookies, max_age=max_age)
 
 
-UNREACHABLE = {502: ResponseSpec(data_container=str, media_type=MediaType.HTML, generate_examples=False,
-                                  description="the agency's provider cannot be reached (the login page says so)")}
-
-
-@get("/login/sso/{provider:str}", exclude_from_auth=True, responses=UNREACHABLE)
-async def sign_on(request: Request, state: State, provider: FromPath[str], next: FromQuery[str | None] = None) -> Response:
+@get("/login/sso/{provider:str}", exclude_from_auth=True, media_type=MediaType.HTML)
+async def sign_on(request: Request, state: State, provider: FromPath[str], next: FromQuery[str | None] = None) -> Template | Redirect:
     """Off to the provider of the agency named ``provider`` to sign in there."""
     settings = state.settings
     agency, provider = provider, _provider(settings, provider)
     try:
         url, started = await single_sign_on.start(provider, _callback(request, settings, agency), safe_next(next))
-    except SignOnRefused as refusal:
-        return login_template(settings, status=502, error=refusal.message)
+    except SignOnRefused as refusal:  # her agency's provider is down: the password form is still there
+        return login_template(settings, error=refusal.message)
     return Redirect(url, status_code=303, cookies=[_cookie(settings, single_sign_on.seal(
         started, settings.secret_key), single_sign_on.STARTED_LIFETIME)])
 
 
-@get("/login/sso/{provider:str}/callback", exclude_from_auth=True, responses=UNREACHABLE)
+@get("/login/sso/{provider:str}/callback", exclude_from_auth=True, media_type=MediaType.HTML)
 async def signed_on(request: Request, db: NamedDependency[AsyncSession], state: State, provider: FromPath[str],
-                    code: FromQuery[str | None] = None) -> Response:
+                    code: FromQuery[str | None] = None) -> Template | Redirect:
     """Back from the provider (with ``code`` and ``state``): her session starts, or she is told why not."""
     settings = state.settings
     agency, provider = provider, _provider(settings, provider)

@@ -43,7 +43,7 @@ from tests.web.test_closure import request_closure
 
 @pytest.fixture
 def settings(settings):
-    """With single sign-on for the police, whose provider is nowhere (so its pages answer 502 or 403)."""
+    """With single sign-on for the police, whose provider is nowhere (its pages say so, or refuse)."""
     return dataclasses.replace(settings, sign_on=(SignOnProvider(
         agency="police", issuer="http://127.0.0.1:9", client_id="coordinator", client_secret="secret"),))
 
