@@ -6,6 +6,7 @@ import datetime as dt
 import json
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -141,6 +142,36 @@ class RecoveryCode(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     code_hash: Mapped[str] = mapped_column(String(64))
     used_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class Passkey(Base):
+    """A passkey (WebAuthn credential) registered as a second factor: its public key and the
+    authenticator's signature counter, which must grow with each use (a cloned key repeats it)."""
+
+    __tablename__ = "passkeys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)  # base64url of at most 1023 bytes
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)  # COSE-encoded
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    name: Mapped[str] = mapped_column(String(100))  # hers, to tell her keys apart
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class SignInRequest(Base):
+    """Someone her agency's provider vouched for, without an account here yet: she waits for an
+    administrator to let her in (an account is never made with rights nobody gave)."""
+
+    __tablename__ = "sign_in_requests"
+    __table_args__ = (UniqueConstraint("agency", "username"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency: Mapped[str] = mapped_column(AgencyKey)
+    username: Mapped[str] = mapped_column(String(80))  # the provider's value of the matching claim
+    display_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class PasswordLink(Base):

@@ -111,6 +111,12 @@ def require_grant(actor: Actor, role: str, agency: str | None, coordinators_mana
         raise Forbidden("you can give only the member or coordinator role, in your own agency", field="role")
 
 
+def may_sign_on_through(account_agency: str | None, provider_agency: str) -> bool:
+    """Log an account in through an agency's identity provider: that agency's staff only (never an
+    administrator, who belongs to no agency, nor another agency's staff)."""
+    return account_agency == provider_agency
+
+
 def second_factor_required(role: str, required_for: Collection[str]) -> bool:
     """Whether someone of this role must use a second factor (the deployment's list of roles)."""
     return role in required_for

@@ -17,10 +17,10 @@ import segno
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import accounts, audit, policy
+from coordinator import accounts, audit, passkeys, policy
 from coordinator.accounts import LoginRefused, Throttle
 from coordinator.errors import Invalid, NotFound
-from coordinator.models import RecoveryCode, User, utcnow
+from coordinator.models import Passkey, RecoveryCode, User, utcnow
 from coordinator.policy import Actor
 
 ISSUER = "Case Conference Coordinator"
@@ -112,13 +112,24 @@ async def verify(session: AsyncSession, user: User, code: str, *, address: str, 
     await audit.record(session, accounts.actor_of(user), "second_factor.passed", subject=f"user:{user.id}", means=how)
 
 
+async def enrolled(session: AsyncSession, user: User) -> bool:
+    """Whether she has a second factor: the authenticator app, a passkey, or both."""
+    return user.totp_secret is not None or (await session.execute(
+        select(Passkey.id).where(Passkey.user_id == user.id).limit(1))).first() is not None
+
+
+async def passkey_holders(session: AsyncSession) -> set[int]:
+    """The users with at least one passkey."""
+    return set((await session.execute(select(Passkey.user_id).distinct())).scalars())
+
+
 async def recovery_codes_left(session: AsyncSession, user_id: int) -> int:
     return (await session.execute(select(func.count()).select_from(RecoveryCode).where(
         RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None)))).scalar_one()
 
 
 async def reset(session: AsyncSession, actor: Actor, user_id: int) -> User:
-    """An administrator removes someone's second factor (lost phone): her sessions end, and she
+    """An administrator removes someone's second factor, app and passkeys (lost phone): her sessions end, and she
     sets up a new one at her next login where her role requires it."""
     user = await session.get(User, user_id) if 0 < user_id < 2**31 else None
     if user is None:
@@ -126,6 +137,7 @@ async def reset(session: AsyncSession, actor: Actor, user_id: int) -> User:
     policy.require_second_factor_resetter(actor, user.id)
     user.totp_secret, user.totp_last_step = None, None
     await session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    await passkeys.remove_all(session, user.id)
     await accounts.end_sessions(session, user.id)
     await audit.record(session, actor, "second_factor.reset", subject=f"user:{user.id}")
     return user

@@ -45,6 +45,40 @@ def _roles(env: dict[str, str], name: str, default: tuple[str, ...]) -> tuple[st
     return roles
 
 
+SIGN_ON_NEWCOMERS = ("wait", "member")
+
+
+@dataclass(frozen=True)
+class SignOnProvider:
+    """An agency's OpenID Connect provider: its staff sign in there. An account is found by the
+    value of ``claim`` (its username, e.g. her e-mail address); someone unknown waits for an
+    administrator (``newcomers="wait"``) or is given a member's account (``"member"``)."""
+
+    agency: str
+    issuer: str
+    client_id: str
+    client_secret: str
+    claim: str = "email"
+    newcomers: str = "wait"
+
+
+def _sign_on(env: dict[str, str]) -> tuple[SignOnProvider, ...]:
+    """COORDINATOR_SSO_<AGENCY>_ISSUER (with _CLIENT_ID, _CLIENT_SECRET, _CLAIM, _NEWCOMERS) per agency."""
+    found = []
+    for name in sorted(env):
+        if not (name.startswith("COORDINATOR_SSO_") and name.endswith("_ISSUER")) or not env[name].strip():
+            continue
+        prefix = name.removesuffix("ISSUER")
+        agency = prefix.removeprefix("COORDINATOR_SSO_").rstrip("_").lower()
+        newcomers = env.get(prefix + "NEWCOMERS", "").strip() or "wait"
+        if newcomers not in SIGN_ON_NEWCOMERS or not env.get(prefix + "CLIENT_ID"):
+            raise SystemExit(f"settings {prefix}*: give CLIENT_ID, and NEWCOMERS as one of {', '.join(SIGN_ON_NEWCOMERS)}")
+        found.append(SignOnProvider(agency=agency, issuer=env[name].strip().rstrip("/"), client_id=env[prefix + "CLIENT_ID"],
+                                    client_secret=env.get(prefix + "CLIENT_SECRET", ""),
+                                    claim=env.get(prefix + "CLAIM", "").strip() or "email", newcomers=newcomers))
+    return tuple(found)
+
+
 @dataclass(frozen=True)
 class ReferralThresholds:
     """MARAC practice defaults; local policy may change them."""
@@ -155,6 +189,11 @@ class Settings:
     password_link_minutes: int = 60
     # Roles that must use a second factor: sent to enrol after their password until they have one.
     second_factor_roles: tuple[str, ...] = ("supervisor", "admin")
+    # Where people reach the server ("https://coordinator.example.org"): a passkey is bound to its
+    # host name and only answers pages of this origin. Empty: the origin each request names.
+    public_origin: str = ""
+    # Single sign-on: the agencies whose staff sign in with their own organisation's provider.
+    sign_on: tuple[SignOnProvider, ...] = ()
     # Secure flag on the session and CSRF cookies: on wherever the server is reached over HTTPS;
     # off by default so http://localhost works in development.
     secure_cookies: bool = False
@@ -247,6 +286,8 @@ class Settings:
         kwargs["coordinators_manage_users"] = _bool(env, "COORDINATOR_COORDINATORS_MANAGE_USERS", False)
         kwargs["password_link_minutes"] = max(1, _int(env, "COORDINATOR_PASSWORD_LINK_MINUTES", 60))
         kwargs["second_factor_roles"] = _roles(env, "COORDINATOR_REQUIRE_SECOND_FACTOR_FOR", ("supervisor", "admin"))
+        kwargs["public_origin"] = env.get("COORDINATOR_PUBLIC_ORIGIN", "").strip().rstrip("/")
+        kwargs["sign_on"] = _sign_on(env)
         kwargs["secure_cookies"] = _bool(env, "COORDINATOR_SECURE_COOKIES", False)
         kwargs["referral"] = ReferralThresholds(
             checklist_high=_int(env, "COORDINATOR_REFERRAL_CHECKLIST_HIGH", 14),

@@ -155,6 +155,9 @@ _KEPT_BY_REASON = {
     "from the mail server or endpoint, never case content": (
         "notifications.event_key", "notifications.kind", "notifications.reference", "notifications.link",
         "notifications.channel", "notifications.recipient", "notifications.status", "notifications.last_error"),
+    "passkeys and the people waiting to be let in by single sign-on: account data, never case content": (
+        "passkeys.credential_id", "passkeys.name", "sign_in_requests.agency", "sign_in_requests.username",
+        "sign_in_requests.display_name"),
     "her survey answers: fixed choices, stored by month and never linked to a case": (
         "survey_responses.answers", "survey_responses.period"),
     "what someone searched for: deleted whole by retention --apply after the search log's period": (

@@ -28,6 +28,7 @@ from coordinator.web import (
     search,
     sessions,
     sharing,
+    sign_on,
     threat,
 )
 from coordinator.web.live import case_socket, socket
@@ -59,6 +60,7 @@ def template_globals(registry: AgencyRegistry) -> dict:
 
 ROUTES = [
     probes.liveness, probes.readiness, auth.login_page, auth.login, auth.code_page, auth.enter_code, auth.logout,
+    auth.passkey_login_options, auth.passkey_login, *sign_on.ROUTES,
     pages.dashboard, pages.new_case_page, pages.create_case_page, pages.add_agency_page,
     pages.assign_task_page, pages.change_task_page,
     api.me, api.list_agencies, api.dashboard_json, api.list_cases, api.create_case, api.get_case, api.add_agency,

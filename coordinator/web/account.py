@@ -14,13 +14,23 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Response, Template
 from msgspec import Meta
 from sqlalchemy.ext.asyncio import AsyncSession
+from webauthn.helpers import bytes_to_base64url
 
-from coordinator import accounts, audit, notifications, second_factor
+from coordinator import accounts, audit, notifications, passkeys, second_factor
 from coordinator.accounts import LoginRefused
-from coordinator.errors import Invalid
+from coordinator.errors import Conflict, Invalid
 from coordinator.limits import Line
 from coordinator.models import User
-from coordinator.web.auth import ENROL_STEP, PASSWORD_MAX, client_address, current_actor, finish_login, throttle_of
+from coordinator.web.auth import (
+    ENROL_STEP,
+    PASSWORD_MAX,
+    client_address,
+    current_actor,
+    finish_login,
+    passkey_challenge,
+    passkey_party,
+    throttle_of,
+)
 from coordinator.web.forms import FORM, checked, from_form
 
 Handle = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")]
@@ -60,6 +70,7 @@ async def _account_context(request: Request, db: AsyncSession, state: State) -> 
         "tokens": await accounts.tokens_of_user(db, user_id), "token_status": accounts.token_status,
         "notifications": notifications.choices_of(await db.get(User, user_id)),
         "digest_hour": state.settings.digest_hour,
+        "passkeys": await passkeys.of_user(db, user_id),
         "min_length": state.settings.password_min_length, "max_length": accounts.PASSWORD_MAX_LENGTH,
         "error": None, "notice": None,
     }
@@ -74,7 +85,9 @@ async def account_page(request: Request, db: NamedDependency[AsyncSession], stat
                        done: FromQuery[str | None] = None) -> Template:
     notices = {"password": "Your password is changed; your other sessions have ended.",
                "session": "The session has ended.", "sessions": "Your other sessions have ended.",
-               "token": "The token is revoked.", "notifications": "Your notification choices are saved."}
+               "token": "The token is revoked.", "notifications": "Your notification choices are saved.",
+               "passkey": "Your passkey is set up; your other sessions have ended.",
+               "passkey_removed": "The passkey is removed; your other sessions have ended."}
     return await _account_page(request, db, state, notice=notices.get(done or ""))
 
 
@@ -173,6 +186,63 @@ async def enrol_second_factor(request: Request, db: NamedDependency[AsyncSession
     return Template("second_factor.html", context={"codes": codes, "next": finish_login(request)})
 
 
+# --- passkeys -----------------------------------------------------------------------------------
+
+@dataclass
+class PasskeyIn:
+    credential: Line(passkeys.CREDENTIAL_MAX)  # the browser's answer, as JSON text
+    name: Line(passkeys.NAME_MAX) = ""
+
+
+def _after_factor_change(request: Request) -> str:
+    """A change of her second factor: a fresh session id (as at any change of rights); where she was
+    setting one up to finish logging in, the login is done. Returns the page to go on to."""
+    finishing = request.session.get("login_step") == ENROL_STEP
+    target = finish_login(request)
+    return target if finishing else "/account?done=passkey"
+
+
+def _browser_only(request: Request) -> None:
+    if request.auth != "session":
+        raise Conflict("passkeys are set up and removed in a browser, from the account page")
+
+
+@post("/api/account/passkeys/options", status_code=200, opt={"login_step": ENROL_STEP})
+async def passkey_registration_options(request: Request, db: NamedDependency[AsyncSession], state: State) -> Response:
+    """The options for the browser's navigator.credentials.create; their challenge is kept in her session."""
+    _browser_only(request)
+    options, challenge = passkeys.registration_options(
+        request.user, await passkeys.of_user(db, request.user.id), passkey_party(request, state.settings))
+    request.session["passkey_challenge"] = bytes_to_base64url(challenge)
+    return Response(options, media_type="application/json")
+
+
+@post("/api/account/passkeys", status_code=201, opt={"login_step": ENROL_STEP})
+async def register_passkey(request: Request, db: NamedDependency[AsyncSession], state: State,
+                           data: JSONBody[PasskeyIn]) -> dict:
+    """Keep the passkey the browser made; her other sessions end. Answers the page to go on to."""
+    _browser_only(request)
+    challenge = passkey_challenge(request)
+    if challenge is None:
+        raise Conflict("Open the page again to set up a passkey.")
+    user = await db.get(User, request.user.id)
+    await passkeys.register(db, user, credential=data.credential, name=data.name, challenge=challenge,
+                            party=passkey_party(request, state.settings))
+    await accounts.end_other_sessions(db, user.id, request.get_session_id())
+    await db.commit()
+    return {"next": _after_factor_change(request)}
+
+
+@post("/account/passkeys/{passkey_id:int}/remove")
+async def remove_passkey_page(request: Request, db: NamedDependency[AsyncSession], passkey_id: FromPath[int]) -> Redirect:
+    _browser_only(request)
+    await passkeys.remove(db, current_actor(request), passkey_id)
+    await accounts.end_other_sessions(db, request.user.id, request.get_session_id())
+    await db.commit()
+    _after_factor_change(request)
+    return Redirect("/account?done=passkey_removed", status_code=303)
+
+
 # --- JSON ----------------------------------------------------------------------------------------
 
 def _token_json(token) -> dict:  # noqa: ANN001
@@ -186,7 +256,9 @@ async def account(request: Request, db: NamedDependency[AsyncSession], state: St
     context = await _account_context(request, db, state)
     user = request.user
     return {"username": user.username, "display_name": user.display_name, "agency": user.agency, "role": user.role,
-            "second_factor": user.totp_secret is not None,
+            "second_factor": await second_factor.enrolled(db, user),
+            "passkeys": [{"id": p.id, "name": p.name, "created_at": p.created_at, "last_used_at": p.last_used_at}
+                         for p in context["passkeys"]],
             "sessions": [{"handle": s.handle, "device": s.device, "address": s.address, "started_at": s.started_at,
                           "last_used_at": s.last_used_at, "current": s.current} for s in context["sessions"]],
             "tokens": [_token_json(t) for t in context["tokens"]],
@@ -234,6 +306,6 @@ async def revoke_token(request: Request, db: NamedDependency[AsyncSession], toke
     return _token_json(token)
 
 
-ROUTES = [second_factor_page, enrol_second_factor, account_page, change_password_page, choose_notifications_page,
-          end_session_page, end_other_sessions_page, revoke_token_page,
-          account, change_password, choose_notifications, end_session, end_other_sessions, revoke_token]
+ROUTES = [passkey_registration_options, register_passkey, remove_passkey_page, second_factor_page, enrol_second_factor,
+          account_page, change_password_page, choose_notifications_page, end_session_page, end_other_sessions_page,
+          revoke_token_page, account, change_password, choose_notifications, end_session, end_other_sessions, revoke_token]

@@ -4,6 +4,7 @@ as page forms and their JSON twins."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated
 
 from litestar import Request, get, post
@@ -13,7 +14,7 @@ from litestar.response import Redirect, Response, Template
 from msgspec import Meta
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import accounts, administration, delivery, policy, second_factor
+from coordinator import accounts, administration, delivery, policy, second_factor, single_sign_on
 from coordinator.administration import IssuedLink, UserChangeIn, UserIn
 from coordinator.errors import DomainError, Invalid
 from coordinator.limits import Line
@@ -26,7 +27,9 @@ from coordinator.web.forms import FORM, from_form
 
 LinkToken = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
 DONE = {"changed": "The account is changed; its sessions have ended.", "deactivated": "The account is deactivated.",
-        "reactivated": "The account is reactivated.", "factor_reset": "The second factor is reset; its sessions have ended."}
+        "reactivated": "The account is reactivated.", "factor_reset": "The second factor is reset; its sessions have ended.",
+        "sign_in_approved": "The account is made, as a member: she can sign in with her agency now.",
+        "sign_in_dismissed": "The request is turned away."}
 
 
 def user_json(user: User) -> dict:
@@ -53,6 +56,8 @@ async def _page(request: Request, db: AsyncSession, settings: Settings, registry
         "roles": [r for r in policy.USER_ROLES if any(policy.may_grant(actor, r, a, manage) for a in [*agencies, None])],
         "can_change": {u.id: policy.may_change_account(actor, u.id, u.role, u.agency, manage) for u in users},
         "can_reset": {u.id: policy.may_reset_second_factor(actor, u.id) for u in users},
+        "passkey_holders": await second_factor.passkey_holders(db),
+        "sign_in_requests": await single_sign_on.requests_for(db, actor, manage),
     }
     return Template("admin_users.html", status_code=status, context=context | extra)
 
@@ -90,8 +95,9 @@ async def _create(request: Request, db: AsyncSession, settings: Settings, regist
 
 
 async def _row_change(request: Request, db: AsyncSession, settings: Settings, registry: AgencyRegistry,
-                      user_id: int, change, done: str) -> Response:  # noqa: ANN001
-    """Run one row's change; its refusal is shown on its row, the rest of the page as it was."""
+                      user_id: int | None, change, done: str) -> Response:  # noqa: ANN001
+    """Run one row's change; its refusal is shown on its row (an account's, or at the top of the
+    page), the rest of the page as it was."""
     try:
         await change()
         await db.commit()
@@ -99,7 +105,8 @@ async def _row_change(request: Request, db: AsyncSession, settings: Settings, re
         await db.rollback()
         if error.status == 404:
             raise
-        return await _page(request, db, settings, registry, status=error.status, row_error=(user_id, error))
+        shown = {"row_error": (user_id, error)} if user_id is not None else {"error": error}
+        return await _page(request, db, settings, registry, status=error.status, **shown)
     return Redirect(f"/admin/users?done={done}", status_code=303)
 
 
@@ -148,6 +155,25 @@ async def reset_second_factor_page(request: Request, db: NamedDependency[AsyncSe
                                    user_id: FromPath[int]) -> Response:
     return await _row_change(request, db, settings, registry, user_id, lambda: second_factor.reset(
         db, current_actor(request), user_id), "factor_reset")
+
+
+def _sign_in_request(approve: bool, done: str):  # noqa: ANN202
+    """Let in, or turn away, someone her agency's sign-in vouched for who has no account yet."""
+    @post(f"/admin/sign-in-requests/{{request_id:int}}/{'approve' if approve else 'dismiss'}", name=f"{done}_page")
+    async def handler(request: Request, db: NamedDependency[AsyncSession], settings: NamedDependency[Settings],
+                      registry: NamedDependency[AgencyRegistry], request_id: FromPath[int]) -> Response:
+        actor, manage = current_actor(request), settings.coordinators_manage_users
+        if approve:
+            change = partial(single_sign_on.approve, db, actor, request_id, coordinators_manage=manage,
+                             password_min_length=settings.password_min_length)
+        else:
+            change = partial(single_sign_on.dismiss, db, actor, request_id, coordinators_manage=manage)
+        return await _row_change(request, db, settings, registry, None, change, done)
+    return handler
+
+
+approve_sign_in_page = _sign_in_request(True, "sign_in_approved")
+dismiss_sign_in_page = _sign_in_request(False, "sign_in_dismissed")
 
 
 # --- the set-password page a link opens (no login: the link is the proof) -------------------
@@ -260,6 +286,7 @@ async def reset_second_factor(request: Request, db: NamedDependency[AsyncSession
     return user_json(user)
 
 
-ROUTES = [deliveries_page, deliveries, reset_second_factor_page, reset_second_factor, users_page, create_user_page, change_user_page, deactivate_user_page, reactivate_user_page,
+ROUTES = [deliveries_page, deliveries, approve_sign_in_page, dismiss_sign_in_page, reset_second_factor_page,
+          reset_second_factor, users_page, create_user_page, change_user_page, deactivate_user_page, reactivate_user_page,
           password_link_page, set_password_page, set_password,
           list_users, create_user, change_user, deactivate_user, reactivate_user, password_link]

@@ -14,6 +14,7 @@ import re
 import uuid
 
 import hypothesis
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase
 from litestar.routes import HTTPRoute
@@ -23,10 +24,31 @@ from coordinator import accounts
 from coordinator.app import create_app
 from coordinator.lifecycle import feedback
 from coordinator.lifecycle.closure import TASK_DECISIONS
-from coordinator.models import ApiToken, ConferenceNote, Consent, InformationItem, PasswordLink, Service, Task, User
+from coordinator.models import (
+    ApiToken,
+    ConferenceNote,
+    Consent,
+    InformationItem,
+    Passkey,
+    PasswordLink,
+    Service,
+    SignInRequest,
+    Task,
+    User,
+)
+from coordinator.settings import SignOnProvider
 from coordinator.web.conference import OPERATIONS
 from tests.examples import examples
+from tests.logins import enrol_for_tests
 from tests.web.test_closure import request_closure
+
+
+@pytest.fixture
+def settings(settings):
+    """With single sign-on for the police, whose provider is nowhere (its pages say so, or refuse)."""
+    return dataclasses.replace(settings, sign_on=(SignOnProvider(
+        agency="police", issuer="http://127.0.0.1:9", client_id="coordinator", client_secret="secret"),))
+
 
 UNDOCUMENTED = re.compile(r"^/(health|ready|metrics)$|^/static/|^/schema")  # the document itself is /schema
 EXAMPLES = examples(ci=5, workstation=10)  # per operation and token
@@ -187,6 +209,17 @@ async def _rows(sessionmaker, scenario, client_for) -> dict[str, list]:
         await accounts.create_token(db, chair_user)  # one to revoke: never the fuzzing's own tokens
         await db.commit()
         rows["token_id"] = [(await db.execute(select(ApiToken.id))).scalars().one()]
+        # A passkey to remove; she holds the tests' known app too, so her later logins still finish.
+        passkey = Passkey(user_id=chair_user.id, credential_id="AAEC", public_key=b"\x01", name="Laptop")
+        db.add(passkey)
+        await enrol_for_tests(db, chair_user)
+        await db.commit()
+        rows["passkey_id"] = [passkey.id]
+        waiting = SignInRequest(agency="police", username="new@example.org", display_name="New")
+        db.add(waiting)
+        await db.commit()
+        rows["request_id"] = [waiting.id]  # someone waiting to be let in (the callers are no administrators)
+        rows["provider"] = ["police"]  # the agency with single sign-on
         for name, model in [("task_id", Task), ("item_id", InformationItem), ("consent_id", Consent)]:
             rows[name] = list((await db.execute(select(model.id).where(model.case_id == case).limit(3))).scalars())
     created = {
