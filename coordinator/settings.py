@@ -148,6 +148,10 @@ class Settings:
     threat_levels: tuple[str, ...] = THREAT_LEVELS
     threat_emergency_steps: tuple[str, ...] = THREAT_EMERGENCY_STEPS
     team_sharing_bases: tuple[str, ...] = TEAM_SHARING_BASES
+    # Case transfers: this MARAC's name as other deployments see it in a bundle, and the MARACs whose
+    # bundles are accepted here, each "NAME=PUBLIC_KEY" (the line `coordinator transfer key` prints there).
+    deployment_name: str = "this MARAC"
+    transfer_trusted: tuple[str, ...] = ()
     debug: bool = False
 
     @property
@@ -223,5 +227,7 @@ class Settings:
         kwargs["threat_levels"] = _list(env, "COORDINATOR_THREAT_LEVELS", THREAT_LEVELS)
         kwargs["threat_emergency_steps"] = _list(env, "COORDINATOR_THREAT_EMERGENCY_STEPS", THREAT_EMERGENCY_STEPS)
         kwargs["team_sharing_bases"] = _list(env, "COORDINATOR_TEAM_SHARING_BASES", TEAM_SHARING_BASES)
+        kwargs["deployment_name"] = env.get("COORDINATOR_DEPLOYMENT_NAME", "").strip() or "this MARAC"
+        kwargs["transfer_trusted"] = _list(env, "COORDINATOR_TRANSFER_TRUSTED", ())
         kwargs["debug"] = env.get("COORDINATOR_DEBUG", "") == "1"
         return cls(**kwargs)

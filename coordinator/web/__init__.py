@@ -27,6 +27,7 @@ from coordinator.web import (
     sessions,
     sharing,
     threat,
+    transfers,
 )
 from coordinator.web.live import case_socket, socket
 from coordinator.web.sections import workspace
@@ -64,5 +65,5 @@ ROUTES = [
     *closing.PAGES, *closing.API, *referrals.PAGES, *referrals.API,
     *conference.ROUTES, *sessions.ROUTES, socket.conference_live, case_socket.case_live, *threat.PAGES, *threat.API,
     *figures.ROUTES, *workspace.PAGES, *navigation.ROUTES, *research.PAGES, *research.API, *account.ROUTES, *admin.ROUTES,
-    *search.ROUTES,
+    *search.ROUTES, *transfers.PAGES, *transfers.API,
 ]

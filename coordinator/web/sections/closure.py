@@ -13,6 +13,7 @@ async def load(reader: Reader) -> dict:
                   if t.status not in tasks.CLOSED_STATUSES and t.source != "standing"]
     signed = await closure.sign_offs(db, case.id)
     return {"closures": await closure.case_closures(db, case.id), "CLOSURE_CRITERIA": closure.CRITERIA,
+            "CLOSED_AS": closure.SHOWN_CRITERIA,
             "open_tasks": open_tasks, "sign_offs": signed, "people_names": await names(db, {s.by_id for s in signed}),
             "register_open": case.closed_at is not None and await consents.may_open_register(db, reader.actor, case.id)}
 
