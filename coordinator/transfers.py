@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from coordinator import audit, case_links, cases, policy
 from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.lifecycle import closure
-from coordinator.limits import Id, Text, WrittenLine
+from coordinator.limits import Id, Line, Text, WrittenLine
 from coordinator.models import (
     Case,
     CasePerson,
@@ -50,6 +50,8 @@ CASE_FIELDS = ("kind", "risk_level", "checklist_score", "judgement_level", "judg
                "incidents_last_12_months", "referral_grounds", "summary", "concern", "reported_by",
                "report_place", "immediate_danger")
 DATE_FIELDS = ("last_referral_on", "last_incident_on")
+# A bundle travels in one request, under the server's cap on a request's body (web.edge.MAX_BODY_BYTES).
+BUNDLE_MAX = 900_000
 
 
 @dataclass
@@ -65,10 +67,10 @@ class ExportIn:
 class BundleIn:
     """A transfer bundle as exported: the payload text, its signature and the signer's key (base64)."""
 
-    format: str
-    payload: Text(5_000_000)
-    signature: Text(200)
-    key: Text(200)
+    format: Line(100)
+    payload: Text(BUNDLE_MAX)
+    signature: Line(200)
+    key: Line(200)
 
 
 # --- keys --------------------------------------------------------------------------------------

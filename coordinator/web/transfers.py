@@ -29,7 +29,7 @@ from coordinator.web.json import case_json
 class BundleFileIn:
     """The import page's upload: the bundle file exported at the sending MARAC."""
 
-    bundle: Text(5_000_000)
+    bundle: Text(transfers.BUNDLE_MAX)
 
 
 def provenance_json(received: Transfer | None) -> dict | None:
