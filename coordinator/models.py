@@ -590,6 +590,8 @@ class Transfer(Base):
     earlier_references: Mapped[str] = mapped_column(Text, default="[]")
     consents: Mapped[str] = mapped_column(Text, default="[]")
     history: Mapped[str] = mapped_column(Text, default="[]")
+    # The sending coordinator's PDF summary of the case (base64), where the sender could render one.
+    summary_pdf: Mapped[str | None] = mapped_column(Text)
     by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

@@ -13,21 +13,24 @@ once per bundle (a unique index), and both ends audit it.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import datetime as dt
 import json
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coordinator import audit, case_links, cases, policy
-from coordinator.errors import Conflict, Invalid, NotFound
+from coordinator import audit, case_links, cases, minutes_files, policy
+from coordinator.errors import Conflict, Invalid, NotFound, Unavailable
 from coordinator.lifecycle import closure
 from coordinator.limits import Id, Line, Text, WrittenLine
 from coordinator.models import (
@@ -50,6 +53,7 @@ CASE_FIELDS = ("kind", "risk_level", "checklist_score", "judgement_level", "judg
                "incidents_last_12_months", "referral_grounds", "summary", "concern", "reported_by",
                "report_place", "immediate_danger")
 DATE_FIELDS = ("last_referral_on", "last_incident_on")
+SUMMARY_TEMPLATE = "transfer_summary.html"
 # A bundle travels in one request, under the server's cap on a request's body (web.edge.MAX_BODY_BYTES).
 BUNDLE_MAX = 900_000
 
@@ -155,6 +159,17 @@ async def _history(session: AsyncSession, case: Case) -> list[dict]:
     return [opened, *({"at": row.at.isoformat(), "kind": row.kind, "reason": row.reason} for row in rows)]
 
 
+def summary_pdf(payload: dict) -> str | None:
+    """The coordinator's PDF summary of the bundle (base64), or None where the PDF libraries are missing:
+    the bundle goes without it. Takes a moment of CPU: call it off the event loop."""
+    templates = Environment(loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
+                            autoescape=select_autoescape())
+    try:
+        return _b64(minutes_files.pdf(templates.get_template(SUMMARY_TEMPLATE).render(bundle=payload)))
+    except Unavailable:
+        return None
+
+
 def sign(payload: dict, key: Ed25519PrivateKey) -> dict:
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False)
     return {"format": FORMAT, "payload": text, "signature": _b64(key.sign(text.encode())),
@@ -182,6 +197,7 @@ async def export_case(session: AsyncSession, actor: Actor, case_id: int, data: E
         "key_dates": [{"kind": k.kind, "on": k.on.isoformat(), "note": k.note} for k in case.key_dates],
         "consents": await _consents(session, case.id), "history": await _history(session, case),
     }
+    payload["summary_pdf"] = await asyncio.to_thread(summary_pdf, payload)
     bundle = sign(payload, await own_key(session))
     session.add(Transfer(bundle_id=payload["bundle_id"], direction="out", case_id=case.id, deployment=payload["to"],
                          sent_at=now, sent_by=payload["sent_by"], basis=basis,
@@ -251,7 +267,7 @@ async def import_bundle(session: AsyncSession, actor: Actor, bundle: BundleIn, t
                             sent_at=dt.datetime.fromisoformat(payload["sent_at"]), sent_by=str(payload["sent_by"])[:200],
                             basis=str(payload["basis"]), earlier_references=json.dumps(payload["earlier_references"]),
                             consents=json.dumps(payload["consents"]), history=json.dumps(payload["history"]),
-                            by_id=actor.id)
+                            summary_pdf=payload.get("summary_pdf") and str(payload["summary_pdf"]), by_id=actor.id)
     except (KeyError, TypeError, ValueError, AttributeError):
         raise Invalid("the bundle's contents are not those of a case transfer", field="payload") from None
     try:
@@ -300,3 +316,15 @@ async def transfer_bases(session: AsyncSession, case_id: int, now: dt.datetime) 
         Override.case_id == case_id, Override.status == "approved", Override.expires_at > now)
         .order_by(Override.id))).scalars())
     return consents, overrides
+
+
+async def received_summary(session: AsyncSession, actor: Actor, case_id: int) -> bytes:
+    """The sending coordinator's PDF summary that came with an imported case (a coordinator's reading, audited)."""
+    policy.require_transferrer(actor)
+    case = await cases.case_for(session, actor, case_id)
+    received = await provenance(session, case.id)
+    if received is None or not received.summary_pdf:
+        raise NotFound(f"case {case.reference} came with no PDF summary")
+    await audit.record(session, actor, "case.transfer_summary_read", case_id=case.id,
+                       subject=f"transfer:{received.bundle_id}")
+    return base64.b64decode(received.summary_pdf)

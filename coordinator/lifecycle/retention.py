@@ -104,8 +104,8 @@ ERASED = (
     Erasure(Task, {"title": REMOVED}, only=(Task.source.in_(TYPED_TASK_SOURCES),)),
     Erasure(TaskEvent, {"reason": None}),
     Erasure(TaskSignOff, {"reason": None, "tasks": "[]"}),  # its tasks' titles too
-    # What a transfer carried of her: the consents' words and the history's reasons.
-    Erasure(Transfer, {"consents": "[]", "history": "[]"}),
+    # What a transfer carried of her: the consents' words, the history's reasons, the PDF summary.
+    Erasure(Transfer, {"consents": "[]", "history": "[]", "summary_pdf": None}),
 )
 
 # Every other text column, with why it may outlive the case's text: a test checks that each text

@@ -37,7 +37,8 @@ def provenance_json(received: Transfer | None) -> dict | None:
         return None
     return {"from": received.deployment, "sent_at": received.sent_at.isoformat(), "sent_by": received.sent_by,
             "basis": received.basis, "earlier_references": json.loads(received.earlier_references),
-            "consents": json.loads(received.consents), "history": json.loads(received.history)}
+            "consents": json.loads(received.consents), "history": json.loads(received.history),
+            "summary_pdf": received.summary_pdf is not None}
 
 
 def _download(bundle: dict, reference: str) -> Response:
@@ -125,5 +126,14 @@ async def import_json(request: Request, db: NamedDependency[AsyncSession], regis
             "provenance": provenance_json(await transfers.provenance(db, case.id))}
 
 
-PAGES = [export_page, export_from_page, import_page, import_from_page]
+@get("/cases/{case_id:int}/transfer-summary.pdf")
+async def summary_pdf_page(request: Request, db: NamedDependency[AsyncSession], case_id: FromPath[int]) -> Response:
+    """The sending coordinator's PDF summary that came with this imported case."""
+    pdf = await transfers.received_summary(db, current_actor(request), case_id)
+    await db.commit()
+    return Response(pdf, media_type="application/pdf",
+                    headers={"content-disposition": f'inline; filename="transfer-summary-{case_id}.pdf"'})
+
+
+PAGES = [export_page, export_from_page, import_page, import_from_page, summary_pdf_page]
 API = [export_json, import_json]

@@ -144,7 +144,10 @@ async def test_the_imported_case_keeps_where_it_came_from_her_consents_and_histo
     assert provenance["from"] == "Leeds MARAC" and provenance["sent_by"] == "Chair of Leeds (chair)"
     assert provenance["earlier_references"] == [case["reference"]]
     assert [c["purpose"] for c in provenance["consents"]] == [CONSENT["purpose"]]
-    assert provenance["basis"].startswith("consent:")
+    assert provenance["basis"].startswith("consent:") and provenance["summary_pdf"]
+    pdf = await york.chair.get(f"/cases/{imported.json()['id']}/transfer-summary.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert "case.transfer_summary_read" in await york.audit_actions()
     assert [h["kind"] for h in provenance["history"]] == ["opened", "referral_added"]
     assert "Police called out again" in provenance["history"][1]["reason"]
 

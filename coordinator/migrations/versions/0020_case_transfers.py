@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column('earlier_references', sa.Text(), nullable=False),
         sa.Column('consents', sa.Text(), nullable=False),
         sa.Column('history', sa.Text(), nullable=False),
+        sa.Column('summary_pdf', sa.Text(), nullable=True),
         sa.Column('by_id', sa.Integer(), nullable=False),
         sa.Column('at', sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(['case_id'], ['cases.id']),
