@@ -61,7 +61,7 @@ async def maracs(migrated_template, tmp_path, registry):
         if Path(migrated_template).is_file():
             shutil.copy(migrated_template, path)
         else:  # the PostgreSQL pass: these two stay on SQLite files of their own
-            db.migrate(f"sqlite+aiosqlite:///{path}")
+            await asyncio.to_thread(db.migrate, f"sqlite+aiosqlite:///{path}")
         url = f"sqlite+aiosqlite:///{path}"
         settings = Settings(database_url=url, secret_key="test-secret-key-0123456789", deployment_name=f"{name} MARAC",
                             transfer_trusted=trusted)
