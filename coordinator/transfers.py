@@ -38,6 +38,7 @@ from coordinator.models import (
     CasePerson,
     CaseRevision,
     Consent,
+    ConsentScope,
     KeyDate,
     Override,
     Transfer,
@@ -132,6 +133,10 @@ async def _basis(session: AsyncSession, case: Case, data: ExportIn, now: dt.date
             raise Invalid(f"no consent {data.consent_id} on case {case.reference}", field="consent_id")
         if consent.expires_at is not None and consent.expires_at <= now:
             raise Invalid(f"consent {consent.id} has expired: record her consent again", field="consent_id")
+        in_force = (await session.execute(select(ConsentScope.id).where(
+            ConsentScope.consent_id == consent.id, ConsentScope.withdrawn_at.is_(None)).limit(1))).scalar()
+        if in_force is None:
+            raise Invalid(f"she withdrew consent {consent.id}: record her consent to the transfer", field="consent_id")
         return f"consent:{consent.id}"
     override = await session.get(Override, data.override_id)
     if override is None or override.case_id != case.id or override.status != "approved" or override.expires_at <= now:

@@ -165,6 +165,15 @@ async def test_a_changed_or_foreign_bundle_is_refused_with_why(maracs, change, f
     assert await york.case_count() == 0
 
 
+async def test_a_withdrawn_consent_is_no_basis(maracs):
+    leeds, _ = maracs
+    case, consent_id = await _case_with_consent(leeds)
+    withdrawn = await leeds.chair.post(f"/api/cases/{case['id']}/consents/{consent_id}/withdrawals", json={})
+    assert withdrawn.status_code in (200, 201), withdrawn.text
+    refused = await leeds.chair.post(f"/api/cases/{case['id']}/transfer", json={"to": "York MARAC", "consent_id": consent_id})
+    assert refused.status_code == 400 and "withdrew" in refused.json()["detail"]
+
+
 async def test_a_transfer_needs_a_basis_and_an_open_case(maracs):
     leeds, _ = maracs
     case, consent_id = await _case_with_consent(leeds)
