@@ -24,7 +24,7 @@ from coordinator.limits import Id
 from coordinator.models import Case, CaseLink
 from coordinator.names import LIKE_ENOUGH, mutual_likeness, name_parts, slips_of, sound_keys
 from coordinator.policy import Actor
-from coordinator.search import CASE_COLUMNS, agencies_by_case, candidate_people
+from coordinator.search import agencies_by_case, candidate_people
 
 
 @dataclass
@@ -92,6 +92,7 @@ async def candidates(session: AsyncSession, people: Iterable[Person], excluding:
     held = await candidate_people(session, {key for p in people for key in sound_keys(p.name)},
                                   {day for p in people if p.born_on for day in {p.born_on, *slips_of(p.born_on)}})
     reasons: dict[int, list[str]] = {}
+    cases = {}  # each person's row carries her case's reference, stage and opening
     referred = [(person, name_parts(person.name)) for person in people]  # each name split once, not per row
     for row in held:
         if row.case_id in excluding:
@@ -101,10 +102,9 @@ async def candidates(session: AsyncSession, people: Iterable[Person], excluding:
             reason = _reason(person, wanted, row, held_parts)
             if reason:
                 reasons.setdefault(row.case_id, []).append(reason)
-    if not reasons:
-        return []
-    found = (await session.execute(select(*CASE_COLUMNS).where(Case.id.in_(reasons)).order_by(Case.id))).all()
-    return [Candidate(c.id, c.reference, c.stage, c.created_at.date(), tuple(reasons[c.id])) for c in found]
+                cases[row.case_id] = row
+    return [Candidate(case_id, cases[case_id].reference, cases[case_id].stage, cases[case_id].created_at.date(),
+                      tuple(reasons[case_id])) for case_id in sorted(reasons)]
 
 
 async def decided_with(session: AsyncSession, case_id: int) -> set[int]:
