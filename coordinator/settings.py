@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import secrets
@@ -42,6 +43,22 @@ def _roles(env: dict[str, str], name: str, default: tuple[str, ...]) -> tuple[st
     if unknown := [r for r in roles if r not in _USER_ROLES]:
         raise SystemExit(f"setting {name} names unknown roles {unknown}: give some of {', '.join(_USER_ROLES)}, or none")
     return roles
+
+
+def _trusted_senders(env: dict[str, str]) -> tuple[str, ...]:
+    """The MARACs whose transfer bundles are accepted: ``NAME=KEY`` entries, each key an Ed25519
+    public key (32 bytes, base64) as `coordinator transfer key` prints it there."""
+    entries = _list(env, "COORDINATOR_TRANSFER_TRUSTED", ())
+    for entry in entries:
+        name, _, key = entry.partition("=")  # a base64 key may end in "="; a name holds none
+        try:
+            valid = len(base64.b64decode(key.strip(), validate=True)) == 32
+        except ValueError:
+            valid = False
+        if not name.strip() or not valid:
+            raise SystemExit(f"setting COORDINATOR_TRANSFER_TRUSTED: {entry!r} is not NAME=PUBLIC_KEY "
+                             "(the line `coordinator transfer key` prints at the sending MARAC)")
+    return entries
 
 
 @dataclass(frozen=True)
@@ -228,6 +245,6 @@ class Settings:
         kwargs["threat_emergency_steps"] = _list(env, "COORDINATOR_THREAT_EMERGENCY_STEPS", THREAT_EMERGENCY_STEPS)
         kwargs["team_sharing_bases"] = _list(env, "COORDINATOR_TEAM_SHARING_BASES", TEAM_SHARING_BASES)
         kwargs["deployment_name"] = env.get("COORDINATOR_DEPLOYMENT_NAME", "").strip() or "this MARAC"
-        kwargs["transfer_trusted"] = _list(env, "COORDINATOR_TRANSFER_TRUSTED", ())
+        kwargs["transfer_trusted"] = _trusted_senders(env)
         kwargs["debug"] = env.get("COORDINATOR_DEBUG", "") == "1"
         return cls(**kwargs)

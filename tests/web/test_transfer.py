@@ -210,3 +210,9 @@ async def test_the_command_line_exports_and_imports(maracs, tmp_path, capsys, mo
     status, said = await run(york, "transfer", "import", str(file), "--by", "chair")
     assert status == 1 and "imported already" in said
     assert await york.case_count() == 1
+
+
+@pytest.mark.parametrize("entry", ["York MARAC=not-a-key", "=" + "A" * 43 + "=", "York MARAC"])
+def test_a_trusted_sender_that_is_not_name_and_key_stops_the_start(entry):
+    with pytest.raises(SystemExit, match="COORDINATOR_TRANSFER_TRUSTED"):
+        Settings.from_env({"COORDINATOR_TRANSFER_TRUSTED": entry})
