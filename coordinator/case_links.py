@@ -14,15 +14,15 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import Row, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import audit, events, policy
 from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.limits import Id
-from coordinator.models import Case, CaseLink, CasePerson
-from coordinator.names import LIKE_ENOUGH, likeness, name_parts, slips_of, sound_keys
+from coordinator.models import Case, CaseLink
+from coordinator.names import LIKE_ENOUGH, mutual_likeness, name_parts, slips_of, sound_keys
 from coordinator.policy import Actor
 from coordinator.search import agencies_by_case, candidate_people
 
@@ -67,10 +67,10 @@ def _date_agreement(one: dt.date | None, other: dt.date | None) -> str | None:
     return "date of birth one slip away" if other in slips_of(one) else None
 
 
-def _reason(person: Person, held: CasePerson) -> str | None:
-    wanted, found = name_parts(person.name), name_parts(held.name)
+def _reason(person: Person, wanted: list[str], held: Row, found: list[str]) -> str | None:
+    """Why ``held`` (of name parts ``found``) may be ``person`` (of name parts ``wanted``), or None."""
     shorter = min(len(wanted), len(found))
-    if shorter == 0 or min(likeness(wanted, found), likeness(found, wanted)) < LIKE_ENOUGH:
+    if shorter == 0 or mutual_likeness(wanted, found) < LIKE_ENOUGH:
         return None
     dates = _date_agreement(person.born_on, held.born_on)
     if dates is None or (shorter < 2 and not dates):
@@ -92,17 +92,19 @@ async def candidates(session: AsyncSession, people: Iterable[Person], excluding:
     held = await candidate_people(session, {key for p in people for key in sound_keys(p.name)},
                                   {day for p in people if p.born_on for day in {p.born_on, *slips_of(p.born_on)}})
     reasons: dict[int, list[str]] = {}
+    cases = {}  # each person's row carries her case's reference, stage and opening
+    referred = [(person, name_parts(person.name)) for person in people]  # each name split once, not per row
     for row in held:
         if row.case_id in excluding:
             continue
-        for person in people:
-            reason = _reason(person, row)
+        held_parts = name_parts(row.name)
+        for person, wanted in referred:
+            reason = _reason(person, wanted, row, held_parts)
             if reason:
                 reasons.setdefault(row.case_id, []).append(reason)
-    if not reasons:
-        return []
-    found = (await session.execute(select(Case).where(Case.id.in_(reasons)).order_by(Case.id))).scalars()
-    return [Candidate(c.id, c.reference, c.stage, c.created_at.date(), tuple(reasons[c.id])) for c in found]
+                cases[row.case_id] = row
+    return [Candidate(case_id, cases[case_id].reference, cases[case_id].stage, cases[case_id].created_at.date(),
+                      tuple(reasons[case_id])) for case_id in sorted(reasons)]
 
 
 async def decided_with(session: AsyncSession, case_id: int) -> set[int]:

@@ -17,9 +17,9 @@ from coordinator import audit, case_links, duties, equality, events, gate, notif
 from coordinator.equality import EqualityIn
 from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.hookspecs import CaseFacts, TaskTemplate
-from coordinator.lifecycle import referral_form
+from coordinator.lifecycle import referral_form, transitions
 from coordinator.lifecycle.referral_form import ReferralFormIn
-from coordinator.limits import Count, Key, Line, ListOf, OneOf, Text, WrittenLine
+from coordinator.limits import Count, Id, Key, Line, ListOf, OneOf, Text, WrittenLine
 from coordinator.models import (
     AgendaItem,
     Case,
@@ -107,6 +107,9 @@ class ReferralIn:
     # The coordinator's answer for each existing case that may concern the people referred: until
     # every one is answered, the case is not created (409 listing them).
     duplicates: ListOf(50, case_links.DecisionIn) = field(default_factory=list)
+    # An open case the check found for the people referred: the referral is recorded on it as an
+    # update (a coordinator's choice) instead of opening a second case.
+    add_to_case: Id | None = None
 
 
 @dataclass(frozen=True)
@@ -254,6 +257,8 @@ async def create_case(
     # A place or a group targeted is not someone who may be on an earlier case.
     people = [case_links.Person(p.role, p.name.strip(), p.born_on) for p in referral.people
               if p.target_kind in (None, "person")]
+    if referral.add_to_case is not None:
+        return await _add_to_open_case(session, actor, referral, people)
     same = await case_links.check_intake(session, people, referral.duplicates)
     referral = dataclasses.replace(referral, last_referral_on=last_referral(referral, same, today))
     form = referral.form
@@ -297,6 +302,43 @@ async def create_case(
                                    assigned_by_id=actor.id))
     for agency in dict.fromkeys(referral.agencies):
         await join_case(session, registry, actor, case, agency, ground=INTAKE)
+    return case
+
+
+def _referral_note(referral: ReferralIn) -> str:
+    """How the case's history states a referral added to it: from whom, and what it says."""
+    note = "a new referral of the people on this case"
+    if referral.referring_agency:
+        note += f" from {referral.referring_agency}"
+    return f"{note}: {referral.summary.strip()}" if referral.summary.strip() else note
+
+
+async def _add_to_open_case(session: AsyncSession, actor: Actor, referral: ReferralIn,
+                            people: list[case_links.Person]) -> Case:
+    """Record the referral on the open case the intake check found for its people: one revision of
+    that case (audited as ``case.referral_added``) holding what the referral says; no case is created."""
+    policy.require_coordinator(actor, "add a referral to an open case")
+    found = {c.case_id for c in await case_links.candidates(session, people)}
+    if referral.add_to_case not in found:
+        raise Invalid(f"case {referral.add_to_case} is not an existing case of the people referred: "
+                      "only a case the check found can take the referral", field="add_to_case")
+    case = await load_case(session, referral.add_to_case)
+    if case.kind != referral.kind:
+        raise Invalid(f"case {case.reference} is a {CASE_KINDS[case.kind].lower()} case: the referral is of "
+                      "another kind", field="add_to_case")
+    if not policy.is_open(case):
+        raise Conflict(f"case {case.reference} is closed: reopen it, or open a new case linked to it",
+                       field="add_to_case")
+    added = {"referring_agency": referral.referring_agency, "checklist_score": referral.checklist_score,
+             "judgement_level": referral.judgement_level, "last_incident_on": referral.last_incident_on,
+             "summary": referral.summary.strip(), "people": [f"{p.role}: {p.name.strip()}" for p in referral.people]}
+    later_incident = referral.last_incident_on and (case.last_incident_on is None
+                                                     or referral.last_incident_on > case.last_incident_on)
+    await transitions.move(session, actor, case, transitions.REFERRAL_ADDED, seen=case.version,
+                           reason=_referral_note(referral), subject=f"case:{case.id}",
+                           values={"last_incident_on": referral.last_incident_on} if later_incident else {},
+                           changes={"referral": [None, {k: v for k, v in added.items() if v}]},
+                           referring_agency=referral.referring_agency)
     return case
 
 

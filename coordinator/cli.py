@@ -230,6 +230,63 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_transfer_key(args: argparse.Namespace, settings: Settings) -> int:
+    """The line a receiving MARAC adds to its COORDINATOR_TRANSFER_TRUSTED (the key is made on first use)."""
+    from coordinator import transfers
+
+    print(f"{settings.deployment_name}={asyncio.run(_with_session(settings, transfers.public_key))}")
+    return 0
+
+
+async def _acting(session, username: str):  # noqa: ANN001, ANN202 (the session's actor)
+    user = await accounts.user_by_username(session, username)
+    return accounts.actor_of(user)
+
+
+def cmd_transfer_export(args: argparse.Namespace, settings: Settings) -> int:
+    """Write the case's signed bundle to FILE; the case closes as transferred."""
+    import json
+    from pathlib import Path
+
+    from coordinator import transfers
+
+    async def work(session):  # noqa: ANN001, ANN202
+        actor = await _acting(session, args.by)
+        case_id = await transfers.case_id_of(session, args.reference)
+        data = transfers.ExportIn(to=args.to, consent_id=args.consent, override_id=args.override)
+        return await transfers.export_case(session, actor, case_id, data, settings.deployment_name, utcnow().date())
+
+    try:
+        bundle = asyncio.run(_with_session(settings, work))
+    except DomainError as error:
+        print(f"not transferred: {error.message}", file=sys.stderr)
+        return 1
+    Path(args.file).write_text(json.dumps(bundle, ensure_ascii=False))
+    print(f"case {args.reference} transferred to {args.to}: send {args.file}")
+    return 0
+
+
+def cmd_transfer_import(args: argparse.Namespace, settings: Settings) -> int:
+    """A new case from a bundle FILE signed by a trusted MARAC."""
+    from pathlib import Path
+
+    from coordinator import transfers
+
+    async def work(session):  # noqa: ANN001, ANN202
+        actor = await _acting(session, args.by)
+        case = await transfers.import_bundle(session, actor, transfers.bundle_from_text(Path(args.file).read_bytes()),
+                                             transfers.trusted_senders(settings.transfer_trusted), utcnow().date())
+        return case.reference
+
+    try:
+        reference = asyncio.run(_with_session(settings, work))
+    except DomainError as error:
+        print(f"not imported: {error.message}", file=sys.stderr)
+        return 1
+    print(f"imported as case {reference}")
+    return 0
+
+
 def _report_chain(result) -> bool:  # noqa: ANN001 (an audit.VerifyResult)
     if result.ok:
         print(f"audit log intact: {result.checked} entries verified")
@@ -413,6 +470,23 @@ def parser() -> argparse.ArgumentParser:
     anchor = audit_cmd.add_parser("anchor", help="write the chain's last entry to FILE (run it on a schedule)")
     anchor.add_argument("file")
     anchor.set_defaults(run=cmd_audit_anchor)
+    transfer = sub.add_parser("transfer", help="cases moving to or from another MARAC").add_subparsers(
+        dest="action", required=True)
+    transfer.add_parser("key", help="print NAME=KEY for the receiving MARACs' COORDINATOR_TRANSFER_TRUSTED").set_defaults(
+        run=cmd_transfer_key)
+    send = transfer.add_parser("export", help="write a case's signed bundle to FILE and close it as transferred")
+    send.add_argument("reference", help="the case's reference, e.g. C-2026-0001")
+    send.add_argument("file")
+    send.add_argument("--to", required=True, help="the MARAC the case goes to")
+    send.add_argument("--by", required=True, help="the coordinator's username")
+    basis = send.add_mutually_exclusive_group(required=True)
+    basis.add_argument("--consent", type=int, help="the id of her consent on the case")
+    basis.add_argument("--override", type=int, help="the id of an approved override in force on the case")
+    send.set_defaults(run=cmd_transfer_export)
+    take = transfer.add_parser("import", help="create a case from a bundle FILE signed by a trusted MARAC")
+    take.add_argument("file")
+    take.add_argument("--by", required=True, help="the coordinator's username")
+    take.set_defaults(run=cmd_transfer_import)
     save = sub.add_parser("backup", help="back up the database to FILE, with FILE.sha256 and FILE.anchor")
     save.add_argument("file")
     save.add_argument("--anchor", help="where to write the audit chain's head (default FILE.anchor)")

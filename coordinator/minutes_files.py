@@ -55,7 +55,8 @@ def digest(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
-def _pdf(html: str) -> bytes:
+def pdf(html: str) -> bytes:
+    """A self-contained HTML page laid out as a PDF (503 where the Pango libraries are missing)."""
     try:
         import weasyprint  # loads Pango on first use only, not at every start of the server or a command
     except (ImportError, OSError) as exc:  # OSError: the Pango library cannot be loaded
@@ -74,7 +75,7 @@ def render(env: Environment, record: Minutes, kind: str) -> MinutesFile:
     PDF takes a moment of CPU: call it off the event loop."""
     chosen = FORMATS[kind]
     text = env.get_template(chosen.template).render(minutes=record)
-    content = _pdf(text) if kind == "pdf" else text.encode()
+    content = pdf(text) if kind == "pdf" else text.encode()
     name = f"minutes-conference-{record.conference_id}-{record.agency or 'coordinators'}.{kind}"
     return MinutesFile(name, chosen.media_type, content)
 

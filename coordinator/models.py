@@ -655,6 +655,45 @@ class CaseLink(Base):
     decided_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class Transfer(Base):
+    """A case sent to or received from another MARAC as one signed bundle: which bundle, which
+    way, the other deployment, when and by whom it was sent, on what basis, and (received) the
+    earlier references, consents and history the bundle carried. One row per bundle and direction,
+    so a bundle imported twice still makes one case."""
+
+    __tablename__ = "transfers"
+    __table_args__ = (UniqueConstraint("bundle_id", "direction", name="uq_transfers_bundle"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bundle_id: Mapped[str] = mapped_column(String(64))
+    direction: Mapped[str] = mapped_column(String(3))  # out, in
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    deployment: Mapped[str] = mapped_column(String(200))  # sent to (out) or from (in)
+    sent_at: Mapped[dt.datetime] = mapped_column()
+    sent_by: Mapped[str] = mapped_column(String(200))
+    basis: Mapped[str] = mapped_column(Text)  # her consent, or the recorded basis for sending without it
+    # JSON lists, as the bundle carried them (an imported case's provenance).
+    earlier_references: Mapped[str] = mapped_column(Text, default="[]")
+    consents: Mapped[str] = mapped_column(Text, default="[]")
+    history: Mapped[str] = mapped_column(Text, default="[]")
+    # The sending coordinator's PDF summary of the case (base64), where the sender could render one.
+    summary_pdf: Mapped[str | None] = mapped_column(Text)
+    by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class TransferKey(Base):
+    """This deployment's Ed25519 key pair for signing transfer bundles, made on first use. Kept in
+    the database so that a restored backup still signs as the same deployment."""
+
+    __tablename__ = "transfer_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    private_key: Mapped[str] = mapped_column(Text)  # raw 32 bytes, base64
+    public_key: Mapped[str] = mapped_column(String(64), unique=True)  # raw 32 bytes, base64
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class SearchQuery(Base):
     """What someone searched for: the audit entry of the search points here (the audit holds no
     personal text), and retention deletes these after the period set for the search log."""

@@ -30,6 +30,14 @@ def likeness(wanted: list[str], held: list[str]) -> float:
     return sum(max(jellyfish.jaro_winkler_similarity(w, h) for h in held) for w in wanted) / len(wanted)
 
 
+def mutual_likeness(one: list[str], other: list[str]) -> float:
+    """``likeness`` both ways round, the lower of the two: each pair of parts compared once."""
+    if not one or not other:
+        return 0.0
+    alike = [[jellyfish.jaro_winkler_similarity(a, b) for b in other] for a in one]
+    return min(sum(max(row) for row in alike) / len(one), sum(max(column) for column in zip(*alike)) / len(other))
+
+
 def slips_of(day: dt.date) -> set[dt.date]:
     """The dates a typing slip away from ``day``: one digit changed, two neighbours swapped, day and
     month swapped (the date itself excluded)."""

@@ -153,6 +153,16 @@ def may_search(actor: Actor) -> bool:
     return coordinates(actor) or actor.agency is not None
 
 
+def may_transfer(actor: Actor) -> bool:
+    """Send a case to another MARAC, or take one in: the coordinators (MARAC-to-MARAC practice)."""
+    return coordinates(actor)
+
+
+def require_transferrer(actor: Actor) -> None:
+    if not may_transfer(actor):
+        require_coordinator(actor, "transfer a case to or from another MARAC")
+
+
 def require_searcher(actor: Actor) -> None:
     if not may_search(actor):
         raise Forbidden("only a coordinator or a member of an agency can search")
@@ -943,6 +953,10 @@ class Permissions:
         return may_take_reports(self.actor)
     def search(self) -> bool:
         return may_search(self.actor)
+
+    @property
+    def transfer(self) -> bool:
+        return may_transfer(self.actor)
 
     @property
     def see_plugin_failures(self) -> bool:

@@ -17,7 +17,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Row, func, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import audit, policy
@@ -111,28 +111,38 @@ def _name_why(wanted: list[str], held: list[str]) -> str:
     return "same name" if sorted(wanted) == sorted(held) or set(wanted) <= set(held) else "name sounds alike"
 
 
-async def candidate_people(session: AsyncSession, keys: set[str], dates: set[dt.date]) -> list[CasePerson]:
-    """The people whose name shares a sound with ``keys`` (those sharing most first, at most
-    ``MAX_CANDIDATES``) or who were born on one of ``dates``: two indexed lookups."""
-    conditions = []
+# What a match needs of a person and of her case: read as plain rows, not as entities (a search
+# reads up to a thousand of them and changes none; building entities was most of its time).
+PERSON_COLUMNS = (CasePerson.id, CasePerson.case_id, CasePerson.role, CasePerson.name, CasePerson.born_on,
+                  Case.reference, Case.stage, Case.created_at)
+CASE_COLUMNS = (Case.id, Case.reference, Case.stage, Case.created_at)
+
+
+async def candidate_people(session: AsyncSession, keys: set[str], dates: set[dt.date]) -> list[Row]:
+    """The people (rows of ``PERSON_COLUMNS``, with their case's reference, stage and opening) whose
+    name shares a sound with ``keys`` (those sharing most first, at most ``MAX_CANDIDATES``) or who were
+    born on one of ``dates``: one query of two indexed lookups, one round trip to the database."""
+    found = []
     if keys:
-        sharing_most = (select(PersonNameKey.person_id).where(PersonNameKey.key.in_(sorted(keys)))
-                        .group_by(PersonNameKey.person_id).order_by(func.count().desc(), PersonNameKey.person_id)
-                        .limit(MAX_CANDIDATES))
-        conditions.append(CasePerson.id.in_(list((await session.execute(sharing_most)).scalars())))
+        found.append(select(PersonNameKey.person_id).where(PersonNameKey.key.in_(sorted(keys)))
+                     .group_by(PersonNameKey.person_id).order_by(func.count().desc(), PersonNameKey.person_id)
+                     .limit(MAX_CANDIDATES))
     if dates:
-        conditions.append(CasePerson.born_on.in_(sorted(dates)))
-    if not conditions:
+        found.append(select(CasePerson.id).where(CasePerson.born_on.in_(sorted(dates))))
+    if not found:
         return []
-    return list((await session.execute(select(CasePerson).where(or_(*conditions)).order_by(CasePerson.id)
-                                       .limit(2 * MAX_CANDIDATES))).scalars())
+    # Each lookup its own subquery, joined by UNION: an OR of the two would read every person.
+    ids = union(*(select(lookup.subquery().c[0]) for lookup in found)).subquery()
+    return list((await session.execute(
+        select(*PERSON_COLUMNS).join(Case, Case.id == CasePerson.case_id).where(CasePerson.id.in_(select(ids.c[0])))
+        .order_by(CasePerson.id).limit(2 * MAX_CANDIDATES))).all())
 
 
 async def find(session: AsyncSession, query: Query) -> list[Hit]:
     """Every case that matches, best first (not gated: ``search`` gates)."""
     dates = set(query.dates) | {slip for day in query.dates for slip in slips_of(day)}
     hits: dict[int, Hit] = {}
-    matched: dict[int, list[tuple[float, CasePerson, str]]] = defaultdict(list)
+    matched: dict[int, list[tuple[float, Row, str]]] = defaultdict(list)
     for person in await candidate_people(session, {k for n in query.names for k in sound_keys(n)}, dates):
         held = name_parts(person.name)
         parts, reasons, matches = [], [], True
@@ -151,15 +161,15 @@ async def find(session: AsyncSession, query: Query) -> list[Hit]:
         if matches:
             matched[person.case_id].append((sum(parts) / len(parts), person, ", ".join(r for r in reasons if r)))
     if query.references:
-        for case in (await session.execute(select(Case).where(
-                or_(*(Case.reference.startswith(ref, autoescape=True) for ref in query.references))))).scalars():
+        for case in (await session.execute(select(*CASE_COLUMNS).where(
+                or_(*(Case.reference.startswith(ref, autoescape=True) for ref in query.references))))).all():
             hits[case.id] = Hit(case.id, case.reference, case.stage, case.created_at, 1.0, why="reference")
-    if matched:
-        for case in (await session.execute(select(Case).where(Case.id.in_(matched)))).scalars():
-            people = sorted(matched[case.id], key=lambda m: -m[0])
-            hit = hits.setdefault(case.id, Hit(case.id, case.reference, case.stage, case.created_at))
-            hit.score = max(hit.score, people[0][0])
-            hit.people = [PersonMatch(p.role, p.name, p.born_on, why) for _, p, why in people]
+    for case_id, found in matched.items():
+        people = sorted(found, key=lambda m: -m[0])
+        case = people[0][1]  # each person's row carries her case's reference, stage and opening
+        hit = hits.setdefault(case_id, Hit(case_id, case.reference, case.stage, case.created_at))
+        hit.score = max(hit.score, people[0][0])
+        hit.people = [PersonMatch(p.role, p.name, p.born_on, why) for _, p, why in people]
     return sorted(hits.values(), key=lambda h: (-h.score, -h.case_id))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import ipaddress
 import os
@@ -77,6 +78,20 @@ def _sign_on(env: dict[str, str]) -> tuple[SignOnProvider, ...]:
                                     client_secret=env.get(prefix + "CLIENT_SECRET", ""),
                                     claim=env.get(prefix + "CLAIM", "").strip() or "email", newcomers=newcomers))
     return tuple(found)
+def _trusted_senders(env: dict[str, str]) -> tuple[str, ...]:
+    """The MARACs whose transfer bundles are accepted: ``NAME=KEY`` entries, each key an Ed25519
+    public key (32 bytes, base64) as `coordinator transfer key` prints it there."""
+    entries = _list(env, "COORDINATOR_TRANSFER_TRUSTED", ())
+    for entry in entries:
+        name, _, key = entry.partition("=")  # a base64 key may end in "="; a name holds none
+        try:
+            valid = len(base64.b64decode(key.strip(), validate=True)) == 32
+        except ValueError:
+            valid = False
+        if not name.strip() or not valid:
+            raise SystemExit(f"setting COORDINATOR_TRANSFER_TRUSTED: {entry!r} is not NAME=PUBLIC_KEY "
+                             "(the line `coordinator transfer key` prints at the sending MARAC)")
+    return entries
 
 
 @dataclass(frozen=True)
@@ -246,6 +261,10 @@ class Settings:
     notify_timeout_seconds: int = 10
     # People who chose a daily digest get it at this hour (in ``timezone``).
     digest_hour: int = 7
+    # Case transfers: this MARAC's name as other deployments see it in a bundle, and the MARACs whose
+    # bundles are accepted here, each "NAME=PUBLIC_KEY" (the line `coordinator transfer key` prints there).
+    deployment_name: str = "this MARAC"
+    transfer_trusted: tuple[str, ...] = ()
     debug: bool = False
 
     @property
@@ -336,5 +355,7 @@ class Settings:
         kwargs["notify_attempts"] = max(1, _int(env, "COORDINATOR_NOTIFY_ATTEMPTS", 8))
         kwargs["notify_timeout_seconds"] = max(1, _int(env, "COORDINATOR_NOTIFY_TIMEOUT_SECONDS", 10))
         kwargs["digest_hour"] = min(max(0, _int(env, "COORDINATOR_DIGEST_HOUR", 7)), 23)
+        kwargs["deployment_name"] = env.get("COORDINATOR_DEPLOYMENT_NAME", "").strip() or "this MARAC"
+        kwargs["transfer_trusted"] = _trusted_senders(env)
         kwargs["debug"] = env.get("COORDINATOR_DEBUG", "") == "1"
         return cls(**kwargs)

@@ -53,6 +53,9 @@ CRITERIA = {
     "relocated": "The survivor left the area or was relocated",
     "not_reached": "The survivor could not be reached for at least 30 days",
 }
+# A case sent to another MARAC closes at once, with this criterion (never chosen on the closure form).
+TRANSFERRED = "transferred"
+SHOWN_CRITERIA = {**CRITERIA, TRANSFERRED: "The case was transferred to another MARAC"}
 TASK_DECISIONS = ("done", "not_applicable", "hand_over")
 SIGN_OFF_DECISIONS = ("done", "not_applicable")
 # What a closure keeps of each role assignment, to restore it on reopening.
@@ -340,6 +343,20 @@ async def _close(session: AsyncSession, actor: Actor, case: Case, closure: Closu
                                                        HearingRequest.conference_id.is_(None)))
     for conference_id in scheduled:
         events.conference_changed(session, conference_id, "agenda")
+
+
+async def close_as_transferred(session: AsyncSession, actor: Actor, case: Case, to: str, today: dt.date) -> Closure:
+    """The case was sent to another MARAC: it closes now, the transfer being the decision (there is
+    no supervisor's approval to wait for), with the same effects as an approved closure."""
+    now = utcnow()
+    await _settle_pending(session, case.id, now, "the case was transferred")
+    closed = Closure(case_id=case.id, criterion=TRANSFERRED, closing_on=today, reasons=f"transferred to {to}",
+                     status="approved", requested_by_id=actor.id, decided_by_id=actor.id, decided_at=now,
+                     role_map=json.dumps(await _current_roles(session, case.id)))
+    session.add(closed)
+    await session.flush()
+    await _close(session, actor, case, closed, now)
+    return closed
 
 
 async def _role_map_at_closure(session: AsyncSession, case_id: int) -> list[dict]:

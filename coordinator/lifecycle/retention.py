@@ -41,6 +41,7 @@ from coordinator.models import (
     TaskEvent,
     TaskSignOff,
     ThreatScreening,
+    Transfer,
 )
 from coordinator.policy import SYSTEM
 
@@ -108,6 +109,8 @@ ERASED = (
     Erasure(Task, {"title": REMOVED}, only=(Task.source.in_(TYPED_TASK_SOURCES),)),
     Erasure(TaskEvent, {"reason": None}),
     Erasure(TaskSignOff, {"reason": None, "tasks": "[]"}),  # its tasks' titles too
+    # What a transfer carried of her: the consents' words, the history's reasons, the PDF summary.
+    Erasure(Transfer, {"consents": "[]", "history": "[]", "summary_pdf": None}),
 )
 
 # Every other text column, with why it may outlive the case's text: a test checks that each text
@@ -133,7 +136,13 @@ _KEPT_BY_REASON = {
         "threat_screenings.level", "threat_screenings.participants", "threat_screenings.status",
         "team_bases.legal_basis", "team_roles.role", "team_roles.agency",
         "task_sign_offs.agency", "task_sign_offs.decision"),
-    "the case's reference: the audit chain and the register name cases by it": ("cases.reference",),
+    "the case's reference: the audit chain and the register name cases by it": (
+        "cases.reference", "transfers.earlier_references"),
+    "a transfer's provenance: which bundle, which way, between which MARACs, sent by which staff member, on "
+    "which basis (a consent's or an override's id and legal basis key), never her words": (
+        "transfers.bundle_id", "transfers.direction", "transfers.deployment", "transfers.sent_by", "transfers.basis"),
+    "this deployment's signing key for transfers: about no case": (
+        "transfer_keys.private_key", "transfer_keys.public_key"),
     "fixed sentences written by the server (file review findings, agenda reasons), never personal": (
         "closures.missing_items", "hearing_requests.reason"),
     "the role map kept at closure: responsibility keys, agency keys and statuses, restored on reopening": (

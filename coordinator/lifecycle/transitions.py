@@ -45,7 +45,9 @@ CLOSURE_REQUEST = Transition("closure_requested", frozenset(OPEN_STAGES))
 CLOSURE_REFUSAL = Transition("closure_refused", frozenset(OPEN_STAGES))
 CLOSURE_APPROVAL = Transition("closed", frozenset(OPEN_STAGES), to=CLOSED)
 REOPENING = Transition("reopened", frozenset({CLOSED}), to="follow_up")
-TRANSITIONS = (STAGE_MOVE, CLOSURE_REQUEST, CLOSURE_REFUSAL, CLOSURE_APPROVAL, REOPENING)
+# A new referral of the people of an open case is recorded on it: the stage stays.
+REFERRAL_ADDED = Transition("referral_added", frozenset(OPEN_STAGES))
+TRANSITIONS = (STAGE_MOVE, CLOSURE_REQUEST, CLOSURE_REFUSAL, CLOSURE_APPROVAL, REOPENING, REFERRAL_ADDED)
 
 
 async def move(session: AsyncSession, actor: Actor, case: Case, transition: Transition, *, seen: int, reason: str,

@@ -30,6 +30,7 @@ from coordinator.web import (
     sharing,
     sign_on,
     threat,
+    transfers,
 )
 from coordinator.web.live import case_socket, socket
 from coordinator.web.sections import workspace
@@ -69,5 +70,5 @@ ROUTES = [
     *closing.PAGES, *closing.API, *referrals.PAGES, *referrals.API,
     *conference.ROUTES, *sessions.ROUTES, socket.conference_live, case_socket.case_live, *threat.PAGES, *threat.API,
     *figures.ROUTES, *workspace.PAGES, *navigation.ROUTES, *research.PAGES, *research.API, *account.ROUTES, *admin.ROUTES,
-    *search.ROUTES, *mandatory_reports.ROUTES,
+    *search.ROUTES, *mandatory_reports.ROUTES, *transfers.PAGES, *transfers.API,
 ]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from litestar import Request, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
+from litestar.response import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator import case_links, cases, tasks
@@ -66,11 +67,13 @@ async def list_cases(request: Request, db: NamedDependency[AsyncSession],
 
 @post("/api/cases")
 async def create_case(request: Request, db: NamedDependency[AsyncSession], registry: NamedDependency[AgencyRegistry],
-                      settings: NamedDependency[Settings], data: JSONBody[ReferralIn]) -> dict:
+                      settings: NamedDependency[Settings], data: JSONBody[ReferralIn]) -> Response[dict]:
+    """201 with the new case; 200 with the open case the referral was added to (``add_to_case``)."""
     case = await cases.create_case(db, registry, settings.referral, current_actor(request), data, utcnow().date(),
                                    settings.threat_screening_due)
     await db.commit()
-    return case_json(await cases.load_case(db, case.id), registry)
+    return Response(case_json(await cases.load_case(db, case.id), registry),
+                    status_code=200 if data.add_to_case is not None else 201)
 
 
 @get("/api/cases/{case_id:int}")

@@ -123,7 +123,7 @@ def referral_from_form(form: FormMultiDict) -> ReferralIn:
         lead_agency=text(form, "lead_agency") or None, referring_agency=text(form, "referring_agency") or None,
         reported_by=text(form, "reported_by"), report_place=text(form, "report_place"),
         immediate_danger=text(form, "immediate_danger") == "yes",
-        duplicates=duplicates_from_form(form),
+        duplicates=duplicates_from_form(form), add_to_case=_added_to(form),
     ))
 
 
@@ -147,6 +147,19 @@ def equality_from_form(form: FormMultiDict) -> EqualityIn | None:
     if not any(text(form, name) for name in QUESTIONS):
         return None
     return EqualityIn(**{name: text(form, name) for name in QUESTIONS}, ethnicity_detail=text(form, "ethnicity_detail"))
+def _case_named(form: FormMultiDict, name: str) -> int:
+    case_id = name.removeprefix("duplicate_")
+    if not case_id.isdigit() or not 1 <= int(case_id) <= MAX_ID:
+        raise Invalid("the form names no such case", field=name)
+    return int(case_id)
+
+
+def _added_to(form: FormMultiDict) -> int | None:
+    """The open case the coordinator chose to add the referral to (``duplicate_<case id>`` = add)."""
+    chosen = [_case_named(form, name) for name in form if name.startswith("duplicate_") and text(form, name) == "add"]
+    if len(chosen) > 1:
+        raise Invalid("add the referral to one open case only", field="add_to_case")
+    return chosen[0] if chosen else None
 
 
 def duplicates_from_form(form: FormMultiDict) -> list[DecisionIn]:
@@ -154,10 +167,7 @@ def duplicates_from_form(form: FormMultiDict) -> list[DecisionIn]:
     decisions = []
     for name in form:
         if name.startswith("duplicate_") and text(form, name) in ("same", "not_same"):
-            case_id = name.removeprefix("duplicate_")
-            if not case_id.isdigit() or not 1 <= int(case_id) <= MAX_ID:
-                raise Invalid("the form names no such case", field=name)
-            decisions.append(DecisionIn(case_id=int(case_id), same=text(form, name) == "same"))
+            decisions.append(DecisionIn(case_id=_case_named(form, name), same=text(form, name) == "same"))
     return decisions
 
 

@@ -6,11 +6,12 @@ so the pair is not asked again). Nothing is created while a candidate is undecid
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from sqlalchemy import func, select, update
 
-from coordinator.models import Case, CaseLink
+from coordinator.models import AuditEntry, Case, CaseLink, CaseRevision
 from tests.referral_form_steps import page_fields
 
 EARLIER = {
@@ -157,3 +158,43 @@ async def test_a_place_or_group_targeted_again_is_not_a_candidate_but_a_person_i
         assert (await chair.post("/api/cases", json=threat(f"Westfield {kind} hall", kind))).status_code == 201
     assert (await chair.post("/api/cases", json=threat("Alex Morgan", "person"))).status_code == 201
     assert (await chair.post("/api/cases", json=threat("Alex Morgan", "person"))).status_code == 409
+
+
+async def test_a_referral_for_an_open_case_is_added_to_it_not_a_second_case(chair, earlier, sessionmaker):
+    response = await chair.post("/api/cases", json=referral(
+        "Nora Smyth", add_to_case=earlier["id"], referring_agency="police", last_incident_on=dt.date.today().isoformat(),
+        summary="Police called out again last night"))
+    assert response.status_code == 200, response.text
+    assert response.json()["id"] == earlier["id"]
+    assert await case_count(sessionmaker) == 1
+    async with sessionmaker() as db:
+        revision = (await db.execute(select(CaseRevision).where(CaseRevision.case_id == earlier["id"]))).scalar_one()
+        audited = (await db.execute(select(AuditEntry.action).where(AuditEntry.case_id == earlier["id"]))).scalars().all()
+        case = await db.get(Case, earlier["id"])
+    assert revision.kind == "referral_added" and "Police called out again last night" in revision.reason
+    assert json.loads(revision.changes)["referral"][1]["people"] == ["survivor: Nora Smyth"]
+    assert "case.referral_added" in audited and case.last_incident_on == dt.date.today()
+    history = await chair.get(f"/cases/{earlier['id']}/history")
+    assert "Police called out again last night" in history.text
+
+
+async def test_only_an_open_case_the_check_found_takes_a_referral(chair, earlier, sessionmaker):
+    other = await chair.post("/api/cases", json=referral("Priya Patel", "1980-01-01"))
+    assert other.status_code == 201
+    elsewhere = await chair.post("/api/cases", json=referral("Nora Smyth", add_to_case=other.json()["id"]))
+    assert elsewhere.status_code == 400 and elsewhere.json()["field"] == "add_to_case"
+    async with sessionmaker() as db:
+        await db.execute(update(Case).where(Case.id == earlier["id"]).values(stage="closed", closed_at=dt.datetime.now(dt.UTC)))
+        await db.commit()
+    closed = await chair.post("/api/cases", json=referral("Nora Smyth", add_to_case=earlier["id"]))
+    assert closed.status_code == 409 and closed.json()["field"] == "add_to_case"
+    assert await case_count(sessionmaker) == 2
+
+
+async def test_the_referral_form_offers_to_add_to_the_open_case(chair, earlier, sessionmaker):
+    form = {"kind": "domestic_abuse", "survivor_name": "Nora Smyth", "checklist_score": "15", "agencies": ["police"]}
+    asked = await chair.post("/cases", data=form)
+    assert f'name="duplicate_{earlier["id"]}" value="add"' in asked.text
+    added = await chair.post("/cases", data={**form, f"duplicate_{earlier['id']}": "add"})
+    assert added.status_code == 200 and earlier["reference"] in added.text
+    assert await case_count(sessionmaker) == 1

@@ -17,7 +17,8 @@ async def load(reader: Reader) -> dict:
     pending = next((c for c in closures if c.status == "requested"), None)
     return {"closures": closures, "CLOSURE_CRITERIA": closure.CRITERIA, "team_lead_id": lead,
             "decided_by_team_lead": pending is not None and policy.closure_decided_by_team_lead(
-                pending.requested_by_id, lead), "open_tasks": open_tasks, "sign_offs": signed, "people_names": await names(db, {s.by_id for s in signed}),
+                pending.requested_by_id, lead), "CLOSED_AS": closure.SHOWN_CRITERIA,
+            "open_tasks": open_tasks, "sign_offs": signed, "people_names": await names(db, {s.by_id for s in signed}),
             "register_open": case.closed_at is not None and await consents.may_open_register(db, reader.actor, case.id)}
 
 

@@ -2,14 +2,14 @@
 history), a classification recorded by anyone but the lead awaiting the lead's approval, and when a
 report's screening is due.
 
-Revision ID: 0021
+Revision ID: 0017
 Revises: 0016
 Create Date: 2026-12-07 18:30:00.000000
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0021'
+revision = '0017'
 down_revision = '0016'
 branch_labels = None
 depends_on = None

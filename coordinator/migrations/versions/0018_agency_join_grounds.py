@@ -2,15 +2,15 @@
 referral form or an accepted referral. Agencies already on a case keep no ground (NULL). And a
 listed task done only through a referral or a consent of hers, with the one that fulfilled it.
 
-Revision ID: 0017
-Revises: 0021
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-07 18:30:00.000000
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0017'
-down_revision = '0021'
+revision = '0018'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 

@@ -2,15 +2,15 @@
 name their owner gave them); and the people an agency's single sign-on vouched for who wait for an
 account.
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-07 18:30:00.000000
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0019'
-down_revision = '0018'
+revision = '0020'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 

@@ -1,15 +1,15 @@
 """Notifications outside the app: the outbox, agencies' webhook endpoints, and each person's
 e-mail address and choices.
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-07 18:30:00.000000
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0018'
-down_revision = '0017'
+revision = '0019'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
