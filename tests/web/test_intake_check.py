@@ -192,7 +192,7 @@ async def test_only_an_open_case_the_check_found_takes_a_referral(chair, earlier
 
 
 async def test_the_referral_form_offers_to_add_to_the_open_case(chair, earlier, sessionmaker):
-    form = {"kind": "domestic_abuse", "survivor_name": "Nora Smyth", "checklist_score": "15", "agencies": ["police"]}
+    form = {"kind": "domestic_abuse", "survivor_name": "Nora Smyth", **page_fields(15), "agencies": ["police"]}
     asked = await chair.post("/cases", data=form)
     assert f'name="duplicate_{earlier["id"]}" value="add"' in asked.text
     added = await chair.post("/cases", data={**form, f"duplicate_{earlier['id']}": "add"})
