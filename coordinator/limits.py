@@ -38,7 +38,7 @@ def _written(excluded: str) -> str:
 Id = Annotated[int, Meta(ge=1, le=MAX_ID)]
 # Versions (0: not yet held), scores, counts. One below the largest id: a change writes the version
 # it names plus one, which must still fit the column.
-Count = Annotated[int, Meta(ge=0, lt=MAX_ID)]
+Count = Annotated[int, Meta(ge=0, le=MAX_ID - 1)]
 
 
 def Line(max_length: int) -> Any:

@@ -104,7 +104,7 @@ async def test_every_json_body_is_documented_with_the_limits_the_server_enforces
     referral = _resolve(document, bodies["POST /api/cases"])
     assert "kind" in referral["required"] and "summary" not in referral["required"]  # a default: optional
     assert referral["properties"]["incidents_last_12_months"] == {"type": "integer", "minimum": 0,
-                                                                 "maximum": 2**31 - 1, "default": 0}
+                                                                 "maximum": 2**31 - 2, "default": 0}
     assert "\\x00" in referral["properties"]["summary"]["pattern"]  # no control characters
 
 
